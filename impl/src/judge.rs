@@ -1,0 +1,427 @@
+//! The invariants, written once, as one fold over [`Event`]s.
+//!
+//! The [`Judge`] observes one event at a time, in real-time order, and keeps only what later
+//! events can still contradict: who holds a belief window now, who is acquiring, the keys the
+//! servers hold, the rank of each holder, the newest holder whose write the resource applied,
+//! the value each client last read. Its state is small, deterministic and hashable, so the model
+//! keeps it in its state and reads its verdicts in `Always` properties; the conformance runs and
+//! the history auditor fold the very same judge over recorded events.
+//!
+//! It knows nothing of time. Events that only time produces (a validity window ending, a key
+//! expiring) are events too: the model emits them when its clocks say so, and
+//! [`crate::history`] derives them from the stamps of a recorded history.
+
+use crate::event::{ClientId, Event, NodeId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The five invariants of the debate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Property {
+    /// At no instant of real time do two clients each believe they hold an unexpired lock on
+    /// the same resource. A belief window opens when a client learns it was granted the lock
+    /// and closes when its validity runs out on its own clock, when it starts releasing, when it
+    /// reports the lock lost, or when it crashes.
+    ///
+    /// This is Redlock's central claim, and what Kleppmann disputes: it holds if clocks drift
+    /// within the allowance, and fails once a clock jumps, a node forgets a key, or a replica is
+    /// promoted before it has the key (`004-kleppmann-how-to-do-distributed-locking.txt`,
+    /// `001-redlock-analysis-part2.txt`).
+    MutualExclusion,
+    /// A release never removes a key written by another client.
+    ///
+    /// The single-node pitfalls: deleting with a plain `DEL` or a fixed value, or as `GET` then
+    /// `DEL`, lets a late client delete the lock of the next one
+    /// (`003-redlock-analysis-part1.txt`).
+    OwnerOnlyRelease,
+    /// Once the resource has applied a write from a newer holder, it never applies one from an
+    /// older holder. Holders are ranked by the real-time order of their grants (the moment a
+    /// client learns it holds the lock), not by token values: this is what separates monotonic
+    /// fencing tokens, which keep that order, from unique random tokens, which cannot
+    /// (Kleppmann's fencing tokens 33 and 34; antirez's check-and-set; reza_n's case on Hacker
+    /// News, `001-redlock-analysis-part2.txt`).
+    OrderedFencedWrites,
+    /// Read-modify-write increments on the resource are never lost: every applied write was
+    /// computed from the value the resource held when it was applied. A holder paused between
+    /// its read and its write (a GC pause) breaks it unless the resource refuses stale writes.
+    NoLostUpdate,
+    /// Bounded liveness: once no client holds or is acquiring, every key that carries an expiry
+    /// has expired or been deleted, and a majority of servers is up, then a majority of the up
+    /// servers is free, so the next client that reaches them is granted. `SETNX` followed by an
+    /// `EXPIRE` that never comes (the client crashed in between) leaves a key that never
+    /// expires (`003-redlock-analysis-part1.txt`).
+    EventuallyAcquirable,
+}
+
+impl Property {
+    pub const ALL: [Property; 5] = [
+        Property::MutualExclusion,
+        Property::OwnerOnlyRelease,
+        Property::OrderedFencedWrites,
+        Property::NoLostUpdate,
+        Property::EventuallyAcquirable,
+    ];
+
+    /// The snake_case name used in Rust, JSON and the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::MutualExclusion => "mutual_exclusion",
+            Property::OwnerOnlyRelease => "owner_only_release",
+            Property::OrderedFencedWrites => "ordered_fenced_writes",
+            Property::NoLostUpdate => "no_lost_update",
+            Property::EventuallyAcquirable => "eventually_acquirable",
+        }
+    }
+
+    /// Looks a property up by its snake_case name.
+    pub fn from_name(name: &str) -> Option<Property> {
+        Property::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The first violation of one property, in words a reader can check against the history.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Violation {
+    pub property: Property,
+    pub explanation: String,
+}
+
+/// What the judge remembers of one client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct ClientView {
+    /// Its belief window is open.
+    holding: bool,
+    /// An acquire attempt is in flight.
+    acquiring: bool,
+    /// The rank of its latest grant (0 for the first grant of the resource).
+    rank: Option<u32>,
+    /// The value it last read from the resource.
+    read: Option<u64>,
+}
+
+/// The judge of one lock (one resource). See the module docs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Judge {
+    nodes: u32,
+    clients: BTreeMap<ClientId, ClientView>,
+    /// Which client's key each node holds, and whether that key expires.
+    keys: BTreeMap<NodeId, (ClientId, bool)>,
+    down: BTreeMap<NodeId, ()>,
+    grants: u32,
+    newest_applied: Option<u32>,
+    value: u64,
+    violations: Vec<Violation>,
+}
+
+impl Judge {
+    /// A judge for a lock on `nodes` servers.
+    pub fn new(nodes: u32) -> Judge {
+        Judge { nodes, ..Judge::default() }
+    }
+
+    /// Folds one event in. Returns the properties this event violated for the first time.
+    pub fn observe(&mut self, event: &Event) -> Vec<Property> {
+        let before = self.violations.len();
+        self.apply(event);
+        self.check_acquirable();
+        self.violations[before..].iter().map(|v| v.property).collect()
+    }
+
+    /// The first violation of `property`, if any.
+    pub fn violation(&self, property: Property) -> Option<&Violation> {
+        self.violations.iter().find(|v| v.property == property)
+    }
+
+    /// Every first violation, in the order they happened.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// Clients whose belief window is open now.
+    pub fn holders(&self) -> impl Iterator<Item = ClientId> + '_ {
+        self.clients.iter().filter(|(_, v)| v.holding).map(|(c, _)| *c)
+    }
+
+    /// Clients with an acquire attempt in flight now.
+    pub fn acquirers(&self) -> impl Iterator<Item = ClientId> + '_ {
+        self.clients.iter().filter(|(_, v)| v.acquiring).map(|(c, _)| *c)
+    }
+
+    /// The premise of [`Property::EventuallyAcquirable`] holds now.
+    pub fn acquirable_premise(&self) -> bool {
+        let up = self.nodes as usize - self.down.len();
+        self.holders().next().is_none()
+            && self.acquirers().next().is_none()
+            && self.live_keys().all(|(_, expires)| !expires)
+            && up >= self.quorum()
+    }
+
+    /// The resource's value as the judge saw it applied.
+    pub fn value(&self) -> u64 {
+        self.value
+    }
+
+    /// How many grants the judge has seen.
+    pub fn grants(&self) -> u32 {
+        self.grants
+    }
+
+    fn quorum(&self) -> usize {
+        self.nodes as usize / 2 + 1
+    }
+
+    fn live_keys(&self) -> impl Iterator<Item = (NodeId, bool)> + '_ {
+        self.keys
+            .iter()
+            .filter(|(n, _)| !self.down.contains_key(n))
+            .map(|(n, (_, expires))| (*n, *expires))
+    }
+
+    fn violate(&mut self, property: Property, explanation: String) {
+        if self.violation(property).is_none() {
+            self.violations.push(Violation { property, explanation });
+        }
+    }
+
+    fn client(&mut self, client: ClientId) -> &mut ClientView {
+        self.clients.entry(client).or_default()
+    }
+
+    fn open_window(&mut self, client: ClientId, how: &str) {
+        let others: Vec<ClientId> = self.holders().filter(|&c| c != client).collect();
+        if let Some(other) = others.first() {
+            self.violate(
+                Property::MutualExclusion,
+                format!("{client} {how} while {other} still believes it holds the lock"),
+            );
+        }
+        self.client(client).holding = true;
+    }
+
+    fn apply(&mut self, event: &Event) {
+        match *event {
+            Event::Setup { nodes } => self.nodes = nodes,
+            Event::AcquireStarted { client } => self.client(client).acquiring = true,
+            Event::KeySet { node, owner, ttl_ms } => {
+                self.keys.insert(node, (owner, ttl_ms.is_some()));
+            }
+            Event::Granted { client, .. } => {
+                self.open_window(client, "was granted the lock");
+                let rank = self.grants;
+                self.grants += 1;
+                let view = self.client(client);
+                view.acquiring = false;
+                view.rank = Some(rank);
+            }
+            Event::AcquireFailed { client } => self.client(client).acquiring = false,
+            Event::Extended { client, .. } => {
+                if !self.client(client).holding {
+                    self.open_window(client, "extended a lock it no longer held");
+                }
+            }
+            Event::ValidityEnded { client } | Event::LockLost { client } => {
+                self.client(client).holding = false
+            }
+            Event::ReleaseStarted { client } | Event::ClientCrashed { client } => {
+                let view = self.client(client);
+                view.holding = false;
+                view.acquiring = false;
+            }
+            Event::KeyDeleted { node, owner, by } => {
+                if owner != by {
+                    self.violate(
+                        Property::OwnerOnlyRelease,
+                        format!("{by}'s release deleted {owner}'s key on {node}"),
+                    );
+                }
+                self.keys.remove(&node);
+            }
+            Event::KeyExpired { node, owner } | Event::KeyLost { node, owner } => {
+                if self.keys.get(&node).map(|k| k.0) == Some(owner) {
+                    self.keys.remove(&node);
+                }
+            }
+            Event::NodeDown { node } => {
+                self.down.insert(node, ());
+            }
+            Event::NodeUp { node } => {
+                self.down.remove(&node);
+            }
+            Event::Fault { .. } | Event::WriteRejected { .. } => {}
+            Event::ResourceRead { client, value, .. } => self.client(client).read = Some(value),
+            Event::WriteApplied { client, value, .. } => self.write_applied(client, value),
+        }
+    }
+
+    fn write_applied(&mut self, client: ClientId, value: u64) {
+        let view = *self.client(client);
+        // A write from a client that never held the lock ranks below every holder.
+        let rank = view.rank.map_or(0, |r| r as u64 + 1);
+        if let Some(newest) = self.newest_applied {
+            if rank < newest as u64 + 1 {
+                self.violate(
+                    Property::OrderedFencedWrites,
+                    format!(
+                        "the resource applied {client}'s write (holder #{}) after a write from \
+                         holder #{}, a later holder",
+                        rank, newest as u64 + 1
+                    ),
+                );
+            }
+        }
+        if let Some(r) = view.rank {
+            self.newest_applied = Some(self.newest_applied.map_or(r, |n| n.max(r)));
+        }
+        if let Some(read) = view.read {
+            if read != self.value {
+                self.violate(
+                    Property::NoLostUpdate,
+                    format!(
+                        "{client} wrote {value}, computed from the value {read} it had read, \
+                         over the value {} that another write had left: an increment was lost",
+                        self.value
+                    ),
+                );
+            }
+        }
+        self.value = value;
+        self.client(client).read = None;
+    }
+
+    fn check_acquirable(&mut self) {
+        if !self.acquirable_premise() {
+            return;
+        }
+        let up = self.nodes as usize - self.down.len();
+        let taken: Vec<NodeId> = self.live_keys().map(|(n, _)| n).collect();
+        if up - taken.len() < self.quorum() {
+            let owners: Vec<String> = taken
+                .iter()
+                .map(|n| format!("{n} ({})", self.keys[n].0))
+                .collect();
+            self.violate(
+                Property::EventuallyAcquirable,
+                format!(
+                    "no client holds or is acquiring and every expiring key is gone, yet keys \
+                     that never expire block a majority: {}",
+                    owners.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event::*;
+
+    const A: ClientId = ClientId(1);
+    const B: ClientId = ClientId(2);
+    const N0: NodeId = NodeId(0);
+
+    fn judge(nodes: u32, events: &[Event]) -> Judge {
+        let mut j = Judge::new(nodes);
+        for e in events {
+            j.observe(e);
+        }
+        j
+    }
+
+    fn granted(client: ClientId) -> Event {
+        Granted { client, validity_ms: 10, token: None }
+    }
+
+    #[test]
+    fn two_open_windows_break_mutual_exclusion() {
+        let j = judge(1, &[granted(A), granted(B)]);
+        let v = j.violation(Property::MutualExclusion).expect("violated");
+        assert!(v.explanation.contains("client 2") && v.explanation.contains("client 1"));
+    }
+
+    #[test]
+    fn a_window_closed_by_validity_release_loss_or_crash_allows_the_next_grant() {
+        for end in [ValidityEnded { client: A }, ReleaseStarted { client: A }, LockLost { client: A }, ClientCrashed { client: A }] {
+            let j = judge(1, &[granted(A), end.clone(), granted(B)]);
+            assert!(j.violations().is_empty(), "{end:?}");
+        }
+    }
+
+    #[test]
+    fn extending_after_the_window_closed_reopens_it_and_is_checked() {
+        let j = judge(1, &[granted(A), ValidityEnded { client: A }, granted(B), Extended { client: A, validity_ms: 5 }]);
+        assert!(j.violation(Property::MutualExclusion).is_some());
+    }
+
+    #[test]
+    fn deleting_someone_elses_key_breaks_owner_only_release() {
+        let ok = judge(1, &[KeySet { node: N0, owner: A, ttl_ms: Some(5) }, KeyDeleted { node: N0, owner: A, by: A }]);
+        assert!(ok.violations().is_empty());
+        let bad = judge(1, &[KeySet { node: N0, owner: B, ttl_ms: Some(5) }, KeyDeleted { node: N0, owner: B, by: A }]);
+        assert_eq!(bad.violations()[0].property, Property::OwnerOnlyRelease);
+    }
+
+    #[test]
+    fn an_older_holders_write_after_a_newer_holders_breaks_ordered_fenced_writes() {
+        // Kleppmann's figure: client 1 (token 33) pauses, client 2 (token 34) writes, client 1
+        // wakes and writes.
+        let base = [granted(A), ValidityEnded { client: A }, granted(B)];
+        let in_order = [&base[..], &[WriteApplied { client: A, value: 1, token: None }, WriteApplied { client: B, value: 2, token: None }]].concat();
+        assert!(judge(1, &in_order).violation(Property::OrderedFencedWrites).is_none());
+        let reversed = [&base[..], &[WriteApplied { client: B, value: 1, token: None }, WriteApplied { client: A, value: 2, token: None }]].concat();
+        assert!(judge(1, &reversed).violation(Property::OrderedFencedWrites).is_some());
+    }
+
+    #[test]
+    fn a_write_computed_from_an_overwritten_read_is_a_lost_update() {
+        let read = |client| ResourceRead { client, value: 0, token: None };
+        let lost = judge(1, &[read(A), read(B), WriteApplied { client: B, value: 1, token: None }, WriteApplied { client: A, value: 1, token: None }]);
+        let v = lost.violation(Property::NoLostUpdate).expect("lost");
+        assert!(v.explanation.contains("increment was lost"));
+        let serial = judge(1, &[read(A), WriteApplied { client: A, value: 1, token: None }, ResourceRead { client: B, value: 1, token: None }, WriteApplied { client: B, value: 2, token: None }]);
+        assert!(serial.violations().is_empty());
+        assert_eq!(serial.value(), 2);
+    }
+
+    #[test]
+    fn a_key_that_never_expires_makes_the_lock_unacquirable_once_everyone_stopped() {
+        let stuck = [AcquireStarted { client: A }, KeySet { node: N0, owner: A, ttl_ms: None }, ClientCrashed { client: A }];
+        let j = judge(1, &stuck);
+        assert_eq!(j.violations()[0].property, Property::EventuallyAcquirable);
+        // The same with an expiring key is only a premise not yet met.
+        let fine = judge(1, &[AcquireStarted { client: A }, KeySet { node: N0, owner: A, ttl_ms: Some(3) }, ClientCrashed { client: A }]);
+        assert!(fine.violations().is_empty());
+        assert!(!fine.acquirable_premise());
+        let expired = judge(1, &[KeySet { node: N0, owner: A, ttl_ms: Some(3) }, KeyExpired { node: N0, owner: A }]);
+        assert!(expired.acquirable_premise());
+    }
+
+    #[test]
+    fn acquirability_needs_a_majority_up_and_ignores_keys_on_down_nodes() {
+        let j = judge(3, &[KeySet { node: N0, owner: A, ttl_ms: None }, NodeDown { node: N0 }]);
+        assert!(j.violations().is_empty(), "two free nodes out of three up is a majority");
+        let j = judge(3, &[NodeDown { node: NodeId(1) }, NodeDown { node: NodeId(2) }]);
+        assert!(!j.acquirable_premise(), "no majority up: nothing is promised");
+    }
+
+    #[test]
+    fn an_expiry_of_an_old_key_does_not_remove_a_newer_owners_key() {
+        let j = judge(1, &[KeySet { node: N0, owner: B, ttl_ms: None }, KeyExpired { node: N0, owner: A }]);
+        assert_eq!(j.keys.get(&N0), Some(&(B, false)));
+    }
+
+    #[test]
+    fn only_the_first_violation_of_each_property_is_kept() {
+        let mut j = judge(1, &[granted(A), granted(B)]);
+        assert_eq!(j.observe(&granted(ClientId(3))), vec![]);
+        assert_eq!(j.violations().len(), 1);
+    }
+}
