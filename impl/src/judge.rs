@@ -37,9 +37,12 @@ pub enum Property {
     /// (`003-redlock-analysis-part1.txt`).
     OwnerOnlyRelease,
     /// Once the resource has applied a write from a newer holder, it never applies one from an
-    /// older holder. Holders are ranked by the real-time order of their grants (the moment a
-    /// client learns it holds the lock), not by token values: this is what separates monotonic
-    /// fencing tokens, which keep that order, from unique random tokens, which cannot
+    /// older holder. Holders are ranked by the real-time order of their grants, not by token
+    /// values. A grant happens when the lock service gives the lock away: when a majority of
+    /// servers has set the client's key within one attempt (one server: when it set the key);
+    /// where a history records no server-side step, when the client learns it was granted. This
+    /// is what separates monotonic fencing tokens, which keep that order, from unique random
+    /// tokens, which cannot
     /// (Kleppmann's fencing tokens 33 and 34; antirez's check-and-set; reza_n's case on Hacker
     /// News, `001-redlock-analysis-part2.txt`).
     OrderedFencedWrites,
@@ -103,6 +106,10 @@ struct ClientView {
     acquiring: bool,
     /// The rank of its latest grant (0 for the first grant of the resource).
     rank: Option<u32>,
+    /// Keys set for it in the current attempt.
+    sets: u32,
+    /// The current attempt has been ranked already.
+    ranked: bool,
     /// The value it last read from the resource.
     read: Option<u64>,
 }
@@ -174,6 +181,21 @@ impl Judge {
         self.grants
     }
 
+    /// What the judge knows of one node: whose key it holds (and whether it expires), and
+    /// whether it is down.
+    pub fn node_view(&self, node: NodeId) -> (Option<(ClientId, bool)>, bool) {
+        (self.keys.get(&node).copied(), self.down.contains_key(&node))
+    }
+
+    /// The same judge with every node renamed (for a model's symmetry reduction).
+    pub fn renamed_nodes(&self, rename: impl Fn(NodeId) -> NodeId) -> Judge {
+        Judge {
+            keys: self.keys.iter().map(|(n, k)| (rename(*n), *k)).collect(),
+            down: self.down.keys().map(|n| (rename(*n), ())).collect(),
+            ..self.clone()
+        }
+    }
+
     fn quorum(&self) -> usize {
         self.nodes as usize / 2 + 1
     }
@@ -209,17 +231,27 @@ impl Judge {
     fn apply(&mut self, event: &Event) {
         match *event {
             Event::Setup { nodes } => self.nodes = nodes,
-            Event::AcquireStarted { client } => self.client(client).acquiring = true,
+            Event::AcquireStarted { client } => {
+                let view = self.client(client);
+                view.acquiring = true;
+                view.sets = 0;
+                view.ranked = false;
+            }
             Event::KeySet { node, owner, ttl_ms } => {
                 self.keys.insert(node, (owner, ttl_ms.is_some()));
+                let quorum = self.quorum() as u32;
+                let view = self.client(owner);
+                if view.acquiring {
+                    view.sets += 1;
+                    if view.sets >= quorum {
+                        self.rank(owner);
+                    }
+                }
             }
             Event::Granted { client, .. } => {
                 self.open_window(client, "was granted the lock");
-                let rank = self.grants;
-                self.grants += 1;
-                let view = self.client(client);
-                view.acquiring = false;
-                view.rank = Some(rank);
+                self.rank(client);
+                self.client(client).acquiring = false;
             }
             Event::AcquireFailed { client } => self.client(client).acquiring = false,
             Event::Extended { client, .. } => {
@@ -258,6 +290,17 @@ impl Judge {
             Event::Fault { .. } | Event::WriteRejected { .. } => {}
             Event::ResourceRead { client, value, .. } => self.client(client).read = Some(value),
             Event::WriteApplied { client, value, .. } => self.write_applied(client, value),
+        }
+    }
+
+    /// The lock service gave the lock to `client`: it is the newest holder.
+    fn rank(&mut self, client: ClientId) {
+        let rank = self.grants;
+        let view = self.client(client);
+        if !view.ranked {
+            view.ranked = true;
+            view.rank = Some(rank);
+            self.grants += 1;
         }
     }
 
@@ -378,6 +421,36 @@ mod tests {
         assert!(judge(1, &in_order).violation(Property::OrderedFencedWrites).is_none());
         let reversed = [&base[..], &[WriteApplied { client: B, value: 1, token: None }, WriteApplied { client: A, value: 2, token: None }]].concat();
         assert!(judge(1, &reversed).violation(Property::OrderedFencedWrites).is_some());
+    }
+
+    #[test]
+    fn holders_rank_by_when_the_service_granted_not_by_when_the_reply_arrived() {
+        // A's key is set first, but A learns of it after B was granted: A is still the older
+        // holder, so B's write after A's is in order.
+        let events = [
+            AcquireStarted { client: A },
+            KeySet { node: N0, owner: A, ttl_ms: Some(5) },
+            KeyExpired { node: N0, owner: A },
+            AcquireStarted { client: B },
+            KeySet { node: N0, owner: B, ttl_ms: Some(5) },
+            granted(B),
+            granted(A),
+            WriteApplied { client: A, value: 1, token: Some(1) },
+            WriteApplied { client: B, value: 2, token: Some(2) },
+        ];
+        let j = judge(1, &events);
+        assert!(j.violation(Property::OrderedFencedWrites).is_none());
+        assert!(j.violation(Property::MutualExclusion).is_some(), "both believed they held");
+        assert_eq!(j.grants(), 2);
+    }
+
+    #[test]
+    fn a_majority_of_keys_in_one_attempt_is_a_grant_a_minority_is_not() {
+        let set = |n: u32, owner| KeySet { node: NodeId(n), owner, ttl_ms: Some(5) };
+        let j = judge(5, &[AcquireStarted { client: A }, set(0, A), set(1, A)]);
+        assert_eq!(j.grants(), 0);
+        let j = judge(5, &[AcquireStarted { client: A }, set(0, A), set(1, A), set(2, A), granted(A)]);
+        assert_eq!(j.grants(), 1, "the quorum and the reply are one grant");
     }
 
     #[test]

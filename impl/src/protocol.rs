@@ -74,7 +74,7 @@ impl fmt::Debug for NodeSet {
 }
 
 /// What one node answered to an acquire or extend request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Reply {
     /// The key was set (or extended) with this client's value; `token` is the fencing counter
     /// the node returned, where the acquire script increments one.

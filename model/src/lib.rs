@@ -1,1 +1,11 @@
-pub fn x(){}
+pub mod actor;
+pub mod check;
+pub mod client;
+pub mod msg;
+pub mod properties;
+pub mod resource;
+pub mod scenario;
+pub mod server;
+pub mod setup;
+pub mod symmetry;
+pub mod system;

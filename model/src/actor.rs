@@ -1,0 +1,175 @@
+//! The one actor type of the model: a lock server, a client or the resource.
+//!
+//! Actor ids: servers `0..servers`, then clients, then the resource.
+
+use crate::client::{Client, ClientState, Due};
+use crate::msg::{Msg, Timer};
+use crate::resource::ResourceState;
+use crate::server::{Server, ServerState};
+use crate::setup::Setup;
+use redlock_client::event::Event;
+use serde::Serialize;
+use stateright::actor::{Actor, Id, Out};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+/// What an actor is.
+#[derive(Clone, Debug)]
+pub enum Role {
+    Server(Server),
+    Client(Client),
+    Resource,
+}
+
+/// One actor, with the run's setup.
+#[derive(Clone, Debug)]
+pub struct LockActor {
+    pub setup: Arc<Setup>,
+    pub role: Role,
+}
+
+/// An actor's state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum ActorState {
+    Server(ServerState),
+    Client(ClientState),
+    Resource(ResourceState),
+}
+
+impl ActorState {
+    /// Takes the events of the step just taken (the system model feeds them to the judge).
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(match self {
+            ActorState::Server(s) => &mut s.events,
+            ActorState::Client(s) => &mut s.events,
+            ActorState::Resource(s) => &mut s.events,
+        })
+    }
+
+    pub fn has_events(&self) -> bool {
+        !match self {
+            ActorState::Server(s) => &s.events,
+            ActorState::Client(s) => &s.events,
+            ActorState::Resource(s) => &s.events,
+        }
+        .is_empty()
+    }
+
+    pub fn as_server(&self) -> Option<&ServerState> {
+        match self {
+            ActorState::Server(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_client(&self) -> Option<&ClientState> {
+        match self {
+            ActorState::Client(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_resource(&self) -> Option<&ResourceState> {
+        match self {
+            ActorState::Resource(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ActorState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActorState::Server(s) => s.fmt(f),
+            ActorState::Client(s) => s.fmt(f),
+            ActorState::Resource(s) => s.fmt(f),
+        }
+    }
+}
+
+impl LockActor {
+    pub fn servers(&self) -> u8 {
+        self.setup.servers
+    }
+
+    /// The client index of actor `id`, if it is a client.
+    pub fn client_of(&self, id: Id) -> Option<u8> {
+        let i = usize::from(id);
+        let s = self.setup.servers as usize;
+        (s..s + self.setup.clients as usize).contains(&i).then(|| (i - s) as u8)
+    }
+
+    /// Whether `timer` of this actor, in state `state`, may fire now.
+    pub fn due(&self, state: &ActorState, timer: Timer) -> Due {
+        match (&self.role, state) {
+            (Role::Server(server), ActorState::Server(s)) => server.due(&self.setup, s, timer),
+            (Role::Client(client), ActorState::Client(s)) => client.due(&self.setup, s, timer),
+            (Role::Resource, ActorState::Resource(s)) => s.due(self.setup.bounds.bounded_delay, timer),
+            _ => Due::No,
+        }
+    }
+}
+
+impl Actor for LockActor {
+    type Msg = Msg;
+    type Timer = Timer;
+    type State = ActorState;
+    type Storage = ();
+    type Random = ();
+
+    fn on_start(&self, _id: Id, _storage: &Option<()>, o: &mut Out<Self>) -> ActorState {
+        match &self.role {
+            Role::Server(server) => ActorState::Server(server.start(&self.setup)),
+            Role::Client(client) => ActorState::Client(client.start(o)),
+            Role::Resource => ActorState::Resource(ResourceState::new()),
+        }
+    }
+
+    fn on_msg(&self, _id: Id, state: &mut Cow<ActorState>, src: Id, msg: Msg, o: &mut Out<Self>) {
+        let setup = &self.setup;
+        match &self.role {
+            Role::Server(server) => {
+                let Some(client) = self.client_of(src) else { return };
+                if let ActorState::Server(s) = state.to_mut() {
+                    server.on_msg(setup, s, client, src, msg, o);
+                }
+            }
+            Role::Client(client) => {
+                let from_server = (usize::from(src) < setup.servers as usize).then(|| usize::from(src) as u8);
+                if let ActorState::Client(s) = state.to_mut() {
+                    client.on_msg(setup, s, from_server, msg, o);
+                }
+            }
+            Role::Resource => {
+                let (Some(client), Some(kind)) = (self.client_of(src), setup.resource) else { return };
+                if let ActorState::Resource(s) = state.to_mut() {
+                    s.on_msg(kind, client, src, msg, o);
+                }
+            }
+        }
+    }
+
+    fn on_timeout(&self, _id: Id, state: &mut Cow<ActorState>, timer: &Timer, o: &mut Out<Self>) {
+        let servers = self.setup.servers as usize;
+        match (&self.role, state.to_mut()) {
+            (Role::Server(server), ActorState::Server(s)) => server.on_timeout(s, *timer, o),
+            (Role::Client(client), ActorState::Client(s)) => client.on_timeout(&self.setup, s, *timer, o),
+            (Role::Resource, ActorState::Resource(s)) => {
+                s.on_timeout(*timer, |c| Id::from(servers + c as usize), o)
+            }
+            _ => {}
+        }
+    }
+
+    fn name(&self) -> String {
+        match &self.role {
+            Role::Server(s) => match self.setup.service {
+                crate::setup::Service::ZooKeeper => "lock service".into(),
+                _ => format!("redis {}", s.index),
+            },
+            Role::Client(c) => format!("client {}", c.index),
+            Role::Resource => "resource".into(),
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! A lock client: it drives the shipped protocol core ([`LockState`]) with model messages and
+//! its own clock, then does its work on the resource (read, check, write) and releases.
+//!
+//! The protocol's rules are all in the core. What lives here is what a driver owns: turning
+//! the core's commands into messages (correctly, or with one of the single-node pitfalls the
+//! scenario asks for), its clock, and the holder's work.
+
+use crate::msg::{Msg, Timer};
+use crate::setup::{Encoding, Resource, Setup, Tokens};
+use redlock_client::event::{ClientId, Event};
+use redlock_client::protocol::{Input, LockState, NodeSet, Output, Reply};
+use redlock_client::time::LocalMillis;
+use serde::Serialize;
+use stateright::actor::{model_timeout, Id, Out};
+use std::fmt;
+
+/// Where the client is in its run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Step {
+    /// Not started yet.
+    Idle,
+    /// Acquiring (or waiting to retry).
+    Acquiring,
+    /// Holding: waiting for the resource's current value.
+    Reading,
+    /// Read the value and found the lock still valid; about to write (the pause point).
+    ReadyToWrite,
+    /// The write is on its way.
+    Writing,
+    /// Done with the resource, or has none: still holding, releasing whenever it likes.
+    Holding,
+    /// Released, failed for good, or lost the lock.
+    Done,
+}
+
+/// A client's pause: `left` ticks at most (sync), or unbounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Pause {
+    pub left: Option<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ClientState {
+    /// The client's clock reading, counted from the start of its run (only differences
+    /// matter; it reads 0 before the start and after the end).
+    pub clock: u8,
+    /// The shipped protocol core.
+    pub lock: LockState,
+    pub step: Step,
+    pub paused: Option<Pause>,
+    pub retry_at: Option<u8>,
+    pub extend_at: Option<u8>,
+    pub extensions: u8,
+    /// The value read from the resource.
+    pub read: Option<u8>,
+    /// Nodes where `SETNX` succeeded and `EXPIRE` is still to be sent.
+    pub expire_pending: NodeSet,
+    pub events: Vec<Event>,
+}
+
+/// Client `index` of a setup.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub index: u8,
+    /// Actor ids of the lock servers, then the resource.
+    pub servers: u8,
+    pub resource: Id,
+}
+
+impl Client {
+    pub fn id(&self) -> ClientId {
+        ClientId(self.index as u32)
+    }
+
+    pub fn start(&self, o: &mut Out<crate::actor::LockActor>) -> ClientState {
+        o.set_timer(Timer::Start, model_timeout());
+        ClientState {
+            clock: 0,
+            lock: LockState::new(),
+            step: Step::Idle,
+            paused: None,
+            retry_at: None,
+            extend_at: None,
+            extensions: 0,
+            read: None,
+            expire_pending: NodeSet::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// A message from server `from_server` (or from the resource when `None`).
+    pub fn on_msg(&self, setup: &Setup, s: &mut ClientState, from_server: Option<u8>, msg: Msg, o: &mut Out<crate::actor::LockActor>) {
+        match (msg, from_server) {
+            (Msg::AcquireReply { round, reply }, Some(node)) => {
+                if setup.encoding == Encoding::SetnxThenExpire && matches!(reply, Reply::Ok { .. }) && s.lock.rounds == round {
+                    s.expire_pending.insert(node as usize);
+                    o.set_timer(Timer::SendExpire, model_timeout());
+                }
+                self.feed(setup, s, Input::Reply { round, node: node as usize, reply }, o);
+            }
+            (Msg::ExtendReply { round, reply }, Some(node)) => {
+                self.feed(setup, s, Input::Reply { round, node: node as usize, reply }, o)
+            }
+            (Msg::GetReply { owner }, Some(node)) => {
+                // The second half of GET-then-DEL: the key was ours a moment ago.
+                if owner == Some(self.index) {
+                    o.send(Id::from(node as usize), Msg::Delete);
+                }
+            }
+            (Msg::ReadReply { value }, None) if s.step == Step::Reading => {
+                s.read = Some(value);
+                s.events.push(Event::ResourceRead { client: self.id(), value: value as u64, token: self.token(setup, s) });
+                // The validity check, with a margin for the pause the write may suffer.
+                let left = s.lock.remaining_ms(self.now(s)).unwrap_or(0);
+                if left > setup.write_margin as u64 {
+                    s.step = Step::ReadyToWrite;
+                    o.set_timer(Timer::Write, model_timeout());
+                } else {
+                    self.finish_work(s, o);
+                }
+            }
+            (Msg::WriteReply { .. }, None) if s.step == Step::Writing => self.finish_work(s, o),
+            _ => {}
+        }
+    }
+
+    pub fn on_timeout(&self, setup: &Setup, s: &mut ClientState, timer: Timer, o: &mut Out<crate::actor::LockActor>) {
+        match timer {
+            Timer::Start => self.feed(setup, s, Input::Acquire, o),
+            Timer::Deadline => self.feed(setup, s, Input::Timeout, o),
+            Timer::Retry => {
+                s.retry_at = None;
+                self.feed(setup, s, Input::Retry, o);
+            }
+            Timer::Extend => {
+                s.extend_at = None;
+                self.feed(setup, s, Input::Extend, o);
+            }
+            Timer::SendExpire => {
+                for node in s.expire_pending.iter() {
+                    o.send(Id::from(node), Msg::Expire { ttl: setup.ttl });
+                }
+                s.expire_pending = NodeSet::default();
+            }
+            Timer::Write => {
+                let value = s.read.unwrap_or_default() + 1;
+                o.send(self.resource, Msg::Write { value, token: self.token(setup, s) });
+                s.step = Step::Writing;
+            }
+            Timer::Release => {
+                s.events.push(Event::ReleaseStarted { client: self.id() });
+                s.extend_at = None;
+                self.feed(setup, s, Input::Release, o);
+                self.end(s, o);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether `timer` may fire now, and whether it must fire before time passes.
+    pub fn due(&self, setup: &Setup, s: &ClientState, timer: Timer) -> Due {
+        let at = |t: Option<u8>| match t {
+            Some(t) if t <= s.clock => Due::Now,
+            _ => Due::No,
+        };
+        match timer {
+            // Clients start, and holders release, whenever they like.
+            Timer::Start => Due::Whenever,
+            Timer::Release if s.step == Step::Holding => Due::Whenever,
+            Timer::Write if s.step == Step::ReadyToWrite => Due::Now,
+            Timer::Deadline => match s.lock.round_deadline(&setup.params()) {
+                Some(d) if d <= self.now(s) => Due::Now,
+                _ => Due::No,
+            },
+            Timer::Retry => at(s.retry_at),
+            Timer::Extend => at(s.extend_at),
+            Timer::SendExpire => Due::Now,
+            _ => Due::No,
+        }
+    }
+
+    fn now(&self, s: &ClientState) -> LocalMillis {
+        LocalMillis(s.clock as u64)
+    }
+
+    fn token(&self, setup: &Setup, s: &ClientState) -> Option<u64> {
+        match setup.tokens {
+            Tokens::None => None,
+            // antirez's unique token: the lock's random value, here the client's own number.
+            Tokens::Unique => Some(self.index as u64 + 1),
+            Tokens::IncrMax | Tokens::Zxid => s.lock.token(),
+        }
+    }
+
+    fn finish_work(&self, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
+        s.step = Step::Holding;
+        o.set_timer(Timer::Release, model_timeout());
+    }
+
+    /// Feeds the core and carries out what it says.
+    fn feed(&self, setup: &Setup, s: &mut ClientState, input: Input, o: &mut Out<crate::actor::LockActor>) {
+        let params = setup.params();
+        let mut outputs = Vec::new();
+        if matches!(input, Input::Acquire | Input::Retry) {
+            s.events.push(Event::AcquireStarted { client: self.id() });
+            s.step = Step::Acquiring;
+        }
+        s.lock.handle(&params, self.now(s), input, &mut outputs);
+        for output in outputs {
+            self.carry_out(setup, s, output, o);
+        }
+        if s.lock.round_deadline(&params).is_none() {
+            o.cancel_timer(Timer::Deadline);
+        }
+    }
+
+    /// The run is over: no timer of it may fire any more.
+    fn end(&self, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
+        s.step = Step::Done;
+        for timer in [Timer::Deadline, Timer::Retry, Timer::Write, Timer::Extend, Timer::Release] {
+            o.cancel_timer(timer);
+        }
+    }
+
+    fn carry_out(&self, setup: &Setup, s: &mut ClientState, output: Output, o: &mut Out<crate::actor::LockActor>) {
+        let node_id = |node: usize| Id::from(node);
+        match output {
+            Output::SendAcquire { node, round } => {
+                let ttl = (setup.encoding != Encoding::SetnxThenExpire).then_some(setup.ttl);
+                let incr = matches!(setup.tokens, Tokens::IncrMax | Tokens::Zxid);
+                o.send(node_id(node), Msg::Acquire { round, ttl, incr });
+            }
+            Output::SendExtend { node, round } => o.send(node_id(node), Msg::Extend { round }),
+            Output::SendRelease { node } => {
+                let msg = match setup.encoding {
+                    Encoding::Correct | Encoding::SetnxThenExpire => Msg::Release,
+                    Encoding::PlainDel => Msg::Delete,
+                    Encoding::GetThenDel => Msg::Get,
+                };
+                o.send(node_id(node), msg);
+            }
+            Output::WakeAt { .. } => o.set_timer(Timer::Deadline, model_timeout()),
+            Output::RetryAfter { min_ms, .. } => {
+                s.events.push(Event::AcquireFailed { client: self.id() });
+                s.retry_at = Some(s.clock.saturating_add(min_ms as u8));
+                o.set_timer(Timer::Retry, model_timeout());
+            }
+            Output::Failed => {
+                s.events.push(Event::AcquireFailed { client: self.id() });
+                self.end(s, o);
+            }
+            Output::Acquired { validity_ms, token, .. } => {
+                s.events.push(Event::Granted { client: self.id(), validity_ms, token: token.or(self.token(setup, s)) });
+                s.extensions = 0;
+                self.schedule_extension(setup, s, o);
+                match setup.resource {
+                    None => self.finish_work(s, o),
+                    Some(kind) => {
+                        if kind == Resource::UniqueTokenCas {
+                            o.send(self.resource, Msg::Claim { token: self.token(setup, s).unwrap_or_default() });
+                        }
+                        o.send(self.resource, Msg::Read { token: self.token(setup, s) });
+                        s.step = Step::Reading;
+                    }
+                }
+            }
+            Output::Extended { validity_ms, .. } => {
+                s.events.push(Event::Extended { client: self.id(), validity_ms });
+                s.extensions += 1;
+                self.schedule_extension(setup, s, o);
+            }
+            Output::ExtendFailed { .. } => {}
+            Output::Lost => {
+                s.events.push(Event::LockLost { client: self.id() });
+                self.end(s, o);
+            }
+        }
+    }
+
+    /// The watchdog extends every TTL/3, a bounded number of times per hold.
+    fn schedule_extension(&self, setup: &Setup, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
+        if setup.watchdog && s.extensions < setup.max_extensions {
+            s.extend_at = Some(s.clock.saturating_add((setup.ttl / 3).max(1)));
+            o.set_timer(Timer::Extend, model_timeout());
+        }
+    }
+}
+
+/// When an actor's timer may fire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// Not yet.
+    No,
+    /// Now, and before time passes.
+    Now,
+    /// At any moment from now on, time passing or not.
+    Whenever,
+}
+
+impl ClientState {
+    /// Whether the client's run has started and not ended, so its clock runs.
+    pub fn active(&self) -> bool {
+        !matches!(self.step, Step::Idle | Step::Done)
+    }
+
+    /// The client may be paused here: after its validity check, before its write lands; or,
+    /// with no resource, while it holds the lock.
+    pub fn at_pause_point(&self, has_resource: bool) -> bool {
+        self.paused.is_none()
+            && if has_resource { self.step == Step::ReadyToWrite } else { self.step == Step::Holding }
+    }
+
+    /// Something this client waits for lies ahead on its clock: a round's deadline, the end of
+    /// its validity, a retry or an extension.
+    fn waits_on_clock(&self, setup: &Setup) -> bool {
+        let ahead = |t: Option<u64>| t.is_some_and(|t| t > self.clock as u64);
+        self.active()
+            && (ahead(self.lock.round_deadline(&setup.params()).map(|d| d.0))
+                || ahead(self.lock.held_until().map(|u| u.0))
+                || ahead(self.retry_at.map(u64::from))
+                || ahead(self.extend_at.map(u64::from)))
+    }
+
+    /// Time passing would change something here: a deadline, a validity or a pause is running.
+    pub fn counts_time(&self, setup: &Setup) -> bool {
+        self.waits_on_clock(setup) || self.paused.is_some_and(|p| p.left.is_some_and(|l| l > 0))
+    }
+
+    /// One tick of real time. The clock only moves while the client waits on it: once nothing
+    /// lies ahead, every comparison it will make comes out the same whatever it reads, so
+    /// stopping it merges states that differ only in an unused reading.
+    pub fn tick(&mut self, setup: &Setup) {
+        if self.waits_on_clock(setup) {
+            self.clock = self.clock.saturating_add(1);
+        }
+        if let Some(Pause { left: Some(l) }) = &mut self.paused {
+            *l = l.saturating_sub(1);
+        }
+    }
+
+    /// Forgets the clock once the run is over (only differences ever mattered).
+    pub fn normalize(&mut self) {
+        if self.step == Step::Done {
+            self.clock = 0;
+            self.retry_at = None;
+            self.extend_at = None;
+        }
+    }
+}
+
+impl fmt::Display for ClientState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "clock {}: ", self.clock)?;
+        match self.step {
+            Step::Idle => write!(f, "not started")?,
+            Step::Done => write!(f, "done")?,
+            _ => match self.lock.held_until() {
+                Some(until) if until.0 > self.clock as u64 => {
+                    write!(f, "believes it holds until local {until}")?;
+                    if let Some(t) = self.lock.token() {
+                        write!(f, " (token {t})")?;
+                    }
+                }
+                Some(_) => write!(f, "validity over")?,
+                None => write!(f, "acquiring")?,
+            },
+        }
+        match self.step {
+            Step::Reading => write!(f, ", reading")?,
+            Step::ReadyToWrite => write!(f, ", read {}, about to write", self.read.unwrap_or_default())?,
+            Step::Writing => write!(f, ", writing")?,
+            _ => {}
+        }
+        match self.paused {
+            Some(Pause { left: Some(l) }) => write!(f, ", PAUSED (at most {l} more)"),
+            Some(Pause { left: None }) => write!(f, ", PAUSED"),
+            None => Ok(()),
+        }
+    }
+}

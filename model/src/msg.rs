@@ -1,0 +1,101 @@
+//! Messages between the actors and the actors' timers. The names are the TLA+ twin's action
+//! and message names too.
+
+use redlock_client::protocol::Reply;
+use serde::Serialize;
+use std::fmt;
+
+/// Everything that travels between clients, lock servers and the resource.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Msg {
+    // Client -> lock server (Redis commands, or the ZooKeeper-style service's).
+    /// `SET key <client> NX PX ttl` (`ttl: None` is a bare `SETNX`); with `incr`, the acquire
+    /// script also increments the node's fencing counter and returns it. For the
+    /// ZooKeeper-style service: create the ephemeral lock node in the client's session.
+    Acquire { round: u32, ttl: Option<u8>, incr: bool },
+    /// `EXPIRE key ttl`, the second half of `SETNX` then `EXPIRE`.
+    Expire { ttl: u8 },
+    /// Compare-and-pexpire: extend the key only if it still holds the client's value. For the
+    /// ZooKeeper-style service: a session heartbeat.
+    Extend { round: u32 },
+    /// Compare-and-delete: delete the key only if it still holds the client's value.
+    Release,
+    /// A plain `DEL`.
+    Delete,
+    /// `GET key`.
+    Get,
+    // Lock server -> client.
+    AcquireReply { round: u32, reply: Reply },
+    ExtendReply { round: u32, reply: Reply },
+    /// The value `GET` found: the owning client, if any.
+    GetReply { owner: Option<u8> },
+    // Client -> resource.
+    /// Set the resource's check-and-set token to the client's (antirez's scheme).
+    Claim { token: u64 },
+    Read { token: Option<u64> },
+    Write { value: u8, token: Option<u64> },
+    // Resource -> client.
+    ReadReply { value: u8 },
+    WriteReply { applied: bool },
+}
+
+impl fmt::Display for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = |t: &Option<u64>| t.map(|t| format!(" token {t}")).unwrap_or_default();
+        match self {
+            Msg::Acquire { ttl: None, .. } => write!(f, "SETNX"),
+            Msg::Acquire { ttl: Some(ttl), incr, .. } => {
+                write!(f, "SET NX PX {ttl}{}", if *incr { " + INCR" } else { "" })
+            }
+            Msg::Expire { ttl } => write!(f, "EXPIRE {ttl}"),
+            Msg::Extend { .. } => write!(f, "extend (compare-and-pexpire)"),
+            Msg::Release => write!(f, "release (compare-and-delete)"),
+            Msg::Delete => write!(f, "DEL"),
+            Msg::Get => write!(f, "GET"),
+            Msg::AcquireReply { reply, .. } | Msg::ExtendReply { reply, .. } => match reply {
+                Reply::Ok { token: Some(t) } => write!(f, "OK (token {t})"),
+                Reply::Ok { token: None } => write!(f, "OK"),
+                Reply::Refused => write!(f, "refused (held)"),
+                Reply::Error => write!(f, "error"),
+            },
+            Msg::GetReply { owner: Some(c) } => write!(f, "value of client {c}"),
+            Msg::GetReply { owner: None } => write!(f, "nil"),
+            Msg::Claim { token } => write!(f, "claim token {token}"),
+            Msg::Read { token: t } => write!(f, "read{}", token(t)),
+            Msg::Write { value, token: t } => write!(f, "write {value}{}", token(t)),
+            Msg::ReadReply { value } => write!(f, "value {value}"),
+            Msg::WriteReply { applied } => write!(f, "{}", if *applied { "applied" } else { "rejected" }),
+        }
+    }
+}
+
+/// An actor's own steps that no message triggers. Stateright fires a timer at any moment; the
+/// system model enables each only when the actor's clock says it is due (see `system.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Timer {
+    // Client.
+    /// Start acquiring (at any moment: clients start at different times).
+    Start,
+    /// The round in flight reached its per-node timeout.
+    Deadline,
+    /// The retry delay has passed.
+    Retry,
+    /// Write to the resource, once the validity check has passed.
+    Write,
+    /// Send `EXPIRE` after `SETNX` succeeded.
+    SendExpire,
+    /// Extend the held lock (watchdog).
+    Extend,
+    /// Done with the resource: release (the holder may take its time).
+    Release,
+    // Lock server.
+    /// The key's expiry, measured on the server's clock.
+    Expire,
+    /// The replica catches up with the primary.
+    Replicate,
+    /// A session without heartbeats expires (ZooKeeper-style service).
+    SessionExpire,
+    // Resource.
+    /// Apply `client`'s write whose token was checked (check-then-write resource).
+    Apply { client: u8 },
+}

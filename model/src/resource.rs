@@ -1,0 +1,116 @@
+//! The protected resource: a counter that holders increment by read-modify-write.
+
+use crate::client::Due;
+use crate::msg::{Msg, Timer};
+use crate::setup::Resource;
+use redlock_client::event::{ClientId, Event};
+use serde::Serialize;
+use stateright::actor::{model_timeout, Id, Out};
+use std::fmt;
+
+/// A write whose token passed the check and waits to be applied (check-then-write only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Pending {
+    pub client: u8,
+    pub value: u8,
+    pub token: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ResourceState {
+    pub value: u8,
+    /// The largest token seen (fenced kinds), or the token last claimed (check-and-set).
+    pub fence: Option<u64>,
+    pub pending: Vec<Pending>,
+    /// Clients whose writes were applied (a bit each).
+    pub writers: u8,
+    pub events: Vec<Event>,
+}
+
+impl ResourceState {
+    pub fn new() -> ResourceState {
+        ResourceState { value: 0, fence: None, pending: Vec::new(), writers: 0, events: Vec::new() }
+    }
+
+    pub fn on_msg(&mut self, kind: Resource, client: u8, src: Id, msg: Msg, o: &mut Out<crate::actor::LockActor>) {
+        match msg {
+            Msg::Claim { token } => self.fence = Some(token),
+            Msg::Read { token } => {
+                if kind != Resource::UniqueTokenCas && token >= self.fence {
+                    self.fence = token;
+                }
+                o.send(src, Msg::ReadReply { value: self.value });
+            }
+            Msg::Write { value, token } => {
+                let accepted = match kind {
+                    Resource::Unfenced => true,
+                    Resource::Fenced | Resource::FencedCheckThenWrite => token >= self.fence,
+                    Resource::UniqueTokenCas => token.is_some() && token == self.fence,
+                };
+                if !accepted {
+                    self.events.push(Event::WriteRejected { client: ClientId(client as u32), token });
+                    o.send(src, Msg::WriteReply { applied: false });
+                } else if kind == Resource::FencedCheckThenWrite {
+                    // The check passed; the write lands in a later, separate step.
+                    self.fence = token;
+                    self.pending.push(Pending { client, value, token });
+                    self.pending.sort();
+                    o.set_timer(Timer::Apply { client }, model_timeout());
+                } else {
+                    if kind == Resource::Fenced {
+                        self.fence = token;
+                    }
+                    self.apply(Pending { client, value, token });
+                    o.send(src, Msg::WriteReply { applied: true });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The checked write of `client` lands.
+    pub fn on_timeout(&mut self, timer: Timer, client_id: impl Fn(u8) -> Id, o: &mut Out<crate::actor::LockActor>) {
+        if let Timer::Apply { client } = timer {
+            if let Some(i) = self.pending.iter().position(|p| p.client == client) {
+                let p = self.pending.remove(i);
+                self.apply(p);
+                o.send(client_id(client), Msg::WriteReply { applied: true });
+            }
+        }
+    }
+
+    /// A checked write may land at any moment (sync: before time passes).
+    pub fn due(&self, bounded_delay: bool, timer: Timer) -> Due {
+        match timer {
+            Timer::Apply { client } if self.pending.iter().any(|p| p.client == client) => {
+                if bounded_delay { Due::Now } else { Due::Whenever }
+            }
+            _ => Due::No,
+        }
+    }
+
+    fn apply(&mut self, p: Pending) {
+        self.value = p.value;
+        self.writers |= 1 << p.client;
+        self.events.push(Event::WriteApplied { client: ClientId(p.client as u32), value: p.value as u64, token: p.token });
+    }
+}
+
+impl Default for ResourceState {
+    fn default() -> Self {
+        ResourceState::new()
+    }
+}
+
+impl fmt::Display for ResourceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "value {}", self.value)?;
+        if let Some(t) = self.fence {
+            write!(f, ", token {t}")?;
+        }
+        for p in &self.pending {
+            write!(f, ", checked write {} of client {} waiting", p.value, p.client)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,381 @@
+//! The named scenarios: each is a claim of the debate plus the faults that test it, checked in
+//! both timing modes. A scenario switches on its own faults and may override one timing bound
+//! when its claim needs it; its doc says so.
+//!
+//! Sources (in `../shared/seeds/`): `004-kleppmann-how-to-do-distributed-locking.txt`
+//! (Kleppmann), `003-redlock-analysis-part1.txt` (the single-node pitfalls, failover, Redlock,
+//! restarts, Kleppmann's examples), `001-redlock-analysis-part2.txt` (antirez's rebuttal, the
+//! Hacker News discussion, ZooKeeper and Chubby), `000-blog-index-redlock-note.txt` (network
+//! delay, process pause, clock drift).
+
+use crate::setup::{Bounds, Encoding, Resource, Restart, Service, Setup, Timing, Tokens};
+use redlock_client::judge::Property as Invariant;
+use serde::Serialize;
+use std::fmt;
+
+/// What the literature (or, where it is silent, our analysis) predicts for one cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expected {
+    Holds,
+    Violated,
+    /// The literature leaves it open: the model decides (exit status ignores it).
+    Undecided,
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expected::Holds => "holds",
+            Expected::Violated => "violated",
+            Expected::Undecided => "undecided",
+        })
+    }
+}
+
+use Expected::{Holds, Undecided, Violated};
+
+/// One named scenario.
+pub struct Scenario {
+    pub name: &'static str,
+    /// The claim it tests, and where the claim comes from.
+    pub claim: &'static str,
+    /// The seed file it comes from.
+    pub source: &'static str,
+    /// Where the model's verdict departs from the literature's prediction, why.
+    pub note: &'static str,
+    /// Builds the setup for a timing mode (without its judged invariants: see [`Scenario::setup`]).
+    pub build: fn(Timing) -> Setup,
+    /// Expected verdicts: (invariant, sync, async).
+    pub expected: &'static [(Invariant, Expected, Expected)],
+}
+
+impl Scenario {
+    pub fn expected(&self, timing: Timing, invariant: Invariant) -> Expected {
+        let (_, sync, asynchronous) = *self
+            .expected
+            .iter()
+            .find(|(i, _, _)| *i == invariant)
+            .expect("every judged invariant has an expectation");
+        match timing {
+            Timing::Sync => sync,
+            Timing::Async => asynchronous,
+        }
+    }
+
+    pub fn judged(&self) -> Vec<Invariant> {
+        self.expected.iter().map(|(i, _, _)| *i).collect()
+    }
+
+    /// The scenario's setup for a timing mode, judging the invariants it has expectations for.
+    pub fn setup(&self, timing: Timing) -> Setup {
+        Setup { judged: self.judged(), ..(self.build)(timing) }
+    }
+}
+
+const ME: Invariant = Invariant::MutualExclusion;
+const OOR: Invariant = Invariant::OwnerOnlyRelease;
+const OFW: Invariant = Invariant::OrderedFencedWrites;
+const NLU: Invariant = Invariant::NoLostUpdate;
+const EA: Invariant = Invariant::EventuallyAcquirable;
+
+/// The timing mode's bounds. Sync: a message arrives within the tick it was sent in, a server
+/// measures a TTL within ±1 tick of real time, a pause lasts at most 1 tick. Async: none of it.
+///
+/// Async runs do not drop messages: no invariant reads the network, so a lost message is
+/// indistinguishable from one delayed past the end of the run, which unbounded delay already
+/// covers (each client-node connection stays FIFO, as over TCP).
+pub fn bounds(timing: Timing) -> Bounds {
+    match timing {
+        Timing::Sync => Bounds { bounded_delay: true, loss: false, skew: Some(1), pause: Some(1) },
+        Timing::Async => Bounds { bounded_delay: false, loss: false, skew: None, pause: None },
+    }
+}
+
+/// The defaults every scenario starts from: one Redis node, two clients with one attempt each,
+/// TTL 4 ticks, drift allowance 1 tick (the sync skew bound), the correct encoding, no resource,
+/// no faults.
+fn base(scenario: &'static str, timing: Timing) -> Setup {
+    Setup {
+        scenario,
+        judged: Vec::new(),
+        timing,
+        bounds: bounds(timing),
+        servers: 1,
+        clients: 2,
+        attempts: 1,
+        ttl: 4,
+        drift: 1,
+        node_timeout: 1,
+        retry_delay: 1,
+        write_margin: 1,
+        service: Service::Redis,
+        encoding: Encoding::Correct,
+        tokens: Tokens::None,
+        resource: None,
+        watchdog: false,
+        max_extensions: 1,
+        restart: None,
+        failover: false,
+        clock_jump: None,
+        client_crash: false,
+        pauses: 0,
+    }
+}
+
+/// A perfect lease lock for the pause scenarios: one server whose clock is exact in both modes
+/// (the scenario overrides the clock bound: its claim is about pauses, not clocks).
+fn lease(name: &'static str, timing: Timing) -> Setup {
+    let mut s = base(name, timing);
+    s.bounds.skew = Some(0);
+    s.drift = 0;
+    s.resource = Some(Resource::Unfenced);
+    s.pauses = 1;
+    s
+}
+
+fn redlock(name: &'static str, servers: u8, timing: Timing) -> Setup {
+    Setup { servers, ..base(name, timing) }
+}
+
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "single-plain-del",
+        claim: "One Redis node, released with a plain DEL: a holder whose key expired while it \
+                still worked deletes the next holder's key (pitfall 3 of the single-node lock).",
+        source: "003-redlock-analysis-part1.txt",
+        note: "",
+        build: |t| Setup { encoding: Encoding::PlainDel, ..base("single-plain-del", t) },
+        expected: &[(OOR, Violated, Violated), (ME, Holds, Violated)],
+    },
+    Scenario {
+        name: "single-get-then-del",
+        claim: "One Redis node, released as GET then DEL: the key can expire and be taken by \
+                another client between the two commands (pitfall 4 of the single-node lock).",
+        source: "003-redlock-analysis-part1.txt",
+        note: "The literature places this under delays (async); the model finds it in sync too: \
+               the expiry and the next client's SET fit between the GET and the DEL with no \
+               delay at all. Bounded delays narrow the window, they never close it.",
+        build: |t| Setup { encoding: Encoding::GetThenDel, ..base("single-get-then-del", t) },
+        expected: &[(OOR, Violated, Violated), (ME, Holds, Violated)],
+    },
+    Scenario {
+        name: "single-setnx-then-expire",
+        claim: "One Redis node, acquired with SETNX then EXPIRE as two commands: a client that \
+                crashes between them leaves a key that never expires (pitfall 2).",
+        source: "003-redlock-analysis-part1.txt",
+        note: "",
+        build: |t| Setup {
+            encoding: Encoding::SetnxThenExpire,
+            client_crash: true,
+            ..base("single-setnx-then-expire", t)
+        },
+        expected: &[(EA, Violated, Violated), (ME, Holds, Violated)],
+    },
+    Scenario {
+        name: "failover-async-replica",
+        claim: "One Redis primary with an asynchronous replica: the primary acknowledges the lock, \
+                fails before replicating it, the replica is promoted and grants the lock again.",
+        source: "003-redlock-analysis-part1.txt",
+        note: "",
+        build: |t| Setup {
+            service: Service::RedisWithReplica,
+            failover: true,
+            ..base("failover-async-replica", t)
+        },
+        expected: &[(ME, Violated, Violated), (OOR, Holds, Holds)],
+    },
+    Scenario {
+        name: "redlock",
+        claim: "Redlock on N=5 independent nodes: majority quorum, validity = TTL - elapsed - \
+                drift. antirez: safe if clocks drift within the allowance; Kleppmann: unsafe once \
+                timing assumptions fail.",
+        source: "004-kleppmann-how-to-do-distributed-locking.txt, 001-redlock-analysis-part2.txt",
+        note: "",
+        build: |t| redlock("redlock", 5, t),
+        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+    },
+    Scenario {
+        name: "redlock-n3",
+        claim: "Redlock on N=3 nodes: the same claims as `redlock` on the smallest cluster that \
+                tolerates a failure.",
+        source: "003-redlock-analysis-part1.txt",
+        note: "",
+        build: |t| redlock("redlock-n3", 3, t),
+        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+    },
+    Scenario {
+        name: "redlock-clock-jump",
+        claim: "Kleppmann's first example: client 1 locks A, B, C; C's clock jumps forward and its \
+                key expires; client 2 locks C, D, E. Both believe they hold the lock. The jump is \
+                of a whole TTL; in sync it is limited by the drift bound, which shows what \
+                bounded clocks buy. The async cell keeps clock rates bounded (override) so that \
+                the jump is the only clock fault.",
+        source: "003-redlock-analysis-part1.txt (Kleppmann's clock-jump example)",
+        note: "",
+        build: |t| {
+            let mut s = redlock("redlock-clock-jump", 5, t);
+            s.bounds.skew = Some(1);
+            s.clock_jump = Some(s.ttl);
+            s
+        },
+        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+    },
+    Scenario {
+        name: "redlock-restart-no-fsync",
+        claim: "A node restarts without persistence right after granting: it forgets the key and \
+                grants it again, handing a second client a majority.",
+        source: "003-redlock-analysis-part1.txt",
+        note: "",
+        build: |t| Setup { restart: Some(Restart::Empty), ..redlock("redlock-restart-no-fsync", 3, t) },
+        expected: &[(ME, Violated, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+    },
+    Scenario {
+        name: "redlock-delayed-restart",
+        claim: "antirez's fix: a node that restarts empty stays unavailable for a TTL of its own \
+                clock, so every key it forgot has expired anyway.",
+        source: "003-redlock-analysis-part1.txt",
+        note: "",
+        build: |t| Setup { restart: Some(Restart::Delayed), ..redlock("redlock-delayed-restart", 3, t) },
+        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+    },
+    Scenario {
+        name: "redlock-fsync-restart",
+        claim: "A node restarts with AOF appendfsync always: it keeps its keys, and Redlock keeps \
+                its guarantees.",
+        source: "003-redlock-analysis-part1.txt",
+        note: "",
+        build: |t| Setup { restart: Some(Restart::Fsync), ..redlock("redlock-fsync-restart", 3, t) },
+        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+    },
+    Scenario {
+        name: "redlock-slow-replies",
+        claim: "Kleppmann's second example: the replies arrive after the keys expired (a GC pause \
+                or a slow network before the replies are processed). antirez: the elapsed-time \
+                check catches it. The sync cell lifts the delay bound (override): clocks stay \
+                bounded, messages take any time, and the per-node timeout is longer than the TTL \
+                so that late replies are counted.",
+        source: "003-redlock-analysis-part1.txt, 001-redlock-analysis-part2.txt",
+        note: "",
+        build: |t| {
+            let mut s = redlock("redlock-slow-replies", 3, t);
+            s.bounds.bounded_delay = false;
+            s.node_timeout = s.ttl + 2;
+            s
+        },
+        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+    },
+    Scenario {
+        name: "pause-unfenced",
+        claim: "A perfect lease lock; the holder pauses after its validity check and before its \
+                write (Kleppmann's GC-pause figure); the resource applies every write.",
+        source: "004-kleppmann-how-to-do-distributed-locking.txt, 003-redlock-analysis-part1.txt",
+        note: "Kleppmann's point is about unbounded pauses: in sync a pause is bounded and the \
+               holder writes only while more validity is left than the longest pause, so the \
+               model finds it safe there, and unsafe in async.",
+        build: |t| lease("pause-unfenced", t),
+        expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
+    },
+    Scenario {
+        name: "pause-fenced",
+        claim: "The same, with monotonic fencing tokens (a counter incremented with each grant) \
+                that the resource checks atomically with the write (Kleppmann's tokens 33/34).",
+        source: "004-kleppmann-how-to-do-distributed-locking.txt",
+        note: "",
+        build: |t| Setup { tokens: Tokens::IncrMax, resource: Some(Resource::Fenced), ..lease("pause-fenced", t) },
+        expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
+    },
+    Scenario {
+        name: "fence-check-then-write",
+        claim: "Monotonic tokens, but the resource checks the token and applies the write as two \
+                steps (reza_n on Hacker News): a newer holder's write can land in between.",
+        source: "001-redlock-analysis-part2.txt",
+        note: "The race needs two holders writing at once, which the lease rules out in sync \
+               (bounded pause, write margin); the model finds it in async only.",
+        build: |t| Setup {
+            tokens: Tokens::IncrMax,
+            resource: Some(Resource::FencedCheckThenWrite),
+            ..lease("fence-check-then-write", t)
+        },
+        expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
+    },
+    Scenario {
+        name: "unique-token-cas",
+        claim: "antirez's answer: the lock's unique random value as a token; the holder sets the \
+                resource's token to its own, then writes only if it is still its own \
+                (check-and-set). No increment is lost, but a stale holder can still write after \
+                a newer one.",
+        source: "001-redlock-analysis-part2.txt",
+        note: "",
+        build: |t| Setup {
+            tokens: Tokens::Unique,
+            resource: Some(Resource::UniqueTokenCas),
+            ..lease("unique-token-cas", t)
+        },
+        expected: &[(NLU, Holds, Holds), (OFW, Holds, Violated)],
+    },
+    Scenario {
+        name: "redlock-incr-tokens",
+        claim: "Fencing tokens for Redlock made by INCR on each node inside the acquire script, \
+                the client taking the largest value of its quorum, checked atomically by the \
+                resource. Does the order of tokens follow the order of holders?",
+        source: "001-redlock-analysis-part2.txt (Kleppmann: Redlock has no way to generate fencing tokens)",
+        note: "",
+        build: |t| {
+            let mut s = redlock("redlock-incr-tokens", 3, t);
+            s.tokens = Tokens::IncrMax;
+            s.resource = Some(Resource::Fenced);
+            s.pauses = 1;
+            s
+        },
+        expected: &[(OFW, Holds, Undecided), (NLU, Holds, Undecided)],
+    },
+    Scenario {
+        name: "zookeeper-session",
+        claim: "Flavio Junqueira: a ZooKeeper lock (an ephemeral node of the client's session) is \
+                lost when the session expires during a pause, and the paused holder writes on.",
+        source: "001-redlock-analysis-part2.txt",
+        note: "",
+        build: |t| Setup {
+            service: Service::ZooKeeper,
+            watchdog: true,
+            ..lease("zookeeper-session", t)
+        },
+        expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
+    },
+    Scenario {
+        name: "zookeeper-session-zxid",
+        claim: "The same, with the lock node's creation zxid as a fencing token that the resource \
+                checks (\"marking the resource with increasing epochs\").",
+        source: "001-redlock-analysis-part2.txt",
+        note: "",
+        build: |t| Setup {
+            service: Service::ZooKeeper,
+            watchdog: true,
+            tokens: Tokens::Zxid,
+            resource: Some(Resource::Fenced),
+            ..lease("zookeeper-session-zxid", t)
+        },
+        expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
+    },
+    Scenario {
+        name: "watchdog-pause",
+        claim: "Redisson's watchdog extends the lease every TTL/3 while the holder lives; a pause \
+                stops the watchdog too, the lease expires, and the holder writes on unfenced.",
+        source: "../shared/seeds/README.md (the Redis study guide's watchdog)",
+        note: "",
+        build: |t| {
+            let mut s = lease("watchdog-pause", t);
+            s.bounds.skew = bounds(t).skew;
+            s.drift = 1;
+            s.watchdog = true;
+            s
+        },
+        expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
+    },
+];
+
+/// Looks a scenario up by name.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}

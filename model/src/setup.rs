@@ -1,0 +1,278 @@
+//! What one model run checks: the system's shape, its parameters and the timing bounds.
+//!
+//! All durations are in *ticks*, the model's quantum of real time. A [`Setup`] is built by a
+//! scenario preset (`scenario.rs`), possibly adjusted from the command line, then turned into
+//! a [`crate::system::LockSystem`].
+
+use serde::Serialize;
+use std::fmt;
+
+/// The timing model of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    /// Bounded message delay, bounded clock drift, bounded pauses, no clock jumps beyond the
+    /// drift bound.
+    Sync,
+    /// Unbounded (or lost) messages, unbounded pauses, clocks at any rate, jumps.
+    Async,
+}
+
+impl Timing {
+    pub const BOTH: [Timing; 2] = [Timing::Sync, Timing::Async];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Timing::Sync => "sync",
+            Timing::Async => "async",
+        }
+    }
+}
+
+impl fmt::Display for Timing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a Redis server survives a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restart {
+    /// No persistence: it restarts empty at once (a Redis restart without fsync).
+    Empty,
+    /// AOF with `appendfsync always`: it restarts with every key it had.
+    Fsync,
+    /// antirez's delayed restart: it restarts empty, but only after a TTL of its own clock.
+    Delayed,
+}
+
+/// Which lock service the servers are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// Independent Redis primaries (one per node).
+    Redis,
+    /// One Redis primary with one asynchronous replica that can be promoted.
+    RedisWithReplica,
+    /// A ZooKeeper-style service: an ephemeral node tied to a session that expires when the
+    /// client stops heartbeating; its creation zxid can fence.
+    ZooKeeper,
+}
+
+/// How the client encodes the protocol's commands: the correct encoding, or one of the
+/// single-node pitfalls of `003-redlock-analysis-part1.txt`. The pitfalls exist only in the
+/// model; the shipped client has only the correct one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// `SET NX PX` to acquire, compare-and-delete (Lua) to release.
+    Correct,
+    /// Release with a plain `DEL`, whoever holds the key.
+    PlainDel,
+    /// Release with `GET`, then `DEL` if the value was ours: two commands, not atomic.
+    GetThenDel,
+    /// Acquire with `SETNX`, then `EXPIRE` as a second command.
+    SetnxThenExpire,
+}
+
+/// Where fencing tokens come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tokens {
+    /// No token.
+    None,
+    /// The acquire script increments a counter on each node; the client takes the largest
+    /// value among its quorum (with one node: a single linearizable counter).
+    IncrMax,
+    /// antirez's unique random token (here the client's id): unique, not ordered.
+    Unique,
+    /// The ZooKeeper zxid of the lock node's creation.
+    Zxid,
+}
+
+/// What the protected resource is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    /// Applies every write.
+    Unfenced,
+    /// Refuses any request whose token is below the largest it has seen, atomically with the
+    /// write.
+    Fenced,
+    /// Checks the token, then writes as a separate step (reza_n's case on Hacker News).
+    FencedCheckThenWrite,
+    /// antirez's check-and-set: the holder first sets the resource's token to its own, then
+    /// writes only if the token is still its own.
+    UniqueTokenCas,
+}
+
+/// Timing bounds in force for one run: the timing mode's, with the scenario's overrides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Bounds {
+    /// Messages are delivered before time passes (delay bound 0); otherwise any delay.
+    pub bounded_delay: bool,
+    /// Messages can be lost.
+    pub loss: bool,
+    /// A server's measure of an interval of length T lies within T ± `skew` of real time;
+    /// `None`: clocks run at any rate.
+    pub skew: Option<u8>,
+    /// A pause lasts at most this many ticks; `None`: unbounded.
+    pub pause: Option<u8>,
+}
+
+/// One run's system and parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Setup {
+    pub scenario: &'static str,
+    /// The invariants this run judges (each with its witnesses).
+    pub judged: Vec<redlock_client::judge::Property>,
+    pub timing: Timing,
+    pub bounds: Bounds,
+    /// Lock servers (Redis nodes, or one ZooKeeper-style service).
+    pub servers: u8,
+    pub clients: u8,
+    /// Acquire attempts per client (1 + retries).
+    pub attempts: u8,
+    /// Key time to live, in ticks of the server's clock.
+    pub ttl: u8,
+    /// The drift allowance the client subtracts from every validity.
+    pub drift: u8,
+    /// How long a client waits for a node's reply.
+    pub node_timeout: u8,
+    /// The delay before a retry.
+    pub retry_delay: u8,
+    /// The client writes only while at least this much validity is left: it budgets for the
+    /// pause it may suffer before the write lands (the sync pause bound).
+    pub write_margin: u8,
+    pub service: Service,
+    pub encoding: Encoding,
+    pub tokens: Tokens,
+    pub resource: Option<Resource>,
+    /// The holder extends its lock every TTL/3 while it works (Redisson's watchdog).
+    pub watchdog: bool,
+    /// Extensions per hold, to keep the search finite.
+    pub max_extensions: u8,
+    /// Crash and restart of a server, and how it restarts.
+    pub restart: Option<Restart>,
+    /// A failover of the replicated server may happen.
+    pub failover: bool,
+    /// One server's clock may jump forward by this many ticks once.
+    pub clock_jump: Option<u8>,
+    /// A client may crash (between its commands).
+    pub client_crash: bool,
+    /// Pauses a run may suffer, in all (each at the client's pause point).
+    pub pauses: u8,
+}
+
+impl Setup {
+    /// The shipped core's parameters for this setup: one tick is one millisecond, and the drift
+    /// allowance is the fixed part only (the model's drift bound is absolute, per TTL).
+    pub fn params(&self) -> redlock_client::params::Params {
+        redlock_client::params::Params {
+            nodes: self.servers as usize,
+            ttl_ms: self.ttl as u64,
+            drift_factor_ppm: 0,
+            drift_fixed_ms: self.drift as u64,
+            node_timeout_ms: self.node_timeout as u64,
+            retries: self.attempts.saturating_sub(1) as u32,
+            retry_delay_min_ms: self.retry_delay as u64,
+            retry_delay_max_ms: self.retry_delay as u64,
+        }
+    }
+
+    /// Checks that the parameters describe a system the model can explore.
+    pub fn validate(&self) -> Result<(), String> {
+        let fail = |msg: String| Err(msg);
+        if self.servers == 0 {
+            return fail("--servers must be at least 1".into());
+        }
+        if self.servers > 9 {
+            return fail(format!("--servers {} is beyond what the model can explore (at most 9)", self.servers));
+        }
+        if self.clients == 0 || self.clients > 4 {
+            return fail(format!("--clients must be between 1 and 4, not {}", self.clients));
+        }
+        if self.attempts == 0 || self.attempts > 3 {
+            return fail(format!("--attempts must be between 1 and 3, not {}", self.attempts));
+        }
+        if self.ttl == 0 {
+            return fail("--ttl 0 is impossible: a key would expire as it is written".into());
+        }
+        if self.ttl > 30 {
+            return fail(format!("--ttl {} ticks is beyond what the model can explore (at most 30)", self.ttl));
+        }
+        if let Some(skew) = self.bounds.skew {
+            if skew >= self.ttl {
+                return fail(format!("--skew {skew} must be below the TTL ({})", self.ttl));
+            }
+        }
+        if matches!(self.service, Service::RedisWithReplica | Service::ZooKeeper) && self.servers != 1 {
+            return fail(format!("{} runs on exactly one server", self.scenario));
+        }
+        self.params().validate().map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// A key's (or a delayed restart's) lifetime window for an interval of `length` ticks of the
+    /// server's clock: the earliest and latest real ticks at which it may end.
+    pub fn window(&self, length: u8) -> Window {
+        match self.bounds.skew {
+            Some(k) => Window { earliest: length.saturating_sub(k), latest: Some(length.saturating_add(k)) },
+            None => Window { earliest: 0, latest: None },
+        }
+    }
+}
+
+/// Relative countdowns, in real ticks, to the earliest and latest moment something measured
+/// on a server's clock may happen. Time passing lowers both; the event may happen once
+/// `earliest` is 0 and must happen before `latest` goes below 0. This is the drift-as-a-window
+/// encoding (`../shared/notes/modelling-time.md`): far fewer states than per-tick clock steps,
+/// and no absolute time, so the search ends without a horizon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+pub struct Window {
+    pub earliest: u8,
+    pub latest: Option<u8>,
+}
+
+impl Window {
+    pub fn due(&self) -> bool {
+        self.earliest == 0
+    }
+
+    pub fn overdue(&self) -> bool {
+        self.latest == Some(0)
+    }
+
+    /// Time passing would change it.
+    pub fn counting(&self) -> bool {
+        self.earliest > 0 || self.latest.is_some_and(|l| l > 0)
+    }
+
+    pub fn tick(&mut self) {
+        self.earliest = self.earliest.saturating_sub(1);
+        self.latest = self.latest.map(|l| l.saturating_sub(1));
+    }
+
+    /// The server's clock jumps forward by `by` ticks: everything it measures ends sooner. With
+    /// bounded clocks the jump cannot take the clock outside its drift bound, so the end only
+    /// moves within the window.
+    pub fn jump(&mut self, by: u8, bounded: bool) {
+        match (bounded, self.latest) {
+            (true, Some(latest)) => self.latest = Some(latest.saturating_sub(by).max(self.earliest)),
+            _ => {
+                self.earliest = self.earliest.saturating_sub(by);
+                self.latest = self.latest.map(|l| l.saturating_sub(by));
+            }
+        }
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.latest {
+            Some(l) if l == self.earliest => write!(f, "in {l}"),
+            Some(l) => write!(f, "in {}..{l}", self.earliest),
+            None => write!(f, "in {}..", self.earliest),
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! The system model: Stateright's [`ActorModel`] of clients, lock servers and the resource,
+//! wrapped in a thin [`Model`] that owns what touches every actor at once.
+//!
+//! `ActorModel` has no clock: its timers fire at any moment and nothing makes a message older
+//! than a bound arrive before time moves on. The wrapper adds
+//! - real time: a [`Action::Tick`] lowers every countdown by one (key expiry windows, restart
+//!   delays, bounded pauses) and advances every running client's clock; it is enabled only
+//!   while some countdown is running, so the search ends without any horizon, and disabled
+//!   while something is due that must happen first (an overdue expiry, a client's due timer,
+//!   and, with bounded delay, a message in flight);
+//! - gating of the actors' timers by their own clocks (`Due`);
+//! - the faults: pause and resume of a client, a server's clock jump, crash and restart of a
+//!   server (with or without its keys), failover to the replica, a client crash;
+//! - the judge: every event of every step, time passing included, is folded into the shipped
+//!   [`Judge`] kept in the state, and each `Always` property reads its verdict.
+
+use crate::actor::{ActorState, LockActor, Role};
+use crate::client::{Client, ClientState, Due, Pause};
+use crate::msg::{Msg, Timer};
+use crate::server::{Server, ServerState};
+use crate::setup::{Restart, Setup, Timing, Window};
+use redlock_client::event::{ClientId, Event, Fault, NodeId};
+use redlock_client::judge::{Judge, Property as Invariant};
+use serde::Serialize;
+use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork, Network};
+use stateright::{Expectation, Model, Property};
+use std::sync::Arc;
+
+/// The faults a run may still inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Budget {
+    pub pauses: u8,
+    pub jumps: u8,
+    pub crashes: u8,
+    pub failovers: u8,
+    pub client_crashes: u8,
+}
+
+/// The whole system: actors, network, timers (Stateright's), the judge and the fault budget.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SystemState {
+    pub actors: ActorModelState<LockActor>,
+    pub judge: Judge,
+    pub budget: Budget,
+}
+
+/// Steps a client takes "whenever it likes" (start acquiring, release, resume after a pause)
+/// are taken together with a tick, at the very beginning of the new tick, before anything else
+/// happens in it. This loses no behaviour the judge can see: such a step changes nothing but
+/// its own client's state and outgoing messages, so it commutes with everything else in the
+/// tick, and its clock reads the same anywhere within one tick; taking it later in a tick is
+/// the same as taking it at the beginning and having its messages arrive later. (A release
+/// taken earlier closes the holder's belief window earlier, but releasing with the next tick
+/// keeps it open through the whole tick.) It cuts the state space manyfold, with no flag in
+/// the state.
+fn is_quiet_timer(timer: Timer) -> bool {
+    matches!(timer, Timer::Start | Timer::Release)
+}
+
+/// One step of the system. Actor steps are Stateright's; the rest are the wrapper's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Action {
+    /// A message arrives.
+    Deliver { src: usize, dst: usize, msg: Msg },
+    /// A message is lost.
+    Drop { src: usize, dst: usize, msg: Msg },
+    /// An actor's own step.
+    Timeout { actor: usize, timer: Timer },
+    /// One tick of real time passes; then each client in `then` (a bit each) takes its quiet
+    /// step: start acquiring, release, or resume after a pause.
+    Tick { then: u8 },
+    /// A client stops taking steps (GC pause).
+    Pause { client: u8 },
+    /// A server's clock jumps forward.
+    ClockJump { server: u8, by: u8 },
+    /// A server crashes.
+    Crash { server: u8 },
+    /// It restarts.
+    Restart { server: u8 },
+    /// The replica is promoted to primary.
+    Failover { server: u8 },
+    /// A client process dies.
+    ClientCrash { client: u8 },
+}
+
+/// A lock system built from a [`Setup`].
+pub struct LockSystem {
+    pub setup: Arc<Setup>,
+    pub actors: ActorModel<LockActor>,
+}
+
+impl LockSystem {
+    pub fn new(setup: Setup) -> LockSystem {
+        let setup = Arc::new(setup);
+        let servers = setup.servers as usize;
+        let clients = setup.clients as usize;
+        let resource = Id::from(servers + clients);
+        let mut actors = ActorModel::new((), ())
+            .init_network(Network::new_ordered([]))
+            .lossy_network(if setup.bounds.loss { LossyNetwork::Yes } else { LossyNetwork::No });
+        for index in 0..servers {
+            actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Server(Server { index: index as u8 }) });
+        }
+        for index in 0..clients {
+            let client = Client { index: index as u8, servers: setup.servers, resource };
+            actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Client(client) });
+        }
+        if setup.resource.is_some() {
+            actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Resource });
+        }
+        LockSystem { setup, actors }
+    }
+
+    pub fn client_index(&self, client: u8) -> usize {
+        self.setup.servers as usize + client as usize
+    }
+
+    pub fn resource_index(&self) -> Option<usize> {
+        self.setup.resource.map(|_| self.setup.servers as usize + self.setup.clients as usize)
+    }
+
+    /// Whether the actor at `index` takes no step now (crashed, or a paused client).
+    fn stopped(&self, s: &SystemState, index: usize) -> bool {
+        s.actors.crashed[index]
+            || s.actors.actor_states[index].as_client().is_some_and(|c| c.paused.is_some())
+    }
+
+    fn timer_due(&self, s: &SystemState, index: usize, timer: Timer) -> Due {
+        self.actors.actors[index].due(&s.actors.actor_states[index], timer)
+    }
+
+    /// Some countdown runs: a tick would change something.
+    fn counting(&self, s: &SystemState) -> bool {
+        s.actors.actor_states.iter().enumerate().any(|(i, a)| match &**a {
+            ActorState::Server(server) => server.counts_time(),
+            ActorState::Client(client) => !s.actors.crashed[i] && client.counts_time(&self.setup),
+            ActorState::Resource(_) => false,
+        })
+    }
+
+    /// Clients ready for a quiet step (a bit each): idle ones may start, holders done with
+    /// their work may release, paused ones may resume.
+    fn quiet_ready(&self, s: &SystemState) -> u8 {
+        let mut ready = 0;
+        for client in 0..self.setup.clients {
+            let index = self.client_index(client);
+            if s.actors.crashed[index] {
+                continue;
+            }
+            let paused = self.client_state(s, client).paused.is_some();
+            let quiet_due = s.actors.timers_set[index]
+                .iter()
+                .any(|t| is_quiet_timer(*t) && self.timer_due(s, index, *t) != Due::No);
+            if paused || quiet_due {
+                ready |= 1 << client;
+            }
+        }
+        ready
+    }
+
+    /// Paused clients whose pause bound runs out with the next tick (a bit each).
+    fn pause_ending(&self, s: &SystemState) -> u8 {
+        (0..self.setup.clients)
+            .filter(|&c| self.client_state(s, c).paused.is_some_and(|p| p.left.is_some_and(|l| l <= 1)))
+            .fold(0, |m, c| m | 1 << c)
+    }
+
+    /// Real time may pass: some countdown runs or a client is ready for a quiet step, and
+    /// nothing is due that must come first.
+    fn time_may_pass(&self, s: &SystemState) -> bool {
+        if !self.counting(s) && self.quiet_ready(s) == 0 {
+            return false;
+        }
+        let urgent_timer = s.actors.timers_set.iter().enumerate().any(|(i, timers)| {
+            !self.stopped(s, i) && timers.iter().any(|t| self.timer_due(s, i, *t) == Due::Now)
+        });
+        let message_due = self.setup.bounds.bounded_delay
+            && s.actors.network.iter_deliverable().any(|env| !self.stopped(s, usize::from(env.dst)));
+        !(urgent_timer || message_due)
+    }
+
+    fn client_state<'a>(&self, s: &'a SystemState, client: u8) -> &'a ClientState {
+        s.actors.actor_states[self.client_index(client)].as_client().expect("a client")
+    }
+
+    fn server_state<'a>(&self, s: &'a SystemState, server: u8) -> &'a ServerState {
+        s.actors.actor_states[server as usize].as_server().expect("a server")
+    }
+
+    fn update_client(&self, s: &mut SystemState, client: u8, f: impl FnOnce(&mut ClientState)) {
+        let index = self.client_index(client);
+        if let ActorState::Client(c) = Arc::make_mut(&mut s.actors.actor_states[index]) {
+            f(c);
+        }
+    }
+
+    fn set_server(&self, s: &mut SystemState, server: u8, state: ServerState) {
+        s.actors.actor_states[server as usize] = Arc::new(ActorState::Server(state));
+    }
+
+    /// Collects the events that the last step left in actor states, and forgets what no longer
+    /// matters (finished clients' clocks).
+    fn settle(&self, s: &mut SystemState, events: &mut Vec<Event>) {
+        for i in 0..s.actors.actor_states.len() {
+            let a = &s.actors.actor_states[i];
+            let needs_normalizing = a.as_client().is_some_and(|c| c.step == crate::client::Step::Done && c.clock != 0);
+            if a.has_events() || needs_normalizing {
+                let a = Arc::make_mut(&mut s.actors.actor_states[i]);
+                events.extend(a.take_events());
+                if let ActorState::Client(c) = a {
+                    c.normalize();
+                }
+            }
+        }
+    }
+
+    /// Takes one step and returns the next state with the events it produced, in order; the
+    /// judge in the returned state has observed them.
+    pub fn step(&self, last: &SystemState, action: &Action) -> Option<(SystemState, Vec<Event>)> {
+        let mut events = Vec::new();
+        let mut next = match inner_action(action) {
+            Some(inner) => SystemState {
+                actors: self.actors.next_state(&last.actors, inner)?,
+                judge: last.judge.clone(),
+                budget: last.budget,
+            },
+            None => self.apply_fault(last, action, &mut events)?,
+        };
+        if let Action::Drop { .. } = action {
+            events.push(Event::Fault { fault: Fault::MessageLost });
+        }
+        self.settle(&mut next, &mut events);
+        for e in &events {
+            next.judge.observe(e);
+        }
+        Some((next, events))
+    }
+
+    /// Removes every message in flight to actor `index` (it crashed: they are lost).
+    fn purge_messages_to(s: &mut SystemState, index: usize) {
+        if let Network::Ordered(flows) = &mut s.actors.network {
+            flows.retain(|(_, dst), _| usize::from(*dst) != index);
+        }
+    }
+
+    fn tick(&self, s: &mut SystemState, events: &mut Vec<Event>) {
+        for i in 0..s.actors.actor_states.len() {
+            let a = Arc::make_mut(&mut s.actors.actor_states[i]);
+            match a {
+                ActorState::Server(server) => server.tick(),
+                ActorState::Client(c) => {
+                    c.tick(&self.setup);
+                    let expired = c.lock.held_until().is_some_and(|u| u.0 <= c.clock as u64);
+                    let client = ClientId((i - self.setup.servers as usize) as u32);
+                    if expired && s.judge.holders().any(|h| h == client) {
+                        events.push(Event::ValidityEnded { client });
+                    }
+                }
+                ActorState::Resource(_) => {}
+            }
+        }
+    }
+
+    fn fault_actions(&self, s: &SystemState, actions: &mut Vec<Action>) {
+        let setup = &self.setup;
+        let has_resource = setup.resource.is_some();
+        for client in 0..setup.clients {
+            let index = self.client_index(client);
+            if s.actors.crashed[index] {
+                continue;
+            }
+            let c = self.client_state(s, client);
+            if c.paused.is_none() && s.budget.pauses > 0 && setup.bounds.pause != Some(0) && c.at_pause_point(has_resource) {
+                actions.push(Action::Pause { client });
+            }
+            if setup.client_crash && s.budget.client_crashes > 0 && !c.expire_pending.is_empty() {
+                actions.push(Action::ClientCrash { client });
+            }
+        }
+        for server in 0..setup.servers {
+            let down = s.actors.crashed[server as usize];
+            if down {
+                if self.server_state(s, server).down.is_some_and(|w| w.due()) {
+                    actions.push(Action::Restart { server });
+                }
+                continue;
+            }
+            if let Some(by) = setup.clock_jump {
+                if s.budget.jumps > 0 {
+                    actions.push(Action::ClockJump { server, by });
+                }
+            }
+            if setup.restart.is_some() && s.budget.crashes > 0 {
+                actions.push(Action::Crash { server });
+            }
+            if setup.failover && s.budget.failovers > 0 {
+                actions.push(Action::Failover { server });
+            }
+        }
+    }
+
+    fn apply_fault(&self, last: &SystemState, action: &Action, events: &mut Vec<Event>) -> Option<SystemState> {
+        let setup = &self.setup;
+        let mut s = last.clone();
+        match *action {
+            Action::Tick { then } => {
+                self.tick(&mut s, events);
+                for client in (0..setup.clients).filter(|c| then & (1 << c) != 0) {
+                    let index = self.client_index(client);
+                    if self.client_state(&s, client).paused.is_some() {
+                        self.update_client(&mut s, client, |c| c.paused = None);
+                        events.push(Event::Fault { fault: Fault::ClientResumed { client: ClientId(client as u32) } });
+                    } else {
+                        let timer = *s.actors.timers_set[index].iter().find(|t| is_quiet_timer(**t))?;
+                        s.actors = self.actors.next_state(&s.actors, ActorModelAction::Timeout(Id::from(index), timer))?;
+                        self.settle(&mut s, events);
+                    }
+                }
+            }
+            Action::Pause { client } => {
+                s.budget.pauses -= 1;
+                self.update_client(&mut s, client, |c| c.paused = Some(Pause { left: setup.bounds.pause }));
+                events.push(Event::Fault { fault: Fault::ClientPaused { client: ClientId(client as u32) } });
+            }
+            Action::ClockJump { server, by } => {
+                s.budget.jumps -= 1;
+                let mut state = self.server_state(&s, server).clone();
+                state.jump(by, setup.timing == Timing::Sync);
+                self.set_server(&mut s, server, state);
+                events.push(Event::Fault { fault: Fault::ClockJump { node: NodeId(server as u32), by_ms: by as i64 } });
+            }
+            Action::Crash { server } => {
+                s.budget.crashes -= 1;
+                let restart = setup.restart.expect("crashes need a restart mode");
+                let index = server as usize;
+                s.actors.crashed[index] = true;
+                s.actors.timers_set[index].cancel_all();
+                Self::purge_messages_to(&mut s, index);
+                let down = match restart {
+                    Restart::Delayed => setup.window(setup.ttl),
+                    Restart::Empty | Restart::Fsync => Window { earliest: 0, latest: None },
+                };
+                let state = ServerState { down: Some(down), ..self.server_state(&s, server).clone() };
+                self.set_server(&mut s, server, state);
+                let node = NodeId(server as u32);
+                events.push(Event::Fault { fault: Fault::Crash { node, persisted: restart == Restart::Fsync } });
+                events.push(Event::NodeDown { node });
+            }
+            Action::Restart { server } => {
+                let index = server as usize;
+                let fresh = match &self.actors.actors[index].role {
+                    Role::Server(srv) => srv.start(setup),
+                    _ => unreachable!("only servers restart"),
+                };
+                let (state, lost) = self.server_state(&s, server).restarted(setup.restart?, fresh);
+                s.actors.crashed[index] = false;
+                self.restore(&mut s, server, state, lost, events);
+                events.push(Event::NodeUp { node: NodeId(server as u32) });
+            }
+            Action::Failover { server } => {
+                s.budget.failovers -= 1;
+                let (state, lost) = self.server_state(&s, server).failed_over();
+                s.actors.timers_set[server as usize].cancel_all();
+                events.push(Event::Fault { fault: Fault::Failover { node: NodeId(server as u32) } });
+                self.restore(&mut s, server, state, lost, events);
+            }
+            Action::ClientCrash { client } => {
+                s.budget.client_crashes -= 1;
+                let index = self.client_index(client);
+                s.actors.crashed[index] = true;
+                s.actors.timers_set[index].cancel_all();
+                Self::purge_messages_to(&mut s, index);
+                events.push(Event::ClientCrashed { client: ClientId(client as u32) });
+            }
+            Action::Deliver { .. } | Action::Drop { .. } | Action::Timeout { .. } => unreachable!(),
+        }
+        Some(s)
+    }
+
+    /// Installs a server's state after a restart or failover; `lost` is the key it no longer has.
+    fn restore(&self, s: &mut SystemState, server: u8, state: ServerState, lost: Option<crate::server::Key>, events: &mut Vec<Event>) {
+        let index = server as usize;
+        if state.key.is_some_and(|k| k.life.is_some()) {
+            s.actors.timers_set[index].set(Timer::Expire);
+        }
+        self.set_server(s, server, state);
+        if let Some(key) = lost {
+            events.push(Event::KeyLost { node: NodeId(server as u32), owner: ClientId(key.owner as u32) });
+        }
+    }
+}
+
+fn inner_action(action: &Action) -> Option<ActorModelAction<Msg, Timer, ()>> {
+    use stateright::actor::Envelope;
+    Some(match action.clone() {
+        Action::Deliver { src, dst, msg } => ActorModelAction::Deliver { src: Id::from(src), dst: Id::from(dst), msg },
+        Action::Drop { src, dst, msg } => ActorModelAction::Drop(Envelope { src: Id::from(src), dst: Id::from(dst), msg }),
+        Action::Timeout { actor, timer } => ActorModelAction::Timeout(Id::from(actor), timer),
+        _ => return None,
+    })
+}
+
+impl Model for LockSystem {
+    type State = SystemState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<SystemState> {
+        let setup = &self.setup;
+        self.actors
+            .init_states()
+            .into_iter()
+            .map(|actors| {
+                let mut s = SystemState {
+                    actors,
+                    judge: Judge::new(setup.servers as u32),
+                    budget: Budget {
+                        pauses: setup.pauses,
+                        jumps: setup.clock_jump.map_or(0, |_| 1),
+                        crashes: setup.restart.map_or(0, |_| 1),
+                        failovers: setup.failover as u8,
+                        client_crashes: setup.client_crash as u8,
+                    },
+                };
+                let mut events = Vec::new();
+                self.settle(&mut s, &mut events);
+                for e in &events {
+                    s.judge.observe(e);
+                }
+                s
+            })
+            .collect()
+    }
+
+    fn actions(&self, s: &SystemState, actions: &mut Vec<Action>) {
+        let mut inner = Vec::new();
+        self.actors.actions(&s.actors, &mut inner);
+        for a in inner {
+            match a {
+                ActorModelAction::Deliver { src, dst, msg } => {
+                    if !self.stopped(s, usize::from(dst)) {
+                        actions.push(Action::Deliver { src: src.into(), dst: dst.into(), msg });
+                    }
+                }
+                ActorModelAction::Drop(env) => {
+                    actions.push(Action::Drop { src: env.src.into(), dst: env.dst.into(), msg: env.msg })
+                }
+                ActorModelAction::Timeout(id, timer) => {
+                    let i = usize::from(id);
+                    if is_quiet_timer(timer) {
+                        continue;
+                    }
+                    if !self.stopped(s, i) && self.timer_due(s, i, timer) != Due::No {
+                        actions.push(Action::Timeout { actor: i, timer });
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.time_may_pass(s) {
+            // Every subset of the clients ready for a quiet step; the empty one only when some
+            // countdown runs (a tick that changes nothing is no step).
+            // A bounded pause that this tick ends must end with it.
+            let ready = self.quiet_ready(s);
+            let must = self.pause_ending(s);
+            let counting = self.counting(s);
+            let mut then = ready;
+            loop {
+                if then & must == must && (then != 0 || counting) {
+                    actions.push(Action::Tick { then });
+                }
+                if then == 0 {
+                    break;
+                }
+                then = (then - 1) & ready;
+            }
+        }
+        self.fault_actions(s, actions);
+    }
+
+    fn next_state(&self, last: &SystemState, action: Action) -> Option<SystemState> {
+        self.step(last, &action).map(|(next, _)| next)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        crate::properties::for_setup(&self.setup)
+    }
+}
+
+/// A property over the system state, by name: the judge's invariants and their witnesses.
+pub fn always(invariant: Invariant) -> Property<LockSystem> {
+    let condition: fn(&LockSystem, &SystemState) -> bool = match invariant {
+        Invariant::MutualExclusion => |_, s| s.judge.violation(Invariant::MutualExclusion).is_none(),
+        Invariant::OwnerOnlyRelease => |_, s| s.judge.violation(Invariant::OwnerOnlyRelease).is_none(),
+        Invariant::OrderedFencedWrites => |_, s| s.judge.violation(Invariant::OrderedFencedWrites).is_none(),
+        Invariant::NoLostUpdate => |_, s| s.judge.violation(Invariant::NoLostUpdate).is_none(),
+        Invariant::EventuallyAcquirable => |_, s| s.judge.violation(Invariant::EventuallyAcquirable).is_none(),
+    };
+    Property { expectation: Expectation::Always, name: invariant.name(), condition }
+}
+
+impl std::fmt::Debug for SystemState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SystemState")
+            .field("actors", &self.actors)
+            .field("judge", &self.judge)
+            .field("budget", &self.budget)
+
+            .finish()
+    }
+}
