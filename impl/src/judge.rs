@@ -98,8 +98,8 @@ pub struct Violation {
 }
 
 /// What the judge remembers of one client.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-struct ClientView {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ClientView {
     /// Its belief window is open.
     holding: bool,
     /// An acquire attempt is in flight.
@@ -185,6 +185,20 @@ impl Judge {
     /// whether it is down.
     pub fn node_view(&self, node: NodeId) -> (Option<(ClientId, bool)>, bool) {
         (self.keys.get(&node).copied(), self.down.contains_key(&node))
+    }
+
+    /// What the judge knows of one client (comparable, for a model's symmetry reduction).
+    pub fn client_view(&self, client: ClientId) -> Option<ClientView> {
+        self.clients.get(&client).copied()
+    }
+
+    /// The same judge with every client renamed (for a model's symmetry reduction).
+    pub fn renamed_clients(&self, rename: impl Fn(ClientId) -> ClientId) -> Judge {
+        Judge {
+            clients: self.clients.iter().map(|(c, v)| (rename(*c), *v)).collect(),
+            keys: self.keys.iter().map(|(n, (owner, expires))| (*n, (rename(*owner), *expires))).collect(),
+            ..self.clone()
+        }
     }
 
     /// The same judge with every node renamed (for a model's symmetry reduction).

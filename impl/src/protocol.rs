@@ -130,7 +130,7 @@ pub enum Output {
 }
 
 /// One round of requests (an acquire attempt or an extension) in flight.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Round {
     /// Its number, echoed by the replies.
     pub number: u32,
@@ -145,7 +145,7 @@ pub struct Round {
 }
 
 /// Where the lock is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Phase {
     /// Not yet asked to acquire.
     Idle,
@@ -167,7 +167,7 @@ pub enum Phase {
 
 /// The whole state of one lock handle: small, deterministic and hashable, so that the model can
 /// keep one per client in its state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct LockState {
     pub phase: Phase,
     /// Acquire attempts made so far.

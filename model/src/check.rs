@@ -3,7 +3,7 @@
 //!
 //! Stateright's checker decides the verdicts. Its BFS does not promise shortest paths (a later
 //! failing state of the same block can overwrite a discovery, and threads break level order),
-//! so [`shortest_path`] is a plain single-threaded breadth-first search over the model's own
+//! so [`shortest_paths`] is a plain single-threaded breadth-first search over the model's own
 //! `actions` and `next_state`, stopping at the first level that reaches a violation.
 
 use crate::properties::setup_witnesses;
@@ -12,10 +12,10 @@ use crate::setup::{Setup, Timing};
 use crate::system::{Action, LockSystem, SystemState};
 use redlock_client::judge::Property as Invariant;
 use serde::Serialize;
-use stateright::{Checker, Model};
-use std::collections::hash_map::{DefaultHasher, Entry};
+use stateright::{Checker, HasDiscoveries, Model, UniformChooser};
+use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 /// A verdict of one invariant in one cell.
@@ -48,14 +48,25 @@ impl Verdict {
     }
 }
 
+/// A shortest path to a violation, and the setup it runs in.
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    /// The cell's setup, or a smaller one that shows the same violation (3 servers rather than
+    /// 5): breadth-first search cannot afford the larger one.
+    pub setup: Setup,
+    pub actions: Vec<Action>,
+    /// Found by breadth-first search, so no counterexample is shorter. Otherwise it is a path
+    /// a search found, with every step that is not needed for the violation removed.
+    pub shortest: bool,
+}
+
 /// The outcome of one invariant.
 #[derive(Clone, Debug)]
 pub struct InvariantResult {
     pub invariant: Invariant,
     pub expected: Expected,
     pub verdict: Verdict,
-    /// The shortest path to a violation, in the cell's own setup.
-    pub counterexample: Option<Vec<Action>>,
+    pub counterexample: Option<Counterexample>,
 }
 
 /// The outcome of one witness (`Sometimes` property).
@@ -85,28 +96,73 @@ pub struct SearchOptions {
     pub threads: usize,
 }
 
-/// Checks one setup of `scenario` exhaustively.
+/// Checks one setup of `scenario`: every property gets a verdict, from discoveries where a
+/// search found one and from an exhausted depth-first search where none exists.
+///
+/// Where the scenario expects a violation in this timing mode, random walks (Stateright's
+/// simulation) go first: they find violations in spaces far too large to exhaust. Whatever
+/// they leave undiscovered is then searched depth first with server symmetry, to the end of
+/// the space or of the budget. The expectation only orders the searches; a verdict is `holds`
+/// only when the exhaustive search finished, and `incomplete` when the budget ran out first.
 pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellResult {
     let timing = setup.timing;
     let start = Instant::now();
-    let checker = LockSystem::new(setup.clone())
-        .checker()
-        .threads(options.threads)
-        .timeout(options.budget)
-        .symmetry_fn(crate::symmetry::representative)
-        .spawn_dfs()
-        .join();
-    // A search that used its whole budget may have stopped early, whatever the checker says.
-    let complete = checker.is_done() && start.elapsed() < options.budget;
-    let unique_states = checker.unique_state_count();
-    let states = checker.state_count();
-    let discoveries = checker.discoveries();
-    let model = LockSystem::new(setup.clone());
+    let model_properties: Vec<&'static str> = LockSystem::new(setup.clone()).properties().iter().map(|p| p.name).collect();
+    let mut discovered: BTreeSet<&'static str> = BTreeSet::new();
+    let mut paths: HashMap<&'static str, Vec<Action>> = HashMap::new();
+    let (mut unique_states, mut states) = (0, 0);
+    // What random walks look for: the violations the scenario expects (or leaves open), and the
+    // witnesses that show the model is not vacuous.
+    let targets: BTreeSet<&'static str> = setup
+        .judged
+        .iter()
+        .filter(|i| scenario.expected(timing, **i) != Expected::Holds)
+        .map(|i| i.name())
+        .chain(setup_witnesses(&setup).into_iter().map(|w| w.name))
+        .collect();
+    if targets.iter().any(|t| Invariant::from_name(t).is_some()) {
+        let simulation = LockSystem::new(setup.clone())
+            .checker()
+            .threads(options.threads)
+            .timeout(options.budget / 4)
+            .finish_when(HasDiscoveries::AllOf(targets))
+            .spawn_simulation(0, UniformChooser)
+            .join();
+        for (name, path) in simulation.discoveries() {
+            discovered.insert(name);
+            paths.insert(name, path.into_actions());
+        }
+        // Random walks do not count unique states; their steps count as states generated.
+        states += simulation.state_count();
+    }
+    let remaining: BTreeSet<&'static str> = model_properties.iter().copied().filter(|p| !discovered.contains(p)).collect();
+    let mut exhausted = false;
+    if !remaining.is_empty() {
+        let left = options.budget.saturating_sub(start.elapsed()).max(Duration::from_secs(1));
+        let dfs_start = Instant::now();
+        let dfs = LockSystem::new(setup.clone())
+            .checker()
+            .threads(options.threads)
+            .timeout(left)
+            .symmetry_fn(crate::symmetry::for_setup(&setup))
+            .finish_when(HasDiscoveries::AllOf(remaining.clone()))
+            .spawn_dfs()
+            .join();
+        // A search that used its whole budget may have stopped early, whatever the checker says.
+        exhausted = dfs.is_done() && dfs_start.elapsed() < left;
+        for (name, path) in dfs.discoveries() {
+            discovered.insert(name);
+            paths.insert(name, path.into_actions());
+        }
+        unique_states += dfs.unique_state_count();
+        states += dfs.state_count();
+    }
+    let complete = exhausted || model_properties.iter().all(|p| discovered.contains(p));
     let invariants: Vec<InvariantResult> = setup
         .judged
         .iter()
         .map(|&invariant| {
-            let violated = discoveries.contains_key(invariant.name());
+            let violated = discovered.contains(invariant.name());
             let verdict = match (violated, complete) {
                 (true, _) => Verdict::Violated,
                 (false, true) => Verdict::Holds,
@@ -117,11 +173,17 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
         .collect();
     let violated: Vec<Invariant> =
         invariants.iter().filter(|r| r.verdict == Verdict::Violated).map(|r| r.invariant).collect();
-    let mut paths = shortest_paths(&model, &violated, options.budget);
+    let mut counterexamples = counterexamples(&setup, &violated, options.budget / 2);
+    for &invariant in &violated {
+        if let (Entry::Vacant(e), Some(path)) = (counterexamples.entry(invariant), paths.get(invariant.name())) {
+            let model = LockSystem::new(setup.clone());
+            e.insert(Counterexample { setup: setup.clone(), actions: shorten(&model, path, invariant), shortest: false });
+        }
+    }
     let invariants = invariants
         .into_iter()
         .map(|mut r| {
-            r.counterexample = paths.remove(&r.invariant);
+            r.counterexample = counterexamples.remove(&r.invariant);
             r
         })
         .collect();
@@ -130,7 +192,7 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
         .map(|w| WitnessResult {
             name: w.name,
             meaning: w.meaning,
-            found: if discoveries.contains_key(w.name) { Some(true) } else if complete { Some(false) } else { None },
+            found: if discovered.contains(w.name) { Some(true) } else if complete { Some(false) } else { None },
         })
         .collect();
     CellResult {
@@ -149,43 +211,116 @@ pub fn check_scenario(scenario: &Scenario, timing: Timing, options: SearchOption
     check(scenario, scenario.setup(timing), options)
 }
 
-fn fingerprint(s: &SystemState) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
+/// Shortest counterexamples for `violated`, from the smallest setup that shows each: first with
+/// at most 3 servers, then in the setup itself.
+pub fn counterexamples(setup: &Setup, violated: &[Invariant], budget: Duration) -> HashMap<Invariant, Counterexample> {
+    let mut found = HashMap::new();
+    let mut candidates = vec![setup.clone()];
+    if setup.servers > 3 {
+        candidates.insert(0, Setup { servers: 3, ..setup.clone() });
+    }
+    for candidate in candidates {
+        let missing: Vec<Invariant> = violated.iter().copied().filter(|i| !found.contains_key(i)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        let model = LockSystem::new(candidate.clone());
+        for (invariant, actions) in shortest_paths(&model, &missing, budget) {
+            found.insert(invariant, Counterexample { setup: candidate.clone(), actions, shortest: true });
+        }
+    }
+    found
+}
+
+/// Replays `actions` from the initial state, skipping any that is not enabled where it comes,
+/// and returns the steps taken up to the first state that violates `invariant`, if any.
+fn replay_to_violation(model: &LockSystem, actions: &[Action], invariant: Invariant) -> Option<Vec<Action>> {
+    let mut state = model.init_states().remove(0);
+    let mut taken = Vec::new();
+    let mut enabled = Vec::new();
+    for action in actions {
+        if state.judge.violation(invariant).is_some() {
+            break;
+        }
+        enabled.clear();
+        model.actions(&state, &mut enabled);
+        if !enabled.contains(action) {
+            continue;
+        }
+        if let Some(next) = model.next_state(&state, action.clone()) {
+            state = next;
+            taken.push(action.clone());
+        }
+    }
+    state.judge.violation(invariant).is_some().then_some(taken)
+}
+
+/// Removes from a counterexample every step it does not need: repeatedly drops one step (from
+/// the end backwards) and keeps the shorter path whenever the violation still happens.
+pub fn shorten(model: &LockSystem, actions: &[Action], invariant: Invariant) -> Vec<Action> {
+    let Some(mut path) = replay_to_violation(model, actions, invariant) else { return actions.to_vec() };
+    loop {
+        let before = path.len();
+        let mut i = path.len();
+        while i > 0 {
+            i -= 1;
+            let mut candidate = path.clone();
+            candidate.remove(i);
+            if let Some(shorter) = replay_to_violation(model, &candidate, invariant) {
+                path = shorter;
+                i = i.min(path.len());
+            }
+        }
+        if path.len() == before {
+            return path;
+        }
+    }
 }
 
 /// The shortest action sequence from the initial state to a state that violates each of
-/// `invariants` (breadth first, one thread, so the first violation found at a level is at
-/// minimal depth). Gives up on an invariant when `budget` runs out.
+/// `invariants`: breadth first, one thread, so the first violation reached is at minimal depth.
+/// States are deduplicated up to server symmetry (symmetric states are equally far from the
+/// start), and each class is expanded from the first state that reached it, so parent links
+/// replay exactly. Gives up on whatever is not found when `budget` runs out.
 pub fn shortest_paths(model: &LockSystem, invariants: &[Invariant], budget: Duration) -> HashMap<Invariant, Vec<Action>> {
     let mut found = HashMap::new();
     if invariants.is_empty() {
         return found;
     }
+    let hasher = ahash::RandomState::with_seeds(0x5eed, 1, 2, 3);
+    let representative = crate::symmetry::for_setup(&model.setup);
+    let fingerprint = |s: &SystemState| hasher.hash_one(representative(s));
     let start = Instant::now();
-    // fingerprint -> (parent fingerprint, action that led here)
-    let mut parents: HashMap<u64, Option<(u64, Action)>> = HashMap::new();
+    let init = model.init_states().remove(0);
+    // class fingerprint -> (parent class fingerprint, index of the action in the parent's list)
+    let mut parents: HashMap<u64, Option<(u64, u16)>> = HashMap::new();
     let mut queue = VecDeque::new();
-    for s in model.init_states() {
-        let fp = fingerprint(&s);
-        parents.insert(fp, None);
-        queue.push_back((s, fp));
-    }
-    let path_to = |parents: &HashMap<u64, Option<(u64, Action)>>, mut fp: u64| {
-        let mut actions = Vec::new();
-        while let Some(Some((parent, action))) = parents.get(&fp) {
-            actions.push(action.clone());
+    let init_fp = fingerprint(&init);
+    parents.insert(init_fp, None);
+    queue.push_back((init.clone(), init_fp));
+    let replay = |parents: &HashMap<u64, Option<(u64, u16)>>, mut fp: u64| {
+        let mut indices = Vec::new();
+        while let Some(Some((parent, index))) = parents.get(&fp) {
+            indices.push(*index as usize);
             fp = *parent;
         }
-        actions.reverse();
-        actions
+        let mut state = init.clone();
+        let mut path = Vec::new();
+        let mut actions = Vec::new();
+        for index in indices.into_iter().rev() {
+            actions.clear();
+            model.actions(&state, &mut actions);
+            let action = actions[index].clone();
+            state = model.next_state(&state, action.clone()).expect("a recorded step replays");
+            path.push(action);
+        }
+        path
     };
     let mut actions = Vec::new();
     while let Some((state, fp)) = queue.pop_front() {
         for &inv in invariants {
             if !found.contains_key(&inv) && state.judge.violation(inv).is_some() {
-                found.insert(inv, path_to(&parents, fp));
+                found.insert(inv, replay(&parents, fp));
             }
         }
         if found.len() == invariants.len() || start.elapsed() > budget {
@@ -193,11 +328,11 @@ pub fn shortest_paths(model: &LockSystem, invariants: &[Invariant], budget: Dura
         }
         actions.clear();
         model.actions(&state, &mut actions);
-        for action in actions.drain(..) {
-            if let Some(next) = model.next_state(&state, action.clone()) {
+        for (index, action) in actions.drain(..).enumerate() {
+            if let Some(next) = model.next_state(&state, action) {
                 let next_fp = fingerprint(&next);
                 if let Entry::Vacant(e) = parents.entry(next_fp) {
-                    e.insert(Some((fp, action)));
+                    e.insert(Some((fp, index as u16)));
                     queue.push_back((next, next_fp));
                 }
             }

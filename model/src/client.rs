@@ -21,6 +21,8 @@ pub enum Step {
     Idle,
     /// Acquiring (or waiting to retry).
     Acquiring,
+    /// Just granted; about to start its work on the resource (a pause point).
+    Granted,
     /// Holding: waiting for the resource's current value.
     Reading,
     /// Read the value and found the lock still valid; about to write (the pause point).
@@ -142,6 +144,13 @@ impl Client {
                 }
                 s.expire_pending = NodeSet::default();
             }
+            Timer::Work => {
+                if setup.resource == Some(Resource::UniqueTokenCas) {
+                    o.send(self.resource, Msg::Claim { token: self.token(setup, s).unwrap_or_default() });
+                }
+                o.send(self.resource, Msg::Read { token: self.token(setup, s) });
+                s.step = Step::Reading;
+            }
             Timer::Write => {
                 let value = s.read.unwrap_or_default() + 1;
                 o.send(self.resource, Msg::Write { value, token: self.token(setup, s) });
@@ -168,6 +177,7 @@ impl Client {
             Timer::Start => Due::Whenever,
             Timer::Release if s.step == Step::Holding => Due::Whenever,
             Timer::Write if s.step == Step::ReadyToWrite => Due::Now,
+            Timer::Work if s.step == Step::Granted => Due::Now,
             Timer::Deadline => match s.lock.round_deadline(&setup.params()) {
                 Some(d) if d <= self.now(s) => Due::Now,
                 _ => Due::No,
@@ -217,7 +227,7 @@ impl Client {
     /// The run is over: no timer of it may fire any more.
     fn end(&self, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
         s.step = Step::Done;
-        for timer in [Timer::Deadline, Timer::Retry, Timer::Write, Timer::Extend, Timer::Release] {
+        for timer in [Timer::Deadline, Timer::Retry, Timer::Work, Timer::Write, Timer::Extend, Timer::Release] {
             o.cancel_timer(timer);
         }
     }
@@ -255,12 +265,9 @@ impl Client {
                 self.schedule_extension(setup, s, o);
                 match setup.resource {
                     None => self.finish_work(s, o),
-                    Some(kind) => {
-                        if kind == Resource::UniqueTokenCas {
-                            o.send(self.resource, Msg::Claim { token: self.token(setup, s).unwrap_or_default() });
-                        }
-                        o.send(self.resource, Msg::Read { token: self.token(setup, s) });
-                        s.step = Step::Reading;
+                    Some(_) => {
+                        s.step = Step::Granted;
+                        o.set_timer(Timer::Work, model_timeout());
                     }
                 }
             }
@@ -303,11 +310,16 @@ impl ClientState {
         !matches!(self.step, Step::Idle | Step::Done)
     }
 
-    /// The client may be paused here: after its validity check, before its write lands; or,
-    /// with no resource, while it holds the lock.
+    /// The client may be paused here (Kleppmann's GC pause): right after it was granted the
+    /// lock, and after its validity check, before its write; with no resource, while it holds
+    /// the lock.
     pub fn at_pause_point(&self, has_resource: bool) -> bool {
         self.paused.is_none()
-            && if has_resource { self.step == Step::ReadyToWrite } else { self.step == Step::Holding }
+            && if has_resource {
+                matches!(self.step, Step::Granted | Step::ReadyToWrite)
+            } else {
+                self.step == Step::Holding
+            }
     }
 
     /// Something this client waits for lies ahead on its clock: a round's deadline, the end of

@@ -1,11 +1,14 @@
 pub mod actor;
 pub mod check;
 pub mod client;
+pub mod explore;
 pub mod msg;
 pub mod properties;
+pub mod report;
 pub mod resource;
 pub mod scenario;
 pub mod server;
 pub mod setup;
 pub mod symmetry;
 pub mod system;
+pub mod trace;

@@ -80,6 +80,8 @@ pub enum Timer {
     Deadline,
     /// The retry delay has passed.
     Retry,
+    /// Start the work on the resource: claim (check-and-set) and read.
+    Work,
     /// Write to the resource, once the validity check has passed.
     Write,
     /// Send `EXPIRE` after `SETNX` succeeded.

@@ -89,6 +89,17 @@ impl ResourceState {
         }
     }
 
+    /// Renames the clients it remembers (for symmetry reduction; tokens must not derive from
+    /// client names).
+    pub fn rename_clients(&mut self, rename: impl Fn(u8) -> u8) {
+        for p in &mut self.pending {
+            p.client = rename(p.client);
+        }
+        self.pending.sort();
+        let writers = self.writers;
+        self.writers = (0..8u8).filter(|c| writers & (1 << c) != 0).fold(0, |w, c| w | 1 << rename(c));
+    }
+
     fn apply(&mut self, p: Pending) {
         self.value = p.value;
         self.writers |= 1 << p.client;

@@ -140,6 +140,17 @@ fn redlock(name: &'static str, servers: u8, timing: Timing) -> Setup {
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
+        name: "single-node",
+        claim: "One Redis node, used correctly: SET key value NX PX ttl to acquire, a Lua \
+                compare-and-delete to release. A release never removes another client's key and \
+                the lock never stays stuck, whatever the timing; mutual exclusion holds while the \
+                server's clock keeps its rate.",
+        source: "003-redlock-analysis-part1.txt",
+        note: "",
+        build: |t| base("single-node", t),
+        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+    },
+    Scenario {
         name: "single-plain-del",
         claim: "One Redis node, released with a plain DEL: a holder whose key expired while it \
                 still worked deletes the next holder's key (pitfall 3 of the single-node lock).",
@@ -193,7 +204,7 @@ pub const SCENARIOS: &[Scenario] = &[
         source: "004-kleppmann-how-to-do-distributed-locking.txt, 001-redlock-analysis-part2.txt",
         note: "",
         build: |t| redlock("redlock", 5, t),
-        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+        expected: &[(ME, Holds, Violated)],
     },
     Scenario {
         name: "redlock-n3",
@@ -202,7 +213,7 @@ pub const SCENARIOS: &[Scenario] = &[
         source: "003-redlock-analysis-part1.txt",
         note: "",
         build: |t| redlock("redlock-n3", 3, t),
-        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+        expected: &[(ME, Holds, Violated)],
     },
     Scenario {
         name: "redlock-clock-jump",
@@ -214,21 +225,22 @@ pub const SCENARIOS: &[Scenario] = &[
         source: "003-redlock-analysis-part1.txt (Kleppmann's clock-jump example)",
         note: "",
         build: |t| {
-            let mut s = redlock("redlock-clock-jump", 5, t);
+            let mut s = redlock("redlock-clock-jump", 3, t);
             s.bounds.skew = Some(1);
             s.clock_jump = Some(s.ttl);
             s
         },
-        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+        expected: &[(ME, Holds, Violated)],
     },
     Scenario {
         name: "redlock-restart-no-fsync",
         claim: "A node restarts without persistence right after granting: it forgets the key and \
-                grants it again, handing a second client a majority.",
+                grants it again, handing a second client a majority. The second client needs a \
+                retry: its first attempt lost the race for the majority.",
         source: "003-redlock-analysis-part1.txt",
         note: "",
-        build: |t| Setup { restart: Some(Restart::Empty), ..redlock("redlock-restart-no-fsync", 3, t) },
-        expected: &[(ME, Violated, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+        build: |t| Setup { restart: Some(Restart::Empty), attempts: 2, ..redlock("redlock-restart-no-fsync", 3, t) },
+        expected: &[(ME, Violated, Violated)],
     },
     Scenario {
         name: "redlock-delayed-restart",
@@ -236,8 +248,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 clock, so every key it forgot has expired anyway.",
         source: "003-redlock-analysis-part1.txt",
         note: "",
-        build: |t| Setup { restart: Some(Restart::Delayed), ..redlock("redlock-delayed-restart", 3, t) },
-        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+        build: |t| Setup { restart: Some(Restart::Delayed), attempts: 2, ..redlock("redlock-delayed-restart", 3, t) },
+        expected: &[(ME, Holds, Violated)],
     },
     Scenario {
         name: "redlock-fsync-restart",
@@ -245,8 +257,8 @@ pub const SCENARIOS: &[Scenario] = &[
                 its guarantees.",
         source: "003-redlock-analysis-part1.txt",
         note: "",
-        build: |t| Setup { restart: Some(Restart::Fsync), ..redlock("redlock-fsync-restart", 3, t) },
-        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+        build: |t| Setup { restart: Some(Restart::Fsync), attempts: 2, ..redlock("redlock-fsync-restart", 3, t) },
+        expected: &[(ME, Holds, Violated)],
     },
     Scenario {
         name: "redlock-slow-replies",
@@ -254,16 +266,18 @@ pub const SCENARIOS: &[Scenario] = &[
                 or a slow network before the replies are processed). antirez: the elapsed-time \
                 check catches it. The sync cell lifts the delay bound (override): clocks stay \
                 bounded, messages take any time, and the per-node timeout is longer than the TTL \
-                so that late replies are counted.",
+                so that late replies are counted. The elapsed-time check is the client's alone, \
+                so one node shows it: with unbounded delay the interleavings explode (2 nodes: \
+                397k states; 3 nodes: over 4.7M, beyond the budget).",
         source: "003-redlock-analysis-part1.txt, 001-redlock-analysis-part2.txt",
         note: "",
         build: |t| {
-            let mut s = redlock("redlock-slow-replies", 3, t);
+            let mut s = redlock("redlock-slow-replies", 1, t);
             s.bounds.bounded_delay = false;
             s.node_timeout = s.ttl + 2;
             s
         },
-        expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
+        expected: &[(ME, Holds, Violated)],
     },
     Scenario {
         name: "pause-unfenced",
@@ -304,12 +318,16 @@ pub const SCENARIOS: &[Scenario] = &[
         claim: "antirez's answer: the lock's unique random value as a token; the holder sets the \
                 resource's token to its own, then writes only if it is still its own \
                 (check-and-set). No increment is lost, but a stale holder can still write after \
-                a newer one.",
+                a newer one. Unlike the pause scenarios, the lock here is a real Redis node whose \
+                clock is bounded only in sync: the point of a token is to protect the resource \
+                when the lock fails.",
         source: "001-redlock-analysis-part2.txt",
         note: "",
         build: |t| Setup {
             tokens: Tokens::Unique,
             resource: Some(Resource::UniqueTokenCas),
+            bounds: bounds(t),
+            drift: 1,
             ..lease("unique-token-cas", t)
         },
         expected: &[(NLU, Holds, Holds), (OFW, Holds, Violated)],

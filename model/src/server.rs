@@ -169,6 +169,13 @@ impl Replica {
 }
 
 impl ServerState {
+    /// Renames the clients that own its keys (for symmetry reduction).
+    pub fn rename_clients(&mut self, rename: impl Fn(u8) -> u8) {
+        for key in [self.key.as_mut(), self.replica.as_mut().and_then(|r| r.key.as_mut())].into_iter().flatten() {
+            key.owner = rename(key.owner);
+        }
+    }
+
     /// Everything about this server, comparable (for symmetry reduction).
     pub fn signature(&self) -> (Option<Key>, u64, Option<Replica>, Option<Window>) {
         (self.key, self.counter, self.replica, self.down)

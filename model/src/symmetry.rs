@@ -1,72 +1,89 @@
-//! Server symmetry: Redis nodes of one setup are interchangeable, so a state and the same
-//! state with servers renamed are the same situation. The representative sorts the servers by
-//! everything that can be said about each one (its state, its timers, whether it is down, the
-//! messages on its connections, the clients' view of it, the judge's view of it) and renames
-//! every server index accordingly. Servers with equal signatures are indistinguishable, so ties
-//! cannot make two representatives of one class differ.
+//! Symmetry reduction: the Redis nodes of one setup are interchangeable, and so are its
+//! clients (they run the same program; only their names differ), so a state and the same state
+//! with servers or clients renamed are the same situation.
 //!
-//! Only the depth-first search uses it (Stateright's breadth-first search ignores symmetry).
+//! The representative first sorts the clients by what can be said of each one without naming a
+//! server (its state, timers, whether it crashed, the judge's view of it), then sorts the servers
+//! by everything that can be said of each one (its state, timers, whether it is down, the
+//! messages on its connections, the clients' view of it, the judge's view of it), renaming every
+//! index accordingly. Equal signatures among servers mean indistinguishable servers, so the
+//! server order is canonical; ties among clients may leave two representatives of one class,
+//! which costs states but never soundness (a representative is always a renaming of the state).
+//!
+//! Clients are interchangeable unless their fencing tokens derive from their names (antirez's
+//! unique tokens): then [`servers_only`] applies. Only the depth-first search and our own
+//! breadth-first counterexample search use symmetry (Stateright's breadth-first search ignores
+//! it).
 
 use crate::actor::ActorState;
+use crate::msg::Msg;
 use crate::system::SystemState;
+use redlock_client::event::{ClientId, NodeId};
 use stateright::actor::{Id, Network};
 use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
-/// The representative of `s`'s symmetry class.
-pub fn representative(s: &SystemState) -> SystemState {
+/// The representative function that is sound for `setup`.
+pub fn for_setup(setup: &crate::setup::Setup) -> fn(&SystemState) -> SystemState {
+    if setup.tokens == crate::setup::Tokens::Unique {
+        servers_only
+    } else {
+        servers_and_clients
+    }
+}
+
+/// The representative up to renaming of servers and of clients.
+pub fn servers_and_clients(s: &SystemState) -> SystemState {
+    servers_only(&canonical_clients(s))
+}
+
+/// The representative up to renaming of servers.
+pub fn servers_only(s: &SystemState) -> SystemState {
     let states = &s.actors.actor_states;
-    let servers = states.iter().take_while(|a| matches!(***a, ActorState::Server(_))).count();
+    let servers = server_count(s);
     if servers < 2 {
         return s.clone();
     }
     let Network::Ordered(flows) = &s.actors.network else { return s.clone() };
+    // A server's signature is a hash of everything about it; equal hashes of different servers
+    // (a collision) only cost canonicity, never soundness.
     let signature = |i: usize| {
         let id = Id::from(i);
-        let channels: Vec<_> = flows
-            .iter()
-            .filter(|((src, dst), _)| *src == id || *dst == id)
-            .map(|((src, dst), q)| (*src == id, if *src == id { *dst } else { *src }, q))
-            .collect();
-        let views: Vec<_> = states[servers..]
-            .iter()
-            .filter_map(|a| a.as_client())
-            .map(|c| {
-                let phase_bits = match c.lock.phase {
-                    redlock_client::protocol::Phase::Acquiring(r) | redlock_client::protocol::Phase::Extending { round: r, .. } => {
-                        (r.pending.contains(i), r.ok.contains(i))
-                    }
-                    _ => (false, false),
-                };
-                (phase_bits, c.expire_pending.contains(i))
-            })
-            .collect();
+        let mut h = hasher();
+        states[i].as_server().map(|srv| srv.signature()).hash(&mut h);
+        s.actors.crashed[i].hash(&mut h);
         let mut timers: Vec<_> = s.actors.timers_set[i].iter().copied().collect();
         timers.sort();
-        (
-            states[i].as_server().map(|srv| srv.signature()),
-            s.actors.crashed[i],
-            timers,
-            channels,
-            views,
-            s.judge.node_view(redlock_client::event::NodeId(i as u32)),
-        )
+        timers.hash(&mut h);
+        for ((src, dst), q) in flows.iter() {
+            if *src == id {
+                (0u8, *dst, q).hash(&mut h);
+            } else if *dst == id {
+                (1u8, *src, q).hash(&mut h);
+            }
+        }
+        for c in states[servers..].iter().filter_map(|a| a.as_client()) {
+            let round = match c.lock.phase {
+                redlock_client::protocol::Phase::Acquiring(r) | redlock_client::protocol::Phase::Extending { round: r, .. } => Some(r),
+                _ => None,
+            };
+            (round.map(|r| (r.pending.contains(i), r.ok.contains(i))), c.expire_pending.contains(i)).hash(&mut h);
+        }
+        s.judge.node_view(NodeId(i as u32)).hash(&mut h);
+        h.finish()
     };
+    let signatures: Vec<_> = (0..servers).map(signature).collect();
     let mut order: Vec<usize> = (0..servers).collect();
-    let signatures: Vec<_> = order.iter().map(|&i| signature(i)).collect();
     order.sort_by(|&a, &b| signatures[a].cmp(&signatures[b]));
     if order.iter().enumerate().all(|(new, &old)| new == old) {
         return s.clone();
     }
-    // old index -> new index
     let mut rename = vec![0; servers];
     for (new, &old) in order.iter().enumerate() {
         rename[old] = new;
     }
-    let rename_id = |id: Id| {
-        let i = usize::from(id);
-        if i < servers { Id::from(rename[i]) } else { id }
-    };
+    let node = |i: usize| if i < servers { rename[i] } else { i };
     let mut out = s.clone();
     for (new, &old) in order.iter().enumerate() {
         out.actors.actor_states[new] = s.actors.actor_states[old].clone();
@@ -76,13 +93,122 @@ pub fn representative(s: &SystemState) -> SystemState {
     for a in out.actors.actor_states[servers..].iter_mut() {
         if let ActorState::Client(c) = &**a {
             let mut c = c.clone();
-            c.lock = c.lock.renamed(|i| if i < servers { rename[i] } else { i });
-            c.expire_pending = c.expire_pending.renamed(|i| if i < servers { rename[i] } else { i });
+            c.lock = c.lock.renamed(node);
+            c.expire_pending = c.expire_pending.renamed(node);
             *a = Arc::new(ActorState::Client(c));
         }
     }
-    let renamed: BTreeMap<_, _> = flows.iter().map(|((src, dst), q)| ((rename_id(*src), rename_id(*dst)), q.clone())).collect();
-    out.actors.network = Network::Ordered(renamed);
-    out.judge = s.judge.renamed_nodes(|n| if (n.0 as usize) < servers { redlock_client::event::NodeId(rename[n.0 as usize] as u32) } else { n });
+    out.actors.network = rename_flows(flows, |id| Id::from(node(usize::from(id))), |m| m.clone());
+    out.judge = s.judge.renamed_nodes(|n| NodeId(node(n.0 as usize) as u32));
+    out
+}
+
+fn hasher() -> impl Hasher {
+    ahash::RandomState::with_seeds(7, 11, 13, 17).build_hasher()
+}
+
+fn server_count(s: &SystemState) -> usize {
+    s.actors.actor_states.iter().take_while(|a| matches!(***a, ActorState::Server(_))).count()
+}
+
+fn rename_flows(
+    flows: &BTreeMap<(Id, Id), std::collections::VecDeque<Msg>>,
+    id: impl Fn(Id) -> Id,
+    msg: impl Fn(&Msg) -> Msg,
+) -> Network<Msg> {
+    Network::Ordered(flows.iter().map(|((src, dst), q)| ((id(*src), id(*dst)), q.iter().map(&msg).collect())).collect())
+}
+
+/// The same state with clients in a canonical order.
+fn canonical_clients(s: &SystemState) -> SystemState {
+    let states = &s.actors.actor_states;
+    let servers = server_count(s);
+    let clients = states[servers..].iter().take_while(|a| matches!(***a, ActorState::Client(_))).count();
+    if clients < 2 {
+        return s.clone();
+    }
+    let signature = |c: usize| {
+        let i = servers + c;
+        let mut h = hasher();
+        states[i].hash(&mut h);
+        s.actors.crashed[i].hash(&mut h);
+        let mut timers: Vec<_> = s.actors.timers_set[i].iter().copied().collect();
+        timers.sort();
+        timers.hash(&mut h);
+        s.judge.client_view(ClientId(c as u32)).hash(&mut h);
+        // How the client stands with each server, as a multiset (no server named): whose key
+        // it holds, the messages between them, the client's view of that server.
+        let client = states[i].as_client();
+        let mut relations: Vec<u64> = (0..servers)
+            .map(|n| {
+                let mut r = hasher();
+                let srv = states[n].as_server();
+                srv.map(|x| (x.key.map(|k| k.owner == c as u8), x.replica.and_then(|r| r.key).map(|k| k.owner == c as u8))).hash(&mut r);
+                if let Network::Ordered(flows) = &s.actors.network {
+                    flows.get(&(Id::from(i), Id::from(n))).hash(&mut r);
+                    flows.get(&(Id::from(n), Id::from(i))).hash(&mut r);
+                }
+                client.map(|cl| match cl.lock.phase {
+                    redlock_client::protocol::Phase::Acquiring(r) | redlock_client::protocol::Phase::Extending { round: r, .. } => (r.pending.contains(n), r.ok.contains(n)),
+                    _ => (false, false),
+                }).hash(&mut r);
+                r.finish()
+            })
+            .collect();
+        relations.sort_unstable();
+        relations.hash(&mut h);
+        h.finish()
+    };
+    let signatures: Vec<_> = (0..clients).map(signature).collect();
+    let mut order: Vec<usize> = (0..clients).collect();
+    order.sort_by(|&a, &b| signatures[a].cmp(&signatures[b]));
+    if order.iter().enumerate().all(|(new, &old)| new == old) {
+        return s.clone();
+    }
+    let mut rename = vec![0u8; clients];
+    for (new, &old) in order.iter().enumerate() {
+        rename[old] = new as u8;
+    }
+    let client = |c: u8| rename.get(c as usize).copied().unwrap_or(c);
+    let actor = |id: Id| {
+        let i = usize::from(id);
+        if (servers..servers + clients).contains(&i) { Id::from(servers + client((i - servers) as u8) as usize) } else { id }
+    };
+    let mut out = s.clone();
+    for (new, &old) in order.iter().enumerate() {
+        out.actors.actor_states[servers + new] = s.actors.actor_states[servers + old].clone();
+        out.actors.timers_set[servers + new] = s.actors.timers_set[servers + old].clone();
+        out.actors.crashed[servers + new] = s.actors.crashed[servers + old];
+    }
+    for (i, a) in out.actors.actor_states.iter_mut().enumerate() {
+        match &**a {
+            ActorState::Server(srv) => {
+                let mut srv = srv.clone();
+                srv.rename_clients(client);
+                *a = Arc::new(ActorState::Server(srv));
+            }
+            ActorState::Resource(r) => {
+                let mut r = r.clone();
+                r.rename_clients(client);
+                *a = Arc::new(ActorState::Resource(r));
+                let mut timers = stateright::actor::Timers::new();
+                for t in s.actors.timers_set[i].iter() {
+                    timers.set(match *t {
+                        crate::msg::Timer::Apply { client: c } => crate::msg::Timer::Apply { client: client(c) },
+                        other => other,
+                    });
+                }
+                out.actors.timers_set[i] = timers;
+            }
+            ActorState::Client(_) => {}
+        }
+    }
+    if let Network::Ordered(flows) = &s.actors.network {
+        out.actors.network = rename_flows(flows, actor, |m| match m {
+            Msg::GetReply { owner } => Msg::GetReply { owner: owner.map(client) },
+            other => other.clone(),
+        });
+    }
+    out.judge = s.judge.renamed_clients(|c| ClientId(client(c.0 as u8) as u32));
     out
 }

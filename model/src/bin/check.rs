@@ -1,17 +1,234 @@
-use redlock_model::check::{check_scenario, SearchOptions};
-use redlock_model::scenario::SCENARIOS;
-use redlock_model::setup::Timing;
-use std::time::Duration;
+//! `check`: model-checks the named scenarios of the Redlock debate.
+//!
+//! With no subcommand it checks every scenario in both timing modes and prints the verdict
+//! matrix, then each violation's shortest counterexample as a timeline with its Explorer link.
+//! The exit status is non-zero when a verdict differs from the scenario's recorded expectation.
 
-fn main() {
-    let only: Vec<String> = std::env::args().skip(1).collect();
-    for sc in SCENARIOS {
-        if !only.is_empty() && !only.iter().any(|o| o == sc.name) { continue; }
-        for t in Timing::BOTH {
-            let r = check_scenario(sc, t, SearchOptions { budget: Duration::from_secs(std::env::var("BUDGET").ok().and_then(|b| b.parse().ok()).unwrap_or(20)), threads: 2 });
-            let inv: Vec<String> = r.invariants.iter().map(|i| format!("{}={}{}{}", i.invariant.name(), i.verdict, if i.verdict.contradicts(i.expected) {"!!"} else {""}, i.counterexample.as_ref().map(|c| format!("({})", c.len())).unwrap_or_default())).collect();
-            let wit: Vec<String> = r.witnesses.iter().map(|w| format!("{}={:?}", w.name, w.found)).collect();
-            println!("{:26} {:5} {:>9} {:6.2}s {} | {}", sc.name, t.name(), r.unique_states, r.seconds, inv.join(" "), wit.join(" "));
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+// Model checking allocates and frees small states all the time: mimalloc is much faster at it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use redlock_model::check::{check, SearchOptions};
+use redlock_model::report::{counterexample_text, matrix_header, matrix_row, records, surprises};
+use redlock_model::scenario::{Scenario, SCENARIOS};
+use redlock_model::setup::{Setup, Timing};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "check", about = "Model-checks the Redlock debate, scenario by scenario", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    search: SearchArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the scenarios with their claims.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check one scenario.
+    Run {
+        /// The scenario's name (see `check list`).
+        scenario: String,
+        #[command(flatten)]
+        overrides: Overrides,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+    /// Serve the Stateright Explorer on a scenario's counterexample.
+    Explore {
+        scenario: String,
+        #[command(flatten)]
+        overrides: Overrides,
+        /// Address to serve on (loopback).
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: String,
+    },
+}
+
+#[derive(Args, Clone)]
+struct SearchArgs {
+    /// Print NDJSON, one object per scenario, timing and property.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Seconds each cell may search before its verdicts are `incomplete`.
+    #[arg(long, default_value_t = 30, global = true)]
+    budget: u64,
+    /// Checker threads.
+    #[arg(long, default_value_t = 2, global = true)]
+    threads: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TimingArg {
+    Sync,
+    Async,
+}
+
+#[derive(Args, Clone)]
+struct Overrides {
+    /// Timing mode (default: both for `run`, async for `explore`).
+    #[arg(long, value_enum)]
+    timing: Option<TimingArg>,
+    /// Lock servers.
+    #[arg(long)]
+    servers: Option<u8>,
+    /// Clients.
+    #[arg(long)]
+    clients: Option<u8>,
+    /// Key TTL in ticks.
+    #[arg(long)]
+    ttl: Option<u8>,
+    /// Acquire attempts per client (1 + retries).
+    #[arg(long)]
+    attempts: Option<u8>,
+    /// The client's drift allowance in ticks.
+    #[arg(long)]
+    drift: Option<u8>,
+    /// Sync clock bound: a server measures a TTL within ±skew ticks.
+    #[arg(long)]
+    skew: Option<u8>,
+}
+
+impl Overrides {
+    fn timings(&self, default: &[Timing]) -> Vec<Timing> {
+        match self.timing {
+            Some(TimingArg::Sync) => vec![Timing::Sync],
+            Some(TimingArg::Async) => vec![Timing::Async],
+            None => default.to_vec(),
+        }
+    }
+
+    fn apply(&self, mut s: Setup) -> Result<Setup, String> {
+        s.servers = self.servers.unwrap_or(s.servers);
+        s.clients = self.clients.unwrap_or(s.clients);
+        s.ttl = self.ttl.unwrap_or(s.ttl);
+        s.attempts = self.attempts.unwrap_or(s.attempts);
+        s.drift = self.drift.unwrap_or(s.drift);
+        if let Some(skew) = self.skew {
+            if s.bounds.skew.is_none() {
+                return Err(format!("--skew applies to bounded clocks; the {} cell of {} has none", s.timing, s.scenario));
+            }
+            s.bounds.skew = Some(skew);
+        }
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+fn scenario(name: &str) -> Result<&'static Scenario, String> {
+    redlock_model::scenario::find(name).ok_or_else(|| {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+        format!("no scenario named {name:?}; the scenarios are: {}", names.join(", "))
+    })
+}
+
+fn options(search: &SearchArgs) -> Result<SearchOptions, String> {
+    if search.threads == 0 {
+        return Err("--threads must be at least 1".into());
+    }
+    if search.budget == 0 {
+        return Err("--budget must be at least 1 second".into());
+    }
+    Ok(SearchOptions { budget: Duration::from_secs(search.budget), threads: search.threads })
+}
+
+/// Checks cells, prints them, and says whether all matched their expectations.
+fn check_cells(cells: Vec<(&'static Scenario, Setup)>, search: &SearchArgs) -> Result<bool, String> {
+    let opts = options(search)?;
+    let started = Instant::now();
+    let mut results = Vec::new();
+    if !search.json {
+        println!("{}", matrix_header());
+    }
+    for (scenario, setup) in cells {
+        let cell = check(scenario, setup, opts);
+        if search.json {
+            for r in records(&cell) {
+                println!("{}", serde_json::to_string(&r).expect("records serialize"));
+            }
+        } else {
+            println!("{}", matrix_row(&cell));
+        }
+        results.push((scenario, cell));
+    }
+    let surprises: Vec<String> = results.iter().flat_map(|(_, c)| surprises(c)).collect();
+    if !search.json {
+        println!(
+            "\n{} cells in {:.1} s. `!` marks a verdict that differs from the scenario's expectation, `?` a cell the literature leaves open.",
+            results.len(),
+            started.elapsed().as_secs_f64()
+        );
+        for (scenario, cell) in &results {
+            print!("{}", counterexample_text(scenario, cell, "http://127.0.0.1:3000"));
+        }
+        if !surprises.is_empty() {
+            println!("\nDifferences from the recorded expectations:");
+            for s in &surprises {
+                println!("  {s}");
+            }
+        }
+    }
+    for s in &surprises {
+        eprintln!("unexpected: {s}");
+    }
+    Ok(surprises.is_empty())
+}
+
+fn run(cli: Cli) -> Result<bool, String> {
+    match cli.command {
+        None => {
+            let cells = SCENARIOS.iter().flat_map(|sc| Timing::BOTH.map(|t| (sc, sc.setup(t)))).collect();
+            check_cells(cells, &cli.search)
+        }
+        Some(Command::List { json }) => {
+            for sc in SCENARIOS {
+                if json || cli.search.json {
+                    let expected: Vec<_> = sc
+                        .expected
+                        .iter()
+                        .map(|(i, s, a)| serde_json::json!({"property": i.name(), "sync": s, "async": a}))
+                        .collect();
+                    let line = serde_json::json!({"scenario": sc.name, "claim": sc.claim, "source": sc.source, "expected": expected});
+                    println!("{line}");
+                } else {
+                    println!("{:<26} {}", sc.name, sc.claim);
+                }
+            }
+            Ok(true)
+        }
+        Some(Command::Run { scenario: name, overrides, search }) => {
+            let sc = scenario(&name)?;
+            let cells = overrides
+                .timings(&Timing::BOTH)
+                .into_iter()
+                .map(|t| overrides.apply(sc.setup(t)).map(|s| (sc, s)))
+                .collect::<Result<Vec<_>, _>>()?;
+            check_cells(cells, &search)
+        }
+        Some(Command::Explore { scenario: name, overrides, addr }) => {
+            let sc = scenario(&name)?;
+            let timing = overrides.timings(&[Timing::Async])[0];
+            let setup = overrides.apply(sc.setup(timing))?;
+            redlock_model::explore::serve(sc, setup, &addr, options(&cli.search)?)?;
+            Ok(true)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
         }
     }
 }

@@ -1,0 +1,214 @@
+//! What `check` prints: the verdict matrix, the counterexamples as timelines, and the NDJSON
+//! records (one per scenario, timing and property; the format is documented in the README).
+
+use crate::check::{CellResult, Verdict};
+use crate::scenario::{Expected, Scenario};
+use crate::setup::Setup;
+use crate::system::LockSystem;
+use crate::trace::{render, Step, Trace};
+use redlock_client::judge::Property as Invariant;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// The parameters of a setup that a reader needs to know.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    pub servers: u8,
+    pub clients: u8,
+    pub attempts: u8,
+    pub ttl: u8,
+    pub drift: u8,
+    pub skew: Option<u8>,
+    pub pause_bound: Option<u8>,
+    pub bounded_delay: bool,
+}
+
+impl From<&Setup> for Config {
+    fn from(s: &Setup) -> Config {
+        Config {
+            servers: s.servers,
+            clients: s.clients,
+            attempts: s.attempts,
+            ttl: s.ttl,
+            drift: s.drift,
+            skew: s.bounds.skew,
+            pause_bound: s.bounds.pause,
+            bounded_delay: s.bounds.bounded_delay,
+        }
+    }
+}
+
+/// One NDJSON line: one property of one scenario in one timing mode.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    pub scenario: &'static str,
+    pub timing: &'static str,
+    pub property: &'static str,
+    /// `invariant` (an `Always` property of the judge) or `witness` (a `Sometimes` property
+    /// that shows the invariants were not passed vacuously; `holds` means an example exists).
+    pub kind: &'static str,
+    pub expected: Expected,
+    pub verdict: Verdict,
+    pub unique_states: usize,
+    pub states: usize,
+    pub seconds: f64,
+    pub config: Config,
+    /// The setup the counterexample runs in, when it is smaller than `config`.
+    pub counterexample_config: Option<Config>,
+    pub explorer_path: Option<String>,
+    pub trace: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+/// The rendered counterexample of one invariant, if it has one.
+pub fn counterexample_trace(cell: &CellResult, invariant: Invariant) -> Option<(Setup, Trace)> {
+    let r = cell.invariants.iter().find(|r| r.invariant == invariant)?;
+    let cx = r.counterexample.as_ref()?;
+    let trace = render(&LockSystem::new(cx.setup.clone()), &cx.actions);
+    Some((cx.setup.clone(), trace))
+}
+
+/// The NDJSON records of one cell.
+pub fn records(cell: &CellResult) -> Vec<Record> {
+    let setup = &cell.setup;
+    let base = |property: &'static str, kind: &'static str, expected, verdict| Record {
+        scenario: setup.scenario,
+        timing: setup.timing.name(),
+        property,
+        kind,
+        expected,
+        verdict,
+        unique_states: cell.unique_states,
+        states: cell.states,
+        seconds: cell.seconds,
+        config: Config::from(setup),
+        counterexample_config: None,
+        explorer_path: None,
+        trace: Vec::new(),
+        steps: Vec::new(),
+    };
+    let mut out = Vec::new();
+    for r in &cell.invariants {
+        let mut record = base(r.invariant.name(), "invariant", r.expected, r.verdict);
+        if let Some((cx_setup, trace)) = counterexample_trace(cell, r.invariant) {
+            if cx_setup != *setup {
+                record.counterexample_config = Some(Config::from(&cx_setup));
+            }
+            record.explorer_path = Some(trace.explorer_path);
+            record.trace = trace.lines;
+            record.steps = trace.steps;
+        }
+        out.push(record);
+    }
+    for w in &cell.witnesses {
+        let verdict = match w.found {
+            Some(true) => Verdict::Holds,
+            Some(false) => Verdict::Violated,
+            None => Verdict::Incomplete,
+        };
+        out.push(base(w.name, "witness", Expected::Holds, verdict));
+    }
+    out
+}
+
+/// Whether a cell contradicts its expectations (an invariant's verdict, or a witness that was
+/// never found: a vacuous pass).
+pub fn surprises(cell: &CellResult) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in &cell.invariants {
+        if r.verdict.contradicts(r.expected) {
+            out.push(format!(
+                "{} {} {}: expected {}, found {}",
+                cell.setup.scenario, cell.setup.timing, r.invariant, r.expected, r.verdict
+            ));
+        }
+    }
+    for w in &cell.witnesses {
+        if w.found != Some(true) {
+            out.push(format!(
+                "{} {} witness {} ({}) was {}",
+                cell.setup.scenario,
+                cell.setup.timing,
+                w.name,
+                w.meaning,
+                if w.found == Some(false) { "never found: the invariants pass vacuously" } else { "not found in the budget" }
+            ));
+        }
+    }
+    out
+}
+
+/// The header of the verdict matrix.
+pub fn matrix_header() -> String {
+    let mut line = format!("{:<26} {:<6} {:>10} {:>7}", "scenario", "timing", "states", "seconds");
+    for inv in Invariant::ALL {
+        let _ = write!(line, "  {:<21}", inv.name());
+    }
+    line.push_str("  witnesses");
+    line
+}
+
+/// One row of the verdict matrix; an unexpected verdict is marked with `!`.
+pub fn matrix_row(cell: &CellResult) -> String {
+    let setup = &cell.setup;
+    let mut line = format!(
+        "{:<26} {:<6} {:>10} {:>7.2}",
+        setup.scenario,
+        setup.timing.name(),
+        cell.unique_states,
+        cell.seconds
+    );
+    for inv in Invariant::ALL {
+        let cellv = match cell.invariants.iter().find(|r| r.invariant == inv) {
+            None => "-".to_string(),
+            Some(r) => {
+                let v = match r.verdict {
+                    Verdict::Holds => "holds".to_string(),
+                    Verdict::Violated => "VIOLATED".to_string(),
+                    Verdict::Incomplete => "incomplete".to_string(),
+                };
+                let mark = if r.verdict.contradicts(r.expected) { "!" } else { "" };
+                let undecided = if r.expected == Expected::Undecided { "?" } else { "" };
+                format!("{v}{mark}{undecided}")
+            }
+        };
+        let _ = write!(line, "  {cellv:<21}");
+    }
+    let found = cell.witnesses.iter().filter(|w| w.found == Some(true)).count();
+    let _ = write!(line, "  {found}/{}", cell.witnesses.len());
+    line
+}
+
+/// The counterexamples of a cell as readable text, with their Explorer links.
+pub fn counterexample_text(scenario: &Scenario, cell: &CellResult, explorer_base: &str) -> String {
+    let mut out = String::new();
+    for r in &cell.invariants {
+        let Some((cx_setup, trace)) = counterexample_trace(cell, r.invariant) else { continue };
+        let _ = writeln!(
+            out,
+            "\n== {} ({}) violates {}: {} counterexample, {} steps{}",
+            scenario.name,
+            cell.setup.timing,
+            r.invariant,
+            if r.counterexample.as_ref().is_some_and(|c| c.shortest) { "shortest" } else { "a shortened" },
+            trace.steps.len(),
+            if cx_setup.servers != cell.setup.servers {
+                format!(" (from the {}-server configuration)", cx_setup.servers)
+            } else {
+                String::new()
+            }
+        );
+        for line in &trace.lines {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(
+            out,
+            "   Explorer: {explorer_base}{}  (serve it with: cargo run --bin check -- explore {} --timing {}{})",
+            trace.explorer_path,
+            scenario.name,
+            cell.setup.timing,
+            if cx_setup.servers != cell.setup.servers { format!(" --servers {}", cx_setup.servers) } else { String::new() }
+        );
+    }
+    out
+}

@@ -1,0 +1,212 @@
+//! Counterexamples as people read them: a numbered timeline of who did what, at which real
+//! time and at which local clock, with the judge's verdict where it turns; and as programs
+//! read them: one structured step per action, and the Explorer path that opens the trace.
+//!
+//! Real time is not in the model's state (it holds countdowns only); it is reconstructed here by
+//! counting the ticks along the path.
+
+use crate::actor::{ActorState, Role};
+use crate::msg::Timer;
+use crate::system::{Action, LockSystem, SystemState};
+use redlock_client::event::Event;
+use serde::Serialize;
+use stateright::{Model, Path};
+
+/// One step of a counterexample, for programs (the conformance replay reads these).
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    /// `deliver`, `timeout`, `tick`, `pause`, `clock_jump`, `crash`, `restart`, `failover`,
+    /// `client_crash`, `drop`.
+    pub action: &'static str,
+    /// Who acts: `client 0`, `redis 2`, `resource`, `lock service`, or `time`.
+    pub actor: String,
+    /// Real time (ticks) after the step.
+    pub t: u32,
+    /// The action itself, with actor indices (servers first, then clients, then the resource).
+    pub params: Action,
+    /// What the step did, as events of the shared vocabulary.
+    pub events: Vec<Event>,
+}
+
+/// A counterexample, rendered.
+#[derive(Clone, Debug, Serialize)]
+pub struct Trace {
+    pub lines: Vec<String>,
+    pub steps: Vec<Step>,
+    /// The part of the Explorer URL after the host: `/#/steps/...`.
+    pub explorer_path: String,
+}
+
+fn name(sys: &LockSystem, index: usize) -> String {
+    use stateright::actor::Actor;
+    sys.actors.actors[index].name()
+}
+
+fn client_name(sys: &LockSystem, client: u8) -> String {
+    name(sys, sys.client_index(client))
+}
+
+fn server_name(sys: &LockSystem, server: u8) -> String {
+    name(sys, server as usize)
+}
+
+/// What an action is, in words, from the state it is taken in.
+fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str, String, String) {
+    let setup = &sys.setup;
+    match action {
+        Action::Deliver { src, dst, msg } => {
+            ("deliver", name(sys, *dst), format!("{} receives {msg} from {}", name(sys, *dst), name(sys, *src)))
+        }
+        Action::Drop { src, dst, msg } => {
+            ("drop", "network".into(), format!("the network loses {msg} from {} to {}", name(sys, *src), name(sys, *dst)))
+        }
+        Action::Timeout { actor, timer } => {
+            let who = name(sys, *actor);
+            let what = match timer {
+                Timer::Start => "starts acquiring".to_string(),
+                Timer::Deadline => "stops waiting for the nodes that have not answered (node timeout)".into(),
+                Timer::Retry => "retries".into(),
+                Timer::Work => "starts its work on the resource".into(),
+                Timer::Write => "sends its write".into(),
+                Timer::SendExpire => "sends EXPIRE for its SETNX key".into(),
+                Timer::Extend => "extends its lock (watchdog)".into(),
+                Timer::Release => "releases".into(),
+                Timer::Expire => {
+                    let owner = s.actors.actor_states[*actor].as_server().and_then(|v| v.key).map(|k| k.owner);
+                    match owner {
+                        Some(o) => format!("expires client {o}'s key by its own clock"),
+                        None => "expires its key".into(),
+                    }
+                }
+                Timer::Replicate => "replicates to its replica".into(),
+                Timer::SessionExpire => "expires the session".into(),
+                Timer::Apply { client } => format!("applies the checked write of client {client}"),
+            };
+            ("timeout", who.clone(), format!("{who} {what}"))
+        }
+        Action::Tick { then } => {
+            let mut text = "time passes one tick".to_string();
+            for client in (0..setup.clients).filter(|c| then & (1 << c) != 0) {
+                let c = s.actors.actor_states[sys.client_index(client)].as_client();
+                let step = match c {
+                    Some(c) if c.paused.is_some() => "resumes after its pause",
+                    Some(c) if c.step == crate::client::Step::Idle => "starts acquiring",
+                    _ => "releases",
+                };
+                text.push_str(&format!("; {} {step}", client_name(sys, client)));
+            }
+            ("tick", "time".into(), text)
+        }
+        Action::Pause { client } => (
+            "pause",
+            client_name(sys, *client),
+            format!("{} PAUSES (a GC pause: it takes no step while time runs)", client_name(sys, *client)),
+        ),
+        Action::ClockJump { server, by } => (
+            "clock_jump",
+            server_name(sys, *server),
+            format!("{}'s clock JUMPS forward by {by} ticks", server_name(sys, *server)),
+        ),
+        Action::Crash { server } => ("crash", server_name(sys, *server), format!("{} CRASHES", server_name(sys, *server))),
+        Action::Restart { server } => {
+            let how = match setup.restart {
+                Some(crate::setup::Restart::Fsync) => "with its keys (appendfsync always)",
+                Some(crate::setup::Restart::Delayed) => "empty, after waiting a TTL",
+                _ => "EMPTY (no persistence)",
+            };
+            ("restart", server_name(sys, *server), format!("{} restarts {how}", server_name(sys, *server)))
+        }
+        Action::Failover { server } => (
+            "failover",
+            server_name(sys, *server),
+            format!("{}'s primary FAILS; its replica is promoted", server_name(sys, *server)),
+        ),
+        Action::ClientCrash { client } => {
+            ("client_crash", client_name(sys, *client), format!("{} CRASHES", client_name(sys, *client)))
+        }
+    }
+}
+
+/// The consequences worth saying out loud.
+fn consequence(sys: &LockSystem, next: &SystemState, event: &Event) -> Option<String> {
+    let client_state = |c: u32| next.actors.actor_states[sys.client_index(c as u8)].as_client();
+    Some(match event {
+        Event::Granted { client, validity_ms, token } => {
+            let until = client_state(client.0).and_then(|c| c.lock.held_until()).map(|u| u.0).unwrap_or_default();
+            let token = token.map(|t| format!(", token {t}")).unwrap_or_default();
+            format!("{client} is GRANTED the lock: it believes it holds it until its clock reads {until} (validity {validity_ms}{token})")
+        }
+        Event::AcquireFailed { client } => format!("{client}'s attempt fails"),
+        Event::KeySet { node, owner, ttl_ms } => match ttl_ms {
+            Some(ttl) => format!("{} stores {owner}'s key with TTL {ttl}", server_name(sys, node.0 as u8)),
+            None => format!("{} stores {owner}'s key with no expiry", server_name(sys, node.0 as u8)),
+        },
+        Event::KeyDeleted { node, owner, by } if owner == by => {
+            format!("{} deletes {owner}'s key", server_name(sys, node.0 as u8))
+        }
+        Event::KeyDeleted { node, owner, by } => {
+            format!("{} deletes {owner}'s key at the request of {by}", server_name(sys, node.0 as u8))
+        }
+        Event::KeyLost { node, owner } => format!("{} no longer has {owner}'s key", server_name(sys, node.0 as u8)),
+        Event::ValidityEnded { client } => format!("{client}'s validity runs out on its own clock"),
+        Event::Extended { client, validity_ms } => format!("{client} extended its lock (validity {validity_ms})"),
+        Event::LockLost { client } => format!("{client} reports the lock LOST"),
+        Event::ResourceRead { client, value, .. } => format!("{client} read the value {value}"),
+        Event::WriteApplied { client, value, token } => {
+            let token = token.map(|t| format!(" with token {t}")).unwrap_or_default();
+            format!("the resource APPLIES {client}'s write of {value}{token}")
+        }
+        Event::WriteRejected { client, token } => {
+            let token = token.map(|t| format!(" (token {t})")).unwrap_or_default();
+            format!("the resource REJECTS {client}'s write{token}")
+        }
+        _ => return None,
+    })
+}
+
+/// The local clock of the acting client, when a client acts.
+fn clock_of(sys: &LockSystem, s: &SystemState, action: &Action) -> Option<u8> {
+    let index = match action {
+        Action::Deliver { dst, .. } => *dst,
+        Action::Timeout { actor, .. } => *actor,
+        Action::Pause { client } | Action::ClientCrash { client } => sys.client_index(*client),
+        _ => return None,
+    };
+    match (&sys.actors.actors[index].role, &*s.actors.actor_states[index]) {
+        (Role::Client(_), ActorState::Client(c)) => Some(c.clock),
+        _ => None,
+    }
+}
+
+/// Renders a path of actions from the initial state.
+pub fn render(sys: &LockSystem, actions: &[Action]) -> Trace {
+    let init = sys.init_states().remove(0);
+    let mut s = init.clone();
+    let mut t = 0u32;
+    let mut lines = Vec::new();
+    let mut steps = Vec::new();
+    for (n, action) in actions.iter().enumerate() {
+        let (kind, actor, text) = describe(sys, &s, action);
+        let Some((next, events)) = sys.step(&s, action) else { break };
+        if matches!(action, Action::Tick { .. }) {
+            t += 1;
+        }
+        let clock = clock_of(sys, &next, action).map(|c| format!(" [its clock: {c}]")).unwrap_or_default();
+        let mut line = format!("{:>3}. t={t:<3} {text}{clock}", n + 1);
+        let said: Vec<String> = events.iter().filter_map(|e| consequence(sys, &next, e)).collect();
+        if !said.is_empty() {
+            line.push_str(" -> ");
+            line.push_str(&said.join("; "));
+        }
+        lines.push(line);
+        for v in next.judge.violations().iter().skip(s.judge.violations().len()) {
+            lines.push(format!("     VIOLATION of {}: {}", v.property, v.explanation));
+        }
+        steps.push(Step { action: kind, actor, t, params: action.clone(), events });
+        s = next;
+    }
+    let explorer_path = Path::from_actions(sys, init, actions)
+        .map(|p| format!("/#/steps/{}", p.encode(sys)))
+        .unwrap_or_default();
+    Trace { lines, steps, explorer_path }
+}
