@@ -21,6 +21,7 @@ use crate::server::{Server, ServerState};
 use crate::setup::{Restart, Setup, Timing, Window};
 use redlock_client::event::{ClientId, Event, Fault, NodeId};
 use redlock_client::judge::{Judge, Property as Invariant};
+use redlock_client::protocol::Reply;
 use serde::Serialize;
 use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork, Network};
 use stateright::{Expectation, Model, Property};
@@ -121,8 +122,42 @@ impl LockSystem {
 
     /// Whether the actor at `index` takes no step now (crashed, or a paused client).
     fn stopped(&self, s: &SystemState, index: usize) -> bool {
-        s.actors.crashed[index]
-            || s.actors.actor_states[index].as_client().is_some_and(|c| c.paused.is_some())
+        s.actors.crashed[index] || self.paused(s, index)
+    }
+
+    fn paused(&self, s: &SystemState, index: usize) -> bool {
+        s.actors.actor_states[index].as_client().is_some_and(|c| c.paused.is_some())
+    }
+
+    /// The first message of some flow into actor `index`, with its sender.
+    fn first_request_to(s: &SystemState, index: usize) -> Option<(usize, Msg)> {
+        let Network::Ordered(flows) = &s.actors.network else { return None };
+        flows
+            .iter()
+            .find(|((_, dst), q)| usize::from(*dst) == index && !q.is_empty())
+            .and_then(|((src, _), q)| q.front().map(|m| (usize::from(*src), m.clone())))
+    }
+
+    /// A request reaches a crashed server: the connection is refused, so the client gets an
+    /// error at once (for a command that expects a reply) instead of waiting out its timeout.
+    fn refuse(s: &mut SystemState, src: usize, dst: usize, msg: &Msg) -> Option<()> {
+        let Network::Ordered(flows) = &mut s.actors.network else { return None };
+        let key = (Id::from(src), Id::from(dst));
+        let flow = flows.get_mut(&key)?;
+        if flow.front() != Some(msg) {
+            return None;
+        }
+        flow.pop_front();
+        if flow.is_empty() {
+            flows.remove(&key);
+        }
+        let reply = match *msg {
+            Msg::Acquire { round, .. } => Msg::AcquireReply { round, reply: Reply::Error },
+            Msg::Extend { round } => Msg::ExtendReply { round, reply: Reply::Error },
+            _ => return Some(()),
+        };
+        flows.entry((Id::from(dst), Id::from(src))).or_default().push_back(reply);
+        Some(())
     }
 
     fn timer_due(&self, s: &SystemState, index: usize, timer: Timer) -> Due {
@@ -175,7 +210,7 @@ impl LockSystem {
             !self.stopped(s, i) && timers.iter().any(|t| self.timer_due(s, i, *t) == Due::Now)
         });
         let message_due = self.setup.bounds.bounded_delay
-            && s.actors.network.iter_deliverable().any(|env| !self.stopped(s, usize::from(env.dst)));
+            && s.actors.network.iter_deliverable().any(|env| !self.paused(s, usize::from(env.dst)));
         !(urgent_timer || message_due)
     }
 
@@ -219,6 +254,12 @@ impl LockSystem {
     pub fn step(&self, last: &SystemState, action: &Action) -> Option<(SystemState, Vec<Event>)> {
         let mut events = Vec::new();
         let mut next = match inner_action(action) {
+            Some(_) if matches!(action, Action::Deliver { dst, .. } if last.actors.crashed[*dst]) => {
+                let Action::Deliver { src, dst, msg } = action else { unreachable!() };
+                let mut next = last.clone();
+                Self::refuse(&mut next, *src, *dst, msg)?;
+                next
+            }
             Some(inner) => SystemState {
                 actors: self.actors.next_state(&last.actors, inner)?,
                 judge: last.judge.clone(),
@@ -335,7 +376,10 @@ impl LockSystem {
                 let index = server as usize;
                 s.actors.crashed[index] = true;
                 s.actors.timers_set[index].cancel_all();
-                Self::purge_messages_to(&mut s, index);
+                // The crash breaks every connection: requests still on their way fail now.
+                while let Some((src, msg)) = Self::first_request_to(&s, index) {
+                    Self::refuse(&mut s, src, index, &msg)?;
+                }
                 let down = match restart {
                     Restart::Delayed => setup.window(setup.ttl),
                     Restart::Empty | Restart::Fsync => Window { earliest: 0, latest: None },
@@ -437,7 +481,7 @@ impl Model for LockSystem {
         for a in inner {
             match a {
                 ActorModelAction::Deliver { src, dst, msg } => {
-                    if !self.stopped(s, usize::from(dst)) {
+                    if !self.paused(s, usize::from(dst)) {
                         actions.push(Action::Deliver { src: src.into(), dst: dst.into(), msg });
                     }
                 }

@@ -54,6 +54,11 @@ fn server_name(sys: &LockSystem, server: u8) -> String {
 fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str, String, String) {
     let setup = &sys.setup;
     match action {
+        Action::Deliver { src, dst, msg } if s.actors.crashed[*dst] => (
+            "deliver",
+            name(sys, *dst),
+            format!("{} is down: {}'s {msg} is refused", name(sys, *dst), name(sys, *src)),
+        ),
         Action::Deliver { src, dst, msg } => {
             ("deliver", name(sys, *dst), format!("{} receives {msg} from {}", name(sys, *dst), name(sys, *src)))
         }
@@ -188,7 +193,8 @@ pub fn render(sys: &LockSystem, actions: &[Action]) -> Trace {
     for (n, action) in actions.iter().enumerate() {
         let (kind, actor, text) = describe(sys, &s, action);
         let Some((next, events)) = sys.step(&s, action) else { break };
-        if matches!(action, Action::Tick { .. }) {
+        // Real time starts when the first clients start, with the first tick.
+        if matches!(action, Action::Tick { .. }) && n > 0 {
             t += 1;
         }
         let clock = clock_of(sys, &next, action).map(|c| format!(" [its clock: {c}]")).unwrap_or_default();
