@@ -104,11 +104,12 @@ pub struct ClientView {
     holding: bool,
     /// An acquire attempt is in flight.
     acquiring: bool,
-    /// The rank of its latest grant (0 for the first grant of the resource).
+    /// Where its latest grant stands in the order of grants. Only the order matters, so the
+    /// numbers are kept dense (0, 1, ...): absolute counts would make every history distinct.
     rank: Option<u32>,
-    /// Keys set for it in the current attempt.
+    /// Keys set for it in the attempt in flight, until the attempt is ranked.
     sets: u32,
-    /// The current attempt has been ranked already.
+    /// The attempt in flight has been ranked (a quorum of its keys was set).
     ranked: bool,
     /// The value it last read from the resource.
     read: Option<u64>,
@@ -122,7 +123,9 @@ pub struct Judge {
     /// Which client's key each node holds, and whether that key expires.
     keys: BTreeMap<NodeId, (ClientId, bool)>,
     down: BTreeMap<NodeId, ()>,
+    /// Grants seen, counted up to two: all a witness needs (counting on would split states).
     grants: u32,
+    /// The rank of the newest holder whose write the resource applied.
     newest_applied: Option<u32>,
     value: u64,
     violations: Vec<Violation>,
@@ -176,7 +179,7 @@ impl Judge {
         self.value
     }
 
-    /// How many grants the judge has seen.
+    /// How many grants the judge has seen, counted up to two.
     pub fn grants(&self) -> u32 {
         self.grants
     }
@@ -255,7 +258,7 @@ impl Judge {
                 self.keys.insert(node, (owner, ttl_ms.is_some()));
                 let quorum = self.quorum() as u32;
                 let view = self.client(owner);
-                if view.acquiring {
+                if view.acquiring && !view.ranked {
                     view.sets += 1;
                     if view.sets >= quorum {
                         self.rank(owner);
@@ -264,10 +267,20 @@ impl Judge {
             }
             Event::Granted { client, .. } => {
                 self.open_window(client, "was granted the lock");
-                self.rank(client);
-                self.client(client).acquiring = false;
+                if !self.client(client).ranked {
+                    self.rank(client);
+                }
+                self.grants = (self.grants + 1).min(2);
+                self.end_attempt(client);
             }
-            Event::AcquireFailed { client } => self.client(client).acquiring = false,
+            Event::AcquireFailed { client } => {
+                // A quorum the client could not use (its validity ran out) is no hold.
+                if self.client(client).ranked {
+                    self.client(client).rank = None;
+                    self.normalize_ranks();
+                }
+                self.end_attempt(client);
+            }
             Event::Extended { client, .. } => {
                 if !self.client(client).holding {
                     self.open_window(client, "extended a lock it no longer held");
@@ -277,9 +290,12 @@ impl Judge {
                 self.client(client).holding = false
             }
             Event::ReleaseStarted { client } | Event::ClientCrashed { client } => {
+                // It holds nothing any more: a later write of its own ranks below every holder.
+                self.end_attempt(client);
                 let view = self.client(client);
                 view.holding = false;
-                view.acquiring = false;
+                view.rank = None;
+                self.normalize_ranks();
             }
             Event::KeyDeleted { node, owner, by } => {
                 if owner != by {
@@ -309,28 +325,47 @@ impl Judge {
 
     /// The lock service gave the lock to `client`: it is the newest holder.
     fn rank(&mut self, client: ClientId) {
-        let rank = self.grants;
+        let newest = self.clients.values().filter_map(|v| v.rank).chain(self.newest_applied).max();
         let view = self.client(client);
-        if !view.ranked {
-            view.ranked = true;
-            view.rank = Some(rank);
-            self.grants += 1;
+        view.ranked = true;
+        view.sets = 0;
+        view.rank = Some(newest.map_or(0, |n| n + 1));
+        self.normalize_ranks();
+    }
+
+    fn end_attempt(&mut self, client: ClientId) {
+        let view = self.client(client);
+        view.acquiring = false;
+        view.ranked = false;
+        view.sets = 0;
+    }
+
+    /// Renumbers ranks 0, 1, ... in the same order.
+    fn normalize_ranks(&mut self) {
+        let mut used: Vec<u32> = self.clients.values().filter_map(|v| v.rank).chain(self.newest_applied).collect();
+        used.sort_unstable();
+        used.dedup();
+        let dense = |r: u32| used.binary_search(&r).map(|i| i as u32).unwrap_or(r);
+        for view in self.clients.values_mut() {
+            view.rank = view.rank.map(dense);
         }
+        self.newest_applied = self.newest_applied.map(dense);
     }
 
     fn write_applied(&mut self, client: ClientId, value: u64) {
         let view = *self.client(client);
-        // A write from a client that never held the lock ranks below every holder.
-        let rank = view.rank.map_or(0, |r| r as u64 + 1);
         if let Some(newest) = self.newest_applied {
-            if rank < newest as u64 + 1 {
+            // A write from a client that holds no grant ranks below every holder.
+            if view.rank.is_none_or(|r| r < newest) {
+                let later = self
+                    .clients
+                    .iter()
+                    .find(|(_, v)| v.rank == Some(newest))
+                    .map_or("a later holder".to_string(), |(c, _)| format!("{c}, a later holder"));
+                let whose = if view.rank.is_some() { "an older holder" } else { "a client that holds no grant" };
                 self.violate(
                     Property::OrderedFencedWrites,
-                    format!(
-                        "the resource applied {client}'s write (holder #{}) after a write from \
-                         holder #{}, a later holder",
-                        rank, newest as u64 + 1
-                    ),
+                    format!("the resource applied {client}'s write ({whose}) after a write from {later}"),
                 );
             }
         }

@@ -173,7 +173,8 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
         .collect();
     let violated: Vec<Invariant> =
         invariants.iter().filter(|r| r.verdict == Verdict::Violated).map(|r| r.invariant).collect();
-    let mut counterexamples = counterexamples(&setup, &violated, options.budget / 2);
+    let bfs_budget = (options.budget / 2).min(Duration::from_secs(8));
+    let mut counterexamples = counterexamples(&setup, &violated, bfs_budget);
     for &invariant in &violated {
         if let (Entry::Vacant(e), Some(path)) = (counterexamples.entry(invariant), paths.get(invariant.name())) {
             let model = LockSystem::new(setup.clone());
@@ -209,6 +210,21 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
 /// Checks one scenario in one timing mode, with its own setup.
 pub fn check_scenario(scenario: &Scenario, timing: Timing, options: SearchOptions) -> CellResult {
     check(scenario, scenario.setup(timing), options)
+}
+
+/// Counts the unique states of a setup's whole space, depth first, with or without symmetry
+/// reduction. Deterministic with one thread.
+pub fn count_states(model: LockSystem, symmetric: bool, threads: usize) -> usize {
+    let symmetry = crate::symmetry::for_setup(&model.setup);
+    let mut builder = model
+        .checker()
+        .threads(threads)
+        // No property has this name: the search never finishes early.
+        .finish_when(HasDiscoveries::AllOf(BTreeSet::from(["(exhaust the space)"])));
+    if symmetric {
+        builder = builder.symmetry_fn(symmetry);
+    }
+    builder.spawn_dfs().join().unique_state_count()
 }
 
 /// Shortest counterexamples for `violated`, from the smallest setup that shows each: first with

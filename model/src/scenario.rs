@@ -123,11 +123,14 @@ fn base(scenario: &'static str, timing: Timing) -> Setup {
     }
 }
 
-/// A perfect lease lock for the pause scenarios: one server whose clock is exact in both modes
-/// (the scenario overrides the clock bound: its claim is about pauses, not clocks).
+/// A perfect lease lock for the pause scenarios: one server whose clock is exact, and prompt
+/// messages, in both modes. These scenarios override two bounds because their claim is about
+/// process pauses: their async cell lifts only the pause bound, so that a counterexample shows
+/// the pause (with unbounded delay, a delayed write would do as well).
 fn lease(name: &'static str, timing: Timing) -> Setup {
     let mut s = base(name, timing);
     s.bounds.skew = Some(0);
+    s.bounds.bounded_delay = true;
     s.drift = 0;
     s.resource = Some(Resource::Unfenced);
     s.pauses = 1;
@@ -267,12 +270,12 @@ pub const SCENARIOS: &[Scenario] = &[
                 check catches it. The sync cell lifts the delay bound (override): clocks stay \
                 bounded, messages take any time, and the per-node timeout is longer than the TTL \
                 so that late replies are counted. The elapsed-time check is the client's alone, \
-                so one node shows it: with unbounded delay the interleavings explode (2 nodes: \
-                397k states; 3 nodes: over 4.7M, beyond the budget).",
+                so two nodes (a quorum of both) show it: with unbounded delay the interleavings \
+                explode (3 nodes: over 1.2M states, beyond the default budget).",
         source: "003-redlock-analysis-part1.txt, 001-redlock-analysis-part2.txt",
         note: "",
         build: |t| {
-            let mut s = redlock("redlock-slow-replies", 1, t);
+            let mut s = redlock("redlock-slow-replies", 2, t);
             s.bounds.bounded_delay = false;
             s.node_timeout = s.ttl + 2;
             s
@@ -306,10 +309,14 @@ pub const SCENARIOS: &[Scenario] = &[
         source: "001-redlock-analysis-part2.txt",
         note: "The race needs two holders writing at once, which the lease rules out in sync \
                (bounded pause, write margin); the model finds it in async only.",
-        build: |t| Setup {
-            tokens: Tokens::IncrMax,
-            resource: Some(Resource::FencedCheckThenWrite),
-            ..lease("fence-check-then-write", t)
+        build: |t| {
+            let mut s = lease("fence-check-then-write", t);
+            s.tokens = Tokens::IncrMax;
+            s.resource = Some(Resource::FencedCheckThenWrite);
+            // The resource's own steps are what the claim is about: their delay stays the
+            // timing mode's (bounded in sync, unbounded in async).
+            s.bounds.bounded_delay = bounds(t).bounded_delay;
+            s
         },
         expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
     },

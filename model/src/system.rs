@@ -88,6 +88,9 @@ pub enum Action {
 pub struct LockSystem {
     pub setup: Arc<Setup>,
     pub actors: ActorModel<LockActor>,
+    /// Keep the judge's state in the model's state (always, except to measure what it costs:
+    /// without it no property can be decided).
+    pub judge_in_state: bool,
 }
 
 impl LockSystem {
@@ -109,7 +112,7 @@ impl LockSystem {
         if setup.resource.is_some() {
             actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Resource });
         }
-        LockSystem { setup, actors }
+        LockSystem { setup, actors, judge_in_state: true }
     }
 
     pub fn client_index(&self, client: u8) -> usize {
@@ -271,8 +274,10 @@ impl LockSystem {
             events.push(Event::Fault { fault: Fault::MessageLost });
         }
         self.settle(&mut next, &mut events);
-        for e in &events {
-            next.judge.observe(e);
+        if self.judge_in_state {
+            for e in &events {
+                next.judge.observe(e);
+            }
         }
         Some((next, events))
     }

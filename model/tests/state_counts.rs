@@ -1,0 +1,44 @@
+//! Pinned state counts: a change in the model's state space shows up here (deterministic
+//! depth-first search with one thread). Also the cost of keeping the judge in the state
+//! (decision 5: at most 10% more unique states on the canonical `redlock` scenario).
+
+use redlock_model::check::count_states;
+use redlock_model::scenario::find;
+use redlock_model::setup::Timing;
+use redlock_model::system::LockSystem;
+
+fn count(name: &str, timing: Timing, symmetric: bool) -> usize {
+    count_states(LockSystem::new(find(name).unwrap().setup(timing)), symmetric, 1)
+}
+
+#[test]
+fn small_spaces_are_pinned() {
+    assert_eq!(count("single-node", Timing::Sync, false), PINNED_SINGLE_NODE_SYNC);
+    assert_eq!(count("single-node", Timing::Async, false), PINNED_SINGLE_NODE_ASYNC);
+    assert_eq!(count("pause-fenced", Timing::Async, true), PINNED_PAUSE_FENCED_ASYNC);
+    assert_eq!(count("redlock-n3", Timing::Sync, true), PINNED_REDLOCK_N3_SYNC);
+}
+
+#[test]
+fn symmetry_reduces_the_three_node_space() {
+    let full = count("redlock-n3", Timing::Sync, false);
+    let reduced = count("redlock-n3", Timing::Sync, true);
+    assert_eq!(full, PINNED_REDLOCK_N3_SYNC_FULL);
+    assert!(reduced * 5 < full, "{reduced} vs {full}");
+}
+
+#[test]
+fn the_judge_costs_at_most_ten_percent_of_the_canonical_space() {
+    let setup = find("redlock").unwrap().setup(Timing::Sync);
+    let with_judge = count_states(LockSystem::new(setup.clone()), true, 1);
+    let without = count_states(LockSystem { judge_in_state: false, ..LockSystem::new(setup) }, true, 1);
+    assert_eq!((with_judge, without), PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE);
+    assert!(with_judge * 10 <= without * 11, "{with_judge} vs {without}");
+}
+
+const PINNED_SINGLE_NODE_SYNC: usize = 236;
+const PINNED_SINGLE_NODE_ASYNC: usize = 848;
+const PINNED_PAUSE_FENCED_ASYNC: usize = 908;
+const PINNED_REDLOCK_N3_SYNC: usize = 3629;
+const PINNED_REDLOCK_N3_SYNC_FULL: usize = 31478;
+const PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE: (usize, usize) = (63567, 64232);

@@ -1,0 +1,42 @@
+use redlock_model::scenario::SCENARIOS;
+use redlock_model::setup::Timing;
+use redlock_model::system::LockSystem;
+use stateright::Model;
+use std::collections::{HashSet, VecDeque};
+
+fn full_count(sys: &LockSystem, limit: usize) -> Option<(usize, Vec<&'static str>)> {
+    let mut seen = HashSet::new();
+    let mut queue = VecDeque::new();
+    let mut violated = std::collections::BTreeSet::new();
+    for s in sys.init_states() {
+        if seen.insert(s.clone()) { queue.push_back(s); }
+    }
+    let mut actions = Vec::new();
+    while let Some(s) = queue.pop_front() {
+        for v in s.judge.violations() { violated.insert(v.property.name()); }
+        actions.clear();
+        sys.actions(&s, &mut actions);
+        for a in actions.drain(..) {
+            if let Some(n) = sys.next_state(&s, a) {
+                if seen.insert(n.clone()) {
+                    if seen.len() > limit { return None; }
+                    queue.push_back(n);
+                }
+            }
+        }
+    }
+    Some((seen.len(), violated.into_iter().collect()))
+}
+
+#[test]
+#[ignore]
+fn measure() {
+    for sc in SCENARIOS {
+        for t in Timing::BOTH {
+            let sys = LockSystem::new(sc.setup(t));
+            let start = std::time::Instant::now();
+            let r = full_count(&sys, 3_000_000);
+            println!("{:28} {:6} {:?} {:.1}s", sc.name, t.name(), r, start.elapsed().as_secs_f64());
+        }
+    }
+}
