@@ -212,3 +212,64 @@ pub fn counterexample_text(scenario: &Scenario, cell: &CellResult, explorer_base
     }
     out
 }
+
+/// A record read back from `check --json` (the fields the README's table needs).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct RecordIn {
+    pub scenario: String,
+    pub timing: String,
+    pub property: String,
+    pub kind: String,
+    pub verdict: String,
+    pub expected: String,
+}
+
+/// The README's verdict matrix, rendered from `check --json` records: one row per scenario,
+/// one column per invariant, `sync / async` in each cell. A verdict that differs from the
+/// recorded expectation is marked `(!)`, a cell the literature leaves open `(model)`.
+pub fn markdown_table(records: &[RecordIn]) -> String {
+    let mut out = String::from("| scenario |");
+    for inv in Invariant::ALL {
+        let _ = write!(out, " {} |", inv.name());
+    }
+    out.push_str("\n|---|");
+    for _ in Invariant::ALL {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    let mut scenarios: Vec<&str> = Vec::new();
+    for r in records {
+        if !scenarios.contains(&r.scenario.as_str()) {
+            scenarios.push(&r.scenario);
+        }
+    }
+    for scenario in scenarios {
+        let _ = write!(out, "| `{scenario}` |");
+        for inv in Invariant::ALL {
+            let cell = |timing: &str| {
+                records
+                    .iter()
+                    .find(|r| r.scenario == scenario && r.timing == timing && r.kind == "invariant" && r.property == inv.name())
+                    .map(|r| {
+                        let verdict = if r.verdict == "violated" { "**violated**".to_string() } else { r.verdict.clone() };
+                        let mark = if r.expected == "undecided" {
+                            " (model)"
+                        } else if r.expected != r.verdict {
+                            " (!)"
+                        } else {
+                            ""
+                        };
+                        format!("{verdict}{mark}")
+                    })
+            };
+            match (cell("sync"), cell("async")) {
+                (None, None) => out.push_str(" |"),
+                (s, a) => {
+                    let _ = write!(out, " {} / {} |", s.unwrap_or_else(|| "-".into()), a.unwrap_or_else(|| "-".into()));
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out
+}

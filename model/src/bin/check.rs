@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use redlock_model::check::{check, SearchOptions};
-use redlock_model::report::{counterexample_text, matrix_header, matrix_row, records, surprises};
+use redlock_model::report::{counterexample_text, markdown_table, matrix_header, matrix_row, records, surprises, RecordIn};
 use redlock_model::scenario::{Scenario, SCENARIOS};
 use redlock_model::setup::{Setup, Timing};
 use std::process::ExitCode;
@@ -41,6 +41,8 @@ enum Command {
         #[command(flatten)]
         search: SearchArgs,
     },
+    /// Render `check --json` output (read on stdin) as the README's markdown verdict matrix.
+    Table,
     /// Serve the Stateright Explorer on a scenario's counterexample.
     Explore {
         scenario: String,
@@ -211,6 +213,23 @@ fn run(cli: Cli) -> Result<bool, String> {
                 .map(|t| overrides.apply(sc.setup(t)).map(|s| (sc, s)))
                 .collect::<Result<Vec<_>, _>>()?;
             check_cells(cells, &search)
+        }
+        Some(Command::Table) => {
+            let mut records = Vec::new();
+            for (n, line) in std::io::stdin().lines().enumerate() {
+                let line = line.map_err(|e| format!("reading stdin: {e}"))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let record: RecordIn = serde_json::from_str(&line)
+                    .map_err(|e| format!("line {}: not a `check --json` record: {e}", n + 1))?;
+                records.push(record);
+            }
+            if records.is_empty() {
+                return Err("no records on stdin: pipe `check --json` into `check table`".into());
+            }
+            print!("{}", markdown_table(&records));
+            Ok(true)
         }
         Some(Command::Explore { scenario: name, overrides, addr }) => {
             let sc = scenario(&name)?;
