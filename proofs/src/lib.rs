@@ -1,0 +1,3 @@
+pub mod clocks;
+pub mod logic;
+pub mod timing;
