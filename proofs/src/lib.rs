@@ -1,3 +1,4 @@
 pub mod clocks;
 pub mod logic;
+pub mod restart;
 pub mod timing;

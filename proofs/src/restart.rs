@@ -1,0 +1,218 @@
+//! Theorem 2, restart: a node that restarts empty (it lost its keys in the crash) but refuses
+//! every request until its own clock has advanced by `wait` since it restarted preserves
+//! theorem 1 exactly when `wait >= (ttl - drift)(1 + rho) / (1 - rho)`. With an allowance that
+//! meets theorem 1's bound, `wait >= ttl` is enough, and it is tight when the allowance is
+//! exactly the bound. The issue's first guess, `ttl (1 + rho) / (1 - rho)`, is the exact wait
+//! for an allowance of zero: safe, but it counts the drift the allowance already covers.
+//!
+//! As in theorem 1, only the node that both majorities share matters, and only its key of the
+//! first client: the crash wiped it, so what keeps the second client out is the wait alone. The
+//! wait is measured from the restart, on whatever clock the node has then (the same one, or a
+//! fresh one after a reboot: only the wait's own measurement is used). The key was set before
+//! the crash, and the restart comes after it.
+
+use crate::clocks::Clocks;
+use crate::logic::{all, number, real, Theorem};
+use crate::timing::{
+    drift_covers_bound, CLOCKS_BOUNDED, CLOCK_READ_BEFORE_SENDING, DRIFT_COVERS_BOUND, GRANT_AFTER_REPLY,
+    HOLD_WITHIN_VALIDITY, VALIDITY_ON_CLIENT_CLOCK,
+};
+use z3::ast::{Ast, Bool, Real};
+use z3::Context;
+
+pub const KEY_SET_BEFORE_CRASH: &str = "the node set the first key before it crashed";
+pub const RESTART_AFTER_CRASH: &str = "the node restarts after it crashed";
+pub const WAIT_ON_NODE_CLOCK: &str = "the wait is measured on the node's clock";
+pub const WAIT_AT_LEAST_TTL: &str = "wait >= ttl";
+pub const REFUSES_WHILE_WAITING: &str = "the node sets no key until its wait is over";
+
+/// A node that held the first client's key, crashed, restarted empty and waited before
+/// setting the second client's key.
+pub struct RestartedNode<'ctx> {
+    ctx: &'ctx Context,
+    pub clocks: Clocks<'ctx>,
+    pub ttl: Real<'ctx>,
+    pub drift: Real<'ctx>,
+    /// How long the node waits after restarting, in units of its clock.
+    pub wait: Real<'ctx>,
+    /// When the first client reads its clock, before sending its first request.
+    pub start: Real<'ctx>,
+    pub key_set: Real<'ctx>,
+    pub crash: Real<'ctx>,
+    pub restart: Real<'ctx>,
+    /// The real duration of `wait` on the node's clock.
+    pub wait_duration: Real<'ctx>,
+    /// The real duration of `ttl - drift` on the first client's clock.
+    pub validity: Real<'ctx>,
+    pub hold_end: Real<'ctx>,
+    pub next_key_set: Real<'ctx>,
+    pub next_grant: Real<'ctx>,
+}
+
+impl<'ctx> RestartedNode<'ctx> {
+    pub fn new(ctx: &'ctx Context) -> RestartedNode<'ctx> {
+        RestartedNode {
+            ctx,
+            clocks: Clocks::new(ctx),
+            ttl: real(ctx, "ttl"),
+            drift: real(ctx, "drift"),
+            wait: real(ctx, "wait"),
+            start: real(ctx, "start"),
+            key_set: real(ctx, "key_set"),
+            crash: real(ctx, "crash"),
+            restart: real(ctx, "restart"),
+            wait_duration: real(ctx, "wait_duration"),
+            validity: real(ctx, "validity"),
+            hold_end: real(ctx, "hold_end"),
+            next_key_set: real(ctx, "next_key_set"),
+            next_grant: real(ctx, "next_grant"),
+        }
+    }
+
+    pub fn exclusive(&self) -> Bool<'ctx> {
+        self.hold_end.le(&self.next_grant)
+    }
+
+    /// Theorem 2, with theorem 1's allowance and a wait of one TTL.
+    pub fn mutual_exclusion(&self) -> Theorem<'ctx> {
+        Theorem::new(self.ctx, self.exclusive())
+            .assume(CLOCKS_BOUNDED, self.clocks.bounded())
+            .assume(DRIFT_COVERS_BOUND, drift_covers_bound(&self.clocks, &self.drift, &self.ttl))
+            .assume(CLOCK_READ_BEFORE_SENDING, self.key_set.ge(&self.start))
+            .assume(VALIDITY_ON_CLIENT_CLOCK, self.clocks.measures(&(&self.ttl - &self.drift), &self.validity))
+            .assume(HOLD_WITHIN_VALIDITY, self.hold_end.le(&(&self.start + &self.validity)))
+            .assume(KEY_SET_BEFORE_CRASH, self.crash.ge(&self.key_set))
+            .assume(RESTART_AFTER_CRASH, self.restart.ge(&self.crash))
+            .assume(WAIT_ON_NODE_CLOCK, self.clocks.measures(&self.wait, &self.wait_duration))
+            .assume(WAIT_AT_LEAST_TTL, self.wait.ge(&self.ttl))
+            .assume(REFUSES_WHILE_WAITING, self.next_key_set.ge(&(&self.restart + &self.wait_duration)))
+            .assume(GRANT_AFTER_REPLY, self.next_grant.ge(&self.next_key_set))
+    }
+
+    /// `wait (1 - rho) >= (ttl - drift)(1 + rho)`: the exact wait for any allowance.
+    pub fn wait_covers_validity(&self) -> Bool<'ctx> {
+        (&self.wait * &self.clocks.slowest()).ge(&((&self.ttl - &self.drift) * &self.clocks.fastest()))
+    }
+
+    /// The worst case: the node crashes and restarts the moment it sets the key, which is the
+    /// moment the client starts; the client's clock at its slowest rate, the node's at its
+    /// fastest; the second client is granted the moment the wait is over.
+    pub fn worst_case(&self) -> Bool<'ctx> {
+        let zero = number(self.ctx, 0);
+        all(
+            self.ctx,
+            &[
+                &self.start._eq(&zero),
+                &self.key_set._eq(&zero),
+                &self.crash._eq(&zero),
+                &self.restart._eq(&zero),
+                &(&self.validity * &self.clocks.slowest())._eq(&(&self.ttl - &self.drift)),
+                &self.hold_end._eq(&self.validity),
+                &(&self.wait_duration * &self.clocks.fastest())._eq(&self.wait),
+                &self.next_key_set._eq(&self.wait_duration),
+                &self.next_grant._eq(&self.next_key_set),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logic::{ratio, Rational};
+    use z3::Config;
+
+    /// Clocks within 1%, a TTL of 10.1 s and an allowance of exactly the bound, 200 ms.
+    fn one_percent_clocks_and_exact_allowance<'ctx>(ctx: &'ctx Context, n: &RestartedNode<'ctx>, wait: i32) -> Theorem<'ctx> {
+        n.mutual_exclusion()
+            .assume("rho = 1/100", n.clocks.rho._eq(&ratio(ctx, 1, 100)))
+            .assume("ttl = 10100", n.ttl._eq(&number(ctx, 10_100)))
+            .assume("time counted from the first client's start", n.start._eq(&number(ctx, 0)))
+            .replacing(DRIFT_COVERS_BOUND, n.drift._eq(&number(ctx, 200)))
+            .replacing(WAIT_AT_LEAST_TTL, n.wait._eq(&number(ctx, wait)))
+    }
+
+    #[test]
+    fn a_node_that_waits_one_ttl_of_its_own_clock_preserves_mutual_exclusion() {
+        let ctx = Context::new(&Config::new());
+        RestartedNode::new(&ctx).mutual_exclusion().check().assert_proved();
+    }
+
+    #[test]
+    fn the_exact_wait_for_any_allowance_is_the_validity_stretched_by_both_clocks() {
+        let ctx = Context::new(&Config::new());
+        let n = RestartedNode::new(&ctx);
+        let general = || n.mutual_exclusion().without(DRIFT_COVERS_BOUND).replacing(WAIT_AT_LEAST_TTL, n.wait_covers_validity());
+        general().check().assert_proved();
+        // Any shorter wait, with any allowance below the TTL: the worst case overlaps.
+        let zero = number(&ctx, 0);
+        let legal_and_overlapping = all(&ctx, &[&general().without(WAIT_AT_LEAST_TTL).premises(), &n.exclusive().not()]);
+        Theorem::new(&ctx, legal_and_overlapping)
+            .assume("0 <= rho < 1", n.clocks.bounded())
+            .assume("0 <= drift < ttl", all(&ctx, &[&n.drift.ge(&zero), &n.drift.lt(&n.ttl)]))
+            .assume("0 <= wait below the exact bound", all(&ctx, &[&n.wait.ge(&zero), &n.wait_covers_validity().not()]))
+            .assume("the worst-case schedule", n.worst_case())
+            .check()
+            .assert_proved();
+    }
+
+    #[test]
+    fn one_ttl_is_tight_when_the_allowance_is_exactly_the_bound() {
+        let ctx = Context::new(&Config::new());
+        let n = RestartedNode::new(&ctx);
+        // For every rate: with drift = 2 rho ttl / (1 + rho), the exact wait is ttl.
+        let exact_allowance = (&n.drift * &n.clocks.fastest())._eq(&(number(&ctx, 2) * &n.clocks.rho * &n.ttl));
+        Theorem::new(&ctx, n.wait_covers_validity().iff(&n.wait.ge(&n.ttl)))
+            .assume("0 <= rho < 1", n.clocks.bounded())
+            .assume("drift is exactly the bound", exact_allowance)
+            .check()
+            .assert_proved();
+        // One millisecond less, and z3 finds overlapping holds.
+        one_percent_clocks_and_exact_allowance(&ctx, &n, 10_100).check().assert_proved();
+        let cx = one_percent_clocks_and_exact_allowance(&ctx, &n, 10_099).check().counterexample();
+        let overlap = cx.real(&n.hold_end) - cx.real(&n.next_grant);
+        assert!(overlap > Rational::from_integer(0), "overlap {overlap}");
+        println!(
+            "crash at {}, restart at {}, wait {} ms of the node's clock lasting {}, second key set at {}; \
+             the first client holds until {}",
+            cx.real(&n.crash), cx.real(&n.restart), cx.real(&n.wait), cx.real(&n.wait_duration),
+            cx.real(&n.next_key_set), cx.real(&n.hold_end),
+        );
+    }
+
+    #[test]
+    fn the_first_guess_is_the_exact_wait_for_no_allowance_safe_but_not_tight() {
+        let ctx = Context::new(&Config::new());
+        let n = RestartedNode::new(&ctx);
+        let guess = (&n.wait * &n.clocks.slowest()).ge(&(&n.ttl * &n.clocks.fastest()));
+        // Safe: it is at least one TTL.
+        n.mutual_exclusion().replacing(WAIT_AT_LEAST_TTL, guess.clone()).check().assert_proved();
+        // It is the exact wait for drift = 0 ...
+        Theorem::new(&ctx, guess.iff(&n.wait_covers_validity()))
+            .assume("0 <= rho < 1", n.clocks.bounded())
+            .assume("drift = 0", n.drift._eq(&number(&ctx, 0)))
+            .check()
+            .assert_proved();
+        // ... but an allowance that meets theorem 1's bound already pays for the node's fast
+        // clock: whenever some clock may drift (rho > 0), every wait from one TTL up to the
+        // guess is safe, and such waits exist (the proof is not vacuous).
+        let between = all(&ctx, &[&n.wait.ge(&n.ttl), &guess.not()]);
+        n.mutual_exclusion()
+            .assume("rho > 0", n.clocks.rho.gt(&number(&ctx, 0)))
+            .replacing(WAIT_AT_LEAST_TTL, between)
+            .check()
+            .assert_proved();
+    }
+
+    #[test]
+    fn every_assumption_is_needed_and_its_counterexample_breaks_exactly_it() {
+        let ctx = Context::new(&Config::new());
+        let n = RestartedNode::new(&ctx);
+        let theorem = n.mutual_exclusion();
+        for name in theorem.assumption_names() {
+            let cx = n.mutual_exclusion().without(name).check().counterexample();
+            assert!(!cx.satisfies(&n.exclusive()), "{name}: the holds must overlap");
+            assert!(!cx.satisfies(theorem.assumption(name)), "{name}: the counterexample must break it");
+        }
+    }
+}
