@@ -1,4 +1,5 @@
 pub mod clocks;
+pub mod fencing;
 pub mod logic;
 pub mod quorum;
 pub mod restart;
