@@ -1,5 +1,6 @@
 pub mod clocks;
 pub mod fencing;
+pub mod incr_tokens;
 pub mod logic;
 pub mod quorum;
 pub mod restart;
