@@ -17,3 +17,50 @@ pub mod judge;
 pub mod params;
 pub mod protocol;
 pub mod time;
+
+#[cfg(feature = "client")]
+mod client;
+#[cfg(feature = "client")]
+pub mod clock;
+#[cfg(feature = "client")]
+mod commands;
+#[cfg(feature = "client")]
+mod config;
+#[cfg(feature = "client")]
+mod error;
+#[cfg(feature = "client")]
+pub mod fence;
+#[cfg(feature = "client")]
+mod guard;
+#[cfg(feature = "client")]
+mod keep_alive;
+#[cfg(feature = "client")]
+mod lane;
+#[cfg(feature = "client")]
+mod lock;
+#[cfg(feature = "client")]
+mod node;
+#[cfg(feature = "client")]
+pub mod recorder;
+#[cfg(feature = "client")]
+mod value;
+
+#[cfg(feature = "client")]
+pub use crate::{
+    client::Client,
+    config::{ClientBuilder, ConfigError, Fencing, FENCE_KEY_SUFFIX},
+    error::{AcquireError, ExtendError, FencedError, LockError, ReleaseError},
+    guard::Guard,
+    keep_alive::LockContext,
+    recorder::Recorder,
+    value::LockValue,
+};
+/// The redis-rs version this crate is built with (for [`fence::RedisFenced`] connections).
+#[cfg(feature = "client")]
+pub use redis;
+/// The tokio-postgres version this crate is built with (for [`fence::PostgresFenced`]).
+#[cfg(feature = "postgres")]
+pub use tokio_postgres;
+/// The cancellation token type of [`LockContext::lost_token`].
+#[cfg(feature = "client")]
+pub use tokio_util::sync::CancellationToken;

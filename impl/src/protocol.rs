@@ -238,8 +238,14 @@ impl LockState {
                 self.phase = Phase::Extending { round, until, token };
                 self.settle_extend(p, now, out);
             }
+            // After a loss too: an extension that settled too late may have renewed the key on
+            // some nodes, and the holder's release must still reach them.
             (
-                Phase::Acquiring(_) | Phase::Backoff | Phase::Held { .. } | Phase::Extending { .. },
+                Phase::Acquiring(_)
+                | Phase::Backoff
+                | Phase::Held { .. }
+                | Phase::Extending { .. }
+                | Phase::Lost,
                 Input::Release,
             ) => {
                 release_everywhere(p, out);
@@ -575,6 +581,22 @@ mod tests {
         assert_eq!(feed(&mut s, &p, 1, Input::Release), all, "cancelled while acquiring");
         assert_eq!(s.phase, Phase::Released);
         assert!(feed(&mut s, &p, 2, Input::Release).is_empty(), "released once");
+    }
+
+    #[test]
+    fn a_lost_lock_is_still_released_everywhere() {
+        let p = params(3);
+        let all: Vec<_> = (0..3).map(|node| Output::SendRelease { node }).collect();
+        let mut s = LockState::new();
+        feed(&mut s, &p, 0, Input::Acquire);
+        feed(&mut s, &p, 1, ok(1, 0));
+        feed(&mut s, &p, 1, ok(1, 1));
+        feed(&mut s, &p, 980, Input::Extend);
+        feed(&mut s, &p, 990, ok(2, 0));
+        assert_eq!(feed(&mut s, &p, 991, ok(2, 1)), vec![Output::Lost], "settled too late");
+        assert_eq!(s.phase, Phase::Lost);
+        assert_eq!(feed(&mut s, &p, 992, Input::Release), all, "node 0 and 1 renewed the key");
+        assert_eq!(s.phase, Phase::Released);
     }
 
     #[test]

@@ -1,0 +1,124 @@
+//! [`Client::with_lock`](crate::Client::with_lock): run a future under a lock that extends
+//! itself in the background, and learn at once when it is lost.
+//!
+//! A background task extends the lock every extension interval (TTL/3 by default). When an
+//! extension fails it tries again at the next interval; when the validity ends without a
+//! successful extension, the lock is lost: the [`LockContext::lost`] signal fires, the user's
+//! future is dropped, and `with_lock` returns [`LockError::Lost`]. The signal fires at the end
+//! of the validity, or at the latest one per-node timeout after it when an extension round is
+//! still in flight; a whole-process pause delays it only until the process runs again, when the
+//! overdue timer fires first (decision 16: no later than one extension interval after the
+//! client runs past its validity).
+
+use crate::error::{FencedError, LockError};
+use crate::fence::{FencedResource, Read, Write};
+use crate::lock::{Lock, Shared};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::time::sleep_until;
+use tokio_util::sync::CancellationToken;
+
+/// What the future run by [`Client::with_lock`](crate::Client::with_lock) knows of its lock.
+#[derive(Clone)]
+pub struct LockContext {
+    shared: Arc<Shared>,
+    lost: CancellationToken,
+}
+
+impl LockContext {
+    /// The lock's name.
+    pub fn resource(&self) -> &str {
+        self.shared.resource()
+    }
+
+    /// The fencing token of this acquisition, if the client has one.
+    pub fn token(&self) -> Option<u64> {
+        self.shared.token()
+    }
+
+    /// The validity left now (it grows with each extension); zero once lost.
+    pub fn remaining(&self) -> Duration {
+        self.shared.remaining()
+    }
+
+    /// Resolves when the lock is lost. Select on it in work that must stop at once.
+    pub async fn lost(&self) {
+        self.lost.cancelled().await
+    }
+
+    /// Whether the lock has been lost.
+    pub fn is_lost(&self) -> bool {
+        self.lost.is_cancelled()
+    }
+
+    /// The loss signal as a cancellation token, to hand to spawned tasks.
+    pub fn lost_token(&self) -> CancellationToken {
+        self.lost.clone()
+    }
+
+    /// Reads a fenced resource presenting this lock's token (and records it).
+    pub async fn read<R: FencedResource>(&self, resource: &R) -> Result<Read, FencedError<R::Error>> {
+        self.shared.read(resource).await
+    }
+
+    /// Writes a fenced resource with this lock's token (and records the outcome).
+    pub async fn write<R: FencedResource>(
+        &self,
+        resource: &R,
+        value: u64,
+    ) -> Result<Write, FencedError<R::Error>> {
+        self.shared.write(resource, value).await
+    }
+}
+
+/// Runs `work` under `lock`, extending it every `interval`. See the module docs.
+pub(crate) async fn with_lock<F, Fut, T>(lock: Lock, interval: Duration, work: F) -> Result<T, LockError>
+where
+    F: FnOnce(LockContext) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let lost = CancellationToken::new();
+    let done = CancellationToken::new();
+    let context = LockContext { shared: lock.shared().clone(), lost: lost.clone() };
+    let keeper = tokio::spawn(keep_alive(lock, interval, lost.clone(), done.clone()));
+    // If this future is dropped, the keeper stops extending and releases.
+    let _done_on_drop = done.clone().drop_guard();
+    let outcome = tokio::select! {
+        biased;
+        () = lost.cancelled() => None,
+        out = work(context) => Some(out),
+    };
+    done.cancel();
+    if let Ok(Err(e)) = keeper.await {
+        tracing::warn!(error = %e, "release after the critical section");
+    }
+    outcome.ok_or(LockError::Lost)
+}
+
+/// Extends `lock` until `done`, reports a loss on `lost`, and releases at the end.
+async fn keep_alive(
+    mut lock: Lock,
+    interval: Duration,
+    lost: CancellationToken,
+    done: CancellationToken,
+) -> Result<(), crate::ReleaseError> {
+    loop {
+        let Some(until) = lock.shared().valid_until() else {
+            lost.cancel();
+            break;
+        };
+        let next = until.min(Instant::now() + interval);
+        tokio::select! {
+            biased;
+            () = done.cancelled() => break,
+            () = sleep_until(next.into()) => {}
+        }
+        if Instant::now() >= until {
+            lock.expire_if_due();
+        } else {
+            lock.extend().await;
+        }
+    }
+    lock.release().await
+}

@@ -1,0 +1,298 @@
+//! The driver of one lock: it feeds the protocol core with the client's clock, carries out the
+//! core's outputs through the lanes, and records and traces what happened. No protocol rule is
+//! written here: quorum, validity, retries, release after failure and loss are the core's.
+
+use crate::client::ClientInner;
+use crate::commands::{Job, LockKey};
+use crate::config::{Fencing, FENCE_KEY_SUFFIX};
+use crate::error::{AcquireError, FencedError, ReleaseError};
+use crate::event::{ClientId, Event};
+use crate::fence::{FencedResource, Read, Write};
+use crate::lane::{Answer, Lane};
+use crate::protocol::{Input, LockState, NodeSet, Output};
+use crate::recorder::Recorder;
+use crate::value::LockValue;
+use rand::Rng;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::time::{sleep, sleep_until};
+
+/// Who a lock is: what its requests carry, who records it, its tracing span.
+pub(crate) struct Ident {
+    pub(crate) key: LockKey,
+    pub(crate) client: ClientId,
+    recorder: Option<Arc<Recorder>>,
+    pub(crate) span: tracing::Span,
+}
+
+impl Ident {
+    pub(crate) fn record(&self, event: Event) {
+        if let Some(recorder) = &self.recorder {
+            recorder.record(&self.key.resource, event);
+        }
+    }
+}
+
+/// The protocol state of one lock and the lanes that carry out its requests.
+struct Core {
+    state: LockState,
+    lanes: Vec<Lane>,
+    /// The validity of the latest grant or extension, when it was decided.
+    validity_ms: u64,
+    /// The token of the grant; it stays with the holder after a loss, for the resource to judge.
+    token: Option<u64>,
+}
+
+/// What the guard, the extender and the user's [`LockContext`](crate::LockContext) share.
+pub(crate) struct Shared {
+    client: Arc<ClientInner>,
+    pub(crate) ident: Arc<Ident>,
+    core: Mutex<Core>,
+}
+
+impl Shared {
+    fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Feeds one input to the core at the client's current time; sends the requests it asks
+    /// for and returns every output for the caller to wait on.
+    pub(crate) fn feed(&self, input: Input) -> Vec<Output> {
+        let mut core = self.core();
+        let mut out = Vec::new();
+        core.state.handle(&self.client.params, self.client.clock.now(), input, &mut out);
+        let (ident, client) = (&self.ident, self.ident.client);
+        let _span = ident.span.enter();
+        // Record before sending, so that a server's step is never stamped before its cause.
+        if input == Input::Acquire {
+            ident.record(Event::Setup { nodes: self.client.params.nodes as u32 });
+        }
+        if input == Input::Release && !out.is_empty() {
+            tracing::debug!("releasing on every node");
+            ident.record(Event::ReleaseStarted { client });
+        }
+        if out.iter().any(|o| matches!(o, Output::SendAcquire { .. })) {
+            tracing::debug!(attempt = core.state.attempts, "acquire attempt");
+            ident.record(Event::AcquireStarted { client });
+        }
+        for output in &out {
+            match *output {
+                Output::SendAcquire { node, round } => core.lanes[node].push(Job::Acquire { round }),
+                Output::SendExtend { node, round } => core.lanes[node].push(Job::Extend { round }),
+                Output::SendRelease { node } => core.lanes[node].push(Job::Release),
+                Output::WakeAt { .. } => {}
+                Output::RetryAfter { .. } | Output::Failed => {
+                    tracing::debug!(attempt = core.state.attempts, "attempt failed");
+                    ident.record(Event::AcquireFailed { client });
+                }
+                Output::Acquired { validity_ms, token, .. } => {
+                    tracing::info!(validity_ms, ?token, attempt = core.state.attempts, "acquired");
+                    (core.validity_ms, core.token) = (validity_ms, token);
+                    ident.record(Event::Granted { client, validity_ms, token });
+                }
+                Output::Extended { validity_ms, .. } => {
+                    tracing::debug!(validity_ms, "extended");
+                    core.validity_ms = validity_ms;
+                    ident.record(Event::Extended { client, validity_ms });
+                }
+                Output::ExtendFailed { until } => {
+                    let remaining_ms = until.since(self.client.clock.now());
+                    tracing::warn!(remaining_ms, "extension failed; the lock stays valid until then");
+                }
+                Output::Lost => {
+                    tracing::warn!("lock lost: its validity ended while it was held");
+                    ident.record(Event::LockLost { client });
+                }
+            }
+        }
+        out
+    }
+
+    /// When the validity ends, if the lock is held.
+    pub(crate) fn valid_until(&self) -> Option<Instant> {
+        self.core().state.held_until().map(|until| self.client.clock.instant(until))
+    }
+
+    pub(crate) fn remaining(&self) -> Duration {
+        self.valid_until().map_or(Duration::ZERO, |until| until.saturating_duration_since(Instant::now()))
+    }
+
+    pub(crate) fn validity(&self) -> Duration {
+        Duration::from_millis(self.core().validity_ms)
+    }
+
+    pub(crate) fn token(&self) -> Option<u64> {
+        self.core().token
+    }
+
+    pub(crate) fn resource(&self) -> &str {
+        &self.ident.key.resource
+    }
+
+    /// Reads `resource` presenting this lock's token; records `resource_read`.
+    pub(crate) async fn read<R: FencedResource>(
+        &self,
+        resource: &R,
+    ) -> Result<Read, FencedError<R::Error>> {
+        let token = self.token().ok_or(FencedError::NoToken)?;
+        let read = resource.read(token).await.map_err(FencedError::Resource)?;
+        let client = self.ident.client;
+        self.ident.record(Event::ResourceRead { client, value: read.value, token: Some(token) });
+        Ok(read)
+    }
+
+    /// Writes `value` to `resource` if this lock's token is not stale; records the outcome.
+    pub(crate) async fn write<R: FencedResource>(
+        &self,
+        resource: &R,
+        value: u64,
+    ) -> Result<Write, FencedError<R::Error>> {
+        let token = self.token().ok_or(FencedError::NoToken)?;
+        let write = resource.write(token, value).await.map_err(FencedError::Resource)?;
+        let client = self.ident.client;
+        self.ident.record(match write {
+            Write::Applied => Event::WriteApplied { client, value, token: Some(token) },
+            Write::Rejected { .. } => Event::WriteRejected { client, token: Some(token) },
+        });
+        Ok(write)
+    }
+}
+
+/// One lock being acquired or held. Dropping it releases on every node that may hold the key.
+pub(crate) struct Lock {
+    shared: Arc<Shared>,
+    answers: mpsc::UnboundedReceiver<Answer>,
+}
+
+impl Lock {
+    /// Acquires `resource`: the whole of the protocol's attempts and retries.
+    pub(crate) async fn acquire(client: Arc<ClientInner>, resource: &str) -> Result<Lock, AcquireError> {
+        if resource.is_empty() {
+            return Err(AcquireError::EmptyResource);
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(AcquireError::NoRuntime);
+        }
+        let mut lock = Lock::start(client, resource);
+        let outputs = lock.shared.feed(Input::Acquire);
+        match lock.settle(outputs).await {
+            Output::Acquired { .. } => Ok(lock),
+            _ => Err(AcquireError::NotAcquired { attempts: lock.shared.core().state.attempts }),
+        }
+    }
+
+    fn start(client: Arc<ClientInner>, resource: &str) -> Lock {
+        let fence_key = (client.fencing == Fencing::Counter).then(|| format!("{resource}{FENCE_KEY_SUFFIX}"));
+        let span = tracing::info_span!("lock", resource, client = client.client_id.0);
+        let ident = Arc::new(Ident {
+            key: LockKey {
+                resource: resource.to_string(),
+                fence_key,
+                value: LockValue::random(),
+                ttl_ms: client.params.ttl_ms,
+            },
+            client: client.client_id,
+            recorder: client.recorder.clone(),
+            span,
+        });
+        let (tx, answers) = mpsc::unbounded_channel();
+        let lanes = client
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| Lane::spawn(i, node.clone(), ident.clone(), tx.clone()))
+            .collect();
+        let core = Core { state: LockState::new(), lanes, validity_ms: 0, token: None };
+        Lock { shared: Arc::new(Shared { client, ident, core: Mutex::new(core) }), answers }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Carries out `outputs` and feeds the answers, deadlines and retries back until the core
+    /// decides: acquired, failed, extended, extension failed, or lost.
+    async fn settle(&mut self, mut outputs: Vec<Output>) -> Output {
+        let clock = self.shared.client.clock;
+        let mut deadline = Instant::now();
+        loop {
+            let mut retry_after = None;
+            for output in outputs.drain(..) {
+                match output {
+                    Output::WakeAt { at } => deadline = clock.instant(at),
+                    Output::RetryAfter { min_ms, max_ms } => {
+                        retry_after = Some(rand::thread_rng().gen_range(min_ms..=max_ms))
+                    }
+                    Output::SendAcquire { .. } | Output::SendExtend { .. } | Output::SendRelease { .. } => {}
+                    decided => return decided,
+                }
+            }
+            outputs = match retry_after {
+                Some(ms) => {
+                    sleep(Duration::from_millis(ms)).await;
+                    self.shared.feed(Input::Retry)
+                }
+                None => tokio::select! {
+                    Some(answer) = self.answers.recv() => match answer {
+                        Answer::Round { round, node, reply } => {
+                            self.shared.feed(Input::Reply { round, node, reply })
+                        }
+                        Answer::Released { .. } => Vec::new(),
+                    },
+                    () = sleep_until(deadline.into()) => self.shared.feed(Input::Timeout),
+                },
+            };
+        }
+    }
+
+    /// One extension round: `Extended`, `ExtendFailed` or `Lost`.
+    pub(crate) async fn extend(&mut self) -> Output {
+        let outputs = self.shared.feed(Input::Extend);
+        self.settle(outputs).await
+    }
+
+    /// Tells the core that its validity deadline has come: it reports the loss.
+    pub(crate) fn expire_if_due(&mut self) {
+        self.shared.feed(Input::Timeout);
+    }
+
+    /// Releases on every node that may hold the key and waits (up to the per-node timeout) for
+    /// each to answer; unanswered releases still go out in the background.
+    pub(crate) async fn release(mut self) -> Result<(), ReleaseError> {
+        let was_valid = self.shared.remaining() > Duration::ZERO;
+        let mut waiting = NodeSet::default();
+        for output in self.shared.feed(Input::Release) {
+            if let Output::SendRelease { node } = output {
+                waiting.insert(node);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_millis(self.shared.client.params.node_timeout_ms);
+        while !waiting.is_empty() {
+            tokio::select! {
+                Some(answer) = self.answers.recv() => {
+                    if let Answer::Released { node, confirmed: true } = answer {
+                        waiting.remove(node);
+                    }
+                }
+                () = sleep_until(deadline.into()) => break,
+            }
+        }
+        if !was_valid {
+            Err(ReleaseError::Expired)
+        } else if !waiting.is_empty() {
+            Err(ReleaseError::Unconfirmed { nodes: waiting.iter().collect() })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Lock {
+    /// A dropped acquire future, guard or extender releases on every node that may hold the
+    /// key. The releases are queued on the lanes behind the requests already sent, and go out
+    /// as long as the runtime runs (see the crate docs on shutdown).
+    fn drop(&mut self) {
+        self.shared.feed(Input::Release);
+    }
+}

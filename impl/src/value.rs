@@ -1,0 +1,46 @@
+//! Lock values: the secret that proves a key is ours.
+//!
+//! 20 bytes from the operating system's CSPRNG, hex encoded: unguessable, so that no other
+//! client can release or extend our key, and unique for every acquisition.
+
+use rand::rngs::OsRng;
+use rand::RngCore;
+use std::fmt;
+
+/// The value stored under a lock's key by one acquisition.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LockValue(String);
+
+impl LockValue {
+    /// A fresh value: 20 random bytes from the OS, as 40 lowercase hex digits.
+    pub fn random() -> LockValue {
+        let mut bytes = [0u8; 20];
+        OsRng.fill_bytes(&mut bytes);
+        LockValue(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Shows only a prefix: the whole value would let a reader of the logs release the lock.
+impl fmt::Debug for LockValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LockValue({}…)", &self.0[..8])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_40_hex_digits_and_differ() {
+        let (a, b) = (LockValue::random(), LockValue::random());
+        assert_eq!(a.as_str().len(), 40);
+        assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(a, b);
+        assert!(!format!("{a:?}").contains(a.as_str()));
+    }
+}
