@@ -5,3 +5,4 @@ pub mod logic;
 pub mod quorum;
 pub mod restart;
 pub mod timing;
+pub mod window;
