@@ -49,6 +49,23 @@ pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptio
         }
     };
     println!("Serving the Explorer on http://{addr}/ ; stop it with Ctrl-C.");
+    // The Explorer's checker discovers nothing until asked to run: ask as soon as it listens,
+    // so that its property list shows the counterexample too.
+    std::thread::spawn(move || request_run_to_completion(addr));
     LockSystem::new(served).checker().serve(addr);
     Ok(())
+}
+
+fn request_run_to_completion(addr: SocketAddr) {
+    use std::io::{Read, Write};
+    for _ in 0..100 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(addr) {
+            let request = format!("POST /.runtocompletion HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

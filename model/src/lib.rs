@@ -12,3 +12,4 @@ pub mod setup;
 pub mod symmetry;
 pub mod system;
 pub mod trace;
+pub mod view;

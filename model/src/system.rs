@@ -533,6 +533,18 @@ impl Model for LockSystem {
     fn properties(&self) -> Vec<Property<Self>> {
         crate::properties::for_setup(&self.setup)
     }
+
+    fn format_action(&self, action: &Action) -> String {
+        crate::trace::action_label(self, action)
+    }
+
+    fn format_step(&self, last: &SystemState, action: Action) -> Option<String> {
+        crate::view::outcome(self, last, &action)
+    }
+
+    fn as_svg(&self, path: stateright::Path<SystemState, Action>) -> Option<String> {
+        Some(crate::view::svg(self, &path.into_vec()))
+    }
 }
 
 /// A property over the system state, by name: the judge's invariants and their witnesses.
@@ -547,13 +559,3 @@ pub fn always(invariant: Invariant) -> Property<LockSystem> {
     Property { expectation: Expectation::Always, name: invariant.name(), condition }
 }
 
-impl std::fmt::Debug for SystemState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SystemState")
-            .field("actors", &self.actors)
-            .field("judge", &self.judge)
-            .field("budget", &self.budget)
-
-            .finish()
-    }
-}

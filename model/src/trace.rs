@@ -37,9 +37,14 @@ pub struct Trace {
     pub explorer_path: String,
 }
 
-fn name(sys: &LockSystem, index: usize) -> String {
+/// The name of actor `index`: `redis 2`, `client 0`, `resource`, `lock service`.
+pub fn actor_name(sys: &LockSystem, index: usize) -> String {
     use stateright::actor::Actor;
     sys.actors.actors[index].name()
+}
+
+fn name(sys: &LockSystem, index: usize) -> String {
+    actor_name(sys, index)
 }
 
 fn client_name(sys: &LockSystem, client: u8) -> String {
@@ -48,6 +53,47 @@ fn client_name(sys: &LockSystem, client: u8) -> String {
 
 fn server_name(sys: &LockSystem, server: u8) -> String {
     name(sys, server as usize)
+}
+
+/// What an actor's own step does, in words.
+fn timer_phrase(timer: Timer) -> String {
+    match timer {
+        Timer::Start => "starts acquiring".into(),
+        Timer::Deadline => "stops waiting for the nodes that have not answered (node timeout)".into(),
+        Timer::Retry => "retries".into(),
+        Timer::Work => "starts its work on the resource".into(),
+        Timer::Write => "sends its write".into(),
+        Timer::SendExpire => "sends EXPIRE for its SETNX key".into(),
+        Timer::Extend => "extends its lock (watchdog)".into(),
+        Timer::Release => "releases".into(),
+        Timer::Expire => "expires its key by its own clock".into(),
+        Timer::Replicate => "replicates to its replica".into(),
+        Timer::SessionExpire => "expires the session".into(),
+        Timer::Apply { client } => format!("applies the checked write of client {client}"),
+    }
+}
+
+/// An action in words without the state it is taken in (the Explorer's list of choices).
+pub fn action_label(sys: &LockSystem, action: &Action) -> String {
+    match action {
+        Action::Deliver { src, dst, msg } => format!("{} -> {}: {msg}", name(sys, *src), name(sys, *dst)),
+        Action::Drop { src, dst, msg } => format!("lose {msg} from {} to {}", name(sys, *src), name(sys, *dst)),
+        Action::Timeout { actor, timer } => format!("{} {}", name(sys, *actor), timer_phrase(*timer)),
+        Action::Tick { then } => {
+            let quiet: Vec<String> = (0..sys.setup.clients).filter(|c| then & (1 << c) != 0).map(|c| client_name(sys, c)).collect();
+            if quiet.is_empty() {
+                "tick".into()
+            } else {
+                format!("tick, then {} act", quiet.join(" and "))
+            }
+        }
+        Action::Pause { client } => format!("{} PAUSES", client_name(sys, *client)),
+        Action::ClockJump { server, by } => format!("{}'s clock jumps +{by}", server_name(sys, *server)),
+        Action::Crash { server } => format!("crash {}", server_name(sys, *server)),
+        Action::Restart { server } => format!("restart {}", server_name(sys, *server)),
+        Action::Failover { server } => format!("fail over {}", server_name(sys, *server)),
+        Action::ClientCrash { client } => format!("crash {}", client_name(sys, *client)),
+    }
 }
 
 /// What an action is, in words, from the state it is taken in.
@@ -68,24 +114,14 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
         Action::Timeout { actor, timer } => {
             let who = name(sys, *actor);
             let what = match timer {
-                Timer::Start => "starts acquiring".to_string(),
-                Timer::Deadline => "stops waiting for the nodes that have not answered (node timeout)".into(),
-                Timer::Retry => "retries".into(),
-                Timer::Work => "starts its work on the resource".into(),
-                Timer::Write => "sends its write".into(),
-                Timer::SendExpire => "sends EXPIRE for its SETNX key".into(),
-                Timer::Extend => "extends its lock (watchdog)".into(),
-                Timer::Release => "releases".into(),
                 Timer::Expire => {
                     let owner = s.actors.actor_states[*actor].as_server().and_then(|v| v.key).map(|k| k.owner);
                     match owner {
                         Some(o) => format!("expires client {o}'s key by its own clock"),
-                        None => "expires its key".into(),
+                        None => timer_phrase(*timer),
                     }
                 }
-                Timer::Replicate => "replicates to its replica".into(),
-                Timer::SessionExpire => "expires the session".into(),
-                Timer::Apply { client } => format!("applies the checked write of client {client}"),
+                _ => timer_phrase(*timer),
             };
             ("timeout", who.clone(), format!("{who} {what}"))
         }
@@ -183,6 +219,20 @@ fn clock_of(sys: &LockSystem, s: &SystemState, action: &Action) -> Option<u8> {
     }
 }
 
+/// One step in words, with its consequences and the acting client's clock (no number, no time).
+pub fn render_step(sys: &LockSystem, s: &SystemState, action: &Action) -> Option<String> {
+    let (_, _, text) = describe(sys, s, action);
+    let (next, events) = sys.step(s, action)?;
+    let clock = clock_of(sys, &next, action).map(|c| format!(" [its clock: {c}]")).unwrap_or_default();
+    let mut line = format!("{text}{clock}");
+    let said: Vec<String> = events.iter().filter_map(|e| consequence(sys, &next, e)).collect();
+    if !said.is_empty() {
+        line.push_str(" -> ");
+        line.push_str(&said.join("; "));
+    }
+    Some(line)
+}
+
 /// Renders a path of actions from the initial state.
 pub fn render(sys: &LockSystem, actions: &[Action]) -> Trace {
     let init = sys.init_states().remove(0);
@@ -191,20 +241,13 @@ pub fn render(sys: &LockSystem, actions: &[Action]) -> Trace {
     let mut lines = Vec::new();
     let mut steps = Vec::new();
     for (n, action) in actions.iter().enumerate() {
-        let (kind, actor, text) = describe(sys, &s, action);
-        let Some((next, events)) = sys.step(&s, action) else { break };
+        let (kind, actor, _) = describe(sys, &s, action);
+        let (Some(text), Some((next, events))) = (render_step(sys, &s, action), sys.step(&s, action)) else { break };
         // Real time starts when the first clients start, with the first tick.
         if matches!(action, Action::Tick { .. }) && n > 0 {
             t += 1;
         }
-        let clock = clock_of(sys, &next, action).map(|c| format!(" [its clock: {c}]")).unwrap_or_default();
-        let mut line = format!("{:>3}. t={t:<3} {text}{clock}", n + 1);
-        let said: Vec<String> = events.iter().filter_map(|e| consequence(sys, &next, e)).collect();
-        if !said.is_empty() {
-            line.push_str(" -> ");
-            line.push_str(&said.join("; "));
-        }
-        lines.push(line);
+        lines.push(format!("{:>3}. t={t:<3} {text}", n + 1));
         for v in next.judge.violations().iter().skip(s.judge.violations().len()) {
             lines.push(format!("     VIOLATION of {}: {}", v.property, v.explanation));
         }
