@@ -87,10 +87,6 @@ impl<'ctx> Theorem<'ctx> {
         self.assumptions.iter().map(|(name, _)| *name).collect()
     }
 
-    pub fn claim(&self) -> &Bool<'ctx> {
-        &self.claim
-    }
-
     pub fn check(&self) -> Verdict<'ctx> {
         let solver = Solver::new(self.ctx);
         let mut params = Params::new(self.ctx);

@@ -205,6 +205,30 @@ mod tests {
     }
 
     #[test]
+    fn waiting_only_the_validity_time_is_too_short_whenever_clocks_drift() {
+        // 003-redlock-analysis-part1.txt has antirez wait "longer than the lock validity time",
+        // at most ttl - drift. Read on the node's own clock, that is enough only for exact
+        // clocks: for every rho > 0 and every allowance below the TTL, the worst case overlaps.
+        let ctx = Context::new(&Config::new());
+        let n = RestartedNode::new(&ctx);
+        let zero = number(&ctx, 0);
+        let validity_time = n.wait._eq(&(&n.ttl - &n.drift));
+        let legal_and_overlapping =
+            all(&ctx, &[&n.mutual_exclusion().without(WAIT_AT_LEAST_TTL).premises(), &n.exclusive().not()]);
+        Theorem::new(&ctx, legal_and_overlapping)
+            .assume("0 < rho < 1", all(&ctx, &[&n.clocks.rho.gt(&zero), &n.clocks.rho.lt(&number(&ctx, 1))]))
+            .assume("the allowance meets the bound and is below the TTL", all(&ctx, &[&drift_covers_bound(&n.clocks, &n.drift, &n.ttl), &n.drift.lt(&n.ttl)]))
+            .assume("the node waits the validity time", validity_time)
+            .assume("the worst-case schedule", n.worst_case())
+            .check()
+            .assert_proved();
+        // With exact clocks it is enough.
+        let exact = n.clocks.rho._eq(&zero);
+        let validity_time = n.wait._eq(&(&n.ttl - &n.drift));
+        n.mutual_exclusion().assume("rho = 0", exact).replacing(WAIT_AT_LEAST_TTL, validity_time).check().assert_proved();
+    }
+
+    #[test]
     fn every_assumption_is_needed_and_its_counterexample_breaks_exactly_it() {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
