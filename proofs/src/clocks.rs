@@ -21,12 +21,21 @@ pub struct Clocks<'ctx> {
 
 impl<'ctx> Clocks<'ctx> {
     pub fn new(ctx: &'ctx Context) -> Clocks<'ctx> {
-        Clocks { ctx, rho: real(ctx, "rho") }
+        Clocks {
+            ctx,
+            rho: real(ctx, "rho"),
+        }
     }
 
     /// `0 <= rho < 1`: a clock may be exact, but none stops.
     pub fn bounded(&self) -> Bool<'ctx> {
-        all(self.ctx, &[&self.rho.ge(&number(self.ctx, 0)), &self.rho.lt(&number(self.ctx, 1))])
+        all(
+            self.ctx,
+            &[
+                &self.rho.ge(&number(self.ctx, 0)),
+                &self.rho.lt(&number(self.ctx, 1)),
+            ],
+        )
     }
 
     /// A clock of the system advances by `local` over `duration` of real time.

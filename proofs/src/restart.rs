@@ -14,8 +14,8 @@
 use crate::clocks::Clocks;
 use crate::logic::{all, number, real, Theorem};
 use crate::timing::{
-    drift_covers_bound, CLOCKS_BOUNDED, CLOCK_READ_BEFORE_SENDING, DRIFT_COVERS_BOUND, GRANT_AFTER_REPLY,
-    HOLD_WITHIN_VALIDITY, VALIDITY_ON_CLIENT_CLOCK,
+    drift_covers_bound, CLOCKS_BOUNDED, CLOCK_READ_BEFORE_SENDING, DRIFT_COVERS_BOUND,
+    GRANT_AFTER_REPLY, HOLD_WITHIN_VALIDITY, VALIDITY_ON_CLIENT_CLOCK,
 };
 use z3::ast::{Ast, Bool, Real};
 use z3::Context;
@@ -77,21 +77,38 @@ impl<'ctx> RestartedNode<'ctx> {
     pub fn mutual_exclusion(&self) -> Theorem<'ctx> {
         Theorem::new(self.ctx, self.exclusive())
             .assume(CLOCKS_BOUNDED, self.clocks.bounded())
-            .assume(DRIFT_COVERS_BOUND, drift_covers_bound(&self.clocks, &self.drift, &self.ttl))
+            .assume(
+                DRIFT_COVERS_BOUND,
+                drift_covers_bound(&self.clocks, &self.drift, &self.ttl),
+            )
             .assume(CLOCK_READ_BEFORE_SENDING, self.key_set.ge(&self.start))
-            .assume(VALIDITY_ON_CLIENT_CLOCK, self.clocks.measures(&(&self.ttl - &self.drift), &self.validity))
-            .assume(HOLD_WITHIN_VALIDITY, self.hold_end.le(&(&self.start + &self.validity)))
+            .assume(
+                VALIDITY_ON_CLIENT_CLOCK,
+                self.clocks
+                    .measures(&(&self.ttl - &self.drift), &self.validity),
+            )
+            .assume(
+                HOLD_WITHIN_VALIDITY,
+                self.hold_end.le(&(&self.start + &self.validity)),
+            )
             .assume(KEY_SET_BEFORE_CRASH, self.crash.ge(&self.key_set))
             .assume(RESTART_AFTER_CRASH, self.restart.ge(&self.crash))
-            .assume(WAIT_ON_NODE_CLOCK, self.clocks.measures(&self.wait, &self.wait_duration))
+            .assume(
+                WAIT_ON_NODE_CLOCK,
+                self.clocks.measures(&self.wait, &self.wait_duration),
+            )
             .assume(WAIT_AT_LEAST_TTL, self.wait.ge(&self.ttl))
-            .assume(REFUSES_WHILE_WAITING, self.next_key_set.ge(&(&self.restart + &self.wait_duration)))
+            .assume(
+                REFUSES_WHILE_WAITING,
+                self.next_key_set.ge(&(&self.restart + &self.wait_duration)),
+            )
             .assume(GRANT_AFTER_REPLY, self.next_grant.ge(&self.next_key_set))
     }
 
     /// `wait (1 - rho) >= (ttl - drift)(1 + rho)`: the exact wait for any allowance.
     pub fn wait_covers_validity(&self) -> Bool<'ctx> {
-        (&self.wait * &self.clocks.slowest()).ge(&((&self.ttl - &self.drift) * &self.clocks.fastest()))
+        (&self.wait * &self.clocks.slowest())
+            .ge(&((&self.ttl - &self.drift) * &self.clocks.fastest()))
     }
 
     /// The worst case: the node crashes and restarts the moment it sets the key, which is the
@@ -123,11 +140,18 @@ mod tests {
     use z3::Config;
 
     /// Clocks within 1%, a TTL of 10.1 s and an allowance of exactly the bound, 200 ms.
-    fn one_percent_clocks_and_exact_allowance<'ctx>(ctx: &'ctx Context, n: &RestartedNode<'ctx>, wait: i32) -> Theorem<'ctx> {
+    fn one_percent_clocks_and_exact_allowance<'ctx>(
+        ctx: &'ctx Context,
+        n: &RestartedNode<'ctx>,
+        wait: i32,
+    ) -> Theorem<'ctx> {
         n.mutual_exclusion()
             .assume("rho = 1/100", n.clocks.rho._eq(&ratio(ctx, 1, 100)))
             .assume("ttl = 10100", n.ttl._eq(&number(ctx, 10_100)))
-            .assume("time counted from the first client's start", n.start._eq(&number(ctx, 0)))
+            .assume(
+                "time counted from the first client's start",
+                n.start._eq(&number(ctx, 0)),
+            )
             .replacing(DRIFT_COVERS_BOUND, n.drift._eq(&number(ctx, 200)))
             .replacing(WAIT_AT_LEAST_TTL, n.wait._eq(&number(ctx, wait)))
     }
@@ -135,22 +159,41 @@ mod tests {
     #[test]
     fn a_node_that_waits_one_ttl_of_its_own_clock_preserves_mutual_exclusion() {
         let ctx = Context::new(&Config::new());
-        RestartedNode::new(&ctx).mutual_exclusion().check().assert_proved();
+        RestartedNode::new(&ctx)
+            .mutual_exclusion()
+            .check()
+            .assert_proved();
     }
 
     #[test]
     fn the_exact_wait_for_any_allowance_is_the_validity_stretched_by_both_clocks() {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
-        let general = || n.mutual_exclusion().without(DRIFT_COVERS_BOUND).replacing(WAIT_AT_LEAST_TTL, n.wait_covers_validity());
+        let general = || {
+            n.mutual_exclusion()
+                .without(DRIFT_COVERS_BOUND)
+                .replacing(WAIT_AT_LEAST_TTL, n.wait_covers_validity())
+        };
         general().check().assert_proved();
         // Any shorter wait, with any allowance below the TTL: the worst case overlaps.
         let zero = number(&ctx, 0);
-        let legal_and_overlapping = all(&ctx, &[&general().without(WAIT_AT_LEAST_TTL).premises(), &n.exclusive().not()]);
+        let legal_and_overlapping = all(
+            &ctx,
+            &[
+                &general().without(WAIT_AT_LEAST_TTL).premises(),
+                &n.exclusive().not(),
+            ],
+        );
         Theorem::new(&ctx, legal_and_overlapping)
             .assume("0 <= rho < 1", n.clocks.bounded())
-            .assume("0 <= drift < ttl", all(&ctx, &[&n.drift.ge(&zero), &n.drift.lt(&n.ttl)]))
-            .assume("0 <= wait below the exact bound", all(&ctx, &[&n.wait.ge(&zero), &n.wait_covers_validity().not()]))
+            .assume(
+                "0 <= drift < ttl",
+                all(&ctx, &[&n.drift.ge(&zero), &n.drift.lt(&n.ttl)]),
+            )
+            .assume(
+                "0 <= wait below the exact bound",
+                all(&ctx, &[&n.wait.ge(&zero), &n.wait_covers_validity().not()]),
+            )
             .assume("the worst-case schedule", n.worst_case())
             .check()
             .assert_proved();
@@ -161,15 +204,20 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
         // For every rate: with drift = 2 rho ttl / (1 + rho), the exact wait is ttl.
-        let exact_allowance = (&n.drift * &n.clocks.fastest())._eq(&(number(&ctx, 2) * &n.clocks.rho * &n.ttl));
+        let exact_allowance =
+            (&n.drift * &n.clocks.fastest())._eq(&(number(&ctx, 2) * &n.clocks.rho * &n.ttl));
         Theorem::new(&ctx, n.wait_covers_validity().iff(&n.wait.ge(&n.ttl)))
             .assume("0 <= rho < 1", n.clocks.bounded())
             .assume("drift is exactly the bound", exact_allowance)
             .check()
             .assert_proved();
         // One millisecond less, and z3 finds overlapping holds.
-        one_percent_clocks_and_exact_allowance(&ctx, &n, 10_100).check().assert_proved();
-        let cx = one_percent_clocks_and_exact_allowance(&ctx, &n, 10_099).check().counterexample();
+        one_percent_clocks_and_exact_allowance(&ctx, &n, 10_100)
+            .check()
+            .assert_proved();
+        let cx = one_percent_clocks_and_exact_allowance(&ctx, &n, 10_099)
+            .check()
+            .counterexample();
         let overlap = cx.real(&n.hold_end) - cx.real(&n.next_grant);
         assert!(overlap > Rational::from_integer(0), "overlap {overlap}");
         println!(
@@ -186,7 +234,10 @@ mod tests {
         let n = RestartedNode::new(&ctx);
         let guess = (&n.wait * &n.clocks.slowest()).ge(&(&n.ttl * &n.clocks.fastest()));
         // Safe: it is at least one TTL.
-        n.mutual_exclusion().replacing(WAIT_AT_LEAST_TTL, guess.clone()).check().assert_proved();
+        n.mutual_exclusion()
+            .replacing(WAIT_AT_LEAST_TTL, guess.clone())
+            .check()
+            .assert_proved();
         // It is the exact wait for drift = 0 ...
         Theorem::new(&ctx, guess.iff(&n.wait_covers_validity()))
             .assume("0 <= rho < 1", n.clocks.bounded())
@@ -213,11 +264,31 @@ mod tests {
         let n = RestartedNode::new(&ctx);
         let zero = number(&ctx, 0);
         let validity_time = n.wait._eq(&(&n.ttl - &n.drift));
-        let legal_and_overlapping =
-            all(&ctx, &[&n.mutual_exclusion().without(WAIT_AT_LEAST_TTL).premises(), &n.exclusive().not()]);
+        let legal_and_overlapping = all(
+            &ctx,
+            &[
+                &n.mutual_exclusion().without(WAIT_AT_LEAST_TTL).premises(),
+                &n.exclusive().not(),
+            ],
+        );
         Theorem::new(&ctx, legal_and_overlapping)
-            .assume("0 < rho < 1", all(&ctx, &[&n.clocks.rho.gt(&zero), &n.clocks.rho.lt(&number(&ctx, 1))]))
-            .assume("the allowance meets the bound and is below the TTL", all(&ctx, &[&drift_covers_bound(&n.clocks, &n.drift, &n.ttl), &n.drift.lt(&n.ttl)]))
+            .assume(
+                "0 < rho < 1",
+                all(
+                    &ctx,
+                    &[&n.clocks.rho.gt(&zero), &n.clocks.rho.lt(&number(&ctx, 1))],
+                ),
+            )
+            .assume(
+                "the allowance meets the bound and is below the TTL",
+                all(
+                    &ctx,
+                    &[
+                        &drift_covers_bound(&n.clocks, &n.drift, &n.ttl),
+                        &n.drift.lt(&n.ttl),
+                    ],
+                ),
+            )
             .assume("the node waits the validity time", validity_time)
             .assume("the worst-case schedule", n.worst_case())
             .check()
@@ -225,7 +296,11 @@ mod tests {
         // With exact clocks it is enough.
         let exact = n.clocks.rho._eq(&zero);
         let validity_time = n.wait._eq(&(&n.ttl - &n.drift));
-        n.mutual_exclusion().assume("rho = 0", exact).replacing(WAIT_AT_LEAST_TTL, validity_time).check().assert_proved();
+        n.mutual_exclusion()
+            .assume("rho = 0", exact)
+            .replacing(WAIT_AT_LEAST_TTL, validity_time)
+            .check()
+            .assert_proved();
     }
 
     #[test]
@@ -235,8 +310,14 @@ mod tests {
         let theorem = n.mutual_exclusion();
         for name in theorem.assumption_names() {
             let cx = n.mutual_exclusion().without(name).check().counterexample();
-            assert!(!cx.satisfies(&n.exclusive()), "{name}: the holds must overlap");
-            assert!(!cx.satisfies(theorem.assumption(name)), "{name}: the counterexample must break it");
+            assert!(
+                !cx.satisfies(&n.exclusive()),
+                "{name}: the holds must overlap"
+            );
+            assert!(
+                !cx.satisfies(theorem.assumption(name)),
+                "{name}: the counterexample must break it"
+            );
         }
     }
 }

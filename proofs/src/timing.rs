@@ -26,16 +26,23 @@ use z3::Context;
 
 pub const CLOCKS_BOUNDED: &str = "every clock's rate is within [1 - rho, 1 + rho]";
 pub const DRIFT_COVERS_BOUND: &str = "drift (1 + rho) >= 2 rho ttl";
-pub const CLOCK_READ_BEFORE_SENDING: &str = "the first client reads its clock before the node sets its key";
-pub const VALIDITY_ON_CLIENT_CLOCK: &str = "the first client's validity is ttl - drift of its clock";
+pub const CLOCK_READ_BEFORE_SENDING: &str =
+    "the first client reads its clock before the node sets its key";
+pub const VALIDITY_ON_CLIENT_CLOCK: &str =
+    "the first client's validity is ttl - drift of its clock";
 pub const HOLD_WITHIN_VALIDITY: &str = "the first client holds no longer than its validity";
 pub const KEY_LIFE_ON_NODE_CLOCK: &str = "the key lives ttl of the node's clock";
-pub const KEY_GONE_BY_EXPIRY_OR_RELEASE: &str = "the key goes at its expiry, or at a release once its owner stopped holding";
+pub const KEY_GONE_BY_EXPIRY_OR_RELEASE: &str =
+    "the key goes at its expiry, or at a release once its owner stopped holding";
 pub const SET_IF_NOT_EXISTS: &str = "the node sets the second key only once the first is gone";
 pub const GRANT_AFTER_REPLY: &str = "the second client is granted no earlier than the node's reply";
 
 /// `drift >= 2 rho ttl / (1 + rho)`, written without division: `drift (1 + rho) >= 2 rho ttl`.
-pub fn drift_covers_bound<'ctx>(clocks: &Clocks<'ctx>, drift: &Real<'ctx>, ttl: &Real<'ctx>) -> Bool<'ctx> {
+pub fn drift_covers_bound<'ctx>(
+    clocks: &Clocks<'ctx>,
+    drift: &Real<'ctx>,
+    ttl: &Real<'ctx>,
+) -> Bool<'ctx> {
     let two = number(drift.get_ctx(), 2);
     (drift * &clocks.fastest()).ge(&(two * &clocks.rho * ttl))
 }
@@ -96,14 +103,33 @@ impl<'ctx> Acquisitions<'ctx> {
         let key_expiry = &self.key_set + &self.key_life;
         Theorem::new(ctx, self.exclusive())
             .assume(CLOCKS_BOUNDED, self.clocks.bounded())
-            .assume(DRIFT_COVERS_BOUND, drift_covers_bound(&self.clocks, &self.drift, &self.ttl))
+            .assume(
+                DRIFT_COVERS_BOUND,
+                drift_covers_bound(&self.clocks, &self.drift, &self.ttl),
+            )
             .assume(CLOCK_READ_BEFORE_SENDING, self.key_set.ge(&self.start))
-            .assume(VALIDITY_ON_CLIENT_CLOCK, self.clocks.measures(&(&self.ttl - &self.drift), &self.validity))
-            .assume(HOLD_WITHIN_VALIDITY, self.hold_end.le(&(&self.start + &self.validity)))
-            .assume(KEY_LIFE_ON_NODE_CLOCK, self.clocks.measures(&self.ttl, &self.key_life))
+            .assume(
+                VALIDITY_ON_CLIENT_CLOCK,
+                self.clocks
+                    .measures(&(&self.ttl - &self.drift), &self.validity),
+            )
+            .assume(
+                HOLD_WITHIN_VALIDITY,
+                self.hold_end.le(&(&self.start + &self.validity)),
+            )
+            .assume(
+                KEY_LIFE_ON_NODE_CLOCK,
+                self.clocks.measures(&self.ttl, &self.key_life),
+            )
             .assume(
                 KEY_GONE_BY_EXPIRY_OR_RELEASE,
-                any(ctx, &[&self.key_gone._eq(&key_expiry), &self.key_gone.ge(&self.hold_end)]),
+                any(
+                    ctx,
+                    &[
+                        &self.key_gone._eq(&key_expiry),
+                        &self.key_gone.ge(&self.hold_end),
+                    ],
+                ),
             )
             .assume(SET_IF_NOT_EXISTS, self.next_key_set.ge(&self.key_gone))
             .assume(GRANT_AFTER_REPLY, self.next_grant.ge(&self.next_key_set))
@@ -133,7 +159,8 @@ impl<'ctx> Acquisitions<'ctx> {
 pub const TTL_POSITIVE: &str = "ttl > 0";
 pub const FACTOR_BELOW_TWO: &str = "0 < factor < 2";
 pub const FIXED_NON_NEGATIVE: &str = "fixed >= 0";
-pub const DRIFT_FROM_FACTOR: &str = "factor ttl + fixed <= drift < factor ttl + fixed + 1 (rounded up)";
+pub const DRIFT_FROM_FACTOR: &str =
+    "factor ttl + fixed <= drift < factor ttl + fixed + 1 (rounded up)";
 pub const RHO_WITHIN_FACTOR: &str = "rho (2 - factor) <= factor";
 pub const RHO_BEYOND_FACTOR: &str = "rho (2 - factor) > factor";
 pub const TTL_LONG_ENOUGH: &str = "ttl (2 rho - factor (1 + rho)) >= (fixed + 1)(1 + rho)";
@@ -165,7 +192,8 @@ impl<'ctx> Allowance<'ctx> {
     /// (the default factor 1% covers `rho <= 1/199`).
     pub fn covers_every_ttl(&self) -> Theorem<'ctx> {
         let claim = drift_covers_bound(&self.clocks, &self.drift, &self.ttl);
-        let rho_within = (&self.clocks.rho * &(number(self.ctx, 2) - &self.factor)).le(&self.factor);
+        let rho_within =
+            (&self.clocks.rho * &(number(self.ctx, 2) - &self.factor)).le(&self.factor);
         self.shape(claim).assume(RHO_WITHIN_FACTOR, rho_within)
     }
 
@@ -178,7 +206,9 @@ impl<'ctx> Allowance<'ctx> {
         let rho_beyond = (&self.clocks.rho * &(&two - &self.factor)).gt(&self.factor);
         let margin = &two * &self.clocks.rho - &self.factor * &self.clocks.fastest();
         let long = (&self.ttl * &margin).ge(&((&self.fixed + &one) * &self.clocks.fastest()));
-        self.shape(claim).assume(RHO_BEYOND_FACTOR, rho_beyond).assume(TTL_LONG_ENOUGH, long)
+        self.shape(claim)
+            .assume(RHO_BEYOND_FACTOR, rho_beyond)
+            .assume(TTL_LONG_ENOUGH, long)
     }
 
     fn shape(&self, claim: Bool<'ctx>) -> Theorem<'ctx> {
@@ -188,11 +218,23 @@ impl<'ctx> Allowance<'ctx> {
         Theorem::new(ctx, claim)
             .assume(CLOCKS_BOUNDED, self.clocks.bounded())
             .assume(TTL_POSITIVE, self.ttl.gt(&zero))
-            .assume(FACTOR_BELOW_TWO, all(ctx, &[&self.factor.gt(&zero), &self.factor.lt(&number(ctx, 2))]))
+            .assume(
+                FACTOR_BELOW_TWO,
+                all(
+                    ctx,
+                    &[&self.factor.gt(&zero), &self.factor.lt(&number(ctx, 2))],
+                ),
+            )
             .assume(FIXED_NON_NEGATIVE, self.fixed.ge(&zero))
             .assume(
                 DRIFT_FROM_FACTOR,
-                all(ctx, &[&self.drift.ge(&proportional), &self.drift.lt(&(&proportional + &number(ctx, 1)))]),
+                all(
+                    ctx,
+                    &[
+                        &self.drift.ge(&proportional),
+                        &self.drift.lt(&(&proportional + &number(ctx, 1))),
+                    ],
+                ),
             )
     }
 }
@@ -218,18 +260,28 @@ mod tests {
     }
 
     /// Clocks within 1%, a TTL of 10.1 s: the bound is exactly 200 ms.
-    fn one_percent_clocks_and_ttl_10100<'ctx>(ctx: &'ctx Context, a: &Acquisitions<'ctx>, drift: i32) -> Theorem<'ctx> {
+    fn one_percent_clocks_and_ttl_10100<'ctx>(
+        ctx: &'ctx Context,
+        a: &Acquisitions<'ctx>,
+        drift: i32,
+    ) -> Theorem<'ctx> {
         a.mutual_exclusion()
             .assume("rho = 1/100", a.clocks.rho._eq(&ratio(ctx, 1, 100)))
             .assume("ttl = 10100", a.ttl._eq(&number(ctx, 10_100)))
-            .assume("time counted from the first client's start", a.start._eq(&number(ctx, 0)))
+            .assume(
+                "time counted from the first client's start",
+                a.start._eq(&number(ctx, 0)),
+            )
             .replacing(DRIFT_COVERS_BOUND, a.drift._eq(&number(ctx, drift)))
     }
 
     #[test]
     fn holds_never_overlap_when_the_drift_allowance_meets_the_bound() {
         let ctx = Context::new(&Config::new());
-        Acquisitions::new(&ctx).mutual_exclusion().check().assert_proved();
+        Acquisitions::new(&ctx)
+            .mutual_exclusion()
+            .check()
+            .assert_proved();
     }
 
     #[test]
@@ -238,7 +290,10 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
         let lower_side_only = (&a.key_life * &a.clocks.fastest()).ge(&a.ttl);
-        a.mutual_exclusion().replacing(KEY_LIFE_ON_NODE_CLOCK, lower_side_only).check().assert_proved();
+        a.mutual_exclusion()
+            .replacing(KEY_LIFE_ON_NODE_CLOCK, lower_side_only)
+            .check()
+            .assert_proved();
     }
 
     #[test]
@@ -248,8 +303,14 @@ mod tests {
         let theorem = a.mutual_exclusion();
         for name in theorem.assumption_names() {
             let cx = a.mutual_exclusion().without(name).check().counterexample();
-            assert!(!cx.satisfies(&a.exclusive()), "{name}: the holds must overlap");
-            assert!(!cx.satisfies(theorem.assumption(name)), "{name}: the counterexample must break it");
+            assert!(
+                !cx.satisfies(&a.exclusive()),
+                "{name}: the holds must overlap"
+            );
+            assert!(
+                !cx.satisfies(theorem.assumption(name)),
+                "{name}: the counterexample must break it"
+            );
         }
     }
 
@@ -260,12 +321,32 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
         let zero = number(&ctx, 0);
-        let legal_and_overlapping =
-            all(&ctx, &[&a.mutual_exclusion().without(DRIFT_COVERS_BOUND).premises(), &a.exclusive().not()]);
+        let legal_and_overlapping = all(
+            &ctx,
+            &[
+                &a.mutual_exclusion().without(DRIFT_COVERS_BOUND).premises(),
+                &a.exclusive().not(),
+            ],
+        );
         Theorem::new(&ctx, legal_and_overlapping)
-            .assume("0 < rho < 1", all(&ctx, &[&a.clocks.rho.gt(&zero), &a.clocks.rho.lt(&number(&ctx, 1))]))
+            .assume(
+                "0 < rho < 1",
+                all(
+                    &ctx,
+                    &[&a.clocks.rho.gt(&zero), &a.clocks.rho.lt(&number(&ctx, 1))],
+                ),
+            )
             .assume("ttl > 0", a.ttl.gt(&zero))
-            .assume("0 <= drift < bound", all(&ctx, &[&a.drift.ge(&zero), &drift_covers_bound(&a.clocks, &a.drift, &a.ttl).not()]))
+            .assume(
+                "0 <= drift < bound",
+                all(
+                    &ctx,
+                    &[
+                        &a.drift.ge(&zero),
+                        &drift_covers_bound(&a.clocks, &a.drift, &a.ttl).not(),
+                    ],
+                ),
+            )
             .assume("the worst-case schedule", a.worst_case())
             .check()
             .assert_proved();
@@ -275,8 +356,12 @@ mod tests {
     fn one_ms_below_the_bound_z3_finds_overlapping_holds() {
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
-        one_percent_clocks_and_ttl_10100(&ctx, &a, 200).check().assert_proved();
-        let cx = one_percent_clocks_and_ttl_10100(&ctx, &a, 199).check().counterexample();
+        one_percent_clocks_and_ttl_10100(&ctx, &a, 200)
+            .check()
+            .assert_proved();
+        let cx = one_percent_clocks_and_ttl_10100(&ctx, &a, 199)
+            .check()
+            .counterexample();
         assert!(overlap(&a, &cx) > Rational::from_integer(0));
         // The client's clock may run 1% slow and the node's 1% fast: the overlap is at most
         // 1 ms / 0.99.
@@ -289,7 +374,11 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
         let one_clock = a.drift.ge(&(&a.clocks.rho * &a.ttl));
-        let cx = a.mutual_exclusion().replacing(DRIFT_COVERS_BOUND, one_clock).check().counterexample();
+        let cx = a
+            .mutual_exclusion()
+            .replacing(DRIFT_COVERS_BOUND, one_clock)
+            .check()
+            .counterexample();
         assert!(!cx.satisfies(&a.exclusive()));
     }
 
@@ -300,12 +389,24 @@ mod tests {
         allowance.covers_every_ttl().check().assert_proved();
         allowance.fails_for_long_ttls().check().assert_proved();
         // Without the rate condition, or for short TTLs, neither holds.
-        allowance.covers_every_ttl().without(RHO_WITHIN_FACTOR).check().counterexample();
-        allowance.fails_for_long_ttls().without(TTL_LONG_ENOUGH).check().counterexample();
+        allowance
+            .covers_every_ttl()
+            .without(RHO_WITHIN_FACTOR)
+            .check()
+            .counterexample();
+        allowance
+            .fails_for_long_ttls()
+            .without(TTL_LONG_ENOUGH)
+            .check()
+            .counterexample();
     }
 
     /// The core's defaults: factor 10_000 ppm, fixed part 2 ms.
-    fn with_shipped_defaults<'ctx>(ctx: &'ctx Context, allowance: &Allowance<'ctx>, theorem: Theorem<'ctx>) -> Theorem<'ctx> {
+    fn with_shipped_defaults<'ctx>(
+        ctx: &'ctx Context,
+        allowance: &Allowance<'ctx>,
+        theorem: Theorem<'ctx>,
+    ) -> Theorem<'ctx> {
         let defaults = Params::new(1, 1);
         let factor = ratio(ctx, defaults.drift_factor_ppm as i32, 1_000_000);
         let fixed = number(ctx, defaults.drift_fixed_ms as i32);
@@ -320,20 +421,30 @@ mod tests {
         let allowance = Allowance::new(&ctx);
         let shipped = |t| with_shipped_defaults(&ctx, &allowance, t);
         let within = allowance.clocks.rho.le(&ratio(&ctx, 1, 199));
-        shipped(allowance.covers_every_ttl()).replacing(RHO_WITHIN_FACTOR, within).check().assert_proved();
+        shipped(allowance.covers_every_ttl())
+            .replacing(RHO_WITHIN_FACTOR, within)
+            .check()
+            .assert_proved();
         // Decision 14's "about 0.5%": 0.5% itself is safe for every TTL.
         let half_percent = allowance.clocks.rho.le(&ratio(&ctx, 1, 200));
-        shipped(allowance.covers_every_ttl()).replacing(RHO_WITHIN_FACTOR, half_percent).check().assert_proved();
+        shipped(allowance.covers_every_ttl())
+            .replacing(RHO_WITHIN_FACTOR, half_percent)
+            .check()
+            .assert_proved();
         // Just above 1/199, long TTLs break it.
         let beyond = allowance.clocks.rho.gt(&ratio(&ctx, 1, 199));
-        let cx = shipped(allowance.covers_every_ttl()).replacing(RHO_WITHIN_FACTOR, beyond).check().counterexample();
+        let cx = shipped(allowance.covers_every_ttl())
+            .replacing(RHO_WITHIN_FACTOR, beyond)
+            .check()
+            .counterexample();
         assert!(cx.real(&allowance.clocks.rho) > Rational::new(1, 199));
     }
 
     /// theorem 1's bound at rate `rho`, in ms, for the shipped drift allowance of `ttl_ms`.
     fn shipped_meets_bound(ttl_ms: u64, rho: Rational) -> bool {
         let drift = Rational::from_integer(Params::new(1, ttl_ms).drift_ms().into());
-        drift * (Rational::from_integer(1) + rho) >= Rational::from_integer(2) * rho * Rational::from_integer(ttl_ms.into())
+        drift * (Rational::from_integer(1) + rho)
+            >= Rational::from_integer(2) * rho * Rational::from_integer(ttl_ms.into())
     }
 
     #[test]
@@ -341,7 +452,10 @@ mod tests {
         // DRIFT_FROM_FACTOR with factor 1/100, fixed 2 ms: ttl/100 + 2 <= drift < ttl/100 + 3.
         for ttl_ms in 1..=200_000u64 {
             let drift = Params::new(1, ttl_ms).drift_ms();
-            assert!(100 * drift >= ttl_ms + 200 && 100 * drift < ttl_ms + 300, "ttl {ttl_ms} ms: drift {drift} ms");
+            assert!(
+                100 * drift >= ttl_ms + 200 && 100 * drift < ttl_ms + 300,
+                "ttl {ttl_ms} ms: drift {drift} ms"
+            );
         }
     }
 
@@ -363,7 +477,10 @@ mod tests {
             let drift = Params::new(1, ttl_ms).drift_ms();
             let rho = Rational::new(drift.into(), (2 * ttl_ms - drift).into());
             assert!(shipped_meets_bound(ttl_ms, rho));
-            assert!(!shipped_meets_bound(ttl_ms, rho + Rational::new(1, 1_000_000_000)));
+            assert!(!shipped_meets_bound(
+                ttl_ms,
+                rho + Rational::new(1, 1_000_000_000)
+            ));
             rho
         };
         assert_eq!(largest_rho(100), Rational::new(3, 197)); // 1.52%
