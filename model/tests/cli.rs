@@ -1,0 +1,92 @@
+//! The `check` command line: its outputs' shapes and its errors.
+
+use std::process::{Command, Output};
+
+fn check(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_check")).args(args).output().expect("check runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_json_prints_one_record_per_property_with_a_structured_counterexample() {
+    let out = check(&["run", "single-plain-del", "--timing", "sync", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let names: Vec<&str> = records.iter().map(|r| r["property"].as_str().unwrap()).collect();
+    assert_eq!(names, ["owner_only_release", "mutual_exclusion", "lock_passed_on", "clients_contend"]);
+    let violated = &records[0];
+    for field in ["scenario", "timing", "property", "kind", "expected", "verdict", "unique_states", "seconds", "explorer_path", "trace", "steps", "config"] {
+        assert!(!violated[field].is_null(), "missing {field} in {violated}");
+    }
+    assert_eq!(violated["verdict"], "violated");
+    assert_eq!(violated["timing"], "sync");
+    assert!(violated["explorer_path"].as_str().unwrap().starts_with("/#/steps/0/"));
+    let steps = violated["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), violated["trace"].as_array().unwrap().len() - 1, "one line per step and the verdict");
+    assert_eq!(steps[0]["action"], "tick");
+    assert!(steps.iter().any(|s| s["action"] == "deliver" && s["params"]["Deliver"]["msg"] == "Delete"), "{steps:?}");
+    assert_eq!(records[1]["verdict"], "holds");
+    assert!(records[1]["trace"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn list_names_every_scenario() {
+    let out = check(&["list", "--json"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), redlock_model::scenario::SCENARIOS.len());
+    assert!(text.contains("\"scenario\":\"redlock-clock-jump\""));
+}
+
+#[test]
+fn an_unexpected_verdict_fails_the_run() {
+    // With no drift allowance, Redlock loses mutual exclusion in sync: not what the preset expects.
+    let out = check(&["run", "redlock-n3", "--timing", "sync", "--drift", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("expected holds, found violated"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_arguments_get_clear_errors() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "redlok"], "no scenario named \"redlok\""),
+        (&["run", "redlock", "--servers", "0"], "--servers must be at least 1"),
+        (&["run", "redlock", "--ttl", "0"], "--ttl 0 is impossible"),
+        (&["run", "redlock", "--timing", "sync", "--skew", "4"], "--skew 4 must be below the TTL"),
+        (&["run", "redlock", "--timing", "async", "--skew", "1"], "--skew applies to bounded clocks"),
+        (&["run", "redlock", "--clients", "9"], "--clients must be between 1 and 4"),
+        (&["run", "redlock", "--ttl", "3", "--drift", "3"], "not larger than the drift allowance"),
+        (&["explore", "redlock", "--addr", "10.1.2.3:3000"], "loopback only"),
+        (&["explore", "redlock", "--addr", "nonsense"], "is not an address"),
+        (&["run", "redlock", "--budget", "0"], "--budget must be at least 1"),
+    ];
+    for (args, message) in cases {
+        let out = check(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+    // Unknown flags are clap's: also exit 2 with a usage message.
+    let out = check(&["run", "redlock", "--colour"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--colour"));
+}
+
+#[test]
+fn table_renders_json_records_and_refuses_garbage() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_check"))
+        .arg("table")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"not json\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("line 1: not a `check --json` record"));
+}
