@@ -1,0 +1,263 @@
+//! The lock against real `redis-server` processes: quorum, faults, expiry, release, extension,
+//! cancellation, contention, AUTH.
+
+use crate::harness::{audit, cluster, eventually, urls, Redis};
+use redlock_client::event::ClientId;
+use redlock_client::{AcquireError, Client, ClientBuilder, ExtendError, Recorder, ReleaseError};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn builder(servers: &[Redis], ttl_ms: u64) -> ClientBuilder {
+    Client::builder(urls(servers))
+        .ttl(Duration::from_millis(ttl_ms))
+        .retries(2)
+        .retry_delay(Duration::from_millis(5)..=Duration::from_millis(20))
+}
+
+async fn holders(servers: &[Redis], key: &str) -> usize {
+    let mut n = 0;
+    for s in servers {
+        n += s.get(key).await.is_some() as usize;
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_is_set_on_every_node_and_released_from_every_node() {
+    let servers = cluster(3);
+    let client = builder(&servers, 2000).build().unwrap();
+    let guard = client.acquire("orders").await.unwrap();
+    assert!(guard.validity() > Duration::from_millis(1800) && guard.validity() <= Duration::from_millis(1978));
+    assert!(guard.remaining() <= guard.validity());
+    assert_eq!(guard.token(), None);
+    let values: Vec<_> = futures_values(&servers, "orders").await;
+    assert!(values.iter().all(|v| v.as_deref() == values[0].as_deref() && v.as_ref().unwrap().len() == 40));
+    for s in &servers {
+        let pttl = s.pttl("orders").await;
+        assert!(pttl > 1500 && pttl <= 2000, "{pttl}");
+    }
+    guard.release().await.unwrap();
+    assert_eq!(holders(&servers, "orders").await, 0);
+}
+
+async fn futures_values(servers: &[Redis], key: &str) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for s in servers {
+        out.push(s.get(key).await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lock_is_refused_to_others_until_released() {
+    let servers = cluster(3);
+    let client = builder(&servers, 2000).build().unwrap();
+    let guard = client.acquire("r").await.unwrap();
+    let started = Instant::now();
+    let e = client.acquire("r").await.unwrap_err();
+    assert_eq!(e, AcquireError::NotAcquired { attempts: 3 });
+    assert!(started.elapsed() < Duration::from_millis(500), "refusals decide at once");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(holders(&servers, "r").await, 3, "the loser's releases left the holder's keys");
+    guard.release().await.unwrap();
+    client.acquire("r").await.unwrap().release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_down_does_not_fail_the_acquire() {
+    for n in [3, 5] {
+        let mut servers = cluster(n);
+        servers[0].kill();
+        if n == 5 {
+            servers[3].kill();
+        }
+        let client = builder(&servers, 2000).build().unwrap();
+        let guard = client.acquire("r").await.unwrap();
+        assert_eq!(holders(&servers[1..3], "r").await, 2);
+        guard.release().await.unwrap_err(); // the dead nodes cannot confirm
+        assert_eq!(holders(&servers[1..3], "r").await, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_node_costs_at_most_the_node_timeout_and_its_keys_are_released_after_it_resumes() {
+    let servers = cluster(3);
+    let client = builder(&servers, 2000).node_timeout(Duration::from_millis(100)).build().unwrap();
+    // Connect to every node first, so that the paused node's request waits on a live socket.
+    client.acquire("warm").await.unwrap().release().await.unwrap();
+    servers[2].pause();
+    let started = Instant::now();
+    let guard = client.acquire("r").await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(100), "a quorum answered: no need to wait");
+    assert_eq!(guard.release().await, Err(ReleaseError::Unconfirmed { nodes: vec![2] }));
+    assert_eq!(holders(&servers[..2], "r").await, 0);
+    servers[2].resume();
+    // The paused node now processes the SET, then the release queued behind it (decision 15):
+    // no orphan key.
+    let released = eventually(Duration::from_secs(2), || async { servers[2].get("r").await.is_none() }).await;
+    assert!(released, "the release reached the resumed node after its acquire");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(servers[2].get("r").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_quorum_the_acquire_fails_and_leaves_no_key() {
+    let servers = cluster(3);
+    let client = builder(&servers, 2000).build().unwrap();
+    client.acquire("warm").await.unwrap().release().await.unwrap();
+    servers[1].pause();
+    servers[2].pause();
+    let started = Instant::now();
+    let e = client.acquire("r").await.unwrap_err();
+    assert_eq!(e, AcquireError::NotAcquired { attempts: 3 });
+    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    let released = eventually(Duration::from_secs(1), || async { servers[0].get("r").await.is_none() });
+    assert!(released.await, "the reachable node was released");
+    servers[1].resume();
+    servers[2].resume();
+    let clean = eventually(Duration::from_secs(2), || async { holders(&servers, "r").await == 0 }).await;
+    assert!(clean, "the releases follow the late SETs on the resumed nodes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_expires_after_its_validity_and_its_release_is_then_reported_and_harmless() {
+    let servers = cluster(3);
+    let first = builder(&servers, 300).build().unwrap();
+    let second = first.with_client_id(ClientId(2));
+    let old = first.acquire("r").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(320)).await;
+    assert_eq!(old.remaining(), Duration::ZERO);
+    let new = second.acquire("r").await.unwrap();
+    assert_eq!(old.release().await, Err(ReleaseError::Expired));
+    assert_eq!(holders(&servers, "r").await, 3, "the expired holder's release left the new keys");
+    new.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extending_renews_the_keys_and_extending_after_expiry_is_rejected() {
+    let servers = cluster(3);
+    let client = builder(&servers, 400).build().unwrap();
+    let mut guard = client.acquire("r").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let validity = guard.extend().await.unwrap();
+    assert!(validity > Duration::from_millis(350) && guard.remaining() > Duration::from_millis(300));
+    assert!(servers[0].pttl("r").await > 300);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(guard.extend().await, Err(ExtendError::Expired));
+    assert_eq!(holders(&servers, "r").await, 0, "expired keys are not brought back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_without_a_quorum_keeps_the_old_validity() {
+    let servers = cluster(3);
+    let client = builder(&servers, 2000).build().unwrap();
+    let mut guard = client.acquire("r").await.unwrap();
+    servers[0].del("r").await;
+    servers[1].del("r").await;
+    match guard.extend().await {
+        Err(ExtendError::NoQuorum { remaining }) => assert!(remaining > Duration::from_millis(1500)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_guard_releases_everywhere() {
+    let servers = cluster(3);
+    let client = builder(&servers, 5000).build().unwrap();
+    drop(client.acquire("r").await.unwrap());
+    assert!(eventually(Duration::from_secs(1), || async { holders(&servers, "r").await == 0 }).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_acquire_leaves_no_key_even_on_nodes_that_answer_later() {
+    let servers = cluster(3);
+    let client = builder(&servers, 5000).node_timeout(Duration::from_millis(1000)).build().unwrap();
+    client.acquire("warm").await.unwrap().release().await.unwrap();
+    servers[1].pause();
+    servers[2].pause();
+    let attempt = tokio::time::timeout(Duration::from_millis(100), client.acquire("r")).await;
+    assert!(attempt.is_err(), "still waiting for a quorum when dropped");
+    assert!(eventually(Duration::from_secs(1), || async { servers[0].get("r").await.is_none() }).await);
+    servers[1].resume();
+    servers[2].resume();
+    assert!(eventually(Duration::from_secs(2), || async { holders(&servers, "r").await == 0 }).await);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(holders(&servers, "r").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_contend_and_exactly_one_holds_at_a_time_as_the_judge_confirms() {
+    let servers = cluster(5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.ndjson");
+    let client = builder(&servers, 2000)
+        .retries(1000)
+        .retry_delay(Duration::from_millis(1)..=Duration::from_millis(10))
+        .recorder(Recorder::append_to(&path).unwrap())
+        .build()
+        .unwrap();
+    let inside = Arc::new(AtomicBool::new(false));
+    let holds = Arc::new(AtomicU32::new(0));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (client, inside, holds) = (client.with_client_id(ClientId(i)), inside.clone(), holds.clone());
+            tokio::spawn(async move {
+                for _ in 0..4 {
+                    let guard = client.acquire("shared").await.unwrap();
+                    assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    assert!(guard.remaining() > Duration::ZERO);
+                    inside.store(false, Ordering::SeqCst);
+                    holds.fetch_add(1, Ordering::SeqCst);
+                    guard.release().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(holds.load(Ordering::SeqCst), 32);
+
+    let judge = audit(&path, 5);
+    assert!(judge.violations().is_empty(), "{:?}", judge.violations());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.matches(r#""kind":"granted""#).count(), 32, "one grant recorded per hold");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_that_require_a_password_are_reached_with_auth() {
+    let servers: Vec<Redis> = (0..3).map(|_| Redis::start_with(Some("s3cret"), &[])).collect();
+    let client = builder(&servers, 2000).build().unwrap();
+    client.acquire("r").await.unwrap().release().await.unwrap();
+    let wrong: Vec<String> =
+        servers.iter().map(|s| format!("redis://:wrong@127.0.0.1:{}", s.port())).collect();
+    let client = Client::builder(wrong).retries(0).build().unwrap();
+    assert_eq!(client.acquire("r").await.unwrap_err(), AcquireError::NotAcquired { attempts: 1 });
+}
+
+#[tokio::test]
+async fn an_empty_resource_name_is_refused() {
+    let client = Client::builder(["redis://127.0.0.1:1"]).build().unwrap();
+    assert_eq!(client.acquire("").await.unwrap_err(), AcquireError::EmptyResource);
+}
+
+#[test]
+fn acquiring_outside_a_runtime_is_an_error_not_a_panic() {
+    let client = Client::builder(["redis://127.0.0.1:1"]).build().unwrap();
+    let outcome = futures_block_on(client.acquire("r"));
+    assert_eq!(outcome.unwrap_err(), AcquireError::NoRuntime);
+}
+
+/// Polls a future to completion on this thread, with no runtime at all.
+fn futures_block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests against real servers started by [`harness`].
+
+mod harness;
+
+mod config;
+mod fencing;
+mod keep_alive;
+mod lock;
