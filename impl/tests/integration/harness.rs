@@ -41,28 +41,37 @@ fn signal(child: &Child, signal: libc::c_int) {
 pub struct Redis {
     child: Option<Child>,
     port: u16,
-    password: Option<String>,
+    url: String,
     _dir: TempDir,
 }
 
 impl Redis {
     pub fn start() -> Redis {
-        Redis::start_with(None, &[])
+        Redis::start_with(None, None)
     }
 
-    /// A server that requires `password` (AUTH), with extra `args`.
-    pub fn start_with(password: Option<&str>, args: &[&str]) -> Redis {
+    /// A server that requires `password` (AUTH), and speaks only TLS with `tls`'s certificate.
+    pub fn start_with(password: Option<&str>, tls: Option<&Tls>) -> Redis {
         let dir = tempfile::tempdir().unwrap();
         for _ in 0..5 {
             let port = free_port();
             let mut cmd = Command::new("redis-server");
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            match tls {
+                None => cmd.args(["--port", &port.to_string()]),
+                Some(tls) => cmd
+                    .args(["--port", "0", "--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+                    .arg("--tls-cert-file")
+                    .arg(tls.dir.path().join("server.crt"))
+                    .arg("--tls-key-file")
+                    .arg(tls.dir.path().join("server.key"))
+                    .arg("--tls-ca-cert-file")
+                    .arg(tls.dir.path().join("ca.crt")),
+            };
+            cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .arg("--dir")
                 .arg(dir.path())
                 .arg("--logfile")
                 .arg(dir.path().join("redis.log"))
-                .args(args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             if let Some(p) = password {
@@ -70,7 +79,10 @@ impl Redis {
             }
             let mut child = cmd.spawn().expect("redis-server is installed (apt-get install redis-server)");
             if wait_for_port(port, &mut child, "redis-server") {
-                return Redis { child: Some(child), port, password: password.map(Into::into), _dir: dir };
+                let scheme = if tls.is_some() { "rediss" } else { "redis" };
+                let auth = password.map_or(String::new(), |p| format!(":{p}@"));
+                let url = format!("{scheme}://{auth}127.0.0.1:{port}");
+                return Redis { child: Some(child), port, url, _dir: dir };
             }
         }
         panic!("redis-server could not start on a free port");
@@ -81,10 +93,7 @@ impl Redis {
     }
 
     pub fn url(&self) -> String {
-        match &self.password {
-            Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
-            None => format!("redis://127.0.0.1:{}", self.port),
-        }
+        self.url.clone()
     }
 
     /// Freezes the process (SIGSTOP): it keeps its sockets but answers nothing.
@@ -132,6 +141,41 @@ fn signal_quietly(child: &Child, signal: libc::c_int) -> i32 {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A test certificate authority and a server certificate for 127.0.0.1 signed by it, made
+/// with the `openssl` command.
+pub struct Tls {
+    dir: TempDir,
+}
+
+impl Tls {
+    pub fn new() -> Tls {
+        let dir = tempfile::tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl is installed (apt-get install openssl)");
+            assert!(status.success(), "openssl {args:?}");
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        openssl(&[&["req", "-x509"], &ec[..], &["-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test CA"]].concat());
+        openssl(&[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+        std::fs::write(dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.crt", "-days", "1", "-extfile", "san.ext"]);
+        // redis-server runs as us and reads the key: nothing else to do.
+        Tls { dir }
+    }
+
+    /// The CA certificate, PEM.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("ca.crt")).unwrap()
     }
 }
 

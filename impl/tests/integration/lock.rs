@@ -1,7 +1,7 @@
 //! The lock against real `redis-server` processes: quorum, faults, expiry, release, extension,
 //! cancellation, contention, AUTH.
 
-use crate::harness::{audit, cluster, eventually, urls, Redis};
+use crate::harness::{audit, cluster, eventually, urls, Redis, Tls};
 use redlock_client::event::ClientId;
 use redlock_client::{AcquireError, Client, ClientBuilder, ExtendError, Recorder, ReleaseError};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -228,13 +228,25 @@ async fn many_tasks_contend_and_exactly_one_holds_at_a_time_as_the_judge_confirm
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_that_require_a_password_are_reached_with_auth() {
-    let servers: Vec<Redis> = (0..3).map(|_| Redis::start_with(Some("s3cret"), &[])).collect();
+    let servers: Vec<Redis> = (0..3).map(|_| Redis::start_with(Some("s3cret"), None)).collect();
     let client = builder(&servers, 2000).build().unwrap();
     client.acquire("r").await.unwrap().release().await.unwrap();
     let wrong: Vec<String> =
         servers.iter().map(|s| format!("redis://:wrong@127.0.0.1:{}", s.port())).collect();
     let client = Client::builder(wrong).retries(0).build().unwrap();
     assert_eq!(client.acquire("r").await.unwrap_err(), AcquireError::NotAcquired { attempts: 1 });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_behind_tls_are_reached_with_rediss_urls_and_a_trusted_root() {
+    let tls = Tls::new();
+    let servers: Vec<Redis> = (0..3).map(|_| Redis::start_with(Some("s3cret"), Some(&tls))).collect();
+    assert!(servers[0].url().starts_with("rediss://:s3cret@"));
+    let client = builder(&servers, 2000).tls_root_certificate(tls.ca_pem()).build().unwrap();
+    client.acquire("r").await.unwrap().release().await.unwrap();
+    // Without the test CA, the system's roots do not trust the servers: no node answers.
+    let untrusting = Client::builder(urls(&servers)).retries(0).build().unwrap();
+    assert_eq!(untrusting.acquire("r").await.unwrap_err(), AcquireError::NotAcquired { attempts: 1 });
 }
 
 #[tokio::test]
