@@ -167,6 +167,25 @@ impl ClientBuilder {
     }
 
     /// Checks everything and builds the client. No connection is opened yet.
+    ///
+    /// ```
+    /// use redlock_client::{params::ParamsError, Client, ConfigError, Fencing};
+    /// use std::time::Duration;
+    ///
+    /// let servers = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379", "redis://10.0.0.3:6379"];
+    /// let client = Client::builder(servers)
+    ///     .ttl(Duration::from_secs(30))
+    ///     .node_timeout(Duration::from_millis(20))
+    ///     .retries(5)
+    ///     .build()?;
+    /// assert_eq!(client.params().quorum(), 2);
+    ///
+    /// let e = Client::builder(servers).ttl(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(e, ConfigError::Params(ParamsError::ZeroTtl));
+    /// let e = Client::builder(servers).fencing(Fencing::Counter).build().unwrap_err();
+    /// assert_eq!(e, ConfigError::FencingNeedsOneServer { servers: 3 });
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn build(self) -> Result<Client, ConfigError> {
         self.check().map(Client::from_config)
     }

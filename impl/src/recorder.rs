@@ -3,13 +3,15 @@
 //!
 //! Turn it on with [`ClientBuilder::recorder`](crate::ClientBuilder::recorder):
 //!
-//! ```no_run
+//! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use redlock_client::{event::ClientId, Client, Recorder};
+//! let path = std::env::temp_dir().join(format!("locks-{}.ndjson", std::process::id()));
 //! let client = Client::builder(["redis://127.0.0.1:6379"])
 //!     .client_id(ClientId(7))
-//!     .recorder(Recorder::append_to("/var/log/myapp/locks.ndjson")?)
+//!     .recorder(Recorder::append_to(&path)?)
 //!     .build()?;
+//! # std::fs::remove_file(&path)?;
 //! # Ok(()) }
 //! ```
 //!
