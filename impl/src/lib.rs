@@ -67,7 +67,7 @@
 //! - [`fence`]: the [`FencedResource`](fence::FencedResource) trait and its Redis and
 //!   PostgreSQL (feature `postgres`) adapters.
 //! - [`recorder`]: the optional NDJSON history recorder; [`clock`]: the clocks it and the driver
-//!   read; [`LockValue`] (`value.rs`): 20 bytes from the OS CSPRNG, hex encoded.
+//!   read; `value.rs`: lock values, 20 bytes from the OS CSPRNG, hex encoded.
 //!
 //! With default features off, the core, the events and the judge need nothing but `std`,
 //! `serde` and `rand`, and the crate compiles without tokio or redis (the model depends on it
@@ -201,7 +201,6 @@ pub use crate::{
     guard::Guard,
     keep_alive::LockContext,
     recorder::Recorder,
-    value::LockValue,
 };
 /// The redis-rs version this crate is built with (for [`fence::RedisFenced`] connections).
 #[cfg(feature = "client")]

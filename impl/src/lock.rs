@@ -249,6 +249,10 @@ impl Lock {
     /// One extension round: `Extended`, `ExtendFailed` or `Lost`.
     pub(crate) async fn extend(&mut self) -> Output {
         let outputs = self.shared.feed(Input::Extend);
+        if outputs.is_empty() {
+            // The core ignores it: the lock was already lost.
+            return Output::Lost;
+        }
         self.settle(outputs).await
     }
 

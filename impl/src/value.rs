@@ -9,17 +9,17 @@ use std::fmt;
 
 /// The value stored under a lock's key by one acquisition.
 #[derive(Clone, PartialEq, Eq)]
-pub struct LockValue(String);
+pub(crate) struct LockValue(String);
 
 impl LockValue {
     /// A fresh value: 20 random bytes from the OS, as 40 lowercase hex digits.
-    pub fn random() -> LockValue {
+    pub(crate) fn random() -> LockValue {
         let mut bytes = [0u8; 20];
         OsRng.fill_bytes(&mut bytes);
         LockValue(bytes.iter().map(|b| format!("{b:02x}")).collect())
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

@@ -12,7 +12,7 @@
 //! [`Guard::write`](crate::Guard::write), or the same on a
 //! [`LockContext`](crate::LockContext)), which presents the lock's token and records the
 //! outcome in the history. Adapters: [`RedisFenced`] and, with the `postgres` feature,
-//! [`PostgresFenced`].
+//! `PostgresFenced`.
 
 mod redis;
 pub use self::redis::{RedisFenceError, RedisFenced};

@@ -215,13 +215,22 @@ pub struct Postgres {
     _dir: TempDir,
 }
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// Debian's PostgreSQL binaries, newest major version first.
+fn pg_bin() -> std::path::PathBuf {
+    let mut versions: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (apt-get install postgresql)")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .collect();
+    versions.sort();
+    versions.pop().expect("a PostgreSQL version under /usr/lib/postgresql").1
+}
 
 /// A command that runs as `postgres` if we are root (like `runuser -u postgres`, but the server
 /// is then our direct child, so that we can signal and reap it).
 fn as_postgres(program: &str) -> Command {
     use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new(format!("{PG_BIN}/{program}"));
+    let mut cmd = Command::new(pg_bin().join(program));
     if is_root() {
         let (uid, gid) = postgres_user();
         cmd.uid(uid).gid(gid);

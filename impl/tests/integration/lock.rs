@@ -152,6 +152,7 @@ async fn extending_renews_the_keys_and_extending_after_expiry_is_rejected() {
     assert!(renewed >= 2, "a quorum renewed the TTL");
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(guard.extend().await, Err(ExtendError::Expired));
+    assert_eq!(guard.extend().await, Err(ExtendError::Expired), "and stays so");
     let mut pttls = Vec::new();
     for s in &servers {
         pttls.push(s.pttl("r").await);
