@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Works on a fresh Debian machine with only the Rust toolchain:
 # installs what the tests need when it is missing (redis-server, PostgreSQL, Chromium, Z3, Java
-# for TLC), then runs the Rust tests (which start their own servers on loopback ports and stop
+# for TLC, openssl for the TLS test's certificates), then runs the Rust tests (which start their own servers on loopback ports and stop
 # them) and the TLA+ checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 dpkg -s libz3-dev >/dev/null 2>&1 || missing+=(libz3-dev)
 command -v java >/dev/null || missing+=(default-jre-headless)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -130,9 +130,11 @@ impl Actor for LockActor {
         let setup = &self.setup;
         match &self.role {
             Role::Server(server) => {
-                let Some(client) = self.client_of(src) else { return };
-                if let ActorState::Server(s) = state.to_mut() {
-                    server.on_msg(setup, s, client, src, msg, o);
+                let ActorState::Server(s) = state.to_mut() else { return };
+                match (self.client_of(src), msg) {
+                    (_, Msg::CheckSequencer { client, token }) => server.check_sequencer(s, client, token, src, o),
+                    (Some(client), msg) => server.on_msg(setup, s, client, src, msg, o),
+                    (None, _) => {}
                 }
             }
             Role::Client(client) => {
@@ -142,9 +144,14 @@ impl Actor for LockActor {
                 }
             }
             Role::Resource => {
-                let (Some(client), Some(kind)) = (self.client_of(src), setup.resource) else { return };
-                if let ActorState::Resource(s) = state.to_mut() {
-                    s.on_msg(kind, client, src, msg, o);
+                let Some(kind) = setup.resource else { return };
+                let ActorState::Resource(s) = state.to_mut() else { return };
+                match (self.client_of(src), msg) {
+                    (_, Msg::SequencerValid { client, valid }) => {
+                        s.on_sequencer_checked(client, valid, setup.servers as usize, o)
+                    }
+                    (Some(client), msg) => s.on_msg(kind, client, src, msg, o),
+                    (None, _) => {}
                 }
             }
         }
@@ -153,7 +160,7 @@ impl Actor for LockActor {
     fn on_timeout(&self, _id: Id, state: &mut Cow<ActorState>, timer: &Timer, o: &mut Out<Self>) {
         let servers = self.setup.servers as usize;
         match (&self.role, state.to_mut()) {
-            (Role::Server(server), ActorState::Server(s)) => server.on_timeout(s, *timer, o),
+            (Role::Server(server), ActorState::Server(s)) => server.on_timeout(&self.setup, s, *timer, o),
             (Role::Client(client), ActorState::Client(s)) => client.on_timeout(&self.setup, s, *timer, o),
             (Role::Resource, ActorState::Resource(s)) => {
                 s.on_timeout(*timer, |c| Id::from(servers + c as usize), o)
@@ -165,8 +172,8 @@ impl Actor for LockActor {
     fn name(&self) -> String {
         match &self.role {
             Role::Server(s) => match self.setup.service {
-                crate::setup::Service::ZooKeeper => "lock service".into(),
-                _ => format!("redis {}", s.index),
+                crate::setup::Service::ZooKeeper | crate::setup::Service::Chubby => "lock service".into(),
+                crate::setup::Service::Redis => format!("redis {}", s.index),
             },
             Role::Client(c) => format!("client {}", c.index),
             Role::Resource => "resource".into(),

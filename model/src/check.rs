@@ -111,51 +111,53 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
     let mut discovered: BTreeSet<&'static str> = BTreeSet::new();
     let mut paths: HashMap<&'static str, Vec<Action>> = HashMap::new();
     let (mut unique_states, mut states) = (0, 0);
-    // What random walks look for: the violations the scenario expects (or leaves open), and the
-    // witnesses that show the model is not vacuous.
-    let targets: BTreeSet<&'static str> = setup
-        .judged
-        .iter()
-        .filter(|i| scenario.expected(timing, **i) != Expected::Holds)
-        .map(|i| i.name())
-        .chain(setup_witnesses(&setup).into_iter().map(|w| w.name))
-        .collect();
-    if targets.iter().any(|t| Invariant::from_name(t).is_some()) {
+    let mut exhausted = false;
+    let expected = |e: Expected| setup.judged.iter().any(|i| scenario.expected(timing, *i) == e);
+    let mut record = |found: HashMap<&'static str, stateright::Path<SystemState, Action>>, discovered: &mut BTreeSet<&'static str>| {
+        for (name, path) in found {
+            discovered.insert(name);
+            paths.entry(name).or_insert_with(|| path.into_actions());
+        }
+    };
+    // Where the literature is silent, the space may well be small and hold: try to exhaust it
+    // first, briefly, before any random walk.
+    if expected(Expected::Undecided) && !expected(Expected::Violated) {
+        let dfs = exhaustive(&setup, &model_properties, options.threads, (options.budget / 10).min(Duration::from_secs(3)));
+        exhausted = dfs.exhausted;
+        unique_states += dfs.unique_states;
+        states += dfs.states;
+        record(dfs.discoveries, &mut discovered);
+    }
+    // Where a violation is expected or possible, random walks go first: they find violations
+    // in spaces far too large to exhaust. They look for those violations and the witnesses.
+    if !exhausted && (expected(Expected::Violated) || expected(Expected::Undecided)) {
+        let targets: BTreeSet<&'static str> = setup
+            .judged
+            .iter()
+            .filter(|i| scenario.expected(timing, **i) != Expected::Holds)
+            .map(|i| i.name())
+            .chain(setup_witnesses(&setup).into_iter().map(|w| w.name))
+            .filter(|t| !discovered.contains(t))
+            .collect();
         let simulation = LockSystem::new(setup.clone())
             .checker()
             .threads(options.threads)
-            .timeout(options.budget / 4)
+            .timeout((options.budget / 3).min(Duration::from_secs(4)))
             .finish_when(HasDiscoveries::AllOf(targets))
             .spawn_simulation(0, UniformChooser)
             .join();
-        for (name, path) in simulation.discoveries() {
-            discovered.insert(name);
-            paths.insert(name, path.into_actions());
-        }
         // Random walks do not count unique states; their steps count as states generated.
         states += simulation.state_count();
+        record(simulation.discoveries(), &mut discovered);
     }
-    let remaining: BTreeSet<&'static str> = model_properties.iter().copied().filter(|p| !discovered.contains(p)).collect();
-    let mut exhausted = false;
-    if !remaining.is_empty() {
+    let remaining: Vec<&'static str> = model_properties.iter().copied().filter(|p| !discovered.contains(p)).collect();
+    if !exhausted && !remaining.is_empty() {
         let left = options.budget.saturating_sub(start.elapsed()).max(Duration::from_secs(1));
-        let dfs_start = Instant::now();
-        let dfs = LockSystem::new(setup.clone())
-            .checker()
-            .threads(options.threads)
-            .timeout(left)
-            .symmetry_fn(crate::symmetry::for_setup(&setup))
-            .finish_when(HasDiscoveries::AllOf(remaining.clone()))
-            .spawn_dfs()
-            .join();
-        // A search that used its whole budget may have stopped early, whatever the checker says.
-        exhausted = dfs.is_done() && dfs_start.elapsed() < left;
-        for (name, path) in dfs.discoveries() {
-            discovered.insert(name);
-            paths.insert(name, path.into_actions());
-        }
-        unique_states += dfs.unique_state_count();
-        states += dfs.state_count();
+        let dfs = exhaustive(&setup, &remaining, options.threads, left);
+        exhausted = dfs.exhausted;
+        unique_states += dfs.unique_states;
+        states += dfs.states;
+        record(dfs.discoveries, &mut discovered);
     }
     let complete = exhausted || model_properties.iter().all(|p| discovered.contains(p));
     let invariants: Vec<InvariantResult> = setup
@@ -173,7 +175,7 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
         .collect();
     let violated: Vec<Invariant> =
         invariants.iter().filter(|r| r.verdict == Verdict::Violated).map(|r| r.invariant).collect();
-    let bfs_budget = (options.budget / 2).min(Duration::from_secs(8));
+    let bfs_budget = (options.budget / 2).min(Duration::from_secs(5));
     let mut counterexamples = counterexamples(&setup, &violated, bfs_budget);
     for &invariant in &violated {
         if let (Entry::Vacant(e), Some(path)) = (counterexamples.entry(invariant), paths.get(invariant.name())) {
@@ -204,6 +206,36 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
         complete,
         invariants,
         witnesses,
+    }
+}
+
+/// What one depth-first search found.
+struct Exhaustive {
+    /// It reached the end of the space (or discovered every property it looked for).
+    exhausted: bool,
+    unique_states: usize,
+    states: usize,
+    discoveries: HashMap<&'static str, stateright::Path<SystemState, Action>>,
+}
+
+/// A depth-first search with symmetry reduction that stops once every property in `looking_for`
+/// is discovered, or at the end of the space, or of `budget`.
+fn exhaustive(setup: &Setup, looking_for: &[&'static str], threads: usize, budget: Duration) -> Exhaustive {
+    let start = Instant::now();
+    let dfs = LockSystem::new(setup.clone())
+        .checker()
+        .threads(threads)
+        .timeout(budget)
+        .symmetry_fn(crate::symmetry::for_setup(setup))
+        .finish_when(HasDiscoveries::AllOf(looking_for.iter().copied().collect()))
+        .spawn_dfs()
+        .join();
+    Exhaustive {
+        // A search that used its whole budget may have stopped early, whatever the checker says.
+        exhausted: dfs.is_done() && start.elapsed() < budget,
+        unique_states: dfs.unique_state_count(),
+        states: dfs.state_count(),
+        discoveries: dfs.discoveries(),
     }
 }
 

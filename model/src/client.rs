@@ -94,7 +94,8 @@ impl Client {
     pub fn on_msg(&self, setup: &Setup, s: &mut ClientState, from_server: Option<u8>, msg: Msg, o: &mut Out<crate::actor::LockActor>) {
         match (msg, from_server) {
             (Msg::AcquireReply { round, reply }, Some(node)) => {
-                if setup.encoding == Encoding::SetnxThenExpire && matches!(reply, Reply::Ok { .. }) && s.lock.rounds == round {
+                let current = s.lock.rounds == round;
+                if setup.encoding == Encoding::SetnxThenExpire && matches!(reply, Reply::Ok { .. }) && current {
                     s.expire_pending.insert(node as usize);
                     o.set_timer(Timer::SendExpire, model_timeout());
                 }
@@ -173,11 +174,12 @@ impl Client {
             _ => Due::No,
         };
         match timer {
-            // Clients start, and holders release, whenever they like.
+            // Clients start, holders begin their work (a critical section may compute for a
+            // while before it touches the resource) and release whenever they like.
             Timer::Start => Due::Whenever,
+            Timer::Work if s.step == Step::Granted => Due::Whenever,
             Timer::Release if s.step == Step::Holding => Due::Whenever,
             Timer::Write if s.step == Step::ReadyToWrite => Due::Now,
-            Timer::Work if s.step == Step::Granted => Due::Now,
             Timer::Deadline => match s.lock.round_deadline(&setup.params()) {
                 Some(d) if d <= self.now(s) => Due::Now,
                 _ => Due::No,
@@ -198,7 +200,7 @@ impl Client {
             Tokens::None => None,
             // antirez's unique token: the lock's random value, here the client's own number.
             Tokens::Unique => Some(self.index as u64 + 1),
-            Tokens::IncrMax | Tokens::Zxid => s.lock.token(),
+            Tokens::IncrMax | Tokens::Zxid | Tokens::Sequencer => s.lock.token(),
         }
     }
 
@@ -237,8 +239,8 @@ impl Client {
         match output {
             Output::SendAcquire { node, round } => {
                 let ttl = (setup.encoding != Encoding::SetnxThenExpire).then_some(setup.ttl);
-                let incr = matches!(setup.tokens, Tokens::IncrMax | Tokens::Zxid);
-                o.send(node_id(node), Msg::Acquire { round, ttl, incr });
+                let incr = matches!(setup.tokens, Tokens::IncrMax | Tokens::Zxid | Tokens::Sequencer);
+                o.send(node_id(node), Msg::Acquire { round, ttl, incr, wait: setup.wait_replicas });
             }
             Output::SendExtend { node, round } => o.send(node_id(node), Msg::Extend { round }),
             Output::SendRelease { node } => {

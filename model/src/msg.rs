@@ -10,9 +10,11 @@ use std::fmt;
 pub enum Msg {
     // Client -> lock server (Redis commands, or the ZooKeeper-style service's).
     /// `SET key <client> NX PX ttl` (`ttl: None` is a bare `SETNX`); with `incr`, the acquire
-    /// script also increments the node's fencing counter and returns it. For the
-    /// ZooKeeper-style service: create the ephemeral lock node in the client's session.
-    Acquire { round: u32, ttl: Option<u8>, incr: bool },
+    /// script also increments the node's fencing counter and returns it; with `wait: Some(n)`,
+    /// `WAIT n` follows in the same pipeline and the reply comes once n replicas acknowledged the
+    /// write (Redisson). For the ZooKeeper- and Chubby-style services: create the lock in the
+    /// client's session.
+    Acquire { round: u32, ttl: Option<u8>, incr: bool, wait: Option<u8> },
     /// `EXPIRE key ttl`, the second half of `SETNX` then `EXPIRE`.
     Expire { ttl: u8 },
     /// Compare-and-pexpire: extend the key only if it still holds the client's value. For the
@@ -29,6 +31,10 @@ pub enum Msg {
     ExtendReply { round: u32, reply: Reply },
     /// The value `GET` found: the owning client, if any.
     GetReply { owner: Option<u8> },
+    // Resource -> lock service, and back (Chubby's CheckSequencer).
+    /// Is `token` the sequencer of the lock `client` holds now?
+    CheckSequencer { client: u8, token: u64 },
+    SequencerValid { client: u8, valid: bool },
     // Client -> resource.
     /// Set the resource's check-and-set token to the client's (antirez's scheme).
     Claim { token: u64 },
@@ -44,8 +50,12 @@ impl fmt::Display for Msg {
         let token = |t: &Option<u64>| t.map(|t| format!(" token {t}")).unwrap_or_default();
         match self {
             Msg::Acquire { ttl: None, .. } => write!(f, "SETNX"),
-            Msg::Acquire { ttl: Some(ttl), incr, .. } => {
-                write!(f, "SET NX PX {ttl}{}", if *incr { " + INCR" } else { "" })
+            Msg::Acquire { ttl: Some(ttl), incr, wait, .. } => {
+                write!(f, "SET NX PX {ttl}{}", if *incr { " + INCR" } else { "" })?;
+                match wait {
+                    Some(n) => write!(f, " + WAIT {n}"),
+                    None => Ok(()),
+                }
             }
             Msg::Expire { ttl } => write!(f, "EXPIRE {ttl}"),
             Msg::Extend { .. } => write!(f, "extend (compare-and-pexpire)"),
@@ -60,6 +70,10 @@ impl fmt::Display for Msg {
             },
             Msg::GetReply { owner: Some(c) } => write!(f, "value of client {c}"),
             Msg::GetReply { owner: None } => write!(f, "nil"),
+            Msg::CheckSequencer { client, token } => write!(f, "CheckSequencer(client {client}, sequencer {token})"),
+            Msg::SequencerValid { client, valid } => {
+                write!(f, "client {client}'s sequencer is {}", if *valid { "valid" } else { "stale" })
+            }
             Msg::Claim { token } => write!(f, "claim token {token}"),
             Msg::Read { token: t } => write!(f, "read{}", token(t)),
             Msg::Write { value, token: t } => write!(f, "write {value}{}", token(t)),
@@ -93,10 +107,10 @@ pub enum Timer {
     // Lock server.
     /// The key's expiry, measured on the server's clock.
     Expire,
-    /// The replica catches up with the primary.
-    Replicate,
-    /// A session without heartbeats expires (ZooKeeper-style service).
-    SessionExpire,
+    /// Replica `replica` catches up with the primary.
+    Replicate { replica: u8 },
+    /// Chubby's lock-delay is over.
+    LockDelay,
     // Resource.
     /// Apply `client`'s write whose token was checked (check-then-write resource).
     Apply { client: u8 },

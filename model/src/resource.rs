@@ -8,12 +8,15 @@ use serde::Serialize;
 use stateright::actor::{model_timeout, Id, Out};
 use std::fmt;
 
-/// A write whose token passed the check and waits to be applied (check-then-write only).
+/// A write that waits to be applied as a separate step: its token was checked (check-then-write)
+/// or is being checked by the lock service (CheckSequencer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Pending {
     pub client: u8,
     pub value: u8,
     pub token: Option<u64>,
+    /// The check passed; the write may land.
+    pub checked: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -43,24 +46,25 @@ impl ResourceState {
             }
             Msg::Write { value, token } => {
                 let accepted = match kind {
-                    Resource::Unfenced => true,
+                    Resource::Unfenced | Resource::CheckSequencer => true,
                     Resource::Fenced | Resource::FencedCheckThenWrite => token >= self.fence,
                     Resource::UniqueTokenCas => token.is_some() && token == self.fence,
                 };
                 if !accepted {
-                    self.events.push(Event::WriteRejected { client: ClientId(client as u32), token });
-                    o.send(src, Msg::WriteReply { applied: false });
+                    self.reject(client, token, src, o);
                 } else if kind == Resource::FencedCheckThenWrite {
                     // The check passed; the write lands in a later, separate step.
                     self.fence = token;
-                    self.pending.push(Pending { client, value, token });
-                    self.pending.sort();
-                    o.set_timer(Timer::Apply { client }, model_timeout());
+                    self.park(Pending { client, value, token, checked: true }, o);
+                } else if kind == Resource::CheckSequencer {
+                    // Ask the lock service (actor 0) whether the sequencer is still valid.
+                    self.park(Pending { client, value, token, checked: false }, o);
+                    o.send(Id::from(0), Msg::CheckSequencer { client, token: token.unwrap_or_default() });
                 } else {
                     if kind == Resource::Fenced {
                         self.fence = token;
                     }
-                    self.apply(Pending { client, value, token });
+                    self.apply(Pending { client, value, token, checked: true });
                     o.send(src, Msg::WriteReply { applied: true });
                 }
             }
@@ -68,10 +72,35 @@ impl ResourceState {
         }
     }
 
+    /// The lock service answered a CheckSequencer for `client`'s write.
+    pub fn on_sequencer_checked(&mut self, client: u8, valid: bool, servers: usize, o: &mut Out<crate::actor::LockActor>) {
+        let Some(i) = self.pending.iter().position(|p| p.client == client && !p.checked) else { return };
+        if valid {
+            self.pending[i].checked = true;
+            o.set_timer(Timer::Apply { client }, model_timeout());
+        } else {
+            let p = self.pending.remove(i);
+            self.reject(client, p.token, Id::from(servers + client as usize), o);
+        }
+    }
+
+    fn park(&mut self, p: Pending, o: &mut Out<crate::actor::LockActor>) {
+        if p.checked {
+            o.set_timer(Timer::Apply { client: p.client }, model_timeout());
+        }
+        self.pending.push(p);
+        self.pending.sort();
+    }
+
+    fn reject(&mut self, client: u8, token: Option<u64>, to: Id, o: &mut Out<crate::actor::LockActor>) {
+        self.events.push(Event::WriteRejected { client: ClientId(client as u32), token });
+        o.send(to, Msg::WriteReply { applied: false });
+    }
+
     /// The checked write of `client` lands.
     pub fn on_timeout(&mut self, timer: Timer, client_id: impl Fn(u8) -> Id, o: &mut Out<crate::actor::LockActor>) {
         if let Timer::Apply { client } = timer {
-            if let Some(i) = self.pending.iter().position(|p| p.client == client) {
+            if let Some(i) = self.pending.iter().position(|p| p.client == client && p.checked) {
                 let p = self.pending.remove(i);
                 self.apply(p);
                 o.send(client_id(client), Msg::WriteReply { applied: true });
@@ -82,7 +111,7 @@ impl ResourceState {
     /// A checked write may land at any moment (sync: before time passes).
     pub fn due(&self, bounded_delay: bool, timer: Timer) -> Due {
         match timer {
-            Timer::Apply { client } if self.pending.iter().any(|p| p.client == client) => {
+            Timer::Apply { client } if self.pending.iter().any(|p| p.client == client && p.checked) => {
                 if bounded_delay { Due::Now } else { Due::Whenever }
             }
             _ => Due::No,
@@ -120,7 +149,8 @@ impl fmt::Display for ResourceState {
             write!(f, ", token {t}")?;
         }
         for p in &self.pending {
-            write!(f, ", checked write {} of client {} waiting", p.value, p.client)?;
+            let state = if p.checked { "checked" } else { "being checked" };
+            write!(f, ", write {} of client {} {state}", p.value, p.client)?;
         }
         Ok(())
     }

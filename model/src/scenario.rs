@@ -110,6 +110,9 @@ fn base(scenario: &'static str, timing: Timing) -> Setup {
         retry_delay: 1,
         write_margin: 1,
         service: Service::Redis,
+        replicas: 0,
+        wait_replicas: None,
+        lock_delay: None,
         encoding: Encoding::Correct,
         tokens: Tokens::None,
         resource: None,
@@ -192,11 +195,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 fails before replicating it, the replica is promoted and grants the lock again.",
         source: "003-redlock-analysis-part1.txt",
         note: "",
-        build: |t| Setup {
-            service: Service::RedisWithReplica,
-            failover: true,
-            ..base("failover-async-replica", t)
-        },
+        build: |t| Setup { replicas: 1, failover: true, ..base("failover-async-replica", t) },
         expected: &[(ME, Violated, Violated), (OOR, Holds, Holds)],
     },
     Scenario {
@@ -350,7 +349,6 @@ pub const SCENARIOS: &[Scenario] = &[
             let mut s = redlock("redlock-incr-tokens", 3, t);
             s.tokens = Tokens::IncrMax;
             s.resource = Some(Resource::Fenced);
-            s.pauses = 1;
             s
         },
         expected: &[(OFW, Holds, Undecided), (NLU, Holds, Undecided)],
@@ -398,7 +396,93 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
     },
+    Scenario {
+        name: "chubby-check-sequencer",
+        claim: "Chubby's weakest defence: the holder sends its sequencer with the write, the \
+                resource asks the lock service whether it is still valid (CheckSequencer), then \
+                applies the write as a separate step: the lock can be lost between the check \
+                and the write. KeepAlives hold the session while the client runs.",
+        source: "001-redlock-analysis-part2.txt (Chubby's sequencers)",
+        note: "",
+        build: |t| {
+            let mut s = chubby("chubby-check-sequencer", t);
+            s.tokens = Tokens::Sequencer;
+            s.resource = Some(Resource::CheckSequencer);
+            // The resource's own steps are what the claim is about: their delay stays the
+            // timing mode's.
+            s.bounds.bounded_delay = bounds(t).bounded_delay;
+            s
+        },
+        expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
+    },
+    Scenario {
+        name: "chubby-latest-sequencer",
+        claim: "Chubby's strongest defence: the resource keeps the latest sequencer (lock \
+                generation) it has seen and rejects older ones, atomically with the write.",
+        source: "001-redlock-analysis-part2.txt (Chubby's sequencers)",
+        note: "",
+        build: |t| Setup { tokens: Tokens::Sequencer, resource: Some(Resource::Fenced), ..chubby("chubby-latest-sequencer", t) },
+        expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
+    },
+    Scenario {
+        name: "chubby-lock-delay",
+        claim: "Chubby's defence for resources that check nothing: when a holder vanishes (its \
+                session expires), the service grants the lock to no one for a lock-delay (2 \
+                ticks, longer than message delay plus pause in sync). The client checks only \
+                that its validity has not run out before it writes (no margin).",
+        source: "001-redlock-analysis-part2.txt (Chubby's lock-delay)",
+        note: "",
+        build: |t| Setup { lock_delay: Some(2), write_margin: 0, ..chubby("chubby-lock-delay", t) },
+        expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
+    },
+    Scenario {
+        name: "redisson-wait-1",
+        claim: "Redisson's lock after it deprecated RedLock (2020): one primary with two \
+                asynchronous replicas; after SET NX PX the client runs WAIT 1 and counts the lock \
+                only once a replica has it; the primary fails and a replica is promoted. Which \
+                replica is promoted is the failover's choice.",
+        source: "Redisson's documentation (RedissonRedLock deprecated in 2020; syncSlaves / WAIT); 003-redlock-analysis-part1.txt (failover)",
+        note: "The model decides: with WAIT 1 the replica that did not acknowledge can be the one \
+               promoted, and it grants the lock again.",
+        build: |t| Setup { replicas: 2, wait_replicas: Some(1), failover: true, ..base("redisson-wait-1", t) },
+        expected: &[(ME, Undecided, Undecided)],
+    },
+    Scenario {
+        name: "redisson-wait-2",
+        claim: "The same with WAIT 2: every replica has the key before the client counts it.",
+        source: "Redisson's documentation; 003-redlock-analysis-part1.txt (failover)",
+        note: "The model decides: in sync every replica that can be promoted has the key; in \
+               async clocks alone break it, as for a single node.",
+        build: |t| Setup { replicas: 2, wait_replicas: Some(2), failover: true, ..base("redisson-wait-2", t) },
+        expected: &[(ME, Undecided, Undecided)],
+    },
+    Scenario {
+        name: "redisson-fenced-failover",
+        claim: "Redisson's RFencedLock: tokens from INCR on the primary, which replicates \
+                asynchronously like the key; the primary fails before the counter reaches the \
+                replica. Can a token repeat or go backwards, and what does that do to the \
+                resource? The holder may pause (bounded in sync) before its write.",
+        source: "Redisson's documentation (RFencedLock); 004-kleppmann-how-to-do-distributed-locking.txt (fencing)",
+        note: "The model decides: the promoted replica hands out the same token again, the fenced \
+               resource accepts the equal token, and the older holder's write lands after the \
+               newer one's.",
+        build: |t| Setup {
+            replicas: 1,
+            failover: true,
+            tokens: Tokens::IncrMax,
+            resource: Some(Resource::Fenced),
+            pauses: 1,
+            ..base("redisson-fenced-failover", t)
+        },
+        expected: &[(OFW, Undecided, Undecided), (NLU, Undecided, Undecided)],
+    },
 ];
+
+/// A Chubby-style lock service for the Chubby scenarios: a perfect lease with prompt messages
+/// (like [`lease`]), a session kept alive by KeepAlives every TTL/3 while the client runs.
+fn chubby(name: &'static str, timing: Timing) -> Setup {
+    Setup { service: Service::Chubby, watchdog: true, ..lease(name, timing) }
+}
 
 /// Looks a scenario up by name.
 pub fn find(name: &str) -> Option<&'static Scenario> {

@@ -1,18 +1,19 @@
-//! A lock server with Redis semantics (or the ZooKeeper-style session service, which behaves
-//! the same way for one lock: see [`crate::setup::Service`]).
+//! A lock server with Redis semantics, or a lock service in the style of ZooKeeper or Chubby
+//! (which behave the same way for one lock: see [`crate::setup::Service`]).
 //!
-//! One key (the lock), an optional fencing counter, an optional asynchronous replica. The key
-//! expires by the server's own clock: its lifetime is a [`Window`] of real ticks (see
-//! `setup.rs`). Crash, restart and failover are faults applied by the system model; the server
-//! only says what restarting does to it.
+//! One key (the lock), a fencing counter (`INCR` in the acquire script; a zxid or a Chubby
+//! sequencer), asynchronous replicas that `WAIT` can count and one of which a failover
+//! promotes, and Chubby's lock-delay. The key expires by the server's own clock: its lifetime
+//! is a [`Window`] of real ticks (see `setup.rs`). Crash, restart and failover are faults
+//! applied by the system model; the server only says what they leave of it.
 
 use crate::client::Due;
 use crate::msg::{Msg, Timer};
-use crate::setup::{Restart, Service, Setup, Window};
+use crate::setup::{Restart, Setup, Window};
 use redlock_client::event::{ClientId, Event, NodeId};
 use redlock_client::protocol::Reply;
 use serde::Serialize;
-use stateright::actor::{Id, Out};
+use stateright::actor::{model_timeout, Id, Out};
 use std::fmt;
 
 /// The lock key: whose value it holds and when it expires (`None`: never).
@@ -22,29 +23,48 @@ pub struct Key {
     pub life: Option<Window>,
 }
 
-/// The data a replica has received so far.
+/// What a replica has received so far: the data, and the replication offset it acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Replica {
     pub key: Option<Key>,
     pub counter: u64,
+    pub offset: u32,
+}
+
+/// A successful `SET` whose reply waits until its `WAIT` is satisfied: `replicas` replicas
+/// acknowledged `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Wait {
+    pub client: u8,
+    pub round: u32,
+    pub replicas: u8,
+    pub offset: u32,
+    pub token: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ServerState {
     pub key: Option<Key>,
-    /// The fencing counter (`INCR` in the acquire script; the zxid for the session service).
+    /// The fencing counter: incremented by each grant whose acquire script asks for it.
     pub counter: u64,
-    pub replica: Option<Replica>,
+    /// The replication offset: one more for every write.
+    pub offset: u32,
+    pub replicas: Vec<Replica>,
+    pub waits: Vec<Wait>,
+    /// Chubby's lock-delay: the lock was lost with its holder, and is not granted again until
+    /// this window is over.
+    pub lock_delay: Option<Window>,
     /// Crashed, restarting once this window is due.
     pub down: Option<Window>,
     /// Events of the step in progress, drained by the system model.
     pub events: Vec<Event>,
 }
 
-/// Server `index` of a setup.
+/// Server `index` of a setup with `servers` servers (clients' actor ids follow the servers').
 #[derive(Clone, Debug)]
 pub struct Server {
     pub index: u8,
+    pub servers: u8,
 }
 
 impl Server {
@@ -56,47 +76,60 @@ impl Server {
         ServerState {
             key: None,
             counter: 0,
-            replica: (setup.service == Service::RedisWithReplica)
-                .then_some(Replica { key: None, counter: 0 }),
+            offset: 0,
+            replicas: vec![Replica { key: None, counter: 0, offset: 0 }; setup.replicas as usize],
+            waits: Vec::new(),
+            lock_delay: None,
             down: None,
             events: Vec::new(),
         }
     }
 
+    /// A command from client `client`.
     pub fn on_msg(&self, setup: &Setup, s: &mut ServerState, client: u8, src: Id, msg: Msg, o: &mut Out<crate::actor::LockActor>) {
         let node = self.node();
         let owner = ClientId(client as u32);
         match msg {
-            Msg::Acquire { round, ttl, incr } => {
-                let reply = if s.key.is_none() {
+            Msg::Acquire { round, ttl, incr, wait } => {
+                let reply = if s.key.is_none() && s.lock_delay.is_none() {
                     let life = ttl.map(|t| setup.window(t));
                     s.key = Some(Key { owner: client, life });
                     s.events.push(Event::KeySet { node, owner, ttl_ms: ttl.map(u64::from) });
                     if life.is_some() {
-                        o.set_timer(Timer::Expire, stateright::actor::model_timeout());
+                        o.set_timer(Timer::Expire, model_timeout());
                     }
                     let token = incr.then(|| {
                         s.counter += 1;
                         s.counter
                     });
+                    s.offset += 1;
                     Reply::Ok { token }
                 } else {
                     Reply::Refused
                 };
-                o.send(src, Msg::AcquireReply { round, reply });
+                match (reply, wait) {
+                    (Reply::Ok { token }, Some(replicas)) => {
+                        s.waits.push(Wait { client, round, replicas, offset: s.offset, token });
+                        s.waits.sort();
+                        self.answer_waits(s, o);
+                    }
+                    _ => o.send(src, Msg::AcquireReply { round, reply }),
+                }
             }
             Msg::Expire { ttl } => {
                 // EXPIRE sets the TTL of whatever key is there: it checks no owner.
                 if let Some(key) = &mut s.key {
                     key.life = Some(setup.window(ttl));
+                    s.offset += 1;
                     s.events.push(Event::KeySet { node, owner: ClientId(key.owner as u32), ttl_ms: Some(ttl as u64) });
-                    o.set_timer(Timer::Expire, stateright::actor::model_timeout());
+                    o.set_timer(Timer::Expire, model_timeout());
                 }
             }
             Msg::Extend { round } => {
                 let reply = match &mut s.key {
                     Some(key) if key.owner == client => {
                         key.life = Some(setup.window(setup.ttl));
+                        s.offset += 1;
                         Reply::Ok { token: None }
                     }
                     _ => Reply::Refused,
@@ -116,30 +149,66 @@ impl Server {
             Msg::Get => o.send(src, Msg::GetReply { owner: s.key.map(|k| k.owner) }),
             _ => {}
         }
-        if s.replica.is_some_and(|r| !r.matches(s)) {
-            o.set_timer(Timer::Replicate, stateright::actor::model_timeout());
-        }
+        self.schedule_replication(s, o);
     }
 
-    pub fn on_timeout(&self, s: &mut ServerState, timer: Timer, o: &mut Out<crate::actor::LockActor>) {
+    /// Chubby's `CheckSequencer`, asked by the resource: is `token` the sequencer of the lock
+    /// `client` holds right now?
+    pub fn check_sequencer(&self, s: &ServerState, client: u8, token: u64, src: Id, o: &mut Out<crate::actor::LockActor>) {
+        let valid = s.key.is_some_and(|k| k.owner == client) && s.counter == token;
+        o.send(src, Msg::SequencerValid { client, valid });
+    }
+
+    pub fn on_timeout(&self, setup: &Setup, s: &mut ServerState, timer: Timer, o: &mut Out<crate::actor::LockActor>) {
         match timer {
             Timer::Expire => {
                 if let Some(key) = s.key.take() {
+                    s.offset += 1;
                     s.events.push(Event::KeyExpired { node: self.node(), owner: ClientId(key.owner as u32) });
+                    // The holder vanished (its lease or session ran out): Chubby's lock-delay.
+                    if let Some(delay) = setup.lock_delay {
+                        s.lock_delay = Some(setup.window(delay));
+                        o.set_timer(Timer::LockDelay, model_timeout());
+                    }
                 }
-                if s.replica.is_some_and(|r| !r.matches(s)) {
-                    o.set_timer(Timer::Replicate, stateright::actor::model_timeout());
+                self.schedule_replication(s, o);
+            }
+            Timer::Replicate { replica } => {
+                if let Some(r) = s.replicas.get_mut(replica as usize) {
+                    *r = Replica { key: s.key, counter: s.counter, offset: s.offset };
                 }
+                self.answer_waits(s, o);
             }
-            Timer::Replicate => {
-                s.replica = Some(Replica { key: s.key, counter: s.counter });
-            }
+            Timer::LockDelay => s.lock_delay = None,
             _ => {}
         }
     }
 
+    fn schedule_replication(&self, s: &ServerState, o: &mut Out<crate::actor::LockActor>) {
+        for (i, r) in s.replicas.iter().enumerate() {
+            if r.offset < s.offset {
+                o.set_timer(Timer::Replicate { replica: i as u8 }, model_timeout());
+            }
+        }
+    }
+
+    /// Answers every parked `SET` + `WAIT` that enough replicas have acknowledged.
+    fn answer_waits(&self, s: &mut ServerState, o: &mut Out<crate::actor::LockActor>) {
+        let replicas = s.replicas.clone();
+        s.waits.retain(|w| {
+            let acked = replicas.iter().filter(|r| r.offset >= w.offset).count() as u8;
+            let done = acked >= w.replicas;
+            if done {
+                let reply = Reply::Ok { token: w.token };
+                o.send(Id::from(self.servers as usize + w.client as usize), Msg::AcquireReply { round: w.round, reply });
+            }
+            !done
+        });
+    }
+
     fn delete(&self, s: &mut ServerState, by: ClientId, o: &mut Out<crate::actor::LockActor>) {
         if let Some(key) = s.key.take() {
+            s.offset += 1;
             s.events.push(Event::KeyDeleted { node: self.node(), owner: ClientId(key.owner as u32), by });
             o.cancel_timer(Timer::Expire);
         }
@@ -147,14 +216,16 @@ impl Server {
 
     /// Whether `timer` may fire now, and whether it must fire before time passes.
     pub fn due(&self, setup: &Setup, s: &ServerState, timer: Timer) -> Due {
+        let window = |w: Option<Window>| match w {
+            Some(w) if w.overdue() => Due::Now,
+            Some(w) if w.due() => Due::Whenever,
+            _ => Due::No,
+        };
         match timer {
-            Timer::Expire => match s.key.and_then(|k| k.life) {
-                Some(w) if w.overdue() => Due::Now,
-                Some(w) if w.due() => Due::Whenever,
-                _ => Due::No,
-            },
+            Timer::Expire => window(s.key.and_then(|k| k.life)),
+            Timer::LockDelay => window(s.lock_delay),
             // Replication is part of the bounded message delay in sync runs.
-            Timer::Replicate if s.replica.is_some_and(|r| !r.matches(s)) => {
+            Timer::Replicate { replica } if s.replicas.get(replica as usize).is_some_and(|r| r.offset < s.offset) => {
                 if setup.bounds.bounded_delay { Due::Now } else { Due::Whenever }
             }
             _ => Due::No,
@@ -162,29 +233,32 @@ impl Server {
     }
 }
 
-impl Replica {
-    fn matches(&self, s: &ServerState) -> bool {
-        self.key == s.key && self.counter == s.counter
-    }
-}
-
 impl ServerState {
-    /// Renames the clients that own its keys (for symmetry reduction).
+    /// Renames the clients that own its keys or wait on it (for symmetry reduction).
     pub fn rename_clients(&mut self, rename: impl Fn(u8) -> u8) {
-        for key in [self.key.as_mut(), self.replica.as_mut().and_then(|r| r.key.as_mut())].into_iter().flatten() {
+        let keys = std::iter::once(self.key.as_mut()).chain(self.replicas.iter_mut().map(|r| r.key.as_mut()));
+        for key in keys.flatten() {
             key.owner = rename(key.owner);
         }
+        for w in &mut self.waits {
+            w.client = rename(w.client);
+        }
+        self.waits.sort();
     }
 
     /// Everything about this server, comparable (for symmetry reduction).
-    pub fn signature(&self) -> (Option<Key>, u64, Option<Replica>, Option<Window>) {
-        (self.key, self.counter, self.replica, self.down)
+    pub fn signature(&self) -> (Option<Key>, u64, u32, &[Replica], &[Wait], Option<Window>, Option<Window>) {
+        (self.key, self.counter, self.offset, &self.replicas, &self.waits, self.lock_delay, self.down)
     }
 
-    /// Time passing would change something here: a key's expiry or a restart delay runs.
+    /// Time passing would change something here: a key's expiry, a lock-delay or a restart
+    /// delay runs.
     pub fn counts_time(&self) -> bool {
         let key = |k: Option<Key>| k.and_then(|k| k.life).is_some_and(|w| w.counting());
-        key(self.key) || key(self.replica.and_then(|r| r.key)) || self.down.is_some_and(|w| w.counting())
+        key(self.key)
+            || self.replicas.iter().any(|r| key(r.key))
+            || self.lock_delay.is_some_and(|w| w.counting())
+            || self.down.is_some_and(|w| w.counting())
     }
 
     pub fn tick(&mut self) {
@@ -194,22 +268,22 @@ impl ServerState {
             }
         };
         tick_key(&mut self.key);
-        if let Some(r) = self.replica.as_mut() {
+        for r in &mut self.replicas {
             tick_key(&mut r.key);
         }
-        if let Some(w) = self.down.as_mut() {
+        for w in [self.lock_delay.as_mut(), self.down.as_mut()].into_iter().flatten() {
             w.tick();
         }
     }
 
     /// The server's clock jumps forward by `by` ticks.
     pub fn jump(&mut self, by: u8, bounded: bool) {
-        if let Some(w) = self.key.as_mut().and_then(|k| k.life.as_mut()) {
+        for w in [self.key.as_mut().and_then(|k| k.life.as_mut()), self.lock_delay.as_mut()].into_iter().flatten() {
             w.jump(by, bounded);
         }
     }
 
-    /// What a restart leaves of this server, and the keys it lost.
+    /// What a restart leaves of this server, and the key it lost.
     pub fn restarted(&self, restart: Restart, fresh: ServerState) -> (ServerState, Option<Key>) {
         match restart {
             Restart::Fsync => (ServerState { down: None, events: Vec::new(), ..self.clone() }, None),
@@ -217,21 +291,30 @@ impl ServerState {
         }
     }
 
-    /// The replica is promoted: the primary's unreplicated writes are lost.
-    pub fn failed_over(&self) -> (ServerState, Option<Key>) {
-        let replica = self.replica.expect("failover needs a replica");
-        let lost = match (self.key, replica.key) {
-            (Some(k), Some(r)) if k.owner == r.owner => None,
+    /// Replica `r` is promoted: the primary's unreplicated writes are lost; the other replicas
+    /// resynchronise from the new primary; parked `WAIT`s die with the old primary's
+    /// connections.
+    pub fn failed_over(&self, r: usize) -> (ServerState, Option<Key>) {
+        let promoted = self.replicas[r];
+        let lost = match (self.key, promoted.key) {
+            (Some(k), Some(p)) if k.owner == p.owner => None,
             (k, _) => k,
         };
-        let promoted = ServerState {
-            key: replica.key,
-            counter: replica.counter,
-            replica: None,
+        let replicas = (0..self.replicas.len())
+            .filter(|&i| i != r)
+            .map(|_| Replica { key: promoted.key, counter: promoted.counter, offset: promoted.offset })
+            .collect();
+        let state = ServerState {
+            key: promoted.key,
+            counter: promoted.counter,
+            offset: promoted.offset,
+            replicas,
+            waits: Vec::new(),
+            lock_delay: None,
             down: None,
             events: Vec::new(),
         };
-        (promoted, lost)
+        (state, lost)
     }
 }
 
@@ -248,11 +331,16 @@ impl fmt::Display for ServerState {
         if self.counter > 0 {
             write!(f, ", counter {}", self.counter)?;
         }
-        if let Some(r) = self.replica {
-            match r.key {
-                Some(k) => write!(f, "; replica has client {}'s key", k.owner)?,
-                None => write!(f, "; replica has no key")?,
-            }
+        if let Some(w) = self.lock_delay {
+            write!(f, ", lock-delay ends {w}")?;
+        }
+        for (i, r) in self.replicas.iter().enumerate() {
+            let has = r.key.map_or("no key".to_string(), |k| format!("client {}'s key", k.owner));
+            let lag = if r.offset < self.offset { " (behind)" } else { "" };
+            write!(f, "; replica {i} has {has}{lag}")?;
+        }
+        for w in &self.waits {
+            write!(f, "; client {}'s SET waits for {} replica(s)", w.client, w.replicas)?;
         }
         Ok(())
     }

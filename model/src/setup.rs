@@ -51,13 +51,14 @@ pub enum Restart {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
-    /// Independent Redis primaries (one per node).
+    /// Redis primaries (one per node), each with `Setup::replicas` asynchronous replicas.
     Redis,
-    /// One Redis primary with one asynchronous replica that can be promoted.
-    RedisWithReplica,
     /// A ZooKeeper-style service: an ephemeral node tied to a session that expires when the
     /// client stops heartbeating; its creation zxid can fence.
     ZooKeeper,
+    /// A Chubby-style lock service: a lock tied to a session kept alive by KeepAlives, a
+    /// sequencer (the lock's generation) per grant, optionally a lock-delay.
+    Chubby,
 }
 
 /// How the client encodes the protocol's commands: the correct encoding, or one of the
@@ -89,6 +90,8 @@ pub enum Tokens {
     Unique,
     /// The ZooKeeper zxid of the lock node's creation.
     Zxid,
+    /// Chubby's sequencer: the lock's generation number.
+    Sequencer,
 }
 
 /// What the protected resource is.
@@ -102,6 +105,9 @@ pub enum Resource {
     Fenced,
     /// Checks the token, then writes as a separate step (reza_n's case on Hacker News).
     FencedCheckThenWrite,
+    /// Asks the lock service whether the writer's sequencer is still valid (Chubby's
+    /// CheckSequencer), then writes as a separate step.
+    CheckSequencer,
     /// antirez's check-and-set: the holder first sets the resource's token to its own, then
     /// writes only if the token is still its own.
     UniqueTokenCas,
@@ -146,6 +152,14 @@ pub struct Setup {
     /// pause it may suffer before the write lands (the sync pause bound).
     pub write_margin: u8,
     pub service: Service,
+    /// Asynchronous replicas per server, one of which a failover promotes.
+    pub replicas: u8,
+    /// After `SET NX PX` the client runs `WAIT n` and counts the node only if n replicas
+    /// acknowledged (Redisson's lock).
+    pub wait_replicas: Option<u8>,
+    /// Chubby's lock-delay: ticks of the service's clock during which a lock lost with its
+    /// holder is not granted again.
+    pub lock_delay: Option<u8>,
     pub encoding: Encoding,
     pub tokens: Tokens,
     pub resource: Option<Resource>,
@@ -207,8 +221,11 @@ impl Setup {
                 return fail(format!("--skew {skew} must be below the TTL ({})", self.ttl));
             }
         }
-        if matches!(self.service, Service::RedisWithReplica | Service::ZooKeeper) && self.servers != 1 {
+        if (self.replicas > 0 || self.service != Service::Redis) && self.servers != 1 {
             return fail(format!("{} runs on exactly one server", self.scenario));
+        }
+        if self.wait_replicas.is_some_and(|n| n > self.replicas) {
+            return fail(format!("WAIT for more replicas than the {} there are", self.replicas));
         }
         self.params().validate().map(|_| ()).map_err(|e| e.to_string())
     }

@@ -143,7 +143,11 @@ fn canonical_clients(s: &SystemState) -> SystemState {
             .map(|n| {
                 let mut r = hasher();
                 let srv = states[n].as_server();
-                srv.map(|x| (x.key.map(|k| k.owner == c as u8), x.replica.and_then(|r| r.key).map(|k| k.owner == c as u8))).hash(&mut r);
+                srv.map(|x| {
+                    let mine = |k: Option<crate::server::Key>| k.map(|k| k.owner == c as u8);
+                    (mine(x.key), x.replicas.iter().map(|r| mine(r.key)).collect::<Vec<_>>(), x.waits.iter().any(|w| w.client == c as u8))
+                })
+                .hash(&mut r);
                 if let Network::Ordered(flows) = &s.actors.network {
                     flows.get(&(Id::from(i), Id::from(n))).hash(&mut r);
                     flows.get(&(Id::from(n), Id::from(i))).hash(&mut r);

@@ -45,7 +45,8 @@ pub struct SystemState {
     pub budget: Budget,
 }
 
-/// Steps a client takes "whenever it likes" (start acquiring, release, resume after a pause)
+/// Steps a client takes "whenever it likes" (start acquiring, begin its work, release, resume
+/// after a pause)
 /// are taken together with a tick, at the very beginning of the new tick, before anything else
 /// happens in it. This loses no behaviour the judge can see: such a step changes nothing but
 /// its own client's state and outgoing messages, so it commutes with everything else in the
@@ -55,7 +56,7 @@ pub struct SystemState {
 /// keeps it open through the whole tick.) It cuts the state space manyfold, with no flag in
 /// the state.
 fn is_quiet_timer(timer: Timer) -> bool {
-    matches!(timer, Timer::Start | Timer::Release)
+    matches!(timer, Timer::Start | Timer::Work | Timer::Release)
 }
 
 /// One step of the system. Actor steps are Stateright's; the rest are the wrapper's.
@@ -78,8 +79,8 @@ pub enum Action {
     Crash { server: u8 },
     /// It restarts.
     Restart { server: u8 },
-    /// The replica is promoted to primary.
-    Failover { server: u8 },
+    /// A replica is promoted to primary.
+    Failover { server: u8, replica: u8 },
     /// A client process dies.
     ClientCrash { client: u8 },
 }
@@ -103,7 +104,8 @@ impl LockSystem {
             .init_network(Network::new_ordered([]))
             .lossy_network(if setup.bounds.loss { LossyNetwork::Yes } else { LossyNetwork::No });
         for index in 0..servers {
-            actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Server(Server { index: index as u8 }) });
+            let server = Server { index: index as u8, servers: setup.servers };
+            actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Server(server) });
         }
         for index in 0..clients {
             let client = Client { index: index as u8, servers: setup.servers, resource };
@@ -130,6 +132,15 @@ impl LockSystem {
 
     fn paused(&self, s: &SystemState, index: usize) -> bool {
         s.actors.actor_states[index].as_client().is_some_and(|c| c.paused.is_some())
+    }
+
+    /// The server at `index` died: every connection to it breaks, so the requests still on their
+    /// way to it fail now.
+    fn break_connections(s: &mut SystemState, index: usize) -> Option<()> {
+        while let Some((src, msg)) = Self::first_request_to(s, index) {
+            Self::refuse(s, src, index, &msg)?;
+        }
+        Some(())
     }
 
     /// The first message of some flow into actor `index`, with its sender.
@@ -340,7 +351,9 @@ impl LockSystem {
                 actions.push(Action::Crash { server });
             }
             if setup.failover && s.budget.failovers > 0 {
-                actions.push(Action::Failover { server });
+                for replica in 0..setup.replicas {
+                    actions.push(Action::Failover { server, replica });
+                }
             }
         }
     }
@@ -381,10 +394,7 @@ impl LockSystem {
                 let index = server as usize;
                 s.actors.crashed[index] = true;
                 s.actors.timers_set[index].cancel_all();
-                // The crash breaks every connection: requests still on their way fail now.
-                while let Some((src, msg)) = Self::first_request_to(&s, index) {
-                    Self::refuse(&mut s, src, index, &msg)?;
-                }
+                Self::break_connections(&mut s, index)?;
                 let down = match restart {
                     Restart::Delayed => setup.window(setup.ttl),
                     Restart::Empty | Restart::Fsync => Window { earliest: 0, latest: None },
@@ -406,9 +416,19 @@ impl LockSystem {
                 self.restore(&mut s, server, state, lost, events);
                 events.push(Event::NodeUp { node: NodeId(server as u32) });
             }
-            Action::Failover { server } => {
+            Action::Failover { server, replica } => {
                 s.budget.failovers -= 1;
-                let (state, lost) = self.server_state(&s, server).failed_over();
+                // The old primary is gone: requests on their way to it, and SETs waiting for
+                // their WAIT, fail as after a crash.
+                Self::break_connections(&mut s, server as usize)?;
+                for w in self.server_state(&s, server).waits.clone() {
+                    let reply = Msg::AcquireReply { round: w.round, reply: Reply::Error };
+                    if let Network::Ordered(flows) = &mut s.actors.network {
+                        let to = Id::from(self.client_index(w.client));
+                        flows.entry((Id::from(server as usize), to)).or_default().push_back(reply);
+                    }
+                }
+                let (state, lost) = self.server_state(&s, server).failed_over(replica as usize);
                 s.actors.timers_set[server as usize].cancel_all();
                 events.push(Event::Fault { fault: Fault::Failover { node: NodeId(server as u32) } });
                 self.restore(&mut s, server, state, lost, events);

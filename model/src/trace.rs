@@ -67,8 +67,8 @@ fn timer_phrase(timer: Timer) -> String {
         Timer::Extend => "extends its lock (watchdog)".into(),
         Timer::Release => "releases".into(),
         Timer::Expire => "expires its key by its own clock".into(),
-        Timer::Replicate => "replicates to its replica".into(),
-        Timer::SessionExpire => "expires the session".into(),
+        Timer::Replicate { replica } => format!("replicates to replica {replica}"),
+        Timer::LockDelay => "ends the lock-delay".into(),
         Timer::Apply { client } => format!("applies the checked write of client {client}"),
     }
 }
@@ -91,7 +91,7 @@ pub fn action_label(sys: &LockSystem, action: &Action) -> String {
         Action::ClockJump { server, by } => format!("{}'s clock jumps +{by}", server_name(sys, *server)),
         Action::Crash { server } => format!("crash {}", server_name(sys, *server)),
         Action::Restart { server } => format!("restart {}", server_name(sys, *server)),
-        Action::Failover { server } => format!("fail over {}", server_name(sys, *server)),
+        Action::Failover { server, replica } => format!("fail over {} to replica {replica}", server_name(sys, *server)),
         Action::ClientCrash { client } => format!("crash {}", client_name(sys, *client)),
     }
 }
@@ -132,6 +132,7 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
                 let step = match c {
                     Some(c) if c.paused.is_some() => "resumes after its pause",
                     Some(c) if c.step == crate::client::Step::Idle => "starts acquiring",
+                    Some(c) if c.step == crate::client::Step::Granted => "starts its work on the resource",
                     _ => "releases",
                 };
                 text.push_str(&format!("; {} {step}", client_name(sys, client)));
@@ -157,10 +158,10 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
             };
             ("restart", server_name(sys, *server), format!("{} restarts {how}", server_name(sys, *server)))
         }
-        Action::Failover { server } => (
+        Action::Failover { server, replica } => (
             "failover",
             server_name(sys, *server),
-            format!("{}'s primary FAILS; its replica is promoted", server_name(sys, *server)),
+            format!("{}'s primary FAILS; its replica {replica} is promoted", server_name(sys, *server)),
         ),
         Action::ClientCrash { client } => {
             ("client_crash", client_name(sys, *client), format!("{} CRASHES", client_name(sys, *client)))

@@ -131,7 +131,7 @@ pub fn svg(sys: &LockSystem, path: &[(SystemState, Option<Action>)]) -> String {
                 let who = match action {
                     Action::Timeout { actor, .. } => Some(*actor),
                     Action::Pause { client } | Action::ClientCrash { client } => Some(sys.client_index(*client)),
-                    Action::ClockJump { server, .. } | Action::Crash { server } | Action::Restart { server } | Action::Failover { server } => {
+                    Action::ClockJump { server, .. } | Action::Crash { server } | Action::Restart { server } | Action::Failover { server, .. } => {
                         Some(*server as usize)
                     }
                     _ => None,

@@ -63,4 +63,42 @@ scenarios! {
     zookeeper_session => "zookeeper-session",
     zookeeper_session_zxid => "zookeeper-session-zxid",
     watchdog_pause => "watchdog-pause",
+    chubby_check_sequencer => "chubby-check-sequencer",
+    chubby_latest_sequencer => "chubby-latest-sequencer",
+    chubby_lock_delay => "chubby-lock-delay",
+    redisson_wait_1 => "redisson-wait-1",
+    redisson_wait_2 => "redisson-wait-2",
+    redisson_fenced_failover => "redisson-fenced-failover",
+}
+
+/// What the model found where the literature leaves the verdict open (the README explains
+/// each with its counterexample).
+#[test]
+fn the_models_own_verdicts_are_pinned() {
+    use redlock_client::judge::Property::*;
+    let cases = [
+        ("redlock-incr-tokens", Timing::Sync, OrderedFencedWrites, Verdict::Holds),
+        ("redlock-incr-tokens", Timing::Async, OrderedFencedWrites, Verdict::Violated),
+        ("redisson-wait-1", Timing::Sync, MutualExclusion, Verdict::Violated),
+        ("redisson-wait-2", Timing::Sync, MutualExclusion, Verdict::Holds),
+        ("redisson-wait-2", Timing::Async, MutualExclusion, Verdict::Violated),
+        ("redisson-fenced-failover", Timing::Sync, OrderedFencedWrites, Verdict::Violated),
+        ("redisson-fenced-failover", Timing::Sync, NoLostUpdate, Verdict::Violated),
+    ];
+    for (name, timing, property, verdict) in cases {
+        let cell = check_scenario(find(name).unwrap(), timing, SearchOptions { budget: Duration::from_secs(60), threads: 2 });
+        let r = cell.invariants.iter().find(|r| r.invariant == property).unwrap();
+        assert_eq!(r.verdict, verdict, "{name} {timing} {property}");
+    }
+}
+
+/// Without its lock-delay, the Chubby-style lock loses updates even in sync: the delay is what
+/// covers a holder that writes without a margin.
+#[test]
+fn chubby_without_lock_delay_loses_updates_in_sync() {
+    let scenario = find("chubby-lock-delay").unwrap();
+    let setup = redlock_model::setup::Setup { lock_delay: None, ..scenario.setup(Timing::Sync) };
+    let cell = redlock_model::check::check(scenario, setup, SearchOptions { budget: Duration::from_secs(60), threads: 2 });
+    let r = cell.invariants.iter().find(|r| r.invariant == redlock_client::judge::Property::NoLostUpdate).unwrap();
+    assert_eq!(r.verdict, Verdict::Violated);
 }

@@ -37,8 +37,8 @@ fn the_judge_costs_at_most_ten_percent_of_the_canonical_space() {
 }
 
 const PINNED_SINGLE_NODE_SYNC: usize = 236;
-const PINNED_SINGLE_NODE_ASYNC: usize = 848;
-const PINNED_PAUSE_FENCED_ASYNC: usize = 908;
-const PINNED_REDLOCK_N3_SYNC: usize = 3629;
-const PINNED_REDLOCK_N3_SYNC_FULL: usize = 31478;
-const PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE: (usize, usize) = (63567, 64232);
+const PINNED_SINGLE_NODE_ASYNC: usize = 928;
+const PINNED_PAUSE_FENCED_ASYNC: usize = 1621;
+const PINNED_REDLOCK_N3_SYNC: usize = 4129;
+const PINNED_REDLOCK_N3_SYNC_FULL: usize = 36056;
+const PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE: (usize, usize) = (74995, 74002);

@@ -40,3 +40,13 @@ fn measure() {
         }
     }
 }
+
+#[test]
+#[ignore]
+fn dump_setups() {
+    for sc in SCENARIOS {
+        for t in Timing::BOTH {
+            println!("SETUP {}", serde_json::to_string(&sc.setup(t)).unwrap());
+        }
+    }
+}
