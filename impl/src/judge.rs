@@ -165,9 +165,17 @@ impl Judge {
         self.clients.iter().filter(|(_, v)| v.acquiring).map(|(c, _)| *c)
     }
 
+    /// Nothing later events could contradict is left: no holder, no acquirer, no key, no
+    /// ranked client, no pending read (an auditor may forget such a judge).
+    pub fn at_rest(&self) -> bool {
+        self.keys.is_empty()
+            && self.down.is_empty()
+            && self.clients.values().all(|v| !v.holding && !v.acquiring && v.rank.is_none() && v.read.is_none())
+    }
+
     /// The premise of [`Property::EventuallyAcquirable`] holds now.
     pub fn acquirable_premise(&self) -> bool {
-        let up = self.nodes as usize - self.down.len();
+        let up = (self.nodes as usize).saturating_sub(self.down.len());
         self.holders().next().is_none()
             && self.acquirers().next().is_none()
             && self.live_keys().all(|(_, expires)| !expires)
@@ -246,6 +254,10 @@ impl Judge {
     }
 
     fn apply(&mut self, event: &Event) {
+        // A history may name nodes before (or without) saying how many there are.
+        if let Event::KeySet { node, .. } | Event::KeyDeleted { node, .. } | Event::KeyExpired { node, .. } | Event::KeyLost { node, .. } | Event::NodeDown { node } | Event::NodeUp { node } = *event {
+            self.nodes = self.nodes.max(node.0 + 1);
+        }
         match *event {
             Event::Setup { nodes } => self.nodes = nodes,
             Event::AcquireStarted { client } => {
@@ -392,7 +404,7 @@ impl Judge {
         if !self.acquirable_premise() {
             return;
         }
-        let up = self.nodes as usize - self.down.len();
+        let up = (self.nodes as usize).saturating_sub(self.down.len());
         let taken: Vec<NodeId> = self.live_keys().map(|(n, _)| n).collect();
         if up - taken.len() < self.quorum() {
             let owners: Vec<String> = taken

@@ -53,6 +53,7 @@
 //!   The async client and the model's client actors both drive it.
 //! - [`event`]: one vocabulary of observable steps, and the NDJSON history record.
 //! - [`judge`]: the invariants, written once, as a fold over events.
+//! - [`history`]: the streaming auditor of recorded histories (`check history` runs it).
 //!
 //! The async client (feature `client`, on by default: tokio, redis-rs, rustls, tracing):
 //! - [`Client`], [`ClientBuilder`] (`config.rs`): configuration checked up front, one
@@ -161,6 +162,7 @@
 //! combinations that cannot work.
 
 pub mod event;
+pub mod history;
 pub mod judge;
 pub mod params;
 pub mod protocol;

@@ -1,4 +1,5 @@
 pub mod actor;
+pub mod audit;
 pub mod check;
 pub mod client;
 pub mod explore;

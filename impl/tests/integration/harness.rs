@@ -2,9 +2,7 @@
 //! ports, each in its own temporary directory, with persistence off. A server is killed and its
 //! directory removed when its handle drops: on success, on failure, and while a panic unwinds.
 
-use redlock_client::event::{ClientId, Event, Record};
-use redlock_client::judge::Judge;
-use std::collections::BTreeMap;
+use redlock_client::history::{Audit, Auditor};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -336,32 +334,8 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> bool {
     false
 }
 
-/// Folds the judge over a recorded history, in stamp order, closing each holder's window when
-/// its latest validity runs out (the one event that only time produces and the client does not
-/// record). A test-sized stand-in for the `check history` auditor.
-pub fn audit(history: &Path, nodes: u32) -> Judge {
-    let text = std::fs::read_to_string(history).unwrap();
-    let mut records: Vec<Record> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    records.sort_by_key(|r| r.t_ns);
-    let mut judge = Judge::new(nodes);
-    let mut window_ends: BTreeMap<ClientId, u64> = BTreeMap::new();
-    for r in &records {
-        let due: Vec<ClientId> =
-            window_ends.iter().filter(|(_, end)| **end <= r.t_ns).map(|(c, _)| *c).collect();
-        for client in due {
-            window_ends.remove(&client);
-            judge.observe(&Event::ValidityEnded { client });
-        }
-        match r.event {
-            Event::Granted { client, validity_ms, .. } | Event::Extended { client, validity_ms } => {
-                window_ends.insert(client, r.t_ns + validity_ms * 1_000_000);
-            }
-            Event::ReleaseStarted { client } | Event::LockLost { client } => {
-                window_ends.remove(&client);
-            }
-            _ => {}
-        }
-        judge.observe(&r.event);
-    }
-    judge
+/// Audits a recorded history with the library's auditor (what `check history` runs).
+pub fn audit(history: &Path) -> Audit {
+    let file = std::fs::File::open(history).unwrap();
+    Auditor::audit(std::io::BufReader::new(file)).unwrap()
 }

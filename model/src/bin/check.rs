@@ -43,6 +43,14 @@ enum Command {
     },
     /// Render `check --json` output (read on stdin) as the README's markdown verdict matrix.
     Table,
+    /// Audit recorded histories (NDJSON from the client's recorder; `-` reads stdin) with the
+    /// same judge as the model. Several files of one machine are merged by their stamps.
+    History {
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the Stateright Explorer on a scenario's counterexample.
     Explore {
         scenario: String,
@@ -214,6 +222,7 @@ fn run(cli: Cli) -> Result<bool, String> {
                 .collect::<Result<Vec<_>, _>>()?;
             check_cells(cells, &search)
         }
+        Some(Command::History { files, json }) => redlock_model::audit::run(&files, json || cli.search.json),
         Some(Command::Table) => {
             let mut records = Vec::new();
             for (n, line) in std::io::stdin().lines().enumerate() {
