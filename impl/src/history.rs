@@ -4,9 +4,9 @@
 //! that format. The [`Auditor`] reads it line by line and keeps only what the judge needs: one
 //! [`Judge`] per lock with live state, and the deadlines that only time produces and no client
 //! records, namely a belief window ending (grant stamp + validity) and a key expiring (the
-//! stamp of the `SET` reply + its TTL, a conservative bound). Memory is bounded by the live
-//! locks, not by the length of the history: a lock whose judge holds nothing (no holder, no
-//! acquirer, no key, no violation) is forgotten.
+//! stamp of the `SET` reply + its TTL, a conservative bound). Memory is bounded by the locks
+//! with live state, not by the length of the history: a lock whose judge holds nothing (no
+//! holder, no acquirer, no key, no value written to its resource) is forgotten.
 //!
 //! **One clock.** Stamps are read as real time: the auditor assumes every record of a history
 //! was stamped by one monotonic clock (one machine's `CLOCK_MONOTONIC`, which all its processes

@@ -166,9 +166,12 @@ impl Judge {
     }
 
     /// Nothing later events could contradict is left: no holder, no acquirer, no key, no
-    /// ranked client, no pending read (an auditor may forget such a judge).
+    /// ranked client, no pending read, no value written to the resource (an auditor may forget
+    /// such a judge).
     pub fn at_rest(&self) -> bool {
-        self.keys.is_empty()
+        self.value == 0
+            && self.newest_applied.is_none()
+            && self.keys.is_empty()
             && self.down.is_empty()
             && self.clients.values().all(|v| !v.holding && !v.acquiring && v.rank.is_none() && v.read.is_none())
     }

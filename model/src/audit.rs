@@ -112,7 +112,7 @@ fn print_audit(audit: &Audit, sources: &[String], seconds: f64, json: bool) {
         println!("{summary}");
     } else {
         println!(
-            "{} records, {} locks, {} grants, at most {} locks kept at once, {seconds:.2} s. \
+            "{} records, {} locks, {} grants, at most {} lock(s) kept at once, {seconds:.2} s. \
              The verdicts assume that one clock stamped every record (one machine).",
             audit.records, audit.locks, audit.grants, audit.peak_live_locks
         );
