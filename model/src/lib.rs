@@ -1,5 +1,6 @@
 pub mod actor;
 pub mod audit;
+pub mod bench;
 pub mod check;
 pub mod client;
 pub mod explore;

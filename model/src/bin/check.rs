@@ -51,6 +51,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure the checker: every scenario's whole space by DFS with and without symmetry and
+    /// by BFS (each run in a child process for its peak memory); `--scaling` instead measures
+    /// how the canonical space grows with servers, clients, attempts and TTL, and draws a plot.
+    Bench {
+        /// Seconds each run may take before it counts as incomplete.
+        #[arg(long, default_value_t = 10)]
+        run_budget: u64,
+        /// Measure growth instead, and write the plot (SVG) to this file.
+        #[arg(long, value_name = "PLOT.svg")]
+        scaling: Option<std::path::PathBuf>,
+        /// Only these scenarios (default: all).
+        #[arg(long = "scenario")]
+        scenarios: Vec<String>,
+    },
+    /// One measurement of `check bench`, in this process (prints one JSON object).
+    #[command(hide = true)]
+    BenchRun {
+        scenario: String,
+        #[arg(long)]
+        search: String,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
     /// Serve the Stateright Explorer on a scenario's counterexample.
     Explore {
         scenario: String,
@@ -221,6 +244,59 @@ fn run(cli: Cli) -> Result<bool, String> {
                 .map(|t| overrides.apply(sc.setup(t)).map(|s| (sc, s)))
                 .collect::<Result<Vec<_>, _>>()?;
             check_cells(cells, &search)
+        }
+        Some(Command::Bench { run_budget, scaling, scenarios }) => {
+            let opts = options(&cli.search)?;
+            let budget = Duration::from_secs(run_budget.max(1));
+            match scaling {
+                Some(plot) => {
+                    let redlock = scenario("redlock")?;
+                    let rows = redlock_model::bench::scaling(redlock, opts.threads, budget, |axis, r| {
+                        eprintln!("{axis}: {} servers, {} clients, {} attempts, TTL {}: {} states in {:.2} s", r.servers, r.clients, r.attempts, r.ttl, r.unique_states, r.seconds)
+                    })?;
+                    std::fs::write(&plot, redlock_model::bench::scaling_plot(&rows)?)
+                        .map_err(|e| format!("cannot write {}: {e}", plot.display()))?;
+                    if cli.search.json {
+                        for (axis, r) in &rows {
+                            println!("{}", serde_json::json!({"varied": axis, "run": r}));
+                        }
+                    } else {
+                        print!("{}", redlock_model::bench::scaling_table(&rows));
+                        println!("\nplot: {}", plot.display());
+                    }
+                }
+                None => {
+                    let selected: Vec<&'static Scenario> = if scenarios.is_empty() {
+                        SCENARIOS.iter().collect()
+                    } else {
+                        scenarios.iter().map(|n| scenario(n)).collect::<Result<_, _>>()?
+                    };
+                    let mut rows = Vec::new();
+                    for sc in selected {
+                        rows.extend(redlock_model::bench::matrix(sc, opts.threads, budget, |r| {
+                            if cli.search.json {
+                                println!("{}", serde_json::to_string(r).expect("rows serialize"));
+                            } else {
+                                eprintln!("{} {} {}: {} states, {:.0} states/s", r.scenario, r.timing, r.search.name(), r.unique_states, r.states_per_second);
+                            }
+                        })?);
+                    }
+                    if !cli.search.json {
+                        print!("{}", redlock_model::bench::matrix_table(&rows));
+                    }
+                }
+            }
+            Ok(true)
+        }
+        Some(Command::BenchRun { scenario: name, search, overrides }) => {
+            let sc = scenario(&name)?;
+            let search = redlock_model::bench::Search::from_name(&search).ok_or_else(|| format!("--search {search}: dfs-symmetry, dfs or bfs"))?;
+            let timing = overrides.timings(&[Timing::Sync])[0];
+            let setup = overrides.apply(sc.setup(timing))?;
+            let opts = options(&cli.search)?;
+            let row = redlock_model::bench::measure(setup, search, opts.threads, opts.budget);
+            println!("{}", serde_json::to_string(&row).expect("rows serialize"));
+            Ok(true)
         }
         Some(Command::History { files, json }) => redlock_model::audit::run(&files, json || cli.search.json),
         Some(Command::Table) => {
