@@ -23,11 +23,22 @@ pub fn loopback_addr(addr: &str) -> Result<SocketAddr, String> {
 
 /// Finds the scenario's counterexample, prints the link that opens it, and serves until the
 /// process is stopped.
-pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptions) -> Result<(), String> {
+pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptions, json: bool) -> Result<(), String> {
     let addr = loopback_addr(addr)?;
     let cell = check(scenario, setup.clone(), options);
     let found = cell.invariants.iter().find_map(|r| counterexample_trace(&cell, r.invariant).map(|t| (r.invariant, t)));
+    if json {
+        let line = serde_json::json!({
+            "scenario": scenario.name,
+            "timing": setup.timing.name(),
+            "property": found.as_ref().map(|(i, _)| i.name()),
+            "url": format!("http://{addr}{}", found.as_ref().map_or("/".to_string(), |(_, (_, t))| t.explorer_path.clone())),
+        });
+        println!("{line}");
+    }
     let served = match &found {
+        Some((_, (cx_setup, _))) if json => cx_setup.clone(),
+        None if json => setup,
         Some((invariant, (cx_setup, trace))) => {
             println!(
                 "{} ({}) violates {}. Open the counterexample ({} steps{}):\n  http://{addr}{}",
@@ -48,7 +59,9 @@ pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptio
             setup
         }
     };
-    println!("Serving the Explorer on http://{addr}/ ; stop it with Ctrl-C.");
+    if !json {
+        println!("Serving the Explorer on http://{addr}/ ; stop it with Ctrl-C.");
+    }
     // The Explorer's checker discovers nothing until asked to run: ask as soon as it listens,
     // so that its property list shows the counterexample too.
     std::thread::spawn(move || request_run_to_completion(addr));

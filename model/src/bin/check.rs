@@ -320,7 +320,7 @@ fn run(cli: Cli) -> Result<bool, String> {
             let sc = scenario(&name)?;
             let timing = overrides.timings(&[Timing::Async])[0];
             let setup = overrides.apply(sc.setup(timing))?;
-            redlock_model::explore::serve(sc, setup, &addr, options(&cli.search)?)?;
+            redlock_model::explore::serve(sc, setup, &addr, options(&cli.search)?, cli.search.json)?;
             Ok(true)
         }
     }
