@@ -73,23 +73,10 @@ pub fn servers_only(s: &SystemState) -> SystemState {
         s.judge.node_view(NodeId(i as u32)).hash(&mut h);
         h.finish()
     };
-    let signatures: Vec<_> = (0..servers).map(signature).collect();
-    let mut order: Vec<usize> = (0..servers).collect();
-    order.sort_by(|&a, &b| signatures[a].cmp(&signatures[b]));
-    if order.iter().enumerate().all(|(new, &old)| new == old) {
-        return s.clone();
-    }
-    let mut rename = vec![0; servers];
-    for (new, &old) in order.iter().enumerate() {
-        rename[old] = new;
-    }
+    let Some((order, rename)) = canonical_order(servers, signature) else { return s.clone() };
     let node = |i: usize| if i < servers { rename[i] } else { i };
     let mut out = s.clone();
-    for (new, &old) in order.iter().enumerate() {
-        out.actors.actor_states[new] = s.actors.actor_states[old].clone();
-        out.actors.timers_set[new] = s.actors.timers_set[old].clone();
-        out.actors.crashed[new] = s.actors.crashed[old];
-    }
+    move_actors(&mut out, s, 0, &order);
     for a in out.actors.actor_states[servers..].iter_mut() {
         if let ActorState::Client(c) = &**a {
             let mut c = c.clone();
@@ -101,6 +88,32 @@ pub fn servers_only(s: &SystemState) -> SystemState {
     out.actors.network = rename_flows(flows, |id| Id::from(node(usize::from(id))), |m| m.clone());
     out.judge = s.judge.renamed_nodes(|n| NodeId(node(n.0 as usize) as u32));
     out
+}
+
+/// The order that sorts `n` actors by their signatures (`order[new] = old`) and the renaming it
+/// implies (`rename[old] = new`), or `None` when they are in that order already.
+fn canonical_order(n: usize, signature: impl Fn(usize) -> u64) -> Option<(Vec<usize>, Vec<usize>)> {
+    let signatures: Vec<u64> = (0..n).map(signature).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| signatures[i]);
+    if order.iter().enumerate().all(|(new, &old)| new == old) {
+        return None;
+    }
+    let mut rename = vec![0; n];
+    for (new, &old) in order.iter().enumerate() {
+        rename[old] = new;
+    }
+    Some((order, rename))
+}
+
+/// Puts the actors `first + order[new]` of `s` at `first + new` in `out`, with their timers and
+/// crash flags.
+fn move_actors(out: &mut SystemState, s: &SystemState, first: usize, order: &[usize]) {
+    for (new, &old) in order.iter().enumerate() {
+        out.actors.actor_states[first + new] = s.actors.actor_states[first + old].clone();
+        out.actors.timers_set[first + new] = s.actors.timers_set[first + old].clone();
+        out.actors.crashed[first + new] = s.actors.crashed[first + old];
+    }
 }
 
 fn hasher() -> impl Hasher {
@@ -163,27 +176,14 @@ fn canonical_clients(s: &SystemState) -> SystemState {
         relations.hash(&mut h);
         h.finish()
     };
-    let signatures: Vec<_> = (0..clients).map(signature).collect();
-    let mut order: Vec<usize> = (0..clients).collect();
-    order.sort_by(|&a, &b| signatures[a].cmp(&signatures[b]));
-    if order.iter().enumerate().all(|(new, &old)| new == old) {
-        return s.clone();
-    }
-    let mut rename = vec![0u8; clients];
-    for (new, &old) in order.iter().enumerate() {
-        rename[old] = new as u8;
-    }
-    let client = |c: u8| rename.get(c as usize).copied().unwrap_or(c);
+    let Some((order, rename)) = canonical_order(clients, signature) else { return s.clone() };
+    let client = |c: u8| rename.get(c as usize).map_or(c, |&r| r as u8);
     let actor = |id: Id| {
         let i = usize::from(id);
         if (servers..servers + clients).contains(&i) { Id::from(servers + client((i - servers) as u8) as usize) } else { id }
     };
     let mut out = s.clone();
-    for (new, &old) in order.iter().enumerate() {
-        out.actors.actor_states[servers + new] = s.actors.actor_states[servers + old].clone();
-        out.actors.timers_set[servers + new] = s.actors.timers_set[servers + old].clone();
-        out.actors.crashed[servers + new] = s.actors.crashed[servers + old];
-    }
+    move_actors(&mut out, s, servers, &order);
     for (i, a) in out.actors.actor_states.iter_mut().enumerate() {
         match &**a {
             ActorState::Server(srv) => {
