@@ -40,7 +40,7 @@
 //! - [`trace`], [`view`], [`report`]: timelines, the Explorer's views, the matrix and JSON.
 //! - [`explore`]: serving the Explorer on a counterexample.
 //! - [`audit`]: `check history`, the judge over recorded histories.
-//! - [`bench`]: `check bench`, the checker's own performance.
+//! - [`bench`](mod@bench): `check bench`, the checker's own performance.
 
 pub mod actor;
 pub mod audit;
