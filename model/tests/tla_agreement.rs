@@ -50,3 +50,12 @@ fn dump_setups() {
         }
     }
 }
+
+#[test]
+#[ignore]
+fn dump_scenarios() {
+    for sc in SCENARIOS {
+        let exp: Vec<_> = sc.expected.iter().map(|(i, s, a)| serde_json::json!([i.name(), s, a])).collect();
+        println!("SCEN {}", serde_json::json!({"name": sc.name, "claim": sc.claim, "note": sc.note, "expected": exp}));
+    }
+}

@@ -1,0 +1,1050 @@
+------------------------------- MODULE Redlock -------------------------------
+(***************************************************************************)
+(* The Redlock debate (Kleppmann vs antirez) as a TLA+ specification: the  *)
+(* TLA+ twin of the Stateright model in ../model.                          *)
+(*                                                                         *)
+(* Actors: NumServers lock servers with Redis semantics (one key, expiry   *)
+(* by the server's own clock, an optional fencing counter, an optional     *)
+(* asynchronous replica), NumClients clients running the Redlock client    *)
+(* core (impl/src/protocol.rs: quorum NumServers \div 2 + 1, validity =    *)
+(* TTL - elapsed - drift, release on every node after a failed attempt,    *)
+(* per-node timeout, retries), and an optional resource (a counter that    *)
+(* holders increment by read-modify-write: unfenced, fenced atomically,    *)
+(* fenced check-then-write, or antirez's unique-token check-and-set).      *)
+(*                                                                         *)
+(* Time. Real time advances by Tick. The state holds no absolute time:     *)
+(* only relative countdowns (decision 1 of ../../shared/decisions.md and   *)
+(* ../shared/notes/modelling-time.md). Anything a server measures on its   *)
+(* own clock (a key's TTL, a delayed restart) is a Window: the earliest    *)
+(* and latest number of real ticks from now at which it may end, so clock  *)
+(* drift (Skew ticks per measured interval) is a choice made only when it  *)
+(* matters, and a clock running at any rate is [earliest |-> 0, latest |-> *)
+(* NoVal]. A client's clock counts only while the client waits on it and   *)
+(* is forgotten once the client is done. Tick is enabled only while some   *)
+(* countdown runs (or a client is ready for a quiet step), so the state    *)
+(* space is finite without a horizon.                                      *)
+(*                                                                         *)
+(* Safety is judged as in the Rust model: every step produces events (the  *)
+(* vocabulary of impl/src/event.rs) and the judge, a fold over events      *)
+(* (impl/src/judge.rs), is kept in the state; each invariant reads its     *)
+(* verdict (MutualExclusion, OwnerOnlyRelease, OrderedFencedWrites,        *)
+(* NoLostUpdate, EventuallyAcquirable).                                    *)
+(*                                                                         *)
+(* The spec carries no model bounds: every number comes from an MC*.cfg.   *)
+(* Names: Rust actions Tick, Pause, ClockJump, Crash, Restart, Failover,   *)
+(* ClientCrash and Drop keep their names; a delivery is named after the    *)
+(* message delivered (Acquire, AcquireReply, Release, Extend, ...); an     *)
+(* actor's own step is named after its Rust timer (Deadline, Retry, Work,  *)
+(* Expire, Replicate, Apply, ...). Where Rust uses one name for a message  *)
+(* and a timer, the timer's action is renamed: Timer::Write is SendWrite,  *)
+(* Timer::Extend is WatchdogExtend, and the EXPIRE command (Msg::Expire) is      *)
+(* ExpireCommand while Expire is the key's expiry (Timer::Expire). The     *)
+(* quiet steps (Timer::Start, Timer::Release, resuming after a pause) are  *)
+(* taken with a Tick, as in the Rust model. See README.md.                 *)
+(***************************************************************************)
+EXTENDS Integers, Sequences, FiniteSets
+
+CONSTANTS
+    None,           \* a model value: an optional parameter that is absent
+    Timing,         \* "sync" or "async"
+    NumServers,     \* lock servers (Redis nodes, or one replicated / ZooKeeper-style service)
+    NumClients,
+    Attempts,       \* acquire attempts per client (1 + retries)
+    TTL,            \* key time to live, in ticks of the server's clock
+    Drift,          \* the drift allowance the client subtracts from every validity
+    NodeTimeout,    \* how long a client waits for a node's reply
+    RetryDelay,     \* the delay before a retry
+    WriteMargin,    \* the client writes only while more validity than this is left
+    BoundedDelay,   \* messages arrive before time passes (delay bound 0)
+    Loss,           \* messages may be lost
+    Skew,           \* a server measures T ticks as T +/- Skew real ticks; None: any rate
+    PauseBound,     \* a pause lasts at most this many ticks; None: unbounded
+    Service,        \* "redis", "redis_with_replica", "zoo_keeper"
+    Encoding,       \* "correct", "plain_del", "get_then_del", "setnx_then_expire"
+    Tokens,         \* "none", "incr_max", "unique", "zxid"
+    ResourceKind,   \* None, "unfenced", "fenced", "fenced_check_then_write", "unique_token_cas"
+    Watchdog,       \* the holder extends its lock every TTL/3 (Redisson's watchdog)
+    MaxExtensions,  \* extensions per hold
+    RestartMode,    \* None, "empty", "fsync", "delayed": a server may crash and restart so
+    FailoverFault,  \* the replica may be promoted (once)
+    ClockJumpBy,    \* one server's clock may jump forward by this much, once; None: never
+    ClientCrashes,  \* a client may crash between SETNX and EXPIRE (once)
+    Pauses          \* client pauses a run may suffer, in all
+
+ASSUME Timing \in {"sync", "async"}
+ASSUME NumServers \in Nat \ {0} /\ NumClients \in Nat \ {0} /\ Attempts \in Nat \ {0}
+ASSUME TTL \in Nat \ {0} /\ Drift \in Nat /\ Drift < TTL
+ASSUME NodeTimeout \in Nat \ {0} /\ RetryDelay \in Nat /\ WriteMargin \in Nat
+ASSUME BoundedDelay \in BOOLEAN /\ Loss \in BOOLEAN /\ Watchdog \in BOOLEAN
+ASSUME FailoverFault \in BOOLEAN /\ ClientCrashes \in BOOLEAN
+ASSUME Skew = None \/ (Skew \in Nat /\ Skew < TTL)
+ASSUME PauseBound = None \/ PauseBound \in Nat
+ASSUME ClockJumpBy = None \/ ClockJumpBy \in Nat
+ASSUME MaxExtensions \in Nat /\ Pauses \in Nat
+ASSUME Service \in {"redis", "redis_with_replica", "zoo_keeper"}
+ASSUME Encoding \in {"correct", "plain_del", "get_then_del", "setnx_then_expire"}
+ASSUME Tokens \in {"none", "incr_max", "unique", "zxid"}
+ASSUME ResourceKind \in {None, "unfenced", "fenced", "fenced_check_then_write", "unique_token_cas"}
+ASSUME RestartMode \in {None, "empty", "fsync", "delayed"}
+\* A check-and-set resource needs tokens (a claim of "no token" is not modelled).
+ASSUME ResourceKind = "unique_token_cas" => Tokens # "none"
+
+VARIABLES
+    server,     \* [Servers -> server state]
+    client,     \* [Clients -> client state]
+    resource,   \* the resource's state
+    net,        \* [Flows -> Seq(message)]: the messages in flight on each flow
+    judge,      \* the judge's state
+    budget      \* the faults the run may still inject
+
+vars == <<server, client, resource, net, judge, budget>>
+
+-----------------------------------------------------------------------------
+(* Actors and their ids, as in the Rust model: servers 0..NumServers-1,    *)
+(* then the clients, then the resource.                                    *)
+
+Servers == 0 .. NumServers - 1
+Clients == 0 .. NumClients - 1
+ClientActor(c) == NumServers + c
+ClientOf(a) == a - NumServers
+ResourceActor == NumServers + NumClients
+IsServer(a) == a \in Servers
+IsClient(a) == a \in NumServers .. NumServers + NumClients - 1
+HasResource == ResourceKind # None
+
+Quorum == NumServers \div 2 + 1
+
+\* The directed message flows; each is FIFO (a TCP connection).
+Flows ==
+    {<<ClientActor(c), s>> : c \in Clients, s \in Servers}
+    \cup {<<s, ClientActor(c)>> : c \in Clients, s \in Servers}
+    \cup (IF HasResource
+          THEN {<<ClientActor(c), ResourceActor>> : c \in Clients}
+               \cup {<<ResourceActor, ClientActor(c)>> : c \in Clients}
+          ELSE {})
+
+Max(a, b) == IF a >= b THEN a ELSE b
+Min(a, b) == IF a <= b THEN a ELSE b
+SetMax(S) == CHOOSE x \in S : \A y \in S : y <= x
+SetMin(S) == CHOOSE x \in S : \A y \in S : x <= y
+
+RECURSIVE SeqOf(_)
+\* The elements of a finite set of integers, in ascending order.
+SeqOf(S) == IF S = {} THEN <<>> ELSE <<SetMin(S)>> \o SeqOf(S \ {SetMin(S)})
+
+\* An absent optional number (Rust's None) in the state: every such number is otherwise >= 0.
+NoVal == -1
+
+-----------------------------------------------------------------------------
+(* Windows: relative countdowns to the earliest and latest real tick at    *)
+(* which something measured on a server's clock may happen (setup.rs).     *)
+
+NoWindow == [earliest |-> NoVal, latest |-> NoVal]
+
+\* The window of an interval of `length` ticks of a server's clock.
+MkWindow(length) ==
+    IF Skew = None THEN [earliest |-> 0, latest |-> NoVal]
+    ELSE [earliest |-> Max(length - Skew, 0), latest |-> length + Skew]
+
+Due(w) == w.earliest = 0               \* it may happen now
+Overdue(w) == w.latest = 0             \* it must happen before time passes
+Counting(w) == w.earliest > 0 \/ w.latest > 0
+
+TickWindow(w) ==
+    IF w = NoWindow THEN w
+    ELSE [earliest |-> Max(w.earliest - 1, 0),
+          latest |-> IF w.latest = NoVal THEN NoVal ELSE Max(w.latest - 1, 0)]
+
+\* The server's clock jumps forward by `by`. With bounded clocks (sync) the jump
+\* cannot take the clock outside its drift bound: the end moves only within the window.
+JumpWindow(w, by, bounded) ==
+    IF bounded /\ w.latest # NoVal
+    THEN [w EXCEPT !.latest = Max(Max(w.latest - by, 0), w.earliest)]
+    ELSE [earliest |-> Max(w.earliest - by, 0),
+          latest |-> IF w.latest = NoVal THEN NoVal ELSE Max(w.latest - by, 0)]
+
+-----------------------------------------------------------------------------
+(* Messages (model/src/msg.rs). Parameters that are fixed by the           *)
+(* configuration (the TTL of SET NX PX and EXPIRE, whether the acquire     *)
+(* script increments the fencing counter) are left out. Tokens: 0 is "no   *)
+(* token" (real tokens start at 1), which also orders below every token.   *)
+
+MAcquire(r) == [type |-> "Acquire", round |-> r]
+MExpire == [type |-> "Expire"]
+MExtend(r) == [type |-> "Extend", round |-> r]
+MRelease == [type |-> "Release"]
+MDelete == [type |-> "Delete"]
+MGet == [type |-> "Get"]
+MAcquireReply(r, reply) == [type |-> "AcquireReply", round |-> r, reply |-> reply]
+MExtendReply(r, reply) == [type |-> "ExtendReply", round |-> r, reply |-> reply]
+MGetReply(owner) == [type |-> "GetReply", owner |-> owner]
+MClaim(t) == [type |-> "Claim", token |-> t]
+MRead(t) == [type |-> "Read", token |-> t]
+MWrite(v, t) == [type |-> "Write", value |-> v, token |-> t]
+MReadReply(v) == [type |-> "ReadReply", value |-> v]
+MWriteReply(applied) == [type |-> "WriteReply", applied |-> applied]
+
+Ok(t) == [kind |-> "Ok", token |-> t]
+Refused == [kind |-> "Refused", token |-> 0]
+ErrorReply == [kind |-> "Error", token |-> 0]
+
+-----------------------------------------------------------------------------
+(* Events (impl/src/event.rs): only those the judge reads, with the fields *)
+(* it reads.                                                               *)
+
+EvC(kind, c) == [kind |-> kind, client |-> c]
+EvKeySet(n, owner, expires) == [kind |-> "KeySet", node |-> n, owner |-> owner, expires |-> expires]
+EvKeyDeleted(n, owner, by) == [kind |-> "KeyDeleted", node |-> n, owner |-> owner, by |-> by]
+EvKey(kind, n, owner) == [kind |-> kind, node |-> n, owner |-> owner]   \* KeyExpired, KeyLost
+EvNode(kind, n) == [kind |-> kind, node |-> n]                          \* NodeDown, NodeUp
+EvValue(kind, c, v) == [kind |-> kind, client |-> c, value |-> v]       \* ResourceRead, WriteApplied
+
+-----------------------------------------------------------------------------
+(* The judge (impl/src/judge.rs): a fold over events that keeps only what  *)
+(* later events can still contradict. Ranks order holders by when the lock *)
+(* service granted them, kept dense (0, 1, ...). A violation is recorded   *)
+(* once per property, with what its explanation names.                     *)
+
+JudgeInit ==
+    [holding |-> [c \in Clients |-> FALSE],
+     acquiring |-> [c \in Clients |-> FALSE],
+     rank |-> [c \in Clients |-> NoVal],
+     sets |-> [c \in Clients |-> 0],
+     ranked |-> [c \in Clients |-> FALSE],
+     read |-> [c \in Clients |-> NoVal],
+     keys |-> [n \in Servers |-> [owner |-> NoVal, expires |-> FALSE]],
+     down |-> {},
+     grants |-> 0,                 \* counted up to two
+     newest |-> NoVal,             \* rank of the newest holder whose write was applied
+     value |-> 0,
+     violations |-> <<>>]
+
+Violated(j, p) == \E i \in 1 .. Len(j.violations) : j.violations[i].property = p
+
+Violate(j, v) == IF Violated(j, v.property) THEN j ELSE [j EXCEPT !.violations = Append(@, v)]
+
+Holders(j) == {c \in Clients : j.holding[c]}
+
+RanksUsed(j) ==
+    {j.rank[c] : c \in {d \in Clients : j.rank[d] # NoVal}}
+    \cup (IF j.newest # NoVal THEN {j.newest} ELSE {})
+
+NormalizeRanks(j) ==
+    LET used == RanksUsed(j)
+        dense(r) == IF r = NoVal THEN NoVal ELSE Cardinality({u \in used : u < r})
+    IN [j EXCEPT !.rank = [c \in Clients |-> dense(j.rank[c])], !.newest = dense(j.newest)]
+
+\* The lock service gave the lock to c: it is the newest holder.
+Rank(j, c) ==
+    LET used == RanksUsed(j)
+        r == IF used = {} THEN 0 ELSE SetMax(used) + 1
+    IN NormalizeRanks([j EXCEPT !.ranked[c] = TRUE, !.sets[c] = 0, !.rank[c] = r])
+
+EndAttempt(j, c) == [j EXCEPT !.acquiring[c] = FALSE, !.ranked[c] = FALSE, !.sets[c] = 0]
+
+OpenWindow(j, c, how) ==
+    LET others == Holders(j) \ {c}
+        j1 == IF others = {} THEN j
+              ELSE Violate(j, [property |-> "MutualExclusion", client |-> c,
+                               other |-> SetMin(others), how |-> how])
+    IN [j1 EXCEPT !.holding[c] = TRUE]
+
+WriteApplied(j, c, value) ==
+    LET j1 == IF j.newest # NoVal /\ (j.rank[c] = NoVal \/ j.rank[c] < j.newest)
+              THEN LET later == {d \in Clients : j.rank[d] = j.newest}
+                   IN Violate(j, [property |-> "OrderedFencedWrites", client |-> c,
+                                  older |-> j.rank[c] # NoVal,
+                                  later |-> IF later = {} THEN NoVal ELSE SetMin(later)])
+              ELSE j
+        j2 == IF j.rank[c] # NoVal
+              THEN [j1 EXCEPT !.newest = IF @ = NoVal THEN j.rank[c] ELSE Max(@, j.rank[c])]
+              ELSE j1
+        j3 == IF j.read[c] # NoVal /\ j.read[c] # j.value
+              THEN Violate(j2, [property |-> "NoLostUpdate", client |-> c, value |-> value,
+                                read |-> j.read[c], over |-> j.value])
+              ELSE j2
+    IN [j3 EXCEPT !.value = value, !.read[c] = NoVal]
+
+JudgeApply(j, e) ==
+    CASE e.kind = "AcquireStarted" ->
+            [j EXCEPT !.acquiring[e.client] = TRUE, !.sets[e.client] = 0, !.ranked[e.client] = FALSE]
+      [] e.kind = "KeySet" ->
+            LET j1 == [j EXCEPT !.keys[e.node] = [owner |-> e.owner, expires |-> e.expires]]
+                o == e.owner
+            IN IF j1.acquiring[o] /\ ~j1.ranked[o]
+               THEN IF j1.sets[o] + 1 >= Quorum THEN Rank(j1, o)
+                    ELSE [j1 EXCEPT !.sets[o] = @ + 1]
+               ELSE j1
+      [] e.kind = "Granted" ->
+            LET j1 == OpenWindow(j, e.client, "was granted the lock")
+                j2 == IF ~j1.ranked[e.client] THEN Rank(j1, e.client) ELSE j1
+            IN EndAttempt([j2 EXCEPT !.grants = Min(@ + 1, 2)], e.client)
+      [] e.kind = "AcquireFailed" ->
+            \* A quorum the client could not use (its validity ran out) is no hold.
+            LET j1 == IF j.ranked[e.client]
+                      THEN NormalizeRanks([j EXCEPT !.rank[e.client] = NoVal]) ELSE j
+            IN EndAttempt(j1, e.client)
+      [] e.kind = "Extended" ->
+            IF j.holding[e.client] THEN j
+            ELSE OpenWindow(j, e.client, "extended a lock it no longer held")
+      [] e.kind \in {"ValidityEnded", "LockLost"} -> [j EXCEPT !.holding[e.client] = FALSE]
+      [] e.kind \in {"ReleaseStarted", "ClientCrashed"} ->
+            NormalizeRanks([EndAttempt(j, e.client) EXCEPT !.holding[e.client] = FALSE,
+                                                        !.rank[e.client] = NoVal])
+      [] e.kind = "KeyDeleted" ->
+            LET j1 == IF e.owner # e.by
+                      THEN Violate(j, [property |-> "OwnerOnlyRelease", by |-> e.by,
+                                       owner |-> e.owner, node |-> e.node])
+                      ELSE j
+            IN [j1 EXCEPT !.keys[e.node] = [owner |-> NoVal, expires |-> FALSE]]
+      [] e.kind \in {"KeyExpired", "KeyLost"} ->
+            IF j.keys[e.node].owner = e.owner
+            THEN [j EXCEPT !.keys[e.node] = [owner |-> NoVal, expires |-> FALSE]] ELSE j
+      [] e.kind = "NodeDown" -> [j EXCEPT !.down = @ \cup {e.node}]
+      [] e.kind = "NodeUp" -> [j EXCEPT !.down = @ \ {e.node}]
+      [] e.kind = "ResourceRead" -> [j EXCEPT !.read[e.client] = e.value]
+      [] e.kind = "WriteApplied" -> WriteApplied(j, e.client, e.value)
+
+\* Bounded liveness (decision 4): once nobody holds or acquires, every expiring key is
+\* gone and a majority is up, a majority of the up servers must be free.
+CheckAcquirable(j) ==
+    LET up == NumServers - Cardinality(j.down)
+        live == {n \in Servers : j.keys[n].owner # NoVal /\ n \notin j.down}
+        premise == /\ \A c \in Clients : ~j.holding[c] /\ ~j.acquiring[c]
+                   /\ \A n \in live : ~j.keys[n].expires
+                   /\ up >= Quorum
+    IN IF premise /\ up - Cardinality(live) < Quorum
+       THEN Violate(j, [property |-> "EventuallyAcquirable",
+                        owners |-> {<<n, j.keys[n].owner>> : n \in live}])
+       ELSE j
+
+RECURSIVE Judge(_, _)
+\* The judge after observing the events `evs`, in order.
+Judge(j, evs) ==
+    IF evs = <<>> THEN j ELSE Judge(CheckAcquirable(JudgeApply(j, Head(evs))), Tail(evs))
+
+-----------------------------------------------------------------------------
+(* The Redlock client core (impl/src/protocol.rs): a state machine fed     *)
+(* inputs with a reading of the client's clock, answering with outputs.    *)
+(* Fields that do not apply in a phase hold fixed values.                  *)
+
+NoRound == [number |-> 0, started |-> 0, pending |-> {}, ok |-> {}, token |-> 0]
+
+LockInit == [phase |-> "Idle", round |-> NoRound, until |-> NoVal, token |-> 0,
+             attempts |-> 0, rounds |-> 0]
+
+SetPhase(l, phase, round, until, token) ==
+    [l EXCEPT !.phase = phase, !.round = round, !.until = until, !.token = token]
+
+HeldUntil(l) == IF l.phase \in {"Held", "Extending"} THEN l.until ELSE NoVal
+LockToken(l) == IF l.phase \in {"Held", "Extending"} THEN l.token ELSE 0
+RoundDeadline(l) ==
+    IF l.phase \in {"Acquiring", "Extending"} THEN l.round.started + NodeTimeout ELSE NoVal
+\* Validity left at local time `now`, or 0.
+Remaining(l, now) == IF HeldUntil(l) # NoVal /\ now < HeldUntil(l) THEN HeldUntil(l) - now ELSE 0
+
+\* Outputs.
+Out(kind) == [kind |-> kind]
+ToEveryNode(kind, round) == [i \in 1 .. NumServers |-> [kind |-> kind, node |-> i - 1, round |-> round]]
+ReleaseEverywhere == ToEveryNode("SendRelease", 0)
+
+StartRound(l, now, send) ==
+    LET n == l.rounds + 1
+    IN [round |-> [number |-> n, started |-> now, pending |-> Servers, ok |-> {}, token |-> 0],
+        outs |-> ToEveryNode(send, n) \o <<Out("WakeAt")>>]
+
+RecordReply(r, node, reply) ==
+    [r EXCEPT !.pending = @ \ {node},
+              !.ok = IF reply.kind = "Ok" THEN @ \cup {node} ELSE @,
+              !.token = IF reply.kind = "Ok" THEN Max(@, reply.token) ELSE @]
+
+\* Success as soon as a quorum said OK (if validity is left), failure as soon as a quorum
+\* is out of reach. The lock is held until local time started + TTL - drift.
+Outcome(r, now) ==
+    IF Cardinality(r.ok) >= Quorum
+    THEN IF TTL - Drift > Max(now - r.started, 0)
+         THEN [kind |-> "Valid", until |-> r.started + TTL - Drift]
+         ELSE [kind |-> "Failed"]
+    ELSE IF Cardinality(r.ok) + Cardinality(r.pending) < Quorum
+         THEN [kind |-> "Failed"] ELSE [kind |-> "Pending"]
+
+Lose(l) == [lock |-> SetPhase(l, "Lost", NoRound, NoVal, 0), outs |-> <<Out("Lost")>>]
+
+SettleAcquire(l, now) ==
+    LET o == Outcome(l.round, now)
+    IN CASE o.kind = "Pending" -> [lock |-> l, outs |-> <<>>]
+         [] o.kind = "Valid" ->
+              [lock |-> SetPhase(l, "Held", NoRound, o.until, l.round.token),
+               outs |-> <<[kind |-> "Acquired", token |-> l.round.token]>>]
+         [] OTHER ->
+              IF l.attempts <= Attempts - 1
+              THEN [lock |-> SetPhase(l, "Backoff", NoRound, NoVal, 0),
+                    outs |-> ReleaseEverywhere \o <<Out("RetryAfter")>>]
+              ELSE [lock |-> SetPhase(l, "Failed", NoRound, NoVal, 0),
+                    outs |-> ReleaseEverywhere \o <<Out("Failed")>>]
+
+SettleExtend(l, now) ==
+    LET o == Outcome(l.round, now)
+    IN IF o.kind = "Pending" THEN [lock |-> l, outs |-> <<>>]
+       ELSE IF now >= l.until THEN Lose(l)   \* the old validity ran out first
+       ELSE IF o.kind = "Valid"
+            THEN [lock |-> SetPhase(l, "Held", NoRound, o.until, l.token), outs |-> <<Out("Extended")>>]
+            ELSE [lock |-> SetPhase(l, "Held", NoRound, l.until, l.token), outs |-> <<Out("ExtendFailed")>>]
+
+\* LockState::handle: input `in` observed at local time `now`.
+Handle(l, now, in) ==
+    CASE (l.phase = "Idle" /\ in.kind = "Acquire") \/ (l.phase = "Backoff" /\ in.kind = "Retry") ->
+            LET sr == StartRound(l, now, "SendAcquire")
+            IN [lock |-> [SetPhase(l, "Acquiring", sr.round, NoVal, 0)
+                            EXCEPT !.attempts = @ + 1, !.rounds = sr.round.number],
+                outs |-> sr.outs]
+      [] l.phase = "Acquiring" /\ in.kind = "Reply" /\ in.round = l.round.number
+            /\ in.node \in l.round.pending ->
+            SettleAcquire([l EXCEPT !.round = RecordReply(@, in.node, in.reply)], now)
+      [] l.phase = "Acquiring" /\ in.kind = "Timeout" /\ now >= l.round.started + NodeTimeout ->
+            SettleAcquire([l EXCEPT !.round.pending = {}], now)
+      [] l.phase = "Held" /\ in.kind = "Extend" ->
+            IF now >= l.until THEN Lose(l)
+            ELSE LET sr == StartRound(l, now, "SendExtend")
+                 IN [lock |-> [SetPhase(l, "Extending", sr.round, l.until, l.token)
+                                 EXCEPT !.rounds = sr.round.number],
+                     outs |-> sr.outs]
+      [] l.phase = "Held" /\ in.kind = "Timeout" /\ now >= l.until -> Lose(l)
+      [] l.phase = "Extending" /\ in.kind = "Reply" /\ in.round = l.round.number
+            /\ in.node \in l.round.pending ->
+            SettleExtend([l EXCEPT !.round = RecordReply(@, in.node, in.reply)], now)
+      [] l.phase = "Extending" /\ in.kind = "Timeout" /\ now >= l.round.started + NodeTimeout ->
+            SettleExtend([l EXCEPT !.round.pending = {}], now)
+      [] l.phase \in {"Acquiring", "Backoff", "Held", "Extending", "Lost"} /\ in.kind = "Release" ->
+            [lock |-> SetPhase(l, "Released", NoRound, NoVal, 0), outs |-> ReleaseEverywhere]
+      [] OTHER -> [lock |-> l, outs |-> <<>>]   \* stale: a late reply, a timer that lost a race
+
+-----------------------------------------------------------------------------
+(* An actor's step is computed as an effect: its new local state, the      *)
+(* messages it sends (in order) and the events it produces (in order).     *)
+
+Effect(who, st) == [who |-> who, st |-> st, sends |-> <<>>, ev |-> <<>>]
+Send(e, dst, m) == [e EXCEPT !.sends = Append(@, <<dst, m>>)]
+Emit(e, ev) == [e EXCEPT !.ev = Append(@, ev)]
+SetTimer(e, t) == [e EXCEPT !.st.timers = @ \cup {t}]
+CancelTimer(e, t) == [e EXCEPT !.st.timers = @ \ {t}]
+
+RECURSIVE AddSends(_, _, _)
+\* The network after actor `src` sent `sends`.
+AddSends(n, src, sends) ==
+    IF sends = <<>> THEN n
+    ELSE LET dst == Head(sends)[1]
+             m == Head(sends)[2]
+         IN AddSends([n EXCEPT ![<<src, dst>>] = Append(@, m)], src, Tail(sends))
+
+-----------------------------------------------------------------------------
+(* Clients (model/src/client.rs): drive the core with messages and their   *)
+(* own clock, then work on the resource (read, check, write) and release.  *)
+
+\* A pause: NotPaused, Unbounded, or the ticks it may still last.
+NotPaused == -2
+Unbounded == -1
+
+Steps == {"Idle", "Acquiring", "Granted", "Reading", "ReadyToWrite", "Writing", "Holding", "Done"}
+ClientTimers == {"Start", "Deadline", "Retry", "Work", "Write", "SendExpire", "Extend", "Release"}
+QuietTimers == {"Start", "Release"}
+
+ClientInit ==
+    [clock |-> 0, lock |-> LockInit, step |-> "Idle", paused |-> NotPaused,
+     retryAt |-> NoVal, extendAt |-> NoVal, extensions |-> 0, read |-> NoVal,
+     expirePending |-> {}, timers |-> {"Start"}, crashed |-> FALSE]
+
+Active(cs) == cs.step \notin {"Idle", "Done"}
+
+\* Something the client waits for lies ahead on its clock.
+WaitsOnClock(cs) ==
+    /\ Active(cs)
+    /\ \/ RoundDeadline(cs.lock) > cs.clock
+       \/ HeldUntil(cs.lock) > cs.clock
+       \/ cs.retryAt > cs.clock
+       \/ cs.extendAt > cs.clock
+
+CountsTime(cs) == WaitsOnClock(cs) \/ (cs.paused \in Nat /\ cs.paused > 0)
+
+\* The clock only moves while the client waits on it.
+TickClient(cs) ==
+    [cs EXCEPT !.clock = IF WaitsOnClock(cs) THEN @ + 1 ELSE @,
+               !.paused = IF @ \in Nat THEN Max(@ - 1, 0) ELSE @]
+
+\* Once the run is over only differences of clock readings ever mattered: forget them.
+Normalize(cs) ==
+    IF cs.step = "Done" THEN [cs EXCEPT !.clock = 0, !.retryAt = NoVal, !.extendAt = NoVal] ELSE cs
+
+AtPausePoint(cs) ==
+    /\ cs.paused = NotPaused
+    /\ IF HasResource THEN cs.step \in {"Granted", "ReadyToWrite"} ELSE cs.step = "Holding"
+
+\* When a timer may fire: "no", "now" (and before time passes), or "whenever".
+ClientDue(cs, t) ==
+    CASE t = "Start" -> "whenever"
+      [] t = "Release" /\ cs.step = "Holding" -> "whenever"
+      [] t = "Write" /\ cs.step = "ReadyToWrite" -> "now"
+      [] t = "Work" /\ cs.step = "Granted" -> "now"
+      [] t = "Deadline" -> IF RoundDeadline(cs.lock) # NoVal /\ RoundDeadline(cs.lock) <= cs.clock
+                           THEN "now" ELSE "no"
+      [] t = "Retry" -> IF cs.retryAt # NoVal /\ cs.retryAt <= cs.clock THEN "now" ELSE "no"
+      [] t = "Extend" -> IF cs.extendAt # NoVal /\ cs.extendAt <= cs.clock THEN "now" ELSE "no"
+      [] t = "SendExpire" -> "now"
+      [] OTHER -> "no"
+
+Token(e) ==
+    CASE Tokens = "none" -> 0
+      [] Tokens = "unique" -> e.who + 1          \* antirez's unique value: the client's number
+      [] OTHER -> LockToken(e.st.lock)           \* incr_max, zxid: from the grant
+
+ReleaseMsg ==
+    CASE Encoding \in {"correct", "setnx_then_expire"} -> MRelease
+      [] Encoding = "plain_del" -> MDelete
+      [] Encoding = "get_then_del" -> MGet
+
+End(e) == [e EXCEPT !.st.step = "Done",
+                    !.st.timers = @ \ {"Deadline", "Retry", "Work", "Write", "Extend", "Release"}]
+
+FinishWork(e) == SetTimer([e EXCEPT !.st.step = "Holding"], "Release")
+
+ScheduleExtension(e) ==
+    IF Watchdog /\ e.st.extensions < MaxExtensions
+    THEN SetTimer([e EXCEPT !.st.extendAt = e.st.clock + Max(TTL \div 3, 1)], "Extend")
+    ELSE e
+
+\* Carries out one output of the core.
+CarryOut(e, o) ==
+    CASE o.kind = "SendAcquire" -> Send(e, o.node, MAcquire(o.round))
+      [] o.kind = "SendExtend" -> Send(e, o.node, MExtend(o.round))
+      [] o.kind = "SendRelease" -> Send(e, o.node, ReleaseMsg)
+      [] o.kind = "WakeAt" -> SetTimer(e, "Deadline")
+      [] o.kind = "RetryAfter" ->
+            SetTimer([Emit(e, EvC("AcquireFailed", e.who))
+                        EXCEPT !.st.retryAt = e.st.clock + RetryDelay], "Retry")
+      [] o.kind = "Failed" -> End(Emit(e, EvC("AcquireFailed", e.who)))
+      [] o.kind = "Acquired" ->
+            LET e1 == ScheduleExtension([Emit(e, EvC("Granted", e.who)) EXCEPT !.st.extensions = 0])
+            IN IF HasResource THEN SetTimer([e1 EXCEPT !.st.step = "Granted"], "Work")
+               ELSE FinishWork(e1)
+      [] o.kind = "Extended" ->
+            ScheduleExtension([Emit(e, EvC("Extended", e.who)) EXCEPT !.st.extensions = @ + 1])
+      [] o.kind = "ExtendFailed" -> e
+      [] o.kind = "Lost" -> End(Emit(e, EvC("LockLost", e.who)))
+
+RECURSIVE CarryOutAll(_, _)
+CarryOutAll(e, outs) == IF outs = <<>> THEN e ELSE CarryOutAll(CarryOut(e, Head(outs)), Tail(outs))
+
+\* Feeds the core one input and carries out what it says.
+Feed(e, in) ==
+    LET e1 == IF in.kind \in {"Acquire", "Retry"}
+              THEN [Emit(e, EvC("AcquireStarted", e.who)) EXCEPT !.st.step = "Acquiring"]
+              ELSE e
+        h == Handle(e1.st.lock, e1.st.clock, in)
+        e2 == CarryOutAll([e1 EXCEPT !.st.lock = h.lock], h.outs)
+    IN IF RoundDeadline(e2.st.lock) = NoVal THEN CancelTimer(e2, "Deadline") ELSE e2
+
+\* Client e.who's timer t fires (t already removed from its timers).
+ClientTimeout(e, t) ==
+    CASE t = "Start" -> Feed(e, [kind |-> "Acquire"])
+      [] t = "Deadline" -> Feed(e, [kind |-> "Timeout"])
+      [] t = "Retry" -> Feed([e EXCEPT !.st.retryAt = NoVal], [kind |-> "Retry"])
+      [] t = "Extend" -> Feed([e EXCEPT !.st.extendAt = NoVal], [kind |-> "Extend"])
+      [] t = "SendExpire" ->
+            LET nodes == SeqOf(e.st.expirePending)
+                sends == [i \in 1 .. Len(nodes) |-> <<nodes[i], MExpire>>]
+            IN [e EXCEPT !.sends = @ \o sends, !.st.expirePending = {}]
+      [] t = "Work" ->
+            LET e1 == IF ResourceKind = "unique_token_cas"
+                      THEN Send(e, ResourceActor, MClaim(Token(e))) ELSE e
+            IN [Send(e1, ResourceActor, MRead(Token(e1))) EXCEPT !.st.step = "Reading"]
+      [] t = "Write" ->
+            LET v == (IF e.st.read = NoVal THEN 0 ELSE e.st.read) + 1
+            IN [Send(e, ResourceActor, MWrite(v, Token(e))) EXCEPT !.st.step = "Writing"]
+      [] t = "Release" ->
+            End(Feed([Emit(e, EvC("ReleaseStarted", e.who)) EXCEPT !.st.extendAt = NoVal],
+                     [kind |-> "Release"]))
+
+\* Client e.who receives m from actor src.
+ClientReceive(e, src, m) ==
+    CASE m.type = "AcquireReply" ->
+            LET e1 == IF Encoding = "setnx_then_expire" /\ m.reply.kind = "Ok"
+                         /\ e.st.lock.rounds = m.round
+                      THEN SetTimer([e EXCEPT !.st.expirePending = @ \cup {src}], "SendExpire")
+                      ELSE e
+            IN Feed(e1, [kind |-> "Reply", round |-> m.round, node |-> src, reply |-> m.reply])
+      [] m.type = "ExtendReply" ->
+            Feed(e, [kind |-> "Reply", round |-> m.round, node |-> src, reply |-> m.reply])
+      [] m.type = "GetReply" ->
+            \* the second half of GET-then-DEL: the key was ours a moment ago
+            IF m.owner = e.who THEN Send(e, src, MDelete) ELSE e
+      [] m.type = "ReadReply" /\ e.st.step = "Reading" ->
+            LET e1 == [Emit(e, EvValue("ResourceRead", e.who, m.value)) EXCEPT !.st.read = m.value]
+            IN IF Remaining(e1.st.lock, e1.st.clock) > WriteMargin
+               THEN SetTimer([e1 EXCEPT !.st.step = "ReadyToWrite"], "Write")
+               ELSE FinishWork(e1)
+      [] m.type = "WriteReply" /\ e.st.step = "Writing" -> FinishWork(e)
+      [] OTHER -> e
+
+-----------------------------------------------------------------------------
+(* Lock servers (model/src/server.rs): one key that expires by the         *)
+(* server's own clock, a fencing counter, an optional replica.             *)
+
+NoKey == [owner |-> NoVal, life |-> NoWindow]     \* a key whose life is NoWindow never expires
+NoReplica == [present |-> FALSE, key |-> NoKey, counter |-> 0]
+
+ServerInit ==
+    [key |-> NoKey, counter |-> 0,
+     replica |-> IF Service = "redis_with_replica" THEN [NoReplica EXCEPT !.present = TRUE] ELSE NoReplica,
+     down |-> NoWindow,              \* crashed: restarting once this window is due
+     timers |-> {}]
+
+ServerTimers == {"Expire", "Replicate"}
+
+IsDown(s) == server[s].down # NoWindow
+
+Expires(k) == k.life # NoWindow
+
+ReplicaBehind(sv) == sv.replica.present /\ (sv.replica.key # sv.key \/ sv.replica.counter # sv.counter)
+
+ServerDue(sv, t) ==
+    CASE t = "Expire" ->
+            IF sv.key # NoKey /\ Expires(sv.key)
+            THEN IF Overdue(sv.key.life) THEN "now" ELSE IF Due(sv.key.life) THEN "whenever" ELSE "no"
+            ELSE "no"
+      \* replication is part of the bounded message delay in sync runs
+      [] t = "Replicate" /\ ReplicaBehind(sv) -> IF BoundedDelay THEN "now" ELSE "whenever"
+      [] OTHER -> "no"
+
+ServerCountsTime(sv) ==
+    Counting(sv.key.life) \/ Counting(sv.replica.key.life) \/ Counting(sv.down)
+
+TickServer(sv) ==
+    [sv EXCEPT !.key.life = TickWindow(@), !.replica.key.life = TickWindow(@), !.down = TickWindow(@)]
+
+CheckReplica(e) == IF ReplicaBehind(e.st) THEN SetTimer(e, "Replicate") ELSE e
+
+DeleteKey(e, by) ==
+    CancelTimer([Emit(e, EvKeyDeleted(e.who, e.st.key.owner, by)) EXCEPT !.st.key = NoKey], "Expire")
+
+\* Server e.who receives m from client c.
+ServerReceive(e, c, m) ==
+    LET k == e.st.key
+        reply(msg) == Send(e, ClientActor(c), msg)
+        e1 ==
+          CASE m.type = "Acquire" ->
+                 IF k = NoKey
+                 THEN LET life == IF Encoding = "setnx_then_expire" THEN NoWindow ELSE MkWindow(TTL)
+                          incr == Tokens \in {"incr_max", "zxid"}
+                          e2 == [Emit(e, EvKeySet(e.who, c, life # NoWindow))
+                                   EXCEPT !.st.key = [owner |-> c, life |-> life],
+                                          !.st.counter = IF incr THEN @ + 1 ELSE @]
+                          e3 == IF life # NoWindow THEN SetTimer(e2, "Expire") ELSE e2
+                      IN Send(e3, ClientActor(c),
+                              MAcquireReply(m.round, Ok(IF incr THEN e3.st.counter ELSE 0)))
+                 ELSE reply(MAcquireReply(m.round, Refused))
+            [] m.type = "Expire" ->
+                 \* EXPIRE sets the TTL of whatever key is there: it checks no owner
+                 IF k # NoKey
+                 THEN SetTimer([Emit(e, EvKeySet(e.who, k.owner, TRUE))
+                                  EXCEPT !.st.key.life = MkWindow(TTL)], "Expire")
+                 ELSE e
+            [] m.type = "Extend" ->
+                 IF k # NoKey /\ k.owner = c
+                 THEN Send([e EXCEPT !.st.key.life = MkWindow(TTL)], ClientActor(c),
+                           MExtendReply(m.round, Ok(0)))
+                 ELSE reply(MExtendReply(m.round, Refused))
+            [] m.type = "Release" -> IF k # NoKey /\ k.owner = c THEN DeleteKey(e, c) ELSE e
+            [] m.type = "Delete" -> IF k # NoKey THEN DeleteKey(e, c) ELSE e
+            [] m.type = "Get" -> reply(MGetReply(k.owner))
+            [] OTHER -> e
+    IN CheckReplica(e1)
+
+ServerTimeout(e, t) ==
+    CASE t = "Expire" ->
+            CheckReplica(IF e.st.key # NoKey
+                         THEN [Emit(e, EvKey("KeyExpired", e.who, e.st.key.owner)) EXCEPT !.st.key = NoKey]
+                         ELSE e)
+      [] t = "Replicate" ->
+            [e EXCEPT !.st.replica = [present |-> TRUE, key |-> e.st.key, counter |-> e.st.counter]]
+
+-----------------------------------------------------------------------------
+(* The resource (model/src/resource.rs): a counter. The fence is the       *)
+(* largest token seen (fenced kinds) or the token last claimed (check-and- *)
+(* set); 0 is none. A checked write of the check-then-write kind waits in  *)
+(* `pending` until it is applied (Apply).                                  *)
+
+ResourceInit == [value |-> 0, fence |-> 0, pending |-> {}, writers |-> {}]
+
+ApplyWrite(e, p) ==
+    [Emit(e, EvValue("WriteApplied", p.client, p.value))
+        EXCEPT !.st.value = p.value, !.st.writers = @ \cup {p.client}]
+
+ResourceReceive(e, c, m) ==
+    LET st == e.st
+    IN CASE m.type = "Claim" -> [e EXCEPT !.st.fence = m.token]
+         [] m.type = "Read" ->
+              Send([e EXCEPT !.st.fence = IF ResourceKind # "unique_token_cas" /\ m.token >= @
+                                          THEN m.token ELSE @],
+                   ClientActor(c), MReadReply(st.value))
+         [] m.type = "Write" ->
+              LET accepted == CASE ResourceKind = "unfenced" -> TRUE
+                                [] ResourceKind = "unique_token_cas" -> m.token > 0 /\ m.token = st.fence
+                                [] OTHER -> m.token >= st.fence
+                  p == [client |-> c, value |-> m.value, token |-> m.token]
+              IN IF ~accepted THEN Send(e, ClientActor(c), MWriteReply(FALSE))
+                 ELSE IF ResourceKind = "fenced_check_then_write"
+                 \* the check passed; the write lands in a later, separate step (Apply)
+                 THEN [e EXCEPT !.st.fence = m.token, !.st.pending = @ \cup {p}]
+                 ELSE Send(ApplyWrite([e EXCEPT !.st.fence = IF ResourceKind = "fenced" THEN m.token ELSE @], p),
+                           ClientActor(c), MWriteReply(TRUE))
+         [] OTHER -> e
+
+PendingClients == {p.client : p \in resource.pending}
+
+-----------------------------------------------------------------------------
+TypeOK ==
+    /\ DOMAIN server = Servers /\ DOMAIN client = Clients
+    /\ \A s \in Servers : /\ server[s].timers \subseteq ServerTimers
+                          /\ server[s].counter \in Nat
+    /\ \A c \in Clients : /\ client[c].step \in Steps
+                          /\ client[c].timers \subseteq ClientTimers
+                          /\ client[c].clock \in Nat
+                          /\ client[c].lock.phase \in {"Idle", "Acquiring", "Backoff", "Held",
+                                                       "Extending", "Released", "Failed", "Lost"}
+    /\ DOMAIN net = Flows
+    /\ \A f \in Flows : net[f] \in Seq([type : {"Acquire", "Extend"}, round : Nat]
+                                       \cup {MExpire, MRelease, MDelete, MGet}
+                                       \cup [type : {"AcquireReply", "ExtendReply"}, round : Nat,
+                                             reply : [kind : {"Ok", "Refused", "Error"}, token : Nat]]
+                                       \cup [type : {"GetReply"}, owner : Clients \cup {NoVal}]
+                                       \cup [type : {"Claim", "Read"}, token : Nat]
+                                       \cup [type : {"Write"}, value : Nat, token : Nat]
+                                       \cup [type : {"ReadReply"}, value : Nat]
+                                       \cup [type : {"WriteReply"}, applied : BOOLEAN])
+    /\ judge.grants \in 0 .. 2
+    /\ budget \in [pauses : Nat, jumps : 0 .. 1, crashes : 0 .. 1, failovers : 0 .. 1,
+                   clientCrashes : 0 .. 1]
+
+Init ==
+    /\ server = [s \in Servers |-> ServerInit]
+    /\ client = [c \in Clients |-> ClientInit]
+    /\ resource = ResourceInit
+    /\ net = [f \in Flows |-> <<>>]
+    /\ judge = JudgeInit
+    /\ budget = [pauses |-> Pauses,
+                 jumps |-> IF ClockJumpBy = None THEN 0 ELSE 1,
+                 crashes |-> IF RestartMode = None THEN 0 ELSE 1,
+                 failovers |-> IF FailoverFault THEN 1 ELSE 0,
+                 clientCrashes |-> IF ClientCrashes THEN 1 ELSE 0]
+
+-----------------------------------------------------------------------------
+(* Helpers over the whole state.                                           *)
+
+Paused(a) == IsClient(a) /\ client[ClientOf(a)].paused # NotPaused
+Crashed(a) == (IsServer(a) /\ IsDown(a)) \/ (IsClient(a) /\ client[ClientOf(a)].crashed)
+\* A client that takes no step now.
+Stopped(c) == client[c].crashed \/ client[c].paused # NotPaused
+
+\* Some countdown runs: a tick would change something.
+CountingNow ==
+    \/ \E s \in Servers : ServerCountsTime(server[s])
+    \/ \E c \in Clients : ~client[c].crashed /\ CountsTime(client[c])
+
+\* Clients ready for a quiet step: idle ones may start, holders done with their work may
+\* release, paused ones may resume.
+QuietReady ==
+    {c \in Clients : /\ ~client[c].crashed
+                     /\ \/ client[c].paused # NotPaused
+                        \/ \E t \in client[c].timers \cap QuietTimers : ClientDue(client[c], t) # "no"}
+
+\* Paused clients whose pause bound runs out with the next tick.
+PauseEnding == {c \in Clients : client[c].paused \in Nat /\ client[c].paused <= 1}
+
+UrgentTimer ==
+    \/ \E s \in Servers : ~IsDown(s) /\ \E t \in server[s].timers : ServerDue(server[s], t) = "now"
+    \/ \E c \in Clients : ~Stopped(c) /\ \E t \in client[c].timers : ClientDue(client[c], t) = "now"
+    \/ BoundedDelay /\ resource.pending # {}
+
+MessageDue == BoundedDelay /\ \E f \in Flows : net[f] # <<>> /\ ~Paused(f[2])
+
+\* Real time may pass: some countdown runs or a client is ready for a quiet step, and
+\* nothing is due that must come first.
+TimeMayPass == (CountingNow \/ QuietReady # {}) /\ ~UrgentTimer /\ ~MessageDue
+
+\* Commits one actor's effect: its new state, its messages, the judge's verdict.
+CommitServer(e, net1) ==
+    /\ server' = [server EXCEPT ![e.who] = e.st]
+    /\ net' = AddSends(net1, e.who, e.sends)
+    /\ judge' = Judge(judge, e.ev)
+    /\ UNCHANGED <<client, resource, budget>>
+
+CommitClient(e, net1) ==
+    /\ client' = [client EXCEPT ![e.who] = Normalize(e.st)]
+    /\ net' = AddSends(net1, ClientActor(e.who), e.sends)
+    /\ judge' = Judge(judge, e.ev)
+    /\ UNCHANGED <<server, resource, budget>>
+
+CommitResource(e, net1) ==
+    /\ resource' = e.st
+    /\ net' = AddSends(net1, ResourceActor, e.sends)
+    /\ judge' = Judge(judge, e.ev)
+    /\ UNCHANGED <<server, client, budget>>
+
+-----------------------------------------------------------------------------
+(* Deliveries. A message at the head of its flow arrives (not at a paused  *)
+(* client). At a crashed actor the connection is refused: a request that   *)
+(* expects a reply gets an error at once.                                  *)
+
+Deliverable(f) == net[f] # <<>> /\ ~Paused(f[2])
+
+Deliver(src, dst) ==
+    LET f == <<src, dst>>
+        m == Head(net[f])
+        net1 == [net EXCEPT ![f] = Tail(@)]
+    IN /\ Deliverable(f)
+       /\ ~Crashed(dst)
+       /\ CASE IsServer(dst) -> CommitServer(ServerReceive(Effect(dst, server[dst]), ClientOf(src), m), net1)
+            [] IsClient(dst) -> CommitClient(ClientReceive(Effect(ClientOf(dst), client[ClientOf(dst)]), src, m), net1)
+            [] OTHER -> CommitResource(ResourceReceive(Effect(ResourceActor, resource), ClientOf(src), m), net1)
+
+\* The delivery of a message of type `type` from src to dst.
+Receive(src, dst, type) == <<src, dst>> \in Flows /\ net[<<src, dst>>] # <<>>
+                           /\ Head(net[<<src, dst>>]).type = type /\ Deliver(src, dst)
+
+\* Lock server s receives a request from client c.
+Acquire(c, s) == Receive(ClientActor(c), s, "Acquire")             \* SET key c NX PX ttl (or SETNX)
+ExpireCommand(c, s) == Receive(ClientActor(c), s, "Expire")        \* EXPIRE key ttl
+Extend(c, s) == Receive(ClientActor(c), s, "Extend")               \* compare-and-pexpire
+Release(c, s) == Receive(ClientActor(c), s, "Release")             \* compare-and-delete
+Delete(c, s) == Receive(ClientActor(c), s, "Delete")               \* plain DEL
+Get(c, s) == Receive(ClientActor(c), s, "Get")
+\* Client c receives a lock server's reply.
+AcquireReply(s, c) == Receive(s, ClientActor(c), "AcquireReply")
+ExtendReply(s, c) == Receive(s, ClientActor(c), "ExtendReply")
+GetReply(s, c) == Receive(s, ClientActor(c), "GetReply")
+\* The resource receives a client's request, and the client its reply.
+Claim(c) == Receive(ClientActor(c), ResourceActor, "Claim")
+Read(c) == Receive(ClientActor(c), ResourceActor, "Read")
+Write(c) == Receive(ClientActor(c), ResourceActor, "Write")
+ReadReply(c) == Receive(ResourceActor, ClientActor(c), "ReadReply")
+WriteReply(c) == Receive(ResourceActor, ClientActor(c), "WriteReply")
+
+\* A message reaches a crashed server (or crashed client): the connection is refused.
+Refuse(src, dst) ==
+    LET f == <<src, dst>>
+        m == Head(net[f])
+        net1 == [net EXCEPT ![f] = Tail(@)]
+    IN /\ Deliverable(f)
+       /\ Crashed(dst)
+       /\ net' = CASE m.type = "Acquire" -> [net1 EXCEPT ![<<dst, src>>] = Append(@, MAcquireReply(m.round, ErrorReply))]
+                   [] m.type = "Extend" -> [net1 EXCEPT ![<<dst, src>>] = Append(@, MExtendReply(m.round, ErrorReply))]
+                   [] OTHER -> net1
+       /\ UNCHANGED <<server, client, resource, judge, budget>>
+
+\* The network loses the message at the head of a flow.
+Drop(src, dst) ==
+    /\ Loss
+    /\ net[<<src, dst>>] # <<>>
+    /\ net' = [net EXCEPT ![<<src, dst>>] = Tail(@)]
+    /\ UNCHANGED <<server, client, resource, judge, budget>>
+
+-----------------------------------------------------------------------------
+(* An actor's own steps (the Rust model's timers), each only when the      *)
+(* actor's clock says it is due.                                           *)
+
+ClientStep(c, t) ==
+    /\ ~Stopped(c)
+    /\ t \in client[c].timers
+    /\ ClientDue(client[c], t) # "no"
+    /\ CommitClient(ClientTimeout(Effect(c, [client[c] EXCEPT !.timers = @ \ {t}]), t), net)
+
+Deadline(c) == ClientStep(c, "Deadline")       \* the round's per-node timeout has passed
+Retry(c) == ClientStep(c, "Retry")             \* the retry delay has passed
+Work(c) == ClientStep(c, "Work")               \* start the work on the resource: (claim and) read
+SendWrite(c) == ClientStep(c, "Write")         \* the validity check passed: write
+SendExpire(c) == ClientStep(c, "SendExpire")   \* EXPIRE after SETNX succeeded
+WatchdogExtend(c) == ClientStep(c, "Extend")   \* the watchdog extends the held lock
+
+ServerStep(s, t) ==
+    /\ ~IsDown(s)
+    /\ t \in server[s].timers
+    /\ ServerDue(server[s], t) # "no"
+    /\ CommitServer(ServerTimeout(Effect(s, [server[s] EXCEPT !.timers = @ \ {t}]), t), net)
+
+Expire(s) == ServerStep(s, "Expire")           \* the key expires by the server's own clock
+Replicate(s) == ServerStep(s, "Replicate")     \* the replica catches up
+
+\* The resource applies client c's checked write.
+Apply(c) ==
+    /\ c \in PendingClients
+    /\ LET p == CHOOSE p \in resource.pending : p.client = c
+           e == ApplyWrite(Effect(ResourceActor, [resource EXCEPT !.pending = @ \ {p}]), p)
+       IN CommitResource(Send(e, ClientActor(c), MWriteReply(TRUE)), net)
+
+-----------------------------------------------------------------------------
+(* Time. One tick of real time lowers every countdown and advances every   *)
+(* waiting client's clock; then each client in `then` takes its quiet step *)
+(* (start acquiring, release, or resume after a pause). Taking such steps  *)
+(* with the tick loses no behaviour the judge can see (see system.rs).     *)
+
+QuietStep(c, cs) ==
+    IF cs.paused # NotPaused
+    THEN Effect(c, [cs EXCEPT !.paused = NotPaused])
+    ELSE LET t == CHOOSE t \in cs.timers \cap QuietTimers : TRUE
+         IN ClientTimeout(Effect(c, [cs EXCEPT !.timers = @ \ {t}]), t)
+
+RECURSIVE Concat(_)
+Concat(seqs) == IF seqs = <<>> THEN <<>> ELSE Head(seqs) \o Concat(Tail(seqs))
+
+RECURSIVE AddAllSends(_, _)
+AddAllSends(n, effects) ==
+    IF effects = <<>> THEN n
+    ELSE AddAllSends(AddSends(n, ClientActor(Head(effects).who), Head(effects).sends), Tail(effects))
+
+Tick ==
+    /\ TimeMayPass
+    /\ \E then \in SUBSET QuietReady :
+         /\ PauseEnding \subseteq then
+         /\ then # {} \/ CountingNow          \* a tick that changes nothing is no step
+         /\ LET ticked == [c \in Clients |-> TickClient(client[c])]
+                \* a holder whose validity ran out on its own clock
+                ended == SelectSeq(SeqOf(Clients),
+                                   LAMBDA c : /\ HeldUntil(ticked[c].lock) # NoVal
+                                              /\ HeldUntil(ticked[c].lock) <= ticked[c].clock
+                                              /\ judge.holding[c])
+                order == SeqOf(then)
+                quiet == [i \in 1 .. Len(order) |-> QuietStep(order[i], ticked[order[i]])]
+                after == [c \in Clients |-> IF c \in then
+                                            THEN quiet[CHOOSE i \in 1 .. Len(order) : order[i] = c].st
+                                            ELSE ticked[c]]
+                events == [i \in 1 .. Len(ended) |-> EvC("ValidityEnded", ended[i])]
+                          \o Concat([i \in 1 .. Len(quiet) |-> quiet[i].ev])
+            IN /\ server' = [s \in Servers |-> TickServer(server[s])]
+               /\ client' = [c \in Clients |-> Normalize(after[c])]
+               /\ net' = AddAllSends(net, quiet)
+               /\ judge' = Judge(judge, events)
+               /\ UNCHANGED <<resource, budget>>
+
+-----------------------------------------------------------------------------
+(* Faults.                                                                 *)
+
+\* A client stops taking steps (a GC pause) at a pause point: right after it was granted the
+\* lock, or after its validity check and before its write (with no resource: while it holds).
+Pause(c) ==
+    /\ ~client[c].crashed
+    /\ budget.pauses > 0
+    /\ PauseBound # 0
+    /\ AtPausePoint(client[c])
+    /\ client' = [client EXCEPT ![c].paused = IF PauseBound = None THEN Unbounded ELSE PauseBound]
+    /\ budget' = [budget EXCEPT !.pauses = @ - 1]
+    /\ UNCHANGED <<server, resource, net, judge>>
+
+\* A client process dies (between SETNX and EXPIRE): its messages in flight are lost.
+ClientCrash(c) ==
+    /\ ClientCrashes
+    /\ budget.clientCrashes > 0
+    /\ ~client[c].crashed
+    /\ client[c].expirePending # {}
+    /\ client' = [client EXCEPT ![c].crashed = TRUE, ![c].timers = {}]
+    /\ net' = [f \in Flows |-> IF f[2] = ClientActor(c) THEN <<>> ELSE net[f]]
+    /\ budget' = [budget EXCEPT !.clientCrashes = @ - 1]
+    /\ judge' = Judge(judge, <<EvC("ClientCrashed", c)>>)
+    /\ UNCHANGED <<server, resource>>
+
+\* A server's clock jumps forward: its key expires sooner.
+ClockJump(s) ==
+    /\ ClockJumpBy # None
+    /\ budget.jumps > 0
+    /\ ~IsDown(s)
+    /\ server' = [server EXCEPT ![s].key.life =
+                    IF @ = NoWindow THEN @ ELSE JumpWindow(@, ClockJumpBy, Timing = "sync")]
+    /\ budget' = [budget EXCEPT !.jumps = @ - 1]
+    /\ UNCHANGED <<client, resource, net, judge>>
+
+RECURSIVE ErrorReplies(_)
+\* The errors a crashed server's refused requests get.
+ErrorReplies(q) ==
+    IF q = <<>> THEN <<>>
+    ELSE (CASE Head(q).type = "Acquire" -> <<MAcquireReply(Head(q).round, ErrorReply)>>
+            [] Head(q).type = "Extend" -> <<MExtendReply(Head(q).round, ErrorReply)>>
+            [] OTHER -> <<>>) \o ErrorReplies(Tail(q))
+
+\* A server crashes: it breaks every connection, so requests on their way fail now.
+Crash(s) ==
+    /\ RestartMode # None
+    /\ budget.crashes > 0
+    /\ ~IsDown(s)
+    /\ server' = [server EXCEPT ![s].timers = {},
+                                ![s].down = IF RestartMode = "delayed" THEN MkWindow(TTL)
+                                            ELSE [earliest |-> 0, latest |-> NoVal]]
+    /\ net' = [f \in Flows |->
+                 IF f[2] = s THEN <<>>
+                 ELSE IF f[1] = s THEN net[f] \o ErrorReplies(net[<<f[2], s>>])
+                 ELSE net[f]]
+    /\ budget' = [budget EXCEPT !.crashes = @ - 1]
+    /\ judge' = Judge(judge, <<EvNode("NodeDown", s)>>)
+    /\ UNCHANGED <<client, resource>>
+
+\* The server comes back: with its keys (fsync), or empty (no fsync; antirez's delayed
+\* restart waits a TTL of its own clock first).
+Restart(s) ==
+    /\ IsDown(s)
+    /\ Due(server[s].down)
+    /\ LET old == server[s]
+           new == IF RestartMode = "fsync" THEN [old EXCEPT !.down = NoWindow] ELSE ServerInit
+           lost == IF RestartMode = "fsync" THEN NoKey ELSE old.key
+       IN /\ server' = [server EXCEPT ![s] = [new EXCEPT !.timers =
+                          IF new.key # NoKey /\ Expires(new.key) THEN {"Expire"} ELSE {}]]
+          /\ judge' = Judge(judge, (IF lost # NoKey THEN <<EvKey("KeyLost", s, lost.owner)>> ELSE <<>>)
+                                   \o <<EvNode("NodeUp", s)>>)
+    /\ UNCHANGED <<client, resource, net, budget>>
+
+\* The replica is promoted: the primary's unreplicated writes are lost.
+Failover(s) ==
+    /\ FailoverFault
+    /\ budget.failovers > 0
+    /\ ~IsDown(s)
+    /\ LET old == server[s]
+           r == old.replica.key
+           lost == IF old.key # NoKey /\ ~(r # NoKey /\ r.owner = old.key.owner) THEN old.key ELSE NoKey
+       IN /\ server' = [server EXCEPT ![s] =
+                          [key |-> r, counter |-> old.replica.counter, replica |-> NoReplica,
+                           down |-> NoWindow,
+                           timers |-> IF r # NoKey /\ Expires(r) THEN {"Expire"} ELSE {}]]
+          /\ judge' = Judge(judge, IF lost # NoKey THEN <<EvKey("KeyLost", s, lost.owner)>> ELSE <<>>)
+    /\ budget' = [budget EXCEPT !.failovers = @ - 1]
+    /\ UNCHANGED <<client, resource, net>>
+
+-----------------------------------------------------------------------------
+Next ==
+    \/ \E c \in Clients, s \in Servers :
+          \/ Acquire(c, s) \/ ExpireCommand(c, s) \/ Extend(c, s) \/ Release(c, s)
+          \/ Delete(c, s) \/ Get(c, s)
+          \/ AcquireReply(s, c) \/ ExtendReply(s, c) \/ GetReply(s, c)
+    \/ \E c \in Clients :
+          \/ Claim(c) \/ Read(c) \/ Write(c) \/ ReadReply(c) \/ WriteReply(c) \/ Apply(c)
+          \/ Deadline(c) \/ Retry(c) \/ Work(c) \/ SendWrite(c) \/ SendExpire(c) \/ WatchdogExtend(c)
+          \/ Pause(c) \/ ClientCrash(c)
+    \/ \E s \in Servers :
+          \/ Expire(s) \/ Replicate(s) \/ ClockJump(s) \/ Crash(s) \/ Restart(s) \/ Failover(s)
+    \/ \E f \in Flows : Refuse(f[1], f[2]) \/ Drop(f[1], f[2])
+    \/ Tick
+
+Spec == Init /\ [][Next]_vars
+
+-----------------------------------------------------------------------------
+(* The invariants of the debate (impl/src/judge.rs), each read from the    *)
+(* judge's verdict.                                                        *)
+
+\* At no instant of real time do two clients each believe they hold an unexpired lock.
+MutualExclusion == ~Violated(judge, "MutualExclusion")
+\* A release never removes a key written by another client.
+OwnerOnlyRelease == ~Violated(judge, "OwnerOnlyRelease")
+\* Once the resource applied a write from a newer holder, it never applies one from an older.
+OrderedFencedWrites == ~Violated(judge, "OrderedFencedWrites")
+\* Read-modify-write increments on the resource are never lost.
+NoLostUpdate == ~Violated(judge, "NoLostUpdate")
+\* Once nobody holds or acquires and every expiring key is gone, a majority is free.
+EventuallyAcquirable == ~Violated(judge, "EventuallyAcquirable")
+
+=============================================================================
