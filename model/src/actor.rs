@@ -105,7 +105,7 @@ impl LockActor {
         match (&self.role, state) {
             (Role::Server(server), ActorState::Server(s)) => server.due(&self.setup, s, timer),
             (Role::Client(client), ActorState::Client(s)) => client.due(&self.setup, s, timer),
-            (Role::Resource, ActorState::Resource(s)) => s.due(self.setup.bounds.bounded_delay, timer),
+            (Role::Resource, ActorState::Resource(s)) => s.due(self.setup.bounds.delay.is_some(), timer),
             _ => Due::No,
         }
     }

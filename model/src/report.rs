@@ -20,7 +20,8 @@ pub struct Config {
     pub drift: u8,
     pub skew: Option<u8>,
     pub pause_bound: Option<u8>,
-    pub bounded_delay: bool,
+    /// The message delay bound in ticks (`None`: unbounded).
+    pub delay: Option<u8>,
 }
 
 impl From<&Setup> for Config {
@@ -33,7 +34,7 @@ impl From<&Setup> for Config {
             drift: s.drift,
             skew: s.bounds.skew,
             pause_bound: s.bounds.pause,
-            bounded_delay: s.bounds.bounded_delay,
+            delay: s.bounds.delay,
         }
     }
 }

@@ -81,14 +81,11 @@ const EA: Invariant = Invariant::EventuallyAcquirable;
 
 /// The timing mode's bounds. Sync: a message arrives within the tick it was sent in, a server
 /// measures a TTL within ±1 tick of real time, a pause lasts at most 1 tick. Async: none of it.
-///
-/// Async runs do not drop messages: no invariant reads the network, so a lost message is
-/// indistinguishable from one delayed past the end of the run, which unbounded delay already
-/// covers (each client-node connection stays FIFO, as over TCP).
+/// `--delay D` raises the sync delay bound (the state space grows with it).
 pub fn bounds(timing: Timing) -> Bounds {
     match timing {
-        Timing::Sync => Bounds { bounded_delay: true, loss: false, skew: Some(1), pause: Some(1) },
-        Timing::Async => Bounds { bounded_delay: false, loss: false, skew: None, pause: None },
+        Timing::Sync => Bounds { delay: Some(0), skew: Some(1), pause: Some(1) },
+        Timing::Async => Bounds { delay: None, skew: None, pause: None },
     }
 }
 
@@ -133,7 +130,7 @@ fn base(scenario: &'static str, timing: Timing) -> Setup {
 fn lease(name: &'static str, timing: Timing) -> Setup {
     let mut s = base(name, timing);
     s.bounds.skew = Some(0);
-    s.bounds.bounded_delay = true;
+    s.bounds.delay = Some(0);
     s.drift = 0;
     s.resource = Some(Resource::Unfenced);
     s.pauses = 1;
@@ -275,7 +272,7 @@ pub const SCENARIOS: &[Scenario] = &[
         note: "",
         build: |t| {
             let mut s = redlock("redlock-slow-replies", 2, t);
-            s.bounds.bounded_delay = false;
+            s.bounds.delay = None;
             s.node_timeout = s.ttl + 2;
             s
         },
@@ -314,7 +311,7 @@ pub const SCENARIOS: &[Scenario] = &[
             s.resource = Some(Resource::FencedCheckThenWrite);
             // The resource's own steps are what the claim is about: their delay stays the
             // timing mode's (bounded in sync, unbounded in async).
-            s.bounds.bounded_delay = bounds(t).bounded_delay;
+            s.bounds.delay = bounds(t).delay;
             s
         },
         expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
@@ -410,7 +407,7 @@ pub const SCENARIOS: &[Scenario] = &[
             s.resource = Some(Resource::CheckSequencer);
             // The resource's own steps are what the claim is about: their delay stays the
             // timing mode's.
-            s.bounds.bounded_delay = bounds(t).bounded_delay;
+            s.bounds.delay = bounds(t).delay;
             s
         },
         expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],

@@ -57,10 +57,11 @@ pub fn servers_only(s: &SystemState) -> SystemState {
         timers.sort();
         timers.hash(&mut h);
         for ((src, dst), q) in flows.iter() {
+            let ages = s.ages.get(&(usize::from(*src), usize::from(*dst)));
             if *src == id {
-                (0u8, *dst, q).hash(&mut h);
+                (0u8, *dst, q, ages).hash(&mut h);
             } else if *dst == id {
-                (1u8, *src, q).hash(&mut h);
+                (1u8, *src, q, ages).hash(&mut h);
             }
         }
         for c in states[servers..].iter().filter_map(|a| a.as_client()) {
@@ -86,6 +87,7 @@ pub fn servers_only(s: &SystemState) -> SystemState {
         }
     }
     out.actors.network = rename_flows(flows, |id| Id::from(node(usize::from(id))), |m| m.clone());
+    out.ages = s.ages.iter().map(|((a, b), q)| ((node(*a), node(*b)), q.clone())).collect();
     out.judge = s.judge.renamed_nodes(|n| NodeId(node(n.0 as usize) as u32));
     out
 }
@@ -165,6 +167,8 @@ fn canonical_clients(s: &SystemState) -> SystemState {
                     flows.get(&(Id::from(i), Id::from(n))).hash(&mut r);
                     flows.get(&(Id::from(n), Id::from(i))).hash(&mut r);
                 }
+                s.ages.get(&(i, n)).hash(&mut r);
+                s.ages.get(&(n, i)).hash(&mut r);
                 client.map(|cl| match cl.lock.phase {
                     redlock_client::protocol::Phase::Acquiring(r) | redlock_client::protocol::Phase::Extending { round: r, .. } => (r.pending.contains(n), r.ok.contains(n)),
                     _ => (false, false),
@@ -207,6 +211,8 @@ fn canonical_clients(s: &SystemState) -> SystemState {
             ActorState::Client(_) => {}
         }
     }
+    let index = |i: usize| usize::from(actor(Id::from(i)));
+    out.ages = s.ages.iter().map(|((a, b), q)| ((index(*a), index(*b)), q.clone())).collect();
     if let Network::Ordered(flows) = &s.actors.network {
         out.actors.network = rename_flows(flows, actor, |m| match m {
             Msg::GetReply { owner } => Msg::GetReply { owner: owner.map(client) },

@@ -25,6 +25,7 @@ use redlock_client::protocol::Reply;
 use serde::Serialize;
 use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork, Network};
 use stateright::{Expectation, Model, Property};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// The faults a run may still inject.
@@ -43,20 +44,22 @@ pub struct SystemState {
     pub actors: ActorModelState<LockActor>,
     pub judge: Judge,
     pub budget: Budget,
+    /// With a delay bound above 0: how many ticks each message in flight has waited, flow by
+    /// flow, oldest first (empty otherwise: a bound of 0 needs no ages).
+    pub ages: BTreeMap<(usize, usize), VecDeque<u8>>,
 }
 
-/// Steps a client takes "whenever it likes" (start acquiring, begin its work, release, resume
-/// after a pause)
-/// are taken together with a tick, at the very beginning of the new tick, before anything else
-/// happens in it. This loses no behaviour the judge can see: such a step changes nothing but
-/// its own client's state and outgoing messages, so it commutes with everything else in the
-/// tick, and its clock reads the same anywhere within one tick; taking it later in a tick is
-/// the same as taking it at the beginning and having its messages arrive later. (A release
-/// taken earlier closes the holder's belief window earlier, but releasing with the next tick
-/// keeps it open through the whole tick.) It cuts the state space manyfold, with no flag in
-/// the state.
+/// A client's first step, starting to acquire, and its return from a pause are taken together
+/// with a tick, at the very beginning of the new tick, before anything else happens in it. Both
+/// are enabled from the beginning of a tick on, so this loses no behaviour the judge can see:
+/// such a step changes nothing but its own client's state and outgoing messages, so it commutes
+/// with everything else in the tick, and its clock reads the same anywhere within one tick;
+/// taking it later in a tick is the same as taking it at the beginning and having its messages
+/// arrive later. Steps that become enabled in the middle of a tick, such as starting the work
+/// after a grant or releasing after it, stay ordinary steps: moving them to the next tick would
+/// delay them. It cuts the state space manyfold, with no flag in the state.
 fn is_quiet_timer(timer: Timer) -> bool {
-    matches!(timer, Timer::Start | Timer::Work | Timer::Release)
+    matches!(timer, Timer::Start)
 }
 
 /// One step of the system. Actor steps are Stateright's; the rest are the wrapper's.
@@ -64,12 +67,10 @@ fn is_quiet_timer(timer: Timer) -> bool {
 pub enum Action {
     /// A message arrives.
     Deliver { src: usize, dst: usize, msg: Msg },
-    /// A message is lost.
-    Drop { src: usize, dst: usize, msg: Msg },
     /// An actor's own step.
     Timeout { actor: usize, timer: Timer },
     /// One tick of real time passes; then each client in `then` (a bit each) takes its quiet
-    /// step: start acquiring, release, or resume after a pause.
+    /// step: start acquiring, or resume after a pause.
     Tick { then: u8 },
     /// A client stops taking steps (GC pause).
     Pause { client: u8 },
@@ -102,7 +103,7 @@ impl LockSystem {
         let resource = Id::from(servers + clients);
         let mut actors = ActorModel::new((), ())
             .init_network(Network::new_ordered([]))
-            .lossy_network(if setup.bounds.loss { LossyNetwork::Yes } else { LossyNetwork::No });
+            .lossy_network(LossyNetwork::No);
         for index in 0..servers {
             let server = Server { index: index as u8, servers: setup.servers };
             actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Server(server) });
@@ -187,8 +188,7 @@ impl LockSystem {
         })
     }
 
-    /// Clients ready for a quiet step (a bit each): idle ones may start, holders done with
-    /// their work may release, paused ones may resume.
+    /// Clients ready for a quiet step (a bit each): idle ones may start, paused ones may resume.
     fn quiet_ready(&self, s: &SystemState) -> u8 {
         let mut ready = 0;
         for client in 0..self.setup.clients {
@@ -223,8 +223,7 @@ impl LockSystem {
         let urgent_timer = s.actors.timers_set.iter().enumerate().any(|(i, timers)| {
             !self.stopped(s, i) && timers.iter().any(|t| self.timer_due(s, i, *t) == Due::Now)
         });
-        let message_due = self.setup.bounds.bounded_delay
-            && s.actors.network.iter_deliverable().any(|env| !self.paused(s, usize::from(env.dst)));
+        let message_due = self.message_due(s);
         !(urgent_timer || message_due)
     }
 
@@ -278,12 +277,11 @@ impl LockSystem {
                 actors: self.actors.next_state(&last.actors, inner)?,
                 judge: last.judge.clone(),
                 budget: last.budget,
+                ages: last.ages.clone(),
             },
             None => self.apply_fault(last, action, &mut events)?,
         };
-        if let Action::Drop { .. } = action {
-            events.push(Event::Fault { fault: Fault::MessageLost });
-        }
+        self.follow_ages(&mut next);
         self.settle(&mut next, &mut events);
         if self.judge_in_state {
             for e in &events {
@@ -291,6 +289,38 @@ impl LockSystem {
             }
         }
         Some((next, events))
+    }
+
+    /// Keeps the ages in step with the network: a step only takes messages from the front of a
+    /// flow or adds them at its back (never both to one flow), so a flow that shrank lost its
+    /// oldest ages and one that grew gained new messages of age 0.
+    fn follow_ages(&self, s: &mut SystemState) {
+        if !matches!(self.setup.bounds.delay, Some(d) if d > 0) {
+            return;
+        }
+        let Network::Ordered(flows) = &s.actors.network else { return };
+        s.ages.retain(|flow, _| flows.contains_key(&(Id::from(flow.0), Id::from(flow.1))));
+        for ((src, dst), q) in flows {
+            let ages = s.ages.entry((usize::from(*src), usize::from(*dst))).or_default();
+            while ages.len() > q.len() {
+                ages.pop_front();
+            }
+            while ages.len() < q.len() {
+                ages.push_back(0);
+            }
+        }
+    }
+
+    /// A message to a running actor has waited as long as the delay bound allows.
+    fn message_due(&self, s: &SystemState) -> bool {
+        let Some(bound) = self.setup.bounds.delay else { return false };
+        let Network::Ordered(flows) = &s.actors.network else { return false };
+        flows.iter().any(|((src, dst), q)| {
+            let dst = usize::from(*dst);
+            !q.is_empty()
+                && !self.paused(s, dst)
+                && s.ages.get(&(usize::from(*src), dst)).and_then(|a| a.front()).copied().unwrap_or(0) >= bound
+        })
     }
 
     /// Removes every message in flight to actor `index` (it crashed: they are lost).
@@ -301,6 +331,14 @@ impl LockSystem {
     }
 
     fn tick(&self, s: &mut SystemState, events: &mut Vec<Event>) {
+        // Messages to running actors wait one more tick (those to a paused client sit in its
+        // socket buffer: delivered, not yet read).
+        let paused: Vec<bool> = (0..s.actors.actor_states.len()).map(|i| self.paused(s, i)).collect();
+        for ((_, dst), ages) in s.ages.iter_mut() {
+            if !paused[*dst] {
+                ages.iter_mut().for_each(|a| *a = a.saturating_add(1));
+            }
+        }
         for i in 0..s.actors.actor_states.len() {
             let a = Arc::make_mut(&mut s.actors.actor_states[i]);
             match a {
@@ -441,7 +479,7 @@ impl LockSystem {
                 Self::purge_messages_to(&mut s, index);
                 events.push(Event::ClientCrashed { client: ClientId(client as u32) });
             }
-            Action::Deliver { .. } | Action::Drop { .. } | Action::Timeout { .. } => unreachable!(),
+            Action::Deliver { .. } | Action::Timeout { .. } => unreachable!(),
         }
         Some(s)
     }
@@ -460,10 +498,8 @@ impl LockSystem {
 }
 
 fn inner_action(action: &Action) -> Option<ActorModelAction<Msg, Timer, ()>> {
-    use stateright::actor::Envelope;
     Some(match action.clone() {
         Action::Deliver { src, dst, msg } => ActorModelAction::Deliver { src: Id::from(src), dst: Id::from(dst), msg },
-        Action::Drop { src, dst, msg } => ActorModelAction::Drop(Envelope { src: Id::from(src), dst: Id::from(dst), msg }),
         Action::Timeout { actor, timer } => ActorModelAction::Timeout(Id::from(actor), timer),
         _ => return None,
     })
@@ -482,6 +518,7 @@ impl Model for LockSystem {
                 let mut s = SystemState {
                     actors,
                     judge: Judge::new(setup.servers as u32),
+                    ages: BTreeMap::new(),
                     budget: Budget {
                         pauses: setup.pauses,
                         jumps: setup.clock_jump.map_or(0, |_| 1),
@@ -509,9 +546,6 @@ impl Model for LockSystem {
                     if !self.paused(s, usize::from(dst)) {
                         actions.push(Action::Deliver { src: src.into(), dst: dst.into(), msg });
                     }
-                }
-                ActorModelAction::Drop(env) => {
-                    actions.push(Action::Drop { src: env.src.into(), dst: env.dst.into(), msg: env.msg })
                 }
                 ActorModelAction::Timeout(id, timer) => {
                     let i = usize::from(id);

@@ -16,7 +16,7 @@ use stateright::{Model, Path};
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
     /// `deliver`, `timeout`, `tick`, `pause`, `clock_jump`, `crash`, `restart`, `failover`,
-    /// `client_crash`, `drop`.
+    /// `client_crash`.
     pub action: &'static str,
     /// Who acts: `client 0`, `redis 2`, `resource`, `lock service`, or `time`.
     pub actor: String,
@@ -77,7 +77,6 @@ fn timer_phrase(timer: Timer) -> String {
 pub fn action_label(sys: &LockSystem, action: &Action) -> String {
     match action {
         Action::Deliver { src, dst, msg } => format!("{} -> {}: {msg}", name(sys, *src), name(sys, *dst)),
-        Action::Drop { src, dst, msg } => format!("lose {msg} from {} to {}", name(sys, *src), name(sys, *dst)),
         Action::Timeout { actor, timer } => format!("{} {}", name(sys, *actor), timer_phrase(*timer)),
         Action::Tick { then } => {
             let quiet: Vec<String> = (0..sys.setup.clients).filter(|c| then & (1 << c) != 0).map(|c| client_name(sys, c)).collect();
@@ -108,9 +107,6 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
         Action::Deliver { src, dst, msg } => {
             ("deliver", name(sys, *dst), format!("{} receives {msg} from {}", name(sys, *dst), name(sys, *src)))
         }
-        Action::Drop { src, dst, msg } => {
-            ("drop", "network".into(), format!("the network loses {msg} from {} to {}", name(sys, *src), name(sys, *dst)))
-        }
         Action::Timeout { actor, timer } => {
             let who = name(sys, *actor);
             let what = match timer {
@@ -131,9 +127,7 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
                 let c = s.actors.actor_states[sys.client_index(client)].as_client();
                 let step = match c {
                     Some(c) if c.paused.is_some() => "resumes after its pause",
-                    Some(c) if c.step == crate::client::Step::Idle => "starts acquiring",
-                    Some(c) if c.step == crate::client::Step::Granted => "starts its work on the resource",
-                    _ => "releases",
+                    _ => "starts acquiring",
                 };
                 text.push_str(&format!("; {} {step}", client_name(sys, client)));
             }

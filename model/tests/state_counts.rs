@@ -36,9 +36,9 @@ fn the_judge_costs_at_most_ten_percent_of_the_canonical_space() {
     assert!(with_judge * 10 <= without * 11, "{with_judge} vs {without}");
 }
 
-const PINNED_SINGLE_NODE_SYNC: usize = 236;
-const PINNED_SINGLE_NODE_ASYNC: usize = 928;
-const PINNED_PAUSE_FENCED_ASYNC: usize = 1621;
-const PINNED_REDLOCK_N3_SYNC: usize = 4129;
-const PINNED_REDLOCK_N3_SYNC_FULL: usize = 36056;
-const PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE: (usize, usize) = (74995, 74002);
+const PINNED_SINGLE_NODE_SYNC: usize = 252;
+const PINNED_SINGLE_NODE_ASYNC: usize = 952;
+const PINNED_PAUSE_FENCED_ASYNC: usize = 2028;
+const PINNED_REDLOCK_N3_SYNC: usize = 6295;
+const PINNED_REDLOCK_N3_SYNC_FULL: usize = 58245;
+const PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE: (usize, usize) = (200553, 200706);

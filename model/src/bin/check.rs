@@ -127,6 +127,9 @@ struct Overrides {
     /// Sync clock bound: a server measures a TTL within ±skew ticks.
     #[arg(long)]
     skew: Option<u8>,
+    /// Sync delay bound: a message arrives within this many ticks.
+    #[arg(long)]
+    delay: Option<u8>,
 }
 
 impl Overrides {
@@ -144,6 +147,12 @@ impl Overrides {
         s.ttl = self.ttl.unwrap_or(s.ttl);
         s.attempts = self.attempts.unwrap_or(s.attempts);
         s.drift = self.drift.unwrap_or(s.drift);
+        if let Some(delay) = self.delay {
+            if s.bounds.delay.is_none() {
+                return Err(format!("--delay applies to bounded delays; the {} cell of {} has none", s.timing, s.scenario));
+            }
+            s.bounds.delay = Some(delay);
+        }
         if let Some(skew) = self.skew {
             if s.bounds.skew.is_none() {
                 return Err(format!("--skew applies to bounded clocks; the {} cell of {} has none", s.timing, s.scenario));
