@@ -1,24 +1,37 @@
-//! A lane: the requests of one lock to one node, sent one after the other.
+//! Lanes: the requests of one lock to each node, each node's sent one after the other.
 //!
-//! Each lock has one lane per node, a small task that sends its requests in the order the
-//! protocol core issued them and waits for each answer (or for the I/O timeout) before sending
-//! the next. So a release is always sent after the acquire it undoes has been answered or
-//! abandoned on the same connection, and the server processes it after that acquire: a release
-//! that overtook its acquire would leave an orphan key behind (decision 15). Pushing a job never
-//! blocks and needs no runtime, so a lock can be released from `Drop`.
+//! Each lock has one lane per node. A lane sends its requests in the order the protocol core
+//! issued them and waits for each answer (or for the I/O timeout) before sending the next. So a
+//! release is always sent after the acquire it undoes has been answered or abandoned on the
+//! same connection, and the server processes it after that acquire: a release that overtook its
+//! acquire would leave an orphan key behind (decision 15).
+//!
+//! The lanes are futures polled in place by whoever drives the lock (the acquiring task, the
+//! releasing task, the extender), like a hand-written `join` of the nodes' requests: no task
+//! and no channel per lock or per node. Work that must go on while nobody drives the lock is
+//! handed to a task of its own ([`Lanes::hand_off`]): when an acquire returns while some
+//! lane still has a request that may not be on the wire yet (its connection was still being
+//! opened) or requests queued behind one, and when a lock is dropped with requests in flight or
+//! queued (the releases of a dropped guard or a cancelled acquire). A request that went out on
+//! an open connection needs no driver: redis-rs's connection task writes it and reads its
+//! answer; the lane reads that answer the next time it is polled, before sending the lane's
+//! next request.
 //!
 //! A lane records what the server did (`key_set`, `key_deleted`) and traces each answer with
-//! its latency.
+//! its latency, when it reads the answer.
 
 use crate::commands::{Job, Outcome};
 use crate::event::{Event, NodeId};
 use crate::lock::Ident;
 use crate::node::Node;
 use crate::protocol::Reply;
+use redis::RedisResult;
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
-use tokio::sync::mpsc;
-use tracing::Instrument;
 
 /// What a lane tells the lock's driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,75 +42,171 @@ pub(crate) enum Answer {
     Released { node: usize, confirmed: bool },
 }
 
-/// The sending end of one lane.
-pub(crate) struct Lane {
-    jobs: mpsc::UnboundedSender<Job>,
+type Request = Pin<Box<dyn Future<Output = RedisResult<Outcome>> + Send>>;
+
+/// The request a lane is waiting on.
+enum InFlight {
+    /// A request of this lane, polled here; `on_the_wire` once it went out on an open
+    /// connection (then it completes even while nobody polls it).
+    Request { job: Job, started: Instant, request: Request, on_the_wire: bool },
+    /// Earlier requests of this lane, handed to a task of their own; they answer there.
+    HandedOff(tokio::task::JoinHandle<()>),
+}
+
+struct Lane {
+    node: Arc<Node>,
+    in_flight: Option<InFlight>,
+    queue: VecDeque<Job>,
+}
+
+/// The lanes of one lock, one per node.
+pub(crate) struct Lanes {
+    lanes: Vec<Lane>,
+    ident: Arc<Ident>,
+}
+
+impl Lanes {
+    pub(crate) fn new(nodes: &[Arc<Node>], ident: Arc<Ident>) -> Lanes {
+        let lanes =
+            nodes.iter().map(|node| Lane { node: node.clone(), in_flight: None, queue: VecDeque::new() }).collect();
+        Lanes { lanes, ident }
+    }
+
+    /// Queues a request to node `node` behind every earlier one. It goes out when the lanes are
+    /// next polled (or handed off).
+    pub(crate) fn push(&mut self, node: usize, job: Job) {
+        self.lanes[node].queue.push_back(job);
+    }
+
+    /// Whether any lane has a request in flight or queued.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.lanes.iter().any(|l| l.in_flight.is_some() || !l.queue.is_empty())
+    }
+
+    /// Sends what can be sent and collects every answer that has come, in `out`.
+    pub(crate) fn poll_answers(&mut self, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
+        let _span = self.ident.span.enter();
+        for (index, lane) in self.lanes.iter_mut().enumerate() {
+            loop {
+                if lane.in_flight.is_none() {
+                    let Some(job) = lane.queue.pop_front() else { break };
+                    lane.start(job, &self.ident);
+                }
+                match lane.in_flight.as_mut().expect("a request in flight") {
+                    InFlight::Request { job, started, request, .. } => match request.as_mut().poll(cx) {
+                        Poll::Pending => break,
+                        Poll::Ready(result) => {
+                            out.push(answer(&self.ident, index, *job, *started, result));
+                            lane.in_flight = None;
+                        }
+                    },
+                    InFlight::HandedOff(handle) => match Pin::new(handle).poll(cx) {
+                        Poll::Pending => break,
+                        Poll::Ready(_) => lane.in_flight = None,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Hands every lane's work that needs a driver to a task of its own, keeping each lane's
+    /// order: a request that may not be on the wire yet, with the requests queued behind it, or
+    /// requests queued behind one on the wire. The lane's next request waits for that task.
+    /// `everything`: hand off requests on the wire too (the lock is dropped: nobody will read
+    /// their answers otherwise, and they are recorded when read).
+    pub(crate) fn hand_off(&mut self, handle: &tokio::runtime::Handle, everything: bool) {
+        let ident = &self.ident;
+        for (index, lane) in self.lanes.iter_mut().enumerate() {
+            let needs_driver = match &lane.in_flight {
+                None => !lane.queue.is_empty(),
+                Some(InFlight::Request { on_the_wire, .. }) => everything || !on_the_wire || !lane.queue.is_empty(),
+                Some(InFlight::HandedOff(_)) => !lane.queue.is_empty(),
+            };
+            if !needs_driver {
+                continue;
+            }
+            let mut rest = Lane {
+                node: lane.node.clone(),
+                in_flight: lane.in_flight.take(),
+                queue: std::mem::take(&mut lane.queue),
+            };
+            let ident = ident.clone();
+            let task = handle.spawn(async move {
+                let mut sink = Vec::new();
+                poll_fn(|cx| {
+                    let _span = ident.span.enter();
+                    rest.poll_alone(index, &ident, cx, &mut sink);
+                    sink.clear();
+                    if rest.in_flight.is_none() && rest.queue.is_empty() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await
+            });
+            lane.in_flight = Some(InFlight::HandedOff(task));
+        }
+    }
 }
 
 impl Lane {
-    /// Starts the lane of `ident`'s lock to node `index`.
-    pub(crate) fn spawn(
-        index: usize,
-        node: Arc<Node>,
-        ident: Arc<Ident>,
-        answers: mpsc::UnboundedSender<Answer>,
-    ) -> Lane {
-        let (jobs, rx) = mpsc::unbounded_channel();
-        let span = ident.span.clone();
-        tokio::spawn(run(index, node, ident, rx, answers).instrument(span));
-        Lane { jobs }
+    fn start(&mut self, job: Job, ident: &Arc<Ident>) {
+        let node = self.node.clone();
+        // On an open connection the first poll (right after this) puts the request on the
+        // connection's queue, which sends it whether or not anybody polls this future again.
+        let on_the_wire = node.is_connected();
+        let owner = ident.clone();
+        let request: Request = Box::pin(async move { node.send(job, &owner.key).await });
+        self.in_flight = Some(InFlight::Request { job, started: Instant::now(), request, on_the_wire });
     }
 
-    /// Queues a request behind every earlier one.
-    pub(crate) fn push(&self, job: Job) {
-        // The lane ends only when the runtime shuts down; the request is then lost with it.
-        let _ = self.jobs.send(job);
+    /// The same as [`Lanes::poll_answers`] for one lane driven by a task of its own.
+    fn poll_alone(&mut self, index: usize, ident: &Arc<Ident>, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
+        loop {
+            if self.in_flight.is_none() {
+                let Some(job) = self.queue.pop_front() else { return };
+                self.start(job, ident);
+            }
+            match self.in_flight.as_mut().expect("a request in flight") {
+                InFlight::Request { job, started, request, .. } => match request.as_mut().poll(cx) {
+                    Poll::Pending => return,
+                    Poll::Ready(result) => {
+                        out.push(answer(ident, index, *job, *started, result));
+                        self.in_flight = None;
+                    }
+                },
+                InFlight::HandedOff(handle) => match Pin::new(handle).poll(cx) {
+                    Poll::Pending => return,
+                    Poll::Ready(_) => self.in_flight = None,
+                },
+            }
+        }
     }
 }
 
-async fn run(
-    index: usize,
-    node: Arc<Node>,
-    ident: Arc<Ident>,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
-    answers: mpsc::UnboundedSender<Answer>,
-) {
+/// Reads one node's answer: traces it, records what the server did, and tells the driver.
+fn answer(ident: &Ident, index: usize, job: Job, started: Instant, result: RedisResult<Outcome>) -> Answer {
+    let latency_us = started.elapsed().as_micros() as u64;
+    match &result {
+        Ok(outcome) => tracing::debug!(node = index, ?job, ?outcome, latency_us, "node answered"),
+        Err(error) => tracing::debug!(node = index, ?job, %error, latency_us, "node failed"),
+    }
     let node_id = NodeId(index as u32);
-    while let Some(job) = jobs.recv().await {
-        let started = Instant::now();
-        let result = node.send(job, &ident.key).await;
-        let latency_us = started.elapsed().as_micros() as u64;
-        match &result {
-            Ok(outcome) => tracing::debug!(node = index, ?job, ?outcome, latency_us, "node answered"),
-            Err(error) => tracing::debug!(node = index, ?job, %error, latency_us, "node failed"),
+    match (job, result) {
+        (Job::Acquire { round } | Job::Extend { round }, Ok(Outcome::Round(reply))) => {
+            if let Reply::Ok { .. } = reply {
+                ident.record(Event::KeySet { node: node_id, owner: ident.client, ttl_ms: Some(ident.key.ttl_ms) });
+            }
+            Answer::Round { round, node: index, reply }
         }
-        let answer = match (job, result) {
-            (Job::Acquire { round } | Job::Extend { round }, Ok(Outcome::Round(reply))) => {
-                if let Reply::Ok { .. } = reply {
-                    ident.record(Event::KeySet {
-                        node: node_id,
-                        owner: ident.client,
-                        ttl_ms: Some(ident.key.ttl_ms),
-                    });
-                }
-                Answer::Round { round, node: index, reply }
+        (Job::Acquire { round } | Job::Extend { round }, _) => Answer::Round { round, node: index, reply: Reply::Error },
+        (Job::Release, Ok(Outcome::Released { deleted })) => {
+            if deleted {
+                ident.record(Event::KeyDeleted { node: node_id, owner: ident.client, by: ident.client });
             }
-            (Job::Acquire { round } | Job::Extend { round }, _) => {
-                Answer::Round { round, node: index, reply: Reply::Error }
-            }
-            (Job::Release, Ok(Outcome::Released { deleted })) => {
-                if deleted {
-                    ident.record(Event::KeyDeleted {
-                        node: node_id,
-                        owner: ident.client,
-                        by: ident.client,
-                    });
-                }
-                Answer::Released { node: index, confirmed: true }
-            }
-            (Job::Release, _) => Answer::Released { node: index, confirmed: false },
-        };
-        // The driver may be gone (a dropped guard): the server's work is done all the same.
-        let _ = answers.send(answer);
+            Answer::Released { node: index, confirmed: true }
+        }
+        (Job::Release, _) => Answer::Released { node: index, confirmed: false },
     }
 }

@@ -8,15 +8,16 @@ use crate::config::{Fencing, FENCE_KEY_SUFFIX};
 use crate::error::{AcquireError, FencedError, ReleaseError};
 use crate::event::{ClientId, Event};
 use crate::fence::{FencedResource, Read, Write};
-use crate::lane::{Answer, Lane};
+use crate::lane::{Answer, Lanes};
 use crate::protocol::{Input, LockState, NodeSet, Output};
 use crate::recorder::Recorder;
 use crate::value::LockValue;
 use rand::Rng;
+use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-use tokio::time::{sleep, sleep_until};
+use tokio::time::sleep_until;
 
 /// Who a lock is: what its requests carry, who records it, its tracing span.
 pub(crate) struct Ident {
@@ -34,10 +35,9 @@ impl Ident {
     }
 }
 
-/// The protocol state of one lock and the lanes that carry out its requests.
+/// The protocol state of one lock.
 struct Core {
     state: LockState,
-    lanes: Vec<Lane>,
     /// The validity of the latest grant or extension, when it was decided.
     validity_ms: u64,
     /// The token of the grant; it stays with the holder after a loss, for the resource to judge.
@@ -56,9 +56,9 @@ impl Shared {
         self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Feeds one input to the core at the client's current time; sends the requests it asks
-    /// for and returns every output for the caller to wait on.
-    pub(crate) fn feed(&self, input: Input) -> Vec<Output> {
+    /// Feeds one input to the core at the client's current time, records and traces what it
+    /// decided, and returns every output (the requests for [`Lock::feed`] to queue).
+    fn feed(&self, input: Input) -> Vec<Output> {
         let mut core = self.core();
         let mut out = Vec::new();
         core.state.handle(&self.client.params, self.client.clock.now(), input, &mut out);
@@ -78,10 +78,10 @@ impl Shared {
         }
         for output in &out {
             match *output {
-                Output::SendAcquire { node, round } => core.lanes[node].push(Job::Acquire { round }),
-                Output::SendExtend { node, round } => core.lanes[node].push(Job::Extend { round }),
-                Output::SendRelease { node } => core.lanes[node].push(Job::Release),
-                Output::WakeAt { .. } => {}
+                Output::SendAcquire { .. }
+                | Output::SendExtend { .. }
+                | Output::SendRelease { .. }
+                | Output::WakeAt { .. } => {}
                 Output::RetryAfter { .. } | Output::Failed => {
                     tracing::debug!(attempt = core.state.attempts, "attempt failed");
                     ident.record(Event::AcquireFailed { client });
@@ -162,7 +162,14 @@ impl Shared {
 /// One lock being acquired or held. Dropping it releases on every node that may hold the key.
 pub(crate) struct Lock {
     shared: Arc<Shared>,
-    answers: mpsc::UnboundedReceiver<Answer>,
+    /// Only ever used through `&mut self` (`Mutex::get_mut`, no locking): the mutex only makes
+    /// the lock `Sync`, as a guard shared by reference across an `await` must be.
+    lanes: Mutex<Lanes>,
+    /// The runtime the lock was made on: work left when the driver returns or the lock is
+    /// dropped goes on there.
+    runtime: tokio::runtime::Handle,
+    /// Answers read from the lanes and not yet handled.
+    answers: Vec<Answer>,
 }
 
 impl Lock {
@@ -171,18 +178,18 @@ impl Lock {
         if resource.is_empty() {
             return Err(AcquireError::EmptyResource);
         }
-        if tokio::runtime::Handle::try_current().is_err() {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(AcquireError::NoRuntime);
-        }
-        let mut lock = Lock::start(client, resource);
-        let outputs = lock.shared.feed(Input::Acquire);
+        };
+        let mut lock = Lock::start(client, resource, runtime);
+        let outputs = lock.feed(Input::Acquire);
         match lock.settle(outputs).await {
             Output::Acquired { .. } => Ok(lock),
             _ => Err(AcquireError::NotAcquired { attempts: lock.shared.core().state.attempts }),
         }
     }
 
-    fn start(client: Arc<ClientInner>, resource: &str) -> Lock {
+    fn start(client: Arc<ClientInner>, resource: &str, runtime: tokio::runtime::Handle) -> Lock {
         let fence_key = (client.fencing == Fencing::Counter).then(|| format!("{resource}{FENCE_KEY_SUFFIX}"));
         let span = tracing::info_span!("lock", resource, client = client.client_id.0);
         let ident = Arc::new(Ident {
@@ -196,26 +203,45 @@ impl Lock {
             recorder: client.recorder.clone(),
             span,
         });
-        let (tx, answers) = mpsc::unbounded_channel();
-        let lanes = client
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, node)| Lane::spawn(i, node.clone(), ident.clone(), tx.clone()))
-            .collect();
-        let core = Core { state: LockState::new(), lanes, validity_ms: 0, token: None };
-        Lock { shared: Arc::new(Shared { client, ident, core: Mutex::new(core) }), answers }
+        let lanes = Lanes::new(&client.nodes, ident.clone());
+        let core = Core { state: LockState::new(), validity_ms: 0, token: None };
+        let shared = Arc::new(Shared { client, ident, core: Mutex::new(core) });
+        Lock { shared, lanes: Mutex::new(lanes), runtime, answers: Vec::new() }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
+    fn lanes(&mut self) -> &mut Lanes {
+        self.lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Feeds one input to the core and queues the requests it asks for on the lanes.
+    fn feed(&mut self, input: Input) -> Vec<Output> {
+        let outputs = self.shared.feed(input);
+        let lanes = self.lanes();
+        for output in &outputs {
+            match *output {
+                Output::SendAcquire { node, round } => lanes.push(node, Job::Acquire { round }),
+                Output::SendExtend { node, round } => lanes.push(node, Job::Extend { round }),
+                Output::SendRelease { node } => lanes.push(node, Job::Release),
+                _ => {}
+            }
+        }
+        outputs
+    }
+
     /// Carries out `outputs` and feeds the answers, deadlines and retries back until the core
-    /// decides: acquired, failed, extended, extension failed, or lost.
+    /// decides: acquired, failed, extended, extension failed, or lost. The lanes are polled
+    /// here, in this task; what is left of their work when the core has decided and still needs
+    /// a driver is handed to a task of its own.
     async fn settle(&mut self, mut outputs: Vec<Output>) -> Output {
         let clock = self.shared.client.clock;
+        // One timer for the whole call, moved as the deadline moves.
         let mut deadline = Instant::now();
+        let timer = sleep_until(deadline.into());
+        tokio::pin!(timer);
         loop {
             let mut retry_after = None;
             for output in outputs.drain(..) {
@@ -225,30 +251,60 @@ impl Lock {
                         retry_after = Some(rand::thread_rng().gen_range(min_ms..=max_ms))
                     }
                     Output::SendAcquire { .. } | Output::SendExtend { .. } | Output::SendRelease { .. } => {}
-                    decided => return decided,
+                    decided => {
+                        let runtime = self.runtime.clone();
+                        self.lanes().hand_off(&runtime, false);
+                        return decided;
+                    }
                 }
             }
-            outputs = match retry_after {
-                Some(ms) => {
-                    sleep(Duration::from_millis(ms)).await;
-                    self.shared.feed(Input::Retry)
-                }
-                None => tokio::select! {
-                    Some(answer) = self.answers.recv() => match answer {
-                        Answer::Round { round, node, reply } => {
-                            self.shared.feed(Input::Reply { round, node, reply })
-                        }
-                        Answer::Released { .. } => Vec::new(),
-                    },
-                    () = sleep_until(deadline.into()) => self.shared.feed(Input::Timeout),
-                },
+            let wake = match retry_after {
+                Some(ms) => Instant::now() + Duration::from_millis(ms),
+                None => deadline,
             };
+            if timer.deadline() != wake.into() {
+                timer.as_mut().reset(wake.into());
+            }
+            // Wait for answers (which are stale during a retry delay: the core ignores them)
+            // or the timer, whichever comes first.
+            let Lock { lanes, answers, .. } = self;
+            let lanes = lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let timed_out = poll_fn(|cx| {
+                lanes.poll_answers(cx, answers);
+                if !answers.is_empty() && retry_after.is_none() {
+                    Poll::Ready(false)
+                } else if timer.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(true)
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            if retry_after.is_some() {
+                self.answers.clear();
+                if timed_out {
+                    outputs = self.feed(Input::Retry);
+                }
+                continue;
+            }
+            if timed_out {
+                outputs = self.feed(Input::Timeout);
+            }
+            let answers = std::mem::take(&mut self.answers);
+            for answer in &answers {
+                if let Answer::Round { round, node, reply } = *answer {
+                    let more = self.feed(Input::Reply { round, node, reply });
+                    outputs.extend(more);
+                }
+            }
+            self.answers = answers;
+            self.answers.clear();
         }
     }
 
     /// One extension round: `Extended`, `ExtendFailed` or `Lost`.
     pub(crate) async fn extend(&mut self) -> Output {
-        let outputs = self.shared.feed(Input::Extend);
+        let outputs = self.feed(Input::Extend);
         if outputs.is_empty() {
             // The core ignores it: the lock was already lost.
             return Output::Lost;
@@ -258,7 +314,7 @@ impl Lock {
 
     /// Tells the core that its validity deadline has come: it reports the loss.
     pub(crate) fn expire_if_due(&mut self) {
-        self.shared.feed(Input::Timeout);
+        self.feed(Input::Timeout);
     }
 
     /// Releases on every node that may hold the key and waits (up to the per-node timeout) for
@@ -266,22 +322,30 @@ impl Lock {
     pub(crate) async fn release(mut self) -> Result<(), ReleaseError> {
         let was_valid = self.shared.remaining() > Duration::ZERO;
         let mut waiting = NodeSet::default();
-        for output in self.shared.feed(Input::Release) {
+        for output in self.feed(Input::Release) {
             if let Output::SendRelease { node } = output {
                 waiting.insert(node);
             }
         }
         let deadline = Instant::now() + Duration::from_millis(self.shared.client.params.node_timeout_ms);
-        while !waiting.is_empty() {
-            tokio::select! {
-                Some(answer) = self.answers.recv() => {
-                    if let Answer::Released { node, confirmed: true } = answer {
-                        waiting.remove(node);
-                    }
+        let timer = sleep_until(deadline.into());
+        tokio::pin!(timer);
+        let Lock { lanes, answers, .. } = &mut self;
+        let lanes = lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        poll_fn(|cx| {
+            lanes.poll_answers(cx, answers);
+            for answer in answers.drain(..) {
+                if let Answer::Released { node, confirmed: true } = answer {
+                    waiting.remove(node);
                 }
-                () = sleep_until(deadline.into()) => break,
             }
-        }
+            if waiting.is_empty() || timer.as_mut().poll(cx).is_ready() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
         if !was_valid {
             Err(ReleaseError::Expired)
         } else if !waiting.is_empty() {
@@ -297,6 +361,11 @@ impl Drop for Lock {
     /// key. The releases are queued on the lanes behind the requests already sent, and go out
     /// as long as the runtime runs (see the crate docs on shutdown).
     fn drop(&mut self) {
-        self.shared.feed(Input::Release);
+        self.feed(Input::Release);
+        let runtime = self.runtime.clone();
+        let lanes = self.lanes();
+        if lanes.is_busy() {
+            lanes.hand_off(&runtime, true);
+        }
     }
 }

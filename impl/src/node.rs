@@ -9,32 +9,51 @@
 use crate::commands::{self, Job, LockKey, Outcome};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisResult};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::Mutex;
+
+/// Requests that may wait in a connection's queue before its task takes them: far more than a
+/// client has in flight in practice, so that a request goes on the queue when first polled.
+const PIPELINE_BUFFER: usize = 4096;
 
 pub(crate) struct Node {
     client: redis::Client,
     config: AsyncConnectionConfig,
     /// The connection with its generation, so that a failure seen on an old connection does
-    /// not throw away a newer one.
+    /// not throw away a newer one. Read on every request, held only to clone or replace it.
     conn: Mutex<(u64, Option<MultiplexedConnection>)>,
+    /// Held while connecting, so that one connection is opened at a time.
+    connecting: tokio::sync::Mutex<()>,
 }
 
 impl Node {
     pub(crate) fn new(client: redis::Client, io_timeout: Duration) -> Node {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(io_timeout))
-            .set_response_timeout(Some(io_timeout));
-        Node { client, config, conn: Mutex::new((0, None)) }
+            .set_response_timeout(Some(io_timeout))
+            .set_pipeline_buffer_size(PIPELINE_BUFFER);
+        Node { client, config, conn: Mutex::new((0, None)), connecting: tokio::sync::Mutex::new(()) }
+    }
+
+    fn slot(&self) -> MutexGuard<'_, (u64, Option<MultiplexedConnection>)> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether a connection is open: a request then goes on its queue when first polled.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.slot().1.is_some()
     }
 
     /// Sends one request, connecting first if needed.
     pub(crate) async fn send(&self, job: Job, key: &LockKey) -> RedisResult<Outcome> {
-        let (generation, mut conn) = self.connection().await?;
+        let (generation, mut conn) = match self.open() {
+            Some(open) => open,
+            None => self.connect().await?,
+        };
         let result = commands::send(&mut conn, job, key).await;
         if let Err(e) = &result {
             if e.is_unrecoverable_error() {
-                let mut slot = self.conn.lock().await;
+                let mut slot = self.slot();
                 if slot.0 == generation {
                     slot.1 = None;
                 }
@@ -43,12 +62,18 @@ impl Node {
         result
     }
 
-    async fn connection(&self) -> RedisResult<(u64, MultiplexedConnection)> {
-        let mut slot = self.conn.lock().await;
-        if let Some(conn) = &slot.1 {
-            return Ok((slot.0, conn.clone()));
+    fn open(&self) -> Option<(u64, MultiplexedConnection)> {
+        let slot = self.slot();
+        slot.1.as_ref().map(|conn| (slot.0, conn.clone()))
+    }
+
+    async fn connect(&self) -> RedisResult<(u64, MultiplexedConnection)> {
+        let _one_at_a_time = self.connecting.lock().await;
+        if let Some(open) = self.open() {
+            return Ok(open);
         }
         let conn = self.client.get_multiplexed_async_connection_with_config(&self.config).await?;
+        let mut slot = self.slot();
         slot.0 += 1;
         slot.1 = Some(conn.clone());
         Ok((slot.0, conn))

@@ -298,6 +298,11 @@ fn main() {
     eprintln!("redis-servers on ports {:?}", servers.ports());
 
     let want = |c: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == c));
+    // For profiling one cell: BENCH_CELL=multi-thread/8 (or current-thread/8c, the contended one).
+    let cell_filter = std::env::var("BENCH_CELL").ok();
+    let want_cell = |runtime: &str, w: &Workload| {
+        cell_filter.as_deref().is_none_or(|f| f == format!("{runtime}/{}{}", w.tasks, if w.contended { "c" } else { "" }))
+    };
     let node_dir = out_dir.join("node");
     let mut node_error = None;
     let mut node_runner = None;
@@ -322,6 +327,9 @@ fn main() {
     for round in 0..rounds {
         for (ri, rig) in rigs.iter().enumerate() {
             for (wi, w) in WORKLOADS.iter().enumerate() {
+                if !want_cell(RUNTIMES[ri], w) {
+                    continue;
+                }
                 let n = CONTENDERS.len();
                 for k in 0..n {
                     let contender = CONTENDERS[(k + round) % n];
@@ -343,6 +351,10 @@ fn main() {
                         rig.measure(contender, *w, &prefix, warmup, duration)
                     };
                     let (keys_left, names) = rig.scan_and_flush();
+                    let unconfirmed = contenders::UNCONFIRMED.swap(0, std::sync::atomic::Ordering::Relaxed);
+                    if unconfirmed > 0 {
+                        eprintln!("note: {contender}: {unconfirmed} releases not confirmed by every node within 50 ms");
+                    }
                     if keys_left > 0 {
                         let msg = format!(
                             "{contender} left {keys_left} keys ({}, {}, round {}): {names:?}",
