@@ -28,6 +28,8 @@ pub(crate) struct ClientInner {
     pub(crate) fencing: Fencing,
     pub(crate) client_id: ClientId,
     pub(crate) recorder: Option<Arc<Recorder>>,
+    #[cfg(feature = "fault-injection")]
+    pub(crate) pause_hook: Option<crate::fault::PauseHook>,
 }
 
 impl Client {
@@ -51,6 +53,8 @@ impl Client {
                 fencing: config.fencing,
                 client_id: config.client_id,
                 recorder: config.recorder.map(Arc::new),
+                #[cfg(feature = "fault-injection")]
+                pause_hook: config.pause_hook,
             }),
         }
     }
@@ -78,6 +82,8 @@ impl Client {
                 fencing: i.fencing,
                 client_id: id,
                 recorder: i.recorder.clone(),
+                #[cfg(feature = "fault-injection")]
+                pause_hook: i.pause_hook.clone(),
             }),
         }
     }

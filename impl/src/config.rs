@@ -52,6 +52,8 @@ pub struct ClientBuilder {
     tls_root_certificate: Option<Vec<u8>>,
     client_id: ClientId,
     recorder: Option<Recorder>,
+    #[cfg(feature = "fault-injection")]
+    pause_hook: Option<crate::fault::PauseHook>,
 }
 
 /// A checked configuration: what [`ClientBuilder::build`] hands to the client.
@@ -63,6 +65,8 @@ pub(crate) struct Config {
     pub(crate) fencing: Fencing,
     pub(crate) client_id: ClientId,
     pub(crate) recorder: Option<Recorder>,
+    #[cfg(feature = "fault-injection")]
+    pub(crate) pause_hook: Option<crate::fault::PauseHook>,
 }
 
 impl ClientBuilder {
@@ -91,6 +95,8 @@ impl ClientBuilder {
             tls_root_certificate: None,
             client_id: ClientId(std::process::id()),
             recorder: None,
+            #[cfg(feature = "fault-injection")]
+            pause_hook: None,
         }
     }
 
@@ -163,6 +169,14 @@ impl ClientBuilder {
     /// Records the client's history (off by default). See [`Recorder`].
     pub fn recorder(mut self, recorder: Recorder) -> Self {
         self.recorder = Some(recorder);
+        self
+    }
+
+    /// Calls `hook` before each fenced read and write (feature `fault-injection`; see
+    /// [`fault`](crate::fault)).
+    #[cfg(feature = "fault-injection")]
+    pub fn pause_hook(mut self, hook: crate::fault::PauseHook) -> Self {
+        self.pause_hook = Some(hook);
         self
     }
 
@@ -239,6 +253,8 @@ impl ClientBuilder {
             fencing: self.fencing,
             client_id: self.client_id,
             recorder: self.recorder,
+            #[cfg(feature = "fault-injection")]
+            pause_hook: self.pause_hook,
         })
     }
 

@@ -67,6 +67,8 @@
 //!   (`keep_alive.rs`): the two ways to hold a lock.
 //! - [`fence`]: the [`FencedResource`](fence::FencedResource) trait and its Redis and
 //!   PostgreSQL (feature `postgres`) adapters.
+//! - `fault` (feature `fault-injection`, off by default): a pause hook before each fenced read
+//!   and write, for the conformance harness.
 //! - [`recorder`]: the optional NDJSON history recorder; [`clock`]: the clocks it and the driver
 //!   read; `value.rs`: lock values, 20 bytes from the OS CSPRNG, hex encoded.
 //!
@@ -178,6 +180,8 @@ mod commands;
 mod config;
 #[cfg(feature = "client")]
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 #[cfg(feature = "client")]
 pub mod fence;
 #[cfg(feature = "client")]

@@ -130,12 +130,22 @@ impl Shared {
         &self.ident.key.resource
     }
 
+    /// Calls the fault-injection hook, if any, before a fenced operation goes out.
+    #[cfg(feature = "fault-injection")]
+    fn pause_point(&self, op: crate::fault::FencedOp) {
+        if let Some(hook) = &self.client.pause_hook {
+            hook.call(&crate::fault::PausePoint { client: self.ident.client, resource: self.resource(), op });
+        }
+    }
+
     /// Reads `resource` presenting this lock's token; records `resource_read`.
     pub(crate) async fn read<R: FencedResource>(
         &self,
         resource: &R,
     ) -> Result<Read, FencedError<R::Error>> {
         let token = self.token().ok_or(FencedError::NoToken)?;
+        #[cfg(feature = "fault-injection")]
+        self.pause_point(crate::fault::FencedOp::Read);
         let read = resource.read(token).await.map_err(FencedError::Resource)?;
         let client = self.ident.client;
         self.ident.record(Event::ResourceRead { client, value: read.value, token: Some(token) });
@@ -149,6 +159,8 @@ impl Shared {
         value: u64,
     ) -> Result<Write, FencedError<R::Error>> {
         let token = self.token().ok_or(FencedError::NoToken)?;
+        #[cfg(feature = "fault-injection")]
+        self.pause_point(crate::fault::FencedOp::Write);
         let write = resource.write(token, value).await.map_err(FencedError::Resource)?;
         let client = self.ident.client;
         self.ident.record(match write {

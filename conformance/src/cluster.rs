@@ -1,0 +1,233 @@
+//! The lock servers of a run, each client's links to them, and the faults on them. Every fault
+//! is carried out on the real processes and sockets and recorded in the run's history.
+//!
+//! Node `n` is one `redis-server` (and, for a failover, its replica: a second `redis-server`
+//! that replicates from it through a link the harness can stall). Client `c` reaches node `n`
+//! only through its own [`Link`], so the harness can delay, hold, drop or blackhole that
+//! client's traffic to that node alone.
+
+use crate::clock_jump;
+use crate::history::History;
+use crate::proxy::{Direction, Flow, Framing, Link};
+use crate::redis_server::{Persistence, RedisServer};
+use redlock_client::event::{Event, Fault, NodeId};
+use redlock_client::redis;
+use std::io;
+use std::time::{Duration, Instant};
+
+/// The shape of a run's lock service.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterSpec {
+    pub servers: usize,
+    pub clients: usize,
+    pub persistence: Persistence,
+    /// Node 0 gets an asynchronous replica (for a failover).
+    pub replica: bool,
+    /// The flow of every client link at start (`Hold` for a replay).
+    pub flow: Flow,
+    /// How long a client's new connection waits for a node that is down (0: it fails at once).
+    pub connect_wait: Duration,
+}
+
+/// Node 0's replica and the link it replicates through.
+struct Replica {
+    server: RedisServer,
+    link: Link,
+}
+
+/// The servers and links of a run. Everything stops when it is dropped.
+pub struct Cluster {
+    servers: Vec<RedisServer>,
+    replica: Option<Replica>,
+    /// `links[client][node]`.
+    links: Vec<Vec<Link>>,
+    history: History,
+}
+
+const REPLICA_SYNC_WITHIN: Duration = Duration::from_secs(10);
+
+impl Cluster {
+    pub async fn start(spec: ClusterSpec, history: History) -> io::Result<Cluster> {
+        let mut servers = Vec::with_capacity(spec.servers);
+        for _ in 0..spec.servers {
+            servers.push(RedisServer::start(spec.persistence).await?);
+        }
+        let replica = match spec.replica {
+            true => Some(start_replica(&servers[0]).await?),
+            false => None,
+        };
+        let mut links = Vec::with_capacity(spec.clients);
+        for client in 0..spec.clients {
+            let mut row = Vec::with_capacity(spec.servers);
+            for (node, server) in servers.iter().enumerate() {
+                let link = Link::open(format!("client {client} -> node {node}"), server.addr(), Framing::Resp, spec.connect_wait).await?;
+                link.set_flow(Direction::ToServer, spec.flow);
+                link.set_flow(Direction::ToClient, spec.flow);
+                row.push(link);
+            }
+            links.push(row);
+        }
+        history.record(Event::Setup { nodes: spec.servers as u32 });
+        Ok(Cluster { servers, replica, links, history })
+    }
+
+    pub fn nodes(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// The URLs through which `client` reaches every node.
+    pub fn urls(&self, client: usize) -> Vec<String> {
+        self.links[client].iter().map(Link::url).collect()
+    }
+
+    pub fn link(&self, client: usize, node: usize) -> &Link {
+        &self.links[client][node]
+    }
+
+    /// Every client's link to `node`.
+    pub fn links_to(&self, node: usize) -> impl Iterator<Item = &Link> {
+        self.links.iter().map(move |row| &row[node])
+    }
+
+    pub fn server(&self, node: usize) -> &RedisServer {
+        &self.servers[node]
+    }
+
+    fn record(&self, event: Event) {
+        self.history.record(event);
+    }
+
+    /// SIGSTOP: the node keeps its connections and answers nothing.
+    pub fn pause_server(&self, node: usize) -> io::Result<()> {
+        self.servers[node].pause()?;
+        self.record(Event::NodeDown { node: NodeId(node as u32) });
+        Ok(())
+    }
+
+    /// SIGCONT: it answers again, everything that waited first.
+    pub fn resume_server(&self, node: usize) -> io::Result<()> {
+        self.servers[node].resume()?;
+        self.record(Event::NodeUp { node: NodeId(node as u32) });
+        Ok(())
+    }
+
+    /// SIGKILL: the node is down, with whatever its persistence kept.
+    pub fn crash(&mut self, node: usize) {
+        let persisted = self.servers[node].persistence() == Persistence::AofAlways;
+        self.servers[node].kill();
+        self.record(Event::Fault { fault: Fault::Crash { node: NodeId(node as u32), persisted } });
+        self.record(Event::NodeDown { node: NodeId(node as u32) });
+    }
+
+    /// Starts a crashed node again, on its port, from its directory.
+    pub async fn restart(&mut self, node: usize) -> io::Result<()> {
+        self.servers[node].restart().await?;
+        self.record(Event::NodeUp { node: NodeId(node as u32) });
+        Ok(())
+    }
+
+    pub fn is_up(&self, node: usize) -> bool {
+        self.servers[node].is_running()
+    }
+
+    /// The node's clock jumps forward by `by` (emulated: see [`clock_jump`]).
+    pub async fn clock_jump(&self, node: usize, by: Duration) -> redis::RedisResult<()> {
+        let mut conn = self.servers[node].connect().await?;
+        self.record(Event::Fault { fault: Fault::ClockJump { node: NodeId(node as u32), by_ms: by.as_millis() as i64 } });
+        clock_jump::jump_forward(&mut conn, by).await.map(|_| ())
+    }
+
+    /// Whether the lock key `key` is gone from `node` (expired, deleted, or never there).
+    pub async fn key_gone(&self, node: usize, key: &str) -> redis::RedisResult<bool> {
+        let exists: i64 = redis::cmd("EXISTS").arg(key).query_async(&mut self.servers[node].connect().await?).await?;
+        Ok(exists == 0)
+    }
+
+    /// Waits up to `within` until `key` is gone from `node`.
+    pub async fn wait_key_gone(&self, node: usize, key: &str, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        let mut conn = self.servers[node].connect().await.map_err(|e| e.to_string())?;
+        loop {
+            let exists: i64 = redis::cmd("EXISTS").arg(key).query_async(&mut conn).await.map_err(|e| e.to_string())?;
+            if exists == 0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("the key {key:?} is still on node {node} after {within:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Holds back replication to node 0's replica: the stream waits in the link.
+    pub fn stall_replication(&self) {
+        if let Some(replica) = &self.replica {
+            replica.link.set_flow(Direction::ToClient, Flow::Hold);
+        }
+    }
+
+    /// Lets node 0's replica catch up with its primary, then holds replication back again.
+    pub async fn replicate(&self) -> Result<(), String> {
+        let Some(replica) = &self.replica else { return Err("node 0 has no replica".into()) };
+        replica.link.set_flow(Direction::ToClient, Flow::Pass);
+        let caught_up = wait_caught_up(&self.servers[0], &replica.server).await;
+        replica.link.set_flow(Direction::ToClient, Flow::Hold);
+        caught_up
+    }
+
+    /// The primary of `node` (0) dies and its replica is promoted before it has what replication
+    /// held back; every client's link to the node now leads to the new primary.
+    pub async fn failover(&mut self, node: usize) -> Result<(), String> {
+        if node != 0 {
+            return Err(format!("only node 0 has a replica, not node {node}"));
+        }
+        let Some(Replica { mut server, link }) = self.replica.take() else { return Err("node 0 has no replica".into()) };
+        self.servers[0].kill();
+        drop(link);
+        server.promote().await.map_err(|e| format!("REPLICAOF NO ONE: {e}"))?;
+        for l in self.links_to(0) {
+            l.set_upstream(server.addr());
+        }
+        self.servers[0] = server;
+        self.record(Event::Fault { fault: Fault::Failover { node: NodeId(0) } });
+        Ok(())
+    }
+}
+
+async fn start_replica(primary: &RedisServer) -> io::Result<Replica> {
+    let link = Link::open("replication of node 0", primary.addr(), Framing::Raw, Duration::ZERO).await?;
+    let server = RedisServer::start_replica(link.addr()).await?;
+    let deadline = Instant::now() + REPLICA_SYNC_WITHIN;
+    loop {
+        let status = server.replication_field("master_link_status").await.map_err(io::Error::other)?;
+        if status.as_deref() == Some("up") {
+            return Ok(Replica { server, link });
+        }
+        if Instant::now() >= deadline {
+            return Err(io::Error::other("the replica did not sync with its primary"));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn replication_offset(server: &RedisServer) -> Result<u64, String> {
+    server
+        .replication_field("master_repl_offset")
+        .await
+        .map_err(|e| e.to_string())?
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| "no master_repl_offset".to_string())
+}
+
+/// Waits until the replica has processed everything the primary has written.
+async fn wait_caught_up(primary: &RedisServer, replica: &RedisServer) -> Result<(), String> {
+    let target = replication_offset(primary).await?;
+    let deadline = Instant::now() + REPLICA_SYNC_WITHIN;
+    while replication_offset(replica).await? < target {
+        if Instant::now() >= deadline {
+            return Err("the replica did not catch up".into());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(())
+}

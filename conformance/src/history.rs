@@ -1,0 +1,106 @@
+//! One run's history: what every client's recorder wrote, what the harness recorded (faults,
+//! and the steps of its own pitfall clients), merged by stamp, in the shared NDJSON format, and
+//! judged by the library's auditor, the very judge the model uses.
+//!
+//! Every recorder of a run writes into one in-memory buffer; each record is one write, so
+//! lines never interleave. Recorders stamp independently, so the buffer's order is not quite
+//! the stamps' order: [`History::records`] sorts by stamp (stably), which is the merge
+//! `check history` does for several files. Stamps are `CLOCK_MONOTONIC`, one real time for
+//! every thread and process of the machine.
+
+use redlock_client::clock::monotonic_now;
+use redlock_client::event::{Event, Record};
+use redlock_client::history::{parse_record, Audit, Auditor};
+use redlock_client::Recorder;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Where a run's records go.
+#[derive(Clone)]
+pub struct History {
+    buffer: Buffer,
+    harness: Arc<Recorder>,
+    lock: String,
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl History {
+    /// The history of a run about the lock named `lock`.
+    pub fn new(lock: impl Into<String>) -> History {
+        let buffer = Buffer::default();
+        let harness = Arc::new(Recorder::to_writer(buffer.clone()));
+        History { buffer, harness, lock: lock.into() }
+    }
+
+    /// The lock's name (its key on the servers).
+    pub fn lock(&self) -> &str {
+        &self.lock
+    }
+
+    /// A recorder for one client of the run.
+    pub fn recorder(&self) -> Recorder {
+        Recorder::to_writer(self.buffer.clone())
+    }
+
+    /// Records what the harness did or saw (a fault, a pitfall client's step), stamped now.
+    pub fn record(&self, event: Event) {
+        self.harness.record(&self.lock, event);
+    }
+
+    /// Every record so far, in stamp order.
+    pub fn records(&self) -> Vec<Record> {
+        let bytes = self.buffer.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let mut records: Vec<Record> = String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| parse_record(line).expect("our own recorders write valid records"))
+            .collect();
+        records.sort_by_key(|r| r.t_ns);
+        records
+    }
+
+    /// The records stamped up to `until_ns`.
+    pub fn records_until(&self, until_ns: u64) -> Vec<Record> {
+        let mut records = self.records();
+        records.retain(|r| r.t_ns <= until_ns);
+        records
+    }
+}
+
+/// The machine's monotonic clock now, as the recorders stamp.
+pub fn now_ns() -> u64 {
+    monotonic_now().0
+}
+
+/// Judges `records` with the library's auditor (what `check history` runs).
+pub fn audit(records: &[Record]) -> Audit {
+    let mut auditor = Auditor::new();
+    for (i, record) in records.iter().enumerate() {
+        auditor.record(record.clone(), i as u64 + 1).expect("records are in stamp order");
+    }
+    auditor.finish()
+}
+
+/// Writes `records` as an NDJSON file that `check history` reads.
+pub fn save(records: &[Record], path: &Path) -> io::Result<()> {
+    let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+    for record in records {
+        serde_json::to_writer(&mut out, record)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}

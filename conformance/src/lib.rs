@@ -1,0 +1,38 @@
+//! Conformance of the real `redlock-client` under real faults.
+//!
+//! The model (`redlock-model`) claims which properties hold under which timing assumptions and
+//! shows counterexamples; this crate checks those claims against the real crate, real
+//! `redis-server` and PostgreSQL processes, and real faults, with the very judge the model uses
+//! (`redlock_client::history::Auditor`):
+//! - [`replay`]: a model counterexample, translated into a real schedule of operations and
+//!   faults, driven step by step through proxies that deliver each message when the model
+//!   does; the real history must violate the same property;
+//! - [`soak`]: random configurations and fault schedules, each run judged, each violation
+//!   sorted by whether the model calls that configuration safe or unsafe, and every lost lock
+//!   checked for a timely report.
+//!
+//! The harness's parts, one concern each:
+//! - [`process`], [`redis_server`], [`postgres`]: the real servers, stopped and cleaned up
+//!   on success, failure, panic and Ctrl-C;
+//! - [`resp`], [`proxy`]: the loopback proxy through which every client reaches every node;
+//! - [`cluster`]: a run's lock servers, its clients' links, and the faults on them;
+//! - [`clock_jump`]: the emulated forward clock jump;
+//! - [`client_thread`]: one client per OS thread, and the pause gate behind its pause hook;
+//! - [`pitfall`], [`registers`]: the pitfall clients and the unfenced and check-then-write
+//!   resources that the shipped crate leaves out on purpose (test tooling);
+//! - [`history`]: a run's records, merged by stamp, saved and audited.
+//!
+//! None of this is a dependency of the shipped crate: it only enables the crate's
+//! `fault-injection` feature (a pause hook) for itself.
+
+pub mod client_thread;
+pub mod clock_jump;
+pub mod cluster;
+pub mod history;
+pub mod pitfall;
+pub mod postgres;
+pub mod process;
+pub mod proxy;
+pub mod redis_server;
+pub mod registers;
+pub mod resp;

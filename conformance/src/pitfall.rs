@@ -1,0 +1,274 @@
+//! The single-node pitfalls of `003-redlock-analysis-part1.txt`, which the shipped client does
+//! not have (on purpose), as test tooling: the crate's own sans-IO core drives the lock (quorum,
+//! validity, retries, release after a failed attempt), and only the commands differ, exactly
+//! as in the model, where the pitfalls are command encodings of that same core.
+//!
+//! - `PlainDel`: release with an unconditional delete;
+//! - `GetThenDel`: release with `GET`, then a delete if the value was ours: two commands;
+//! - `SetnxThenExpire`: acquire with `SETNX`, then `PEXPIRE` as a second command (a client
+//!   that crashes in between leaves a key that never expires); release is compare-and-delete.
+//!
+//! The unconditional delete is sent as `GETDEL`, which deletes exactly as `DEL` does and also
+//! returns the value it removed, so that the history can say whose key it was: the harness
+//! observes, the deletion is the pitfall's. A value is `<client id>:<random>`, so the owner of
+//! a deleted value can be named. The pitfall client records the same events as the shipped
+//! driver (`setup`, `acquire_started`, `key_set`, `granted`, `acquire_failed`,
+//! `release_started`, `key_deleted`), plus `client_crashed` when it dies between its commands.
+
+use redlock_client::event::{ClientId, Event, NodeId};
+use redlock_client::params::Params;
+use redlock_client::protocol::{Input, LockState, Output, Reply};
+use redlock_client::redis::{self, aio::MultiplexedConnection, AsyncConnectionConfig};
+use redlock_client::time::LocalMillis;
+use redlock_client::Recorder;
+use rand::Rng;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Which pitfall a client commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pitfall {
+    PlainDel,
+    GetThenDel,
+    SetnxThenExpire,
+}
+
+static COMPARE_AND_DELETE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
+});
+
+/// Why an acquire did not end with the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PitfallError {
+    NotAcquired,
+    /// The client died between `SETNX` and `PEXPIRE` (on purpose).
+    Crashed,
+}
+
+/// One request to the node, carried out in order on the client's connection.
+enum Job {
+    Acquire { round: u32 },
+    Expire,
+    Release,
+}
+
+/// What the lock's key, its client and its history are.
+#[derive(Clone)]
+struct Ident {
+    lock: String,
+    value: String,
+    client: ClientId,
+    ttl_ms: u64,
+    pitfall: Pitfall,
+    recorder: std::sync::Arc<Recorder>,
+}
+
+impl Ident {
+    fn record(&self, event: Event) {
+        self.recorder.record(&self.lock, event);
+    }
+
+    /// The client whose value `value` is.
+    fn owner(value: &str) -> ClientId {
+        ClientId(value.split(':').next().and_then(|id| id.parse().ok()).unwrap_or(u32::MAX))
+    }
+}
+
+/// A client that commits one pitfall, on a single node.
+pub struct PitfallClient {
+    ident: Ident,
+    params: Params,
+    state: LockState,
+    origin: Instant,
+    jobs: mpsc::UnboundedSender<Job>,
+    replies: mpsc::UnboundedReceiver<(u32, Reply)>,
+    /// Die between `SETNX` and `PEXPIRE` at the next grant.
+    crash_between_commands: bool,
+}
+
+impl PitfallClient {
+    /// A client of the node at `url` (a proxy link's URL); `params.nodes` must be 1.
+    pub fn new(id: ClientId, url: &str, params: Params, pitfall: Pitfall, lock: &str, recorder: Recorder) -> PitfallClient {
+        assert_eq!(params.nodes, 1, "the pitfalls are single-node locks, as in the model");
+        let ident = Ident {
+            lock: lock.into(),
+            value: format!("{}:{:016x}", id.0, rand::thread_rng().gen::<u64>()),
+            client: id,
+            ttl_ms: params.ttl_ms,
+            pitfall,
+            recorder: std::sync::Arc::new(recorder),
+        };
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let (replies_tx, replies) = mpsc::unbounded_channel();
+        let io_timeout = Duration::from_millis(params.ttl_ms);
+        tokio::spawn(lane(url.to_string(), io_timeout, ident.clone(), rx, replies_tx));
+        PitfallClient { ident, params, state: LockState::new(), origin: Instant::now(), jobs, replies, crash_between_commands: false }
+    }
+
+    /// Makes the client die between `SETNX` and `PEXPIRE` at its next grant.
+    pub fn crash_between_commands(&mut self) {
+        self.crash_between_commands = true;
+    }
+
+    fn now(&self) -> LocalMillis {
+        LocalMillis(self.origin.elapsed().as_millis() as u64)
+    }
+
+    fn instant(&self, at: LocalMillis) -> Instant {
+        self.origin + Duration::from_millis(at.0)
+    }
+
+    fn feed(&mut self, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.state.handle(&self.params, self.now(), input, &mut out);
+        let client = self.ident.client;
+        if input == Input::Acquire {
+            self.ident.record(Event::Setup { nodes: 1 });
+        }
+        if input == Input::Release && !out.is_empty() {
+            self.ident.record(Event::ReleaseStarted { client });
+        }
+        for output in &out {
+            match *output {
+                Output::SendAcquire { round, .. } => {
+                    self.ident.record(Event::AcquireStarted { client });
+                    let _ = self.jobs.send(Job::Acquire { round });
+                }
+                Output::SendRelease { .. } => {
+                    let _ = self.jobs.send(Job::Release);
+                }
+                Output::RetryAfter { .. } | Output::Failed => self.ident.record(Event::AcquireFailed { client }),
+                Output::Acquired { validity_ms, token, .. } => self.ident.record(Event::Granted { client, validity_ms, token }),
+                Output::Lost => self.ident.record(Event::LockLost { client }),
+                Output::SendExtend { .. } | Output::WakeAt { .. } | Output::Extended { .. } | Output::ExtendFailed { .. } => {}
+            }
+        }
+        out
+    }
+
+    /// Acquires the lock: the core's attempts and retries, with the pitfall's commands.
+    pub async fn acquire(&mut self) -> Result<(), PitfallError> {
+        let mut outputs = self.feed(Input::Acquire);
+        let mut deadline = Instant::now();
+        loop {
+            let mut retry_after = None;
+            for output in outputs.drain(..) {
+                match output {
+                    Output::WakeAt { at } => deadline = self.instant(at),
+                    Output::RetryAfter { min_ms, max_ms } => retry_after = Some(rand::thread_rng().gen_range(min_ms..=max_ms)),
+                    Output::Acquired { .. } => return Ok(()),
+                    Output::Failed => return Err(PitfallError::NotAcquired),
+                    _ => {}
+                }
+            }
+            outputs = match retry_after {
+                Some(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    self.feed(Input::Retry)
+                }
+                None => tokio::select! {
+                    Some((round, reply)) = self.replies.recv() => {
+                        let outputs = self.feed(Input::Reply { round, node: 0, reply });
+                        if self.ident.pitfall == Pitfall::SetnxThenExpire && matches!(reply, Reply::Ok { .. }) {
+                            if self.crash_between_commands {
+                                self.ident.record(Event::ClientCrashed { client: self.ident.client });
+                                return Err(PitfallError::Crashed);
+                            }
+                            let _ = self.jobs.send(Job::Expire);
+                        }
+                        outputs
+                    }
+                    () = tokio::time::sleep_until(deadline.into()) => self.feed(Input::Timeout),
+                },
+            };
+        }
+    }
+
+    /// Releases with the pitfall's commands (queued behind the requests already sent).
+    pub fn release(&mut self) {
+        self.feed(Input::Release);
+    }
+}
+
+/// Sends the client's requests one after the other on one connection, like the shipped
+/// client's lanes, and records what the node did.
+async fn lane(
+    url: String,
+    io_timeout: Duration,
+    ident: Ident,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    replies: mpsc::UnboundedSender<(u32, Reply)>,
+) {
+    let mut conn: Option<MultiplexedConnection> = None;
+    while let Some(job) = jobs.recv().await {
+        if conn.is_none() {
+            conn = connect(&url, io_timeout).await;
+        }
+        let result = match conn.as_mut() {
+            Some(c) => carry_out(c, &job, &ident).await,
+            None => Err(redis::RedisError::from((redis::ErrorKind::Io, "cannot connect"))),
+        };
+        if let Err(e) = &result {
+            if e.is_unrecoverable_error() {
+                conn = None;
+            }
+        }
+        if let Job::Acquire { round } = job {
+            let _ = replies.send((round, result.unwrap_or(Reply::Error)));
+        }
+    }
+}
+
+async fn connect(url: &str, io_timeout: Duration) -> Option<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new().set_connection_timeout(Some(io_timeout)).set_response_timeout(Some(io_timeout));
+    redis::Client::open(url).ok()?.get_multiplexed_async_connection_with_config(&config).await.ok()
+}
+
+/// One request; the reply matters only for an acquire.
+async fn carry_out(conn: &mut MultiplexedConnection, job: &Job, ident: &Ident) -> redis::RedisResult<Reply> {
+    let node = NodeId(0);
+    let (key, value, client) = (&ident.lock, &ident.value, ident.client);
+    match job {
+        Job::Acquire { .. } => {
+            let set = match ident.pitfall {
+                Pitfall::SetnxThenExpire => redis::cmd("SETNX").arg(key).arg(value).query_async::<i64>(conn).await? == 1,
+                _ => redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ident.ttl_ms).query_async::<Option<String>>(conn).await?.is_some(),
+            };
+            if !set {
+                return Ok(Reply::Refused);
+            }
+            let ttl_ms = (ident.pitfall != Pitfall::SetnxThenExpire).then_some(ident.ttl_ms);
+            ident.record(Event::KeySet { node, owner: client, ttl_ms });
+            Ok(Reply::Ok { token: None })
+        }
+        Job::Expire => {
+            let renewed: i64 = redis::cmd("PEXPIRE").arg(key).arg(ident.ttl_ms).query_async(conn).await?;
+            if renewed == 1 {
+                ident.record(Event::KeySet { node, owner: client, ttl_ms: Some(ident.ttl_ms) });
+            }
+            Ok(Reply::Ok { token: None })
+        }
+        Job::Release => {
+            let delete_unconditionally = match ident.pitfall {
+                Pitfall::PlainDel => true,
+                Pitfall::GetThenDel => redis::cmd("GET").arg(key).query_async::<Option<String>>(conn).await?.as_ref() == Some(value),
+                Pitfall::SetnxThenExpire => {
+                    let deleted: i64 = COMPARE_AND_DELETE.key(key).arg(value).invoke_async(conn).await?;
+                    if deleted == 1 {
+                        ident.record(Event::KeyDeleted { node, owner: client, by: client });
+                    }
+                    false
+                }
+            };
+            if delete_unconditionally {
+                let removed: Option<String> = redis::cmd("GETDEL").arg(key).query_async(conn).await?;
+                if let Some(removed) = removed {
+                    ident.record(Event::KeyDeleted { node, owner: Ident::owner(&removed), by: client });
+                }
+            }
+            Ok(Reply::Ok { token: None })
+        }
+    }
+}

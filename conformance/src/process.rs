@@ -1,0 +1,166 @@
+//! Child processes and their directories.
+//!
+//! Every server the harness starts lives in a directory under one root per harness process
+//! (`$TMPDIR/redlock-conformance/<pid>`), and is stopped, with its directory removed:
+//! - on drop of its handle (success, failure, and while a panic unwinds);
+//! - on Ctrl-C: a watcher thread kills every registered child, removes the root and exits;
+//! - when the harness process dies without unwinding (SIGKILL): each child was started with
+//!   `PR_SET_PDEATHSIG`, so the kernel kills it with its parent, and the next harness process
+//!   removes the roots of dead processes when it starts.
+
+use std::collections::HashSet;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The pids of the children alive now, for the Ctrl-C watcher.
+static CHILDREN: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
+
+/// This process's root directory, created (and stale roots removed) on first use.
+pub fn run_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let parent = std::env::temp_dir().join("redlock-conformance");
+        std::fs::create_dir_all(&parent).expect("the temporary directory is writable");
+        remove_stale_roots(&parent);
+        let root = parent.join(std::process::id().to_string());
+        std::fs::create_dir_all(&root).expect("the temporary directory is writable");
+        // World-traversable: PostgreSQL runs as the unprivileged `postgres` user below it.
+        set_mode(&parent, 0o755);
+        set_mode(&root, 0o755);
+        watch_interrupts();
+        root
+    })
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+
+/// Removes the roots of harness processes that no longer exist.
+fn remove_stale_roots(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A fresh directory under this process's root.
+pub fn temp_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix(prefix).tempdir_in(run_root())
+}
+
+/// On Ctrl-C: kill every child, remove the root, exit with 130 (as a shell would).
+fn watch_interrupts() {
+    let spawned = std::thread::Builder::new().name("ctrl-c".into()).spawn(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let Ok(runtime) = runtime else { return };
+        if runtime.block_on(tokio::signal::ctrl_c()).is_err() {
+            return;
+        }
+        let pids: Vec<u32> = lock_children().iter().flat_map(|set| set.iter().copied()).collect();
+        for pid in pids {
+            // SAFETY: SIGCONT then SIGKILL to our own children (a stopped child must not linger).
+            unsafe {
+                libc::kill(pid as i32, libc::SIGCONT);
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+        }
+        eprintln!("interrupted: servers stopped, {} removed", run_root().display());
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = std::fs::remove_dir_all(run_root());
+        std::process::exit(130);
+    });
+    if let Err(e) = spawned {
+        eprintln!("no Ctrl-C watcher ({e}): an interrupt may leave {} behind", run_root().display());
+    }
+}
+
+fn lock_children() -> std::sync::MutexGuard<'static, Option<HashSet<u32>>> {
+    CHILDREN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A child process that dies with its handle (and with the thread that started it).
+pub struct Child {
+    inner: std::process::Child,
+}
+
+impl Child {
+    /// Starts `cmd`; the kernel kills it if the starting thread dies.
+    pub fn spawn(mut cmd: Command) -> io::Result<Child> {
+        run_root();
+        // SAFETY: prctl is async-signal-safe; it only sets this child's parent-death signal.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let inner = cmd.spawn()?;
+        lock_children().get_or_insert_with(HashSet::new).insert(inner.id());
+        Ok(Child { inner })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.inner.id()
+    }
+
+    /// Sends `signal` (SIGSTOP, SIGCONT, SIGQUIT...).
+    pub fn signal(&self, signal: libc::c_int) -> io::Result<()> {
+        // SAFETY: a signal to our own child, which has not been reaped (we hold its handle).
+        if unsafe { libc::kill(self.inner.id() as libc::pid_t, signal) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Whether it has exited (reaping it if so).
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.inner.try_wait(), Ok(None))
+    }
+
+    /// Waits up to `limit` for it to exit; false if it still runs.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.exited() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
+    }
+
+    /// SIGKILL (after SIGCONT, so that a stopped process dies at once) and reap.
+    pub fn kill(&mut self) {
+        let _ = self.signal(libc::SIGCONT);
+        let _ = self.inner.kill();
+        let _ = self.inner.wait();
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(set) = lock_children().as_mut() {
+            set.remove(&self.inner.id());
+        }
+    }
+}
+
+/// A loopback port that was free a moment ago (servers retry with another one on a clash).
+pub fn free_port() -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

@@ -1,0 +1,173 @@
+//! The protected resources that the shipped crate leaves out on purpose, as test tooling: a
+//! register that checks nothing (the model's `Unfenced`) and one that checks the token, then
+//! writes in a second step (`FencedCheckThenWrite`, reza_n's case). Both are `u64` registers in
+//! a Redis hash on the run's resource server, driven through the client's fenced read and write
+//! (which record `resource_read` and `write_applied`), like the crate's own adapters
+//! (`RedisFenced`, `PostgresFenced`), which the runs use for atomic fencing.
+
+use redlock_client::fence::{FencedResource, PostgresFenced, Read, RedisFenceError, RedisFenced, Write};
+use redlock_client::redis::{self, aio::MultiplexedConnection};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// A register that applies every write, whatever its token.
+#[derive(Clone)]
+pub struct UnfencedRegister {
+    conn: MultiplexedConnection,
+    key: String,
+}
+
+impl UnfencedRegister {
+    pub fn new(conn: MultiplexedConnection, key: impl Into<String>) -> UnfencedRegister {
+        UnfencedRegister { conn, key: key.into() }
+    }
+}
+
+async fn field(conn: &MultiplexedConnection, key: &str, name: &str) -> Result<u64, RedisFenceError> {
+    let text: Option<String> =
+        redis::cmd("HGET").arg(key).arg(name).query_async(&mut conn.clone()).await.map_err(RedisFenceError::Redis)?;
+    let text = text.unwrap_or_else(|| "0".into());
+    text.parse().map_err(|_| RedisFenceError::Corrupt { key: key.into(), found: text })
+}
+
+async fn set_field(conn: &MultiplexedConnection, key: &str, name: &str, value: u64) -> Result<(), RedisFenceError> {
+    redis::cmd("HSET").arg(key).arg(name).arg(value).exec_async(&mut conn.clone()).await.map_err(RedisFenceError::Redis)
+}
+
+impl FencedResource for UnfencedRegister {
+    type Error = RedisFenceError;
+
+    async fn read(&self, _token: u64) -> Result<Read, RedisFenceError> {
+        Ok(Read { value: field(&self.conn, &self.key, "value").await?, fence: 0 })
+    }
+
+    async fn write(&self, _token: u64, value: u64) -> Result<Write, RedisFenceError> {
+        set_field(&self.conn, &self.key, "value", value).await?;
+        Ok(Write::Applied)
+    }
+}
+
+/// What happens between a check-then-write register's check and its write.
+#[derive(Clone)]
+pub enum ApplyGap {
+    /// The write lands this long after its check (the soak).
+    Sleep(Duration),
+    /// The write lands when the harness says so (a replay's `Apply` step).
+    Gate(Arc<ApplyGate>),
+}
+
+/// Lets a replay see a write's check happen and decide when the write lands.
+pub struct ApplyGate {
+    checked: Semaphore,
+    apply: Semaphore,
+}
+
+impl Default for ApplyGate {
+    fn default() -> Self {
+        ApplyGate { checked: Semaphore::new(0), apply: Semaphore::new(0) }
+    }
+}
+
+impl ApplyGate {
+    /// Waits until a write has passed its check.
+    pub async fn checked(&self) {
+        self.checked.acquire().await.expect("never closed").forget();
+    }
+
+    /// Lets the checked write land.
+    pub fn apply(&self) {
+        self.apply.add_permits(1);
+    }
+}
+
+/// A register that checks the token against the largest seen, then writes as a separate step:
+/// a newer holder's write can land in between, and the older one lands after it.
+#[derive(Clone)]
+pub struct CheckThenWriteRegister {
+    /// Reads raise the largest token seen, as the crate's atomic register does.
+    reads: RedisFenced,
+    conn: MultiplexedConnection,
+    key: String,
+    gap: ApplyGap,
+}
+
+impl CheckThenWriteRegister {
+    pub fn new(conn: MultiplexedConnection, key: impl Into<String>, gap: ApplyGap) -> CheckThenWriteRegister {
+        let key = key.into();
+        CheckThenWriteRegister { reads: RedisFenced::new(conn.clone(), key.clone()), conn, key, gap }
+    }
+}
+
+impl FencedResource for CheckThenWriteRegister {
+    type Error = RedisFenceError;
+
+    async fn read(&self, token: u64) -> Result<Read, RedisFenceError> {
+        self.reads.read(token).await
+    }
+
+    async fn write(&self, token: u64, value: u64) -> Result<Write, RedisFenceError> {
+        let fence = field(&self.conn, &self.key, "fence").await?;
+        if token < fence {
+            return Ok(Write::Rejected { fence });
+        }
+        set_field(&self.conn, &self.key, "fence", token).await?;
+        match &self.gap {
+            ApplyGap::Sleep(gap) => tokio::time::sleep(*gap).await,
+            ApplyGap::Gate(gate) => {
+                gate.checked.add_permits(1);
+                gate.apply.acquire().await.expect("never closed").forget();
+            }
+        }
+        set_field(&self.conn, &self.key, "value", value).await?;
+        Ok(Write::Applied)
+    }
+}
+
+/// The register a run's clients write: one of the two above, or one of the crate's atomic
+/// adapters.
+#[derive(Clone)]
+pub enum Register {
+    Unfenced(UnfencedRegister),
+    CheckThenWrite(CheckThenWriteRegister),
+    Redis(RedisFenced),
+    Postgres(PostgresFenced),
+}
+
+/// A register's failure, in words.
+#[derive(Debug)]
+pub struct RegisterError(String);
+
+impl std::fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
+fn failed(e: impl std::fmt::Display) -> RegisterError {
+    RegisterError(e.to_string())
+}
+
+impl FencedResource for Register {
+    type Error = RegisterError;
+
+    async fn read(&self, token: u64) -> Result<Read, RegisterError> {
+        match self {
+            Register::Unfenced(r) => r.read(token).await.map_err(failed),
+            Register::CheckThenWrite(r) => r.read(token).await.map_err(failed),
+            Register::Redis(r) => r.read(token).await.map_err(failed),
+            Register::Postgres(r) => r.read(token).await.map_err(failed),
+        }
+    }
+
+    async fn write(&self, token: u64, value: u64) -> Result<Write, RegisterError> {
+        match self {
+            Register::Unfenced(r) => r.write(token, value).await.map_err(failed),
+            Register::CheckThenWrite(r) => r.write(token, value).await.map_err(failed),
+            Register::Redis(r) => r.write(token, value).await.map_err(failed),
+            Register::Postgres(r) => r.write(token, value).await.map_err(failed),
+        }
+    }
+}
