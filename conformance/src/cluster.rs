@@ -137,10 +137,10 @@ impl Cluster {
         clock_jump::jump_forward(&mut conn, by).await.map(|_| ())
     }
 
-    /// Whether the lock key `key` is gone from `node` (expired, deleted, or never there).
-    pub async fn key_gone(&self, node: usize, key: &str) -> redis::RedisResult<bool> {
-        let exists: i64 = redis::cmd("EXISTS").arg(key).query_async(&mut self.servers[node].connect().await?).await?;
-        Ok(exists == 0)
+    /// How long `key` has left to live on `node` (`None`: it is gone, or never expires).
+    pub async fn key_ttl(&self, node: usize, key: &str) -> redis::RedisResult<Option<Duration>> {
+        let left: i64 = redis::cmd("PTTL").arg(key).query_async(&mut self.servers[node].connect().await?).await?;
+        Ok((left > 0).then(|| Duration::from_millis(left as u64)))
     }
 
     /// Waits up to `within` until `key` is gone from `node`.

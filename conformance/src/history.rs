@@ -104,3 +104,12 @@ pub fn save(records: &[Record], path: &Path) -> io::Result<()> {
     }
     out.flush()
 }
+
+/// Where runs keep their histories: `$CARGO_TARGET_DIR/conformance` (or the workspace's
+/// `target/conformance`), under `kind` (`replays`, `soak-<seed>`).
+pub fn histories_dir(kind: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).join("target"));
+    target.join("conformance").join(kind)
+}

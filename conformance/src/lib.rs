@@ -35,4 +35,5 @@ pub mod process;
 pub mod proxy;
 pub mod redis_server;
 pub mod registers;
+pub mod replay;
 pub mod resp;

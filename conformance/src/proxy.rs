@@ -99,7 +99,7 @@ struct State {
     upstream: SocketAddr,
     connection: Option<Connection>,
     generations: u64,
-    /// Connections broken by [`Link::reset`] or by a blackhole ending.
+    /// Resets by [`Link::reset`], a blackhole ending or a new upstream.
     resets: u64,
 }
 
@@ -173,6 +173,7 @@ impl Link {
         let was = std::mem::replace(&mut state.flows[direction.index()], flow);
         if was == Flow::Blackhole && flow != Flow::Blackhole {
             break_connection(&mut state);
+            state.resets += 1;
         }
         drop(state);
         self.inner.changed.notify_waiters();
@@ -183,19 +184,50 @@ impl Link {
         let mut state = self.inner.state();
         state.upstream = upstream;
         break_connection(&mut state);
+        state.resets += 1;
         drop(state);
         self.inner.changed.notify_waiters();
     }
 
-    /// Breaks the current connection, dropping what it holds: the client sees a reset.
+    /// Breaks the current connection, dropping what it holds (and refuses one that waits for
+    /// its server): the client sees a reset.
     pub fn reset(&self) {
-        break_connection(&mut self.inner.state());
+        let mut state = self.inner.state();
+        break_connection(&mut state);
+        state.resets += 1;
+        drop(state);
         self.inner.changed.notify_waiters();
     }
 
-    /// How many connections were broken by resets so far.
+    /// How many resets so far.
     pub fn resets(&self) -> u64 {
         self.inner.state().resets
+    }
+
+    /// How many protocol messages of `direction` wait in the link now.
+    pub fn held(&self, direction: Direction) -> usize {
+        let state = self.inner.state();
+        state.connection.as_ref().map_or(0, |c| c.queues[direction.index()].iter().filter(|m| m.kind == Kind::Protocol).count())
+    }
+
+    /// Waits up to `within` until at least `count` protocol messages of `direction` wait.
+    pub async fn wait_held(&self, direction: Direction, count: usize, within: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let changed = self.inner.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.held(direction) >= count {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("{}: {count} messages were not held within {within:?}", self.inner.name));
+            }
+            tokio::select! {
+                () = changed => {}
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
     }
 
     /// Lets the next held protocol message of `direction` through, and waits (up to `within`)
@@ -250,7 +282,6 @@ impl Drop for Link {
 fn break_connection(state: &mut State) {
     if let Some(connection) = state.connection.take() {
         connection.stop.cancel();
-        state.resets += 1;
     }
 }
 
@@ -261,11 +292,18 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>, stop: Cancellatio
             accepted = listener.accept() => accepted,
         };
         let Ok((client, _)) = accepted else { continue };
-        let upstream = inner.state().upstream;
+        let (upstream, resets) = {
+            let state = inner.state();
+            (state.upstream, state.resets)
+        };
         let Some(server) = connect_upstream(upstream, inner.connect_wait, &stop).await else {
             // The server is down: the client's connection closes at once, as a refused one.
             continue;
         };
+        if inner.state().resets != resets {
+            // Reset while it waited for the server: refused.
+            continue;
+        }
         start_connection(&inner, client, server);
     }
 }

@@ -171,3 +171,44 @@ impl FencedResource for Register {
         }
     }
 }
+
+/// Where a client's register lives; each client thread connects its own (connections belong to
+/// the runtime that opens them).
+#[derive(Clone)]
+pub enum RegisterSpec {
+    Unfenced { url: String, key: String },
+    CheckThenWrite { url: String, key: String, gap: ApplyGap },
+    Redis { url: String, key: String },
+    /// `config` is a tokio-postgres connection string; the table exists already.
+    Postgres { config: String, table: String, id: String },
+}
+
+impl RegisterSpec {
+    /// Connects, on the current runtime.
+    pub async fn connect(&self) -> Result<Register, String> {
+        let redis_conn = |url: &str| {
+            let url = url.to_string();
+            async move {
+                redis::Client::open(url.as_str())
+                    .map_err(|e| e.to_string())?
+                    .get_multiplexed_async_connection()
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        };
+        Ok(match self {
+            RegisterSpec::Unfenced { url, key } => Register::Unfenced(UnfencedRegister::new(redis_conn(url).await?, key.clone())),
+            RegisterSpec::CheckThenWrite { url, key, gap } => {
+                Register::CheckThenWrite(CheckThenWriteRegister::new(redis_conn(url).await?, key.clone(), gap.clone()))
+            }
+            RegisterSpec::Redis { url, key } => Register::Redis(RedisFenced::new(redis_conn(url).await?, key.clone())),
+            RegisterSpec::Postgres { config, table, id } => {
+                let (client, connection) = redlock_client::tokio_postgres::connect(config, redlock_client::tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::spawn(connection);
+                Register::Postgres(PostgresFenced::new(Arc::new(client), table, id.clone()))
+            }
+        })
+    }
+}

@@ -1,0 +1,369 @@
+//! The one translator from a model counterexample to a real schedule: the model's setup becomes
+//! a real configuration (ticks become milliseconds), and each model step becomes the real
+//! operations that make the same thing happen, followed by waits for what the model says the
+//! step decided (a grant, a failed attempt, a validity running out), so that the real run
+//! follows the model's path or stops saying where it left it.
+//!
+//! | model step | real operation |
+//! |---|---|
+//! | `tick` | one tick of real time passes (the schedule sleeps until the next tick mark) |
+//! | a client starts acquiring (with a tick) | `acquire` on the real client (or the pitfall client) |
+//! | a request reaches a server | the client's proxy link releases the request it holds, and waits until the server has answered it |
+//! | a release (or `DEL`, `EXPIRE`) reaches a server | the same, and its reply, which the model does not have, goes straight back |
+//! | a reply reaches a client | the link releases the reply it holds |
+//! | a request reaches a crashed server | the link resets the connection: the client sees the error |
+//! | the resource receives a read / a write | the client reads / writes the register (a fenced read or write of the real client) |
+//! | the resource applies a checked write | the check-then-write register lets that client's write land |
+//! | a client releases | `release` on the guard (or the pitfall client's release commands) |
+//! | a client pauses | the client's pause hook blocks its thread at its next fenced read or write |
+//! | a paused client resumes | the thread runs again, at the client's next step |
+//! | a server expires a key by its clock | wait until the key is gone on the real server; if it has much longer to live (the model's server clock ran fast), the fast clock is emulated as a forward jump by the time the key had left |
+//! | a server's clock jumps | the emulated jump ([`crate::clock_jump`]) |
+//! | a server crashes / restarts | SIGKILL / a new process on the same port and directory |
+//! | a replica catches up | replication is let through until the replica has the primary's offset |
+//! | failover | the primary is killed, its replica promoted (`REPLICAOF NO ONE`), the links moved |
+//! | a client crashes | its thread stops and its connections are reset |
+//!
+//! Steps without a real counterpart say so ([`Op::Nothing`]); see the README's Conformance
+//! section for the list.
+
+use crate::pitfall::Pitfall;
+use crate::proxy::Direction;
+use crate::redis_server::Persistence;
+use redlock_client::event::Event;
+use redlock_client::fault::FencedOp;
+use redlock_client::params::Params;
+use redlock_client::protocol::Reply;
+use redlock_model::msg::{Msg, Timer};
+use redlock_model::setup::{Encoding, Resource, Restart, Service, Setup, Tokens};
+use redlock_model::system::Action;
+use redlock_model::trace::Trace;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+/// Which client code runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientCode {
+    /// The shipped client, with a single-server fencing counter where there is a resource.
+    Shipped { fenced: bool },
+    Pitfall(Pitfall),
+}
+
+/// The register the clients write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegisterKind {
+    Unfenced,
+    /// The crate's atomic Redis adapter.
+    Fenced,
+    CheckThenWrite,
+}
+
+/// The real configuration of a replay.
+#[derive(Clone, Debug)]
+pub struct RealConfig {
+    pub servers: usize,
+    pub clients: usize,
+    /// One model tick of real time.
+    pub tick: Duration,
+    pub persistence: Persistence,
+    pub replica: bool,
+    pub code: ClientCode,
+    pub register: Option<RegisterKind>,
+    /// The protocol's parameters, in milliseconds.
+    pub params: Params,
+    pub extend_interval: Duration,
+}
+
+/// A decision a client records, which the model's step also made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Decision {
+    AcquireStarted,
+    Granted,
+    AcquireFailed,
+    ReleaseStarted,
+}
+
+impl Decision {
+    fn of(event: &Event) -> Option<(usize, Decision)> {
+        Some(match event {
+            Event::AcquireStarted { client } => (client.0 as usize, Decision::AcquireStarted),
+            Event::Granted { client, .. } => (client.0 as usize, Decision::Granted),
+            Event::AcquireFailed { client } => (client.0 as usize, Decision::AcquireFailed),
+            Event::ReleaseStarted { client } => (client.0 as usize, Decision::ReleaseStarted),
+            _ => return None,
+        })
+    }
+
+    /// Whether a recorded event is this decision.
+    pub fn matches(self, event: &Event) -> bool {
+        Decision::of(event).is_some_and(|(_, d)| d == self)
+    }
+}
+
+/// One real operation of a schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Tick,
+    Start(usize),
+    Deliver { client: usize, node: usize, direction: Direction },
+    /// A request whose reply the model leaves out: request and reply go through at once.
+    Exchange { client: usize, node: usize },
+    Refuse { client: usize, node: usize },
+    Read(usize),
+    Write(usize),
+    Apply(usize),
+    Release(usize),
+    Pause { client: usize, before: FencedOp },
+    Resume(usize),
+    AwaitDecision { client: usize, decision: Decision },
+    AwaitValidityEnd(usize),
+    Expire(usize),
+    Replicate(usize),
+    ClockJump { node: usize, by: Duration },
+    Crash(usize),
+    Restart(usize),
+    Failover(usize),
+    ClientCrash(usize),
+    /// A model step with no real counterpart, and why.
+    Nothing(&'static str),
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Tick => write!(f, "wait for the next tick"),
+            Op::Start(c) => write!(f, "client {c} acquires"),
+            Op::Deliver { client, node, direction: Direction::ToServer } => write!(f, "link client {client} -> node {node} lets the request through"),
+            Op::Deliver { client, node, direction: Direction::ToClient } => write!(f, "link client {client} -> node {node} lets the reply through"),
+            Op::Exchange { client, node } => write!(f, "link client {client} -> node {node} lets the request and its reply through"),
+            Op::Refuse { client, node } => write!(f, "node {node} is down: link client {client} -> node {node} resets the connection"),
+            Op::Read(c) => write!(f, "client {c} reads the register"),
+            Op::Write(c) => write!(f, "client {c} writes the register"),
+            Op::Apply(c) => write!(f, "the register applies client {c}'s checked write"),
+            Op::Release(c) => write!(f, "client {c} releases"),
+            Op::Pause { client, before } => write!(f, "client {client}'s thread blocks in its pause hook before its {before:?}"),
+            Op::Resume(c) => write!(f, "client {c}'s thread runs again"),
+            Op::AwaitDecision { client, decision } => write!(f, "await client {client}'s {decision:?}"),
+            Op::AwaitValidityEnd(c) => write!(f, "await the end of client {c}'s validity"),
+            Op::Expire(n) => write!(f, "the key expires on node {n}"),
+            Op::Replicate(n) => write!(f, "node {n}'s replica catches up"),
+            Op::ClockJump { node, by } => write!(f, "node {node}'s clock jumps +{by:?} (emulated)"),
+            Op::Crash(n) => write!(f, "SIGKILL node {n}"),
+            Op::Restart(n) => write!(f, "restart node {n}"),
+            Op::Failover(n) => write!(f, "kill node {n}'s primary, promote its replica"),
+            Op::ClientCrash(c) => write!(f, "client {c} crashes"),
+            Op::Nothing(why) => write!(f, "nothing: {why}"),
+        }
+    }
+}
+
+/// One model step and its real operations.
+#[derive(Clone, Debug)]
+pub struct PlannedStep {
+    /// 1-based, as in the model's timeline.
+    pub number: usize,
+    /// The model's line for it.
+    pub model: String,
+    pub ops: Vec<Op>,
+}
+
+/// A real schedule.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub config: RealConfig,
+    pub steps: Vec<PlannedStep>,
+}
+
+/// Real timers fire this fraction of a tick after the tick mark they fall on, so that the
+/// operations the model places before them in that tick happen first in real time too.
+pub const TIMER_LAG_PER_TICK: u32 = 4;
+
+/// The real configuration of a model setup, or why it has none.
+pub fn real_config(setup: &Setup, tick: Duration) -> Result<RealConfig, String> {
+    let unsupported = |what: &str| Err(format!("{}: {what} has no real counterpart in this harness", setup.scenario));
+    if setup.service != Service::Redis {
+        return unsupported("a ZooKeeper- or Chubby-style lock service");
+    }
+    if setup.wait_replicas.is_some() || setup.replicas > 1 {
+        return unsupported("WAIT and more than one replica");
+    }
+    if setup.watchdog {
+        return unsupported("the model's bounded watchdog");
+    }
+    if setup.tokens != Tokens::None && setup.tokens != Tokens::IncrMax {
+        return unsupported("unique, zxid or sequencer tokens");
+    }
+    if setup.tokens == Tokens::IncrMax && setup.servers > 1 {
+        return unsupported("per-node INCR tokens (the shipped client offers tokens for one server only)");
+    }
+    let register = match setup.resource {
+        None => None,
+        Some(Resource::Unfenced) => Some(RegisterKind::Unfenced),
+        Some(Resource::Fenced) => Some(RegisterKind::Fenced),
+        Some(Resource::FencedCheckThenWrite) => Some(RegisterKind::CheckThenWrite),
+        Some(_) => return unsupported("a CheckSequencer or check-and-set resource"),
+    };
+    let code = match setup.encoding {
+        Encoding::Correct => ClientCode::Shipped { fenced: register.is_some() },
+        Encoding::PlainDel => ClientCode::Pitfall(Pitfall::PlainDel),
+        Encoding::GetThenDel => ClientCode::Pitfall(Pitfall::GetThenDel),
+        Encoding::SetnxThenExpire => ClientCode::Pitfall(Pitfall::SetnxThenExpire),
+    };
+    if register.is_some() && setup.servers != 1 {
+        return unsupported("a resource behind a lock on several servers");
+    }
+    let ms = |ticks: u8| tick.as_millis() as u64 * ticks as u64;
+    let lag = tick.as_millis() as u64 / TIMER_LAG_PER_TICK as u64;
+    let params = Params {
+        nodes: setup.servers as usize,
+        ttl_ms: ms(setup.ttl),
+        drift_factor_ppm: 0,
+        drift_fixed_ms: ms(setup.drift),
+        node_timeout_ms: ms(setup.node_timeout) + lag,
+        retries: setup.attempts.saturating_sub(1) as u32,
+        retry_delay_min_ms: ms(setup.retry_delay) + lag,
+        retry_delay_max_ms: ms(setup.retry_delay) + lag,
+    };
+    let budget = params.ttl_ms - params.drift_ms();
+    if params.node_timeout_ms >= budget {
+        return unsupported("a node timeout longer than the validity (the shipped client refuses it: ConfigError::NodeTimeoutTooLong)");
+    }
+    let extend_interval = Duration::from_millis(params.node_timeout_ms + (budget - params.node_timeout_ms) / 2);
+    Ok(RealConfig {
+        servers: setup.servers as usize,
+        clients: setup.clients as usize,
+        tick,
+        persistence: match setup.restart {
+            Some(Restart::Fsync) => Persistence::AofAlways,
+            _ => Persistence::None,
+        },
+        replica: setup.replicas == 1,
+        code,
+        register,
+        params,
+        extend_interval,
+    })
+}
+
+/// What the translator tracks of the model's path.
+#[derive(Default)]
+struct PathState {
+    crashed: BTreeSet<usize>,
+    paused: BTreeSet<usize>,
+    /// Paused clients that the model resumed; their threads run again at their next step.
+    resuming: BTreeSet<usize>,
+    /// Clients that have read and not written yet.
+    read: BTreeSet<usize>,
+}
+
+/// Whether the model has a reply to this request (it has none for a release, a `DEL` or an
+/// `EXPIRE`, whose real replies nobody acts on).
+fn has_reply(msg: &Msg) -> bool {
+    matches!(msg, Msg::Acquire { .. } | Msg::Extend { .. } | Msg::Get)
+}
+
+/// An error reply, which the model makes up for a request to a crashed server.
+fn is_error_reply(msg: &Msg) -> bool {
+    matches!(msg, Msg::AcquireReply { reply: Reply::Error, .. } | Msg::ExtendReply { reply: Reply::Error, .. })
+}
+
+/// Translates a counterexample into a real schedule.
+pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, String> {
+    let config = real_config(setup, tick)?;
+    let servers = setup.servers as usize;
+    let clients = setup.clients as usize;
+    let resource = servers + clients;
+    let client_of = |actor: usize| (servers..resource).contains(&actor).then(|| actor - servers);
+    let model_lines = trace.lines.iter().filter(|l| !l.trim_start().starts_with("VIOLATION"));
+    let mut path = PathState::default();
+    let mut steps = Vec::with_capacity(trace.steps.len());
+    for (i, (step, line)) in trace.steps.iter().zip(model_lines).enumerate() {
+        let mut ops = Vec::new();
+        // The client that acts in this step, whose pending resume comes first.
+        let actor = match &step.params {
+            Action::Deliver { src, dst, .. } => client_of(*src).or(client_of(*dst)),
+            Action::Timeout { actor, .. } => client_of(*actor),
+            _ => None,
+        };
+        if let Some(c) = actor.filter(|c| path.resuming.remove(c)) {
+            path.paused.remove(&c);
+            ops.push(Op::Resume(c));
+        }
+        match &step.params {
+            Action::Tick { then } => {
+                ops.push(Op::Tick);
+                for event in &step.events {
+                    if let Event::ValidityEnded { client } = event {
+                        ops.push(Op::AwaitValidityEnd(client.0 as usize));
+                    }
+                }
+                for c in (0..clients).filter(|c| then & (1 << c) != 0) {
+                    if path.paused.contains(&c) {
+                        path.resuming.insert(c);
+                        ops.push(Op::Nothing("a resumed client runs at once: its thread resumes at its next step"));
+                    } else {
+                        ops.push(Op::Start(c));
+                    }
+                }
+            }
+            Action::Deliver { src, dst, msg } => {
+                let (src, dst) = (*src, *dst);
+                ops.push(match (client_of(src), client_of(dst)) {
+                    (Some(c), None) if dst < servers && path.crashed.contains(&dst) => Op::Refuse { client: c, node: dst },
+                    (Some(c), None) if dst < servers && has_reply(msg) => Op::Deliver { client: c, node: dst, direction: Direction::ToServer },
+                    (Some(c), None) if dst < servers => Op::Exchange { client: c, node: dst },
+                    (None, Some(_)) if src < servers && is_error_reply(msg) => {
+                        Op::Nothing("the client learned of the error when its connection to the server broke")
+                    }
+                    (None, Some(c)) if src < servers => Op::Deliver { client: c, node: src, direction: Direction::ToClient },
+                    (Some(c), None) if dst == resource => match msg {
+                        Msg::Read { .. } => {
+                            path.read.insert(c);
+                            Op::Read(c)
+                        }
+                        Msg::Write { .. } => {
+                            path.read.remove(&c);
+                            Op::Write(c)
+                        }
+                        other => return Err(format!("step {}: {other} to the resource has no real counterpart in this harness", i + 1)),
+                    },
+                    (None, Some(_)) if src == resource => Op::Nothing("a resource's reply comes back within its request's round trip"),
+                    _ => return Err(format!("step {}: a message between {src} and {dst} has no real counterpart in this harness", i + 1)),
+                });
+            }
+            Action::Timeout { actor, timer } => ops.push(match (client_of(*actor), timer) {
+                (Some(c), Timer::Release) => Op::Release(c),
+                (Some(_), Timer::Deadline) => Op::Nothing("the node timeout fires on the client's own clock; its decision is awaited"),
+                (Some(_), Timer::Retry) => Op::Nothing("the retry fires on the client's own clock; its attempt is awaited"),
+                (Some(_), Timer::Work) => Op::Nothing("the work starts with its read"),
+                (Some(_), Timer::Write) => Op::Nothing("the write goes out when the resource receives it"),
+                (Some(_), Timer::SendExpire) => Op::Nothing("the pitfall client sends PEXPIRE as soon as SETNX's reply arrives"),
+                (None, Timer::Expire) if *actor < servers => Op::Expire(*actor),
+                (None, Timer::Replicate { .. }) if *actor < servers => Op::Replicate(*actor),
+                (None, Timer::Apply { client }) if *actor == resource => Op::Apply(*client as usize),
+                (_, other) => return Err(format!("step {}: {other:?} has no real counterpart in this harness", i + 1)),
+            }),
+            Action::Pause { client } => {
+                let c = *client as usize;
+                path.paused.insert(c);
+                let before = if path.read.contains(&c) { FencedOp::Write } else { FencedOp::Read };
+                ops.push(Op::Pause { client: c, before });
+            }
+            Action::ClockJump { server, by } => ops.push(Op::ClockJump { node: *server as usize, by: tick * *by as u32 }),
+            Action::Crash { server } => {
+                path.crashed.insert(*server as usize);
+                ops.push(Op::Crash(*server as usize));
+            }
+            Action::Restart { server } => {
+                path.crashed.remove(&(*server as usize));
+                ops.push(Op::Restart(*server as usize));
+            }
+            Action::Failover { server, .. } => ops.push(Op::Failover(*server as usize)),
+            Action::ClientCrash { client } => ops.push(Op::ClientCrash(*client as usize)),
+        }
+        ops.extend(step.events.iter().filter_map(Decision::of).map(|(client, decision)| Op::AwaitDecision { client, decision }));
+        steps.push(PlannedStep { number: i + 1, model: line.trim().to_string(), ops });
+    }
+    Ok(Plan { config, steps })
+}
