@@ -22,7 +22,7 @@
 
 use crate::commands::{Job, Outcome};
 use crate::event::{Event, NodeId};
-use crate::lock::Ident;
+use crate::lock::{Ident, Shared};
 use crate::node::Node;
 use crate::protocol::Reply;
 use redis::RedisResult;
@@ -46,9 +46,11 @@ type Request = Pin<Box<dyn Future<Output = RedisResult<Outcome>> + Send>>;
 
 /// The request a lane is waiting on.
 enum InFlight {
-    /// A request of this lane, polled here; `on_the_wire` once it went out on an open
-    /// connection (then it completes even while nobody polls it).
-    Request { job: Job, started: Instant, request: Request, on_the_wire: bool },
+    /// A request of this lane, polled here. `on_the_wire` is known from its first poll: true
+    /// if a connection was open then, so that the poll put the request on the connection's
+    /// queue (it then completes even while nobody polls it). `started` is read only for
+    /// tracing, when its `debug` level is on.
+    Request { job: Job, started: Option<Instant>, request: Request, on_the_wire: Option<bool> },
     /// Earlier requests of this lane, handed to a task of their own; they answer there.
     HandedOff(tokio::task::JoinHandle<()>),
 }
@@ -62,20 +64,26 @@ struct Lane {
 /// The lanes of one lock, one per node.
 pub(crate) struct Lanes {
     lanes: Vec<Lane>,
-    ident: Arc<Ident>,
+    /// The lock's identity and state (its key and value, recorder and span).
+    shared: Arc<Shared>,
 }
 
 impl Lanes {
-    pub(crate) fn new(nodes: &[Arc<Node>], ident: Arc<Ident>) -> Lanes {
+    pub(crate) fn new(nodes: &[Arc<Node>], shared: Arc<Shared>) -> Lanes {
         let lanes =
             nodes.iter().map(|node| Lane { node: node.clone(), in_flight: None, queue: VecDeque::new() }).collect();
-        Lanes { lanes, ident }
+        Lanes { lanes, shared }
     }
 
     /// Queues a request to node `node` behind every earlier one. It goes out when the lanes are
     /// next polled (or handed off).
     pub(crate) fn push(&mut self, node: usize, job: Job) {
-        self.lanes[node].queue.push_back(job);
+        let lane = &mut self.lanes[node];
+        if lane.in_flight.is_none() && lane.queue.is_empty() {
+            lane.start(job, &self.shared);
+        } else {
+            lane.queue.push_back(job);
+        }
     }
 
     /// Whether any lane has a request in flight or queued.
@@ -85,21 +93,28 @@ impl Lanes {
 
     /// Sends what can be sent and collects every answer that has come, in `out`.
     pub(crate) fn poll_answers(&mut self, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
-        let _span = self.ident.span.enter();
+        let ident = &self.shared.ident;
+        let _span = ident.span.enter();
         for (index, lane) in self.lanes.iter_mut().enumerate() {
             loop {
                 if lane.in_flight.is_none() {
                     let Some(job) = lane.queue.pop_front() else { break };
-                    lane.start(job, &self.ident);
+                    lane.start(job, &self.shared);
                 }
                 match lane.in_flight.as_mut().expect("a request in flight") {
-                    InFlight::Request { job, started, request, .. } => match request.as_mut().poll(cx) {
-                        Poll::Pending => break,
-                        Poll::Ready(result) => {
-                            out.push(answer(&self.ident, index, *job, *started, result));
-                            lane.in_flight = None;
+                    InFlight::Request { job, started, request, on_the_wire } => {
+                        // On an open connection the first poll puts the request on the
+                        // connection's queue, which sends it whether or not anybody polls
+                        // this future again.
+                        on_the_wire.get_or_insert_with(|| lane.node.is_connected());
+                        match request.as_mut().poll(cx) {
+                            Poll::Pending => break,
+                            Poll::Ready(result) => {
+                                out.push(answer(ident, index, *job, *started, result));
+                                lane.in_flight = None;
+                            }
                         }
-                    },
+                    }
                     InFlight::HandedOff(handle) => match Pin::new(handle).poll(cx) {
                         Poll::Pending => break,
                         Poll::Ready(_) => lane.in_flight = None,
@@ -115,11 +130,13 @@ impl Lanes {
     /// `everything`: hand off requests on the wire too (the lock is dropped: nobody will read
     /// their answers otherwise, and they are recorded when read).
     pub(crate) fn hand_off(&mut self, handle: &tokio::runtime::Handle, everything: bool) {
-        let ident = &self.ident;
+        let shared = &self.shared;
         for (index, lane) in self.lanes.iter_mut().enumerate() {
             let needs_driver = match &lane.in_flight {
                 None => !lane.queue.is_empty(),
-                Some(InFlight::Request { on_the_wire, .. }) => everything || !on_the_wire || !lane.queue.is_empty(),
+                Some(InFlight::Request { on_the_wire, .. }) => {
+                    everything || *on_the_wire != Some(true) || !lane.queue.is_empty()
+                }
                 Some(InFlight::HandedOff(_)) => !lane.queue.is_empty(),
             };
             if !needs_driver {
@@ -130,12 +147,12 @@ impl Lanes {
                 in_flight: lane.in_flight.take(),
                 queue: std::mem::take(&mut lane.queue),
             };
-            let ident = ident.clone();
+            let shared = shared.clone();
             let task = handle.spawn(async move {
                 let mut sink = Vec::new();
                 poll_fn(|cx| {
-                    let _span = ident.span.enter();
-                    rest.poll_alone(index, &ident, cx, &mut sink);
+                    let _span = shared.ident.span.enter();
+                    rest.poll_alone(index, &shared, cx, &mut sink);
                     sink.clear();
                     if rest.in_flight.is_none() && rest.queue.is_empty() {
                         Poll::Ready(())
@@ -151,28 +168,26 @@ impl Lanes {
 }
 
 impl Lane {
-    fn start(&mut self, job: Job, ident: &Arc<Ident>) {
+    fn start(&mut self, job: Job, shared: &Arc<Shared>) {
         let node = self.node.clone();
-        // On an open connection the first poll (right after this) puts the request on the
-        // connection's queue, which sends it whether or not anybody polls this future again.
-        let on_the_wire = node.is_connected();
-        let owner = ident.clone();
-        let request: Request = Box::pin(async move { node.send(job, &owner.key).await });
-        self.in_flight = Some(InFlight::Request { job, started: Instant::now(), request, on_the_wire });
+        let owner = shared.clone();
+        let request: Request = Box::pin(async move { node.send(job, &owner.ident.key).await });
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+        self.in_flight = Some(InFlight::Request { job, started, request, on_the_wire: None });
     }
 
     /// The same as [`Lanes::poll_answers`] for one lane driven by a task of its own.
-    fn poll_alone(&mut self, index: usize, ident: &Arc<Ident>, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
+    fn poll_alone(&mut self, index: usize, shared: &Arc<Shared>, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
         loop {
             if self.in_flight.is_none() {
                 let Some(job) = self.queue.pop_front() else { return };
-                self.start(job, ident);
+                self.start(job, shared);
             }
             match self.in_flight.as_mut().expect("a request in flight") {
                 InFlight::Request { job, started, request, .. } => match request.as_mut().poll(cx) {
                     Poll::Pending => return,
                     Poll::Ready(result) => {
-                        out.push(answer(ident, index, *job, *started, result));
+                        out.push(answer(&shared.ident, index, *job, *started, result));
                         self.in_flight = None;
                     }
                 },
@@ -186,11 +201,13 @@ impl Lane {
 }
 
 /// Reads one node's answer: traces it, records what the server did, and tells the driver.
-fn answer(ident: &Ident, index: usize, job: Job, started: Instant, result: RedisResult<Outcome>) -> Answer {
-    let latency_us = started.elapsed().as_micros() as u64;
-    match &result {
-        Ok(outcome) => tracing::debug!(node = index, ?job, ?outcome, latency_us, "node answered"),
-        Err(error) => tracing::debug!(node = index, ?job, %error, latency_us, "node failed"),
+fn answer(ident: &Ident, index: usize, job: Job, started: Option<Instant>, result: RedisResult<Outcome>) -> Answer {
+    if let Some(started) = started {
+        let latency_us = started.elapsed().as_micros() as u64;
+        match &result {
+            Ok(outcome) => tracing::debug!(node = index, ?job, ?outcome, latency_us, "node answered"),
+            Err(error) => tracing::debug!(node = index, ?job, %error, latency_us, "node failed"),
+        }
     }
     let node_id = NodeId(index as u32);
     match (job, result) {

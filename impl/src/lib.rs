@@ -60,7 +60,8 @@
 //!   [`ConfigError`] per mistake.
 //! - `lock.rs`: the driver of one lock: feeds the core with the client's monotonic clock,
 //!   carries out its outputs, draws the retry jitter, records and traces.
-//! - `lane.rs`: the requests of one lock to one node, sent in order (see *Cancellation*);
+//! - `lane.rs`: the requests of one lock to each node, sent in order (see *Cancellation*) and
+//!   polled in place by the task that drives the lock (no task or channel per lock or node);
 //!   `node.rs`: one lazily opened multiplexed connection per server; `commands.rs`: `SET NX PX`
 //!   and the Lua scripts, with keys and values as `KEYS`/`ARGV`, called by `EVALSHA`.
 //! - [`Guard`] (`guard.rs`) and [`Client::with_lock`] with its [`LockContext`]
@@ -127,9 +128,10 @@
 //! on one connection: the release of a server goes out only after that server's acquire was
 //! answered or abandoned (after the I/O timeout, which defaults to the TTL), so the server
 //! processes it after the acquire and no orphan key is left behind (decision 15). Releases
-//! from `Drop` run on tokio tasks that already exist; if the runtime shuts down before they
-//! run, they are lost and the keys expire after their TTL. Before shutting down, release
-//! explicitly with [`Guard::release`] (which waits for the answers) or let `with_lock` return.
+//! from `Drop` run on a task spawned on the runtime the lock was acquired on; if the runtime
+//! shuts down before they run, they are lost and the keys expire after their TTL. Before
+//! shutting down, release explicitly with [`Guard::release`] (which waits for the answers) or
+//! let `with_lock` return.
 //! One case is not covered: a request whose connection breaks (reset or closed) while a server
 //! is paused may be read by that server after a release sent on a new connection; the key then
 //! expires after its TTL.

@@ -10,6 +10,7 @@ use crate::event::{ClientId, Event};
 use crate::fence::{FencedResource, Read, Write};
 use crate::lane::{Answer, Lanes};
 use crate::protocol::{Input, LockState, NodeSet, Output};
+use crate::time::LocalMillis;
 use crate::recorder::Recorder;
 use crate::value::LockValue;
 use rand::Rng;
@@ -47,7 +48,7 @@ struct Core {
 /// What the guard, the extender and the user's [`LockContext`](crate::LockContext) share.
 pub(crate) struct Shared {
     client: Arc<ClientInner>,
-    pub(crate) ident: Arc<Ident>,
+    pub(crate) ident: Ident,
     core: Mutex<Core>,
 }
 
@@ -56,12 +57,14 @@ impl Shared {
         self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Feeds one input to the core at the client's current time, records and traces what it
-    /// decided, and returns every output (the requests for [`Lock::feed`] to queue).
-    fn feed(&self, input: Input) -> Vec<Output> {
+    /// Feeds one input to the core at local time `now`, a reading of the client's clock taken
+    /// after the input happened; records and traces what the core decided, and appends every
+    /// output to `all` (the requests for [`Lock::feed_into`] to queue).
+    fn feed(&self, input: Input, now: LocalMillis, all: &mut Vec<Output>) {
         let mut core = self.core();
-        let mut out = Vec::new();
-        core.state.handle(&self.client.params, self.client.clock.now(), input, &mut out);
+        let first = all.len();
+        core.state.handle(&self.client.params, now, input, all);
+        let out = &all[first..];
         let (ident, client) = (&self.ident, self.ident.client);
         let _span = ident.span.enter();
         // Record before sending, so that a server's step is never stamped before its cause.
@@ -76,7 +79,7 @@ impl Shared {
             tracing::debug!(attempt = core.state.attempts, "acquire attempt");
             ident.record(Event::AcquireStarted { client });
         }
-        for output in &out {
+        for output in out {
             match *output {
                 Output::SendAcquire { .. }
                 | Output::SendExtend { .. }
@@ -106,7 +109,6 @@ impl Shared {
                 }
             }
         }
-        out
     }
 
     /// When the validity ends, if the lock is held.
@@ -180,8 +182,9 @@ pub(crate) struct Lock {
     /// The runtime the lock was made on: work left when the driver returns or the lock is
     /// dropped goes on there.
     runtime: tokio::runtime::Handle,
-    /// Answers read from the lanes and not yet handled.
-    answers: Vec<Answer>,
+    /// Buffers for the core's outputs and the lanes' answers, reused by every round.
+    outputs: Vec<Output>,
+    answers: Vec<crate::lane::Answer>,
 }
 
 impl Lock {
@@ -204,7 +207,7 @@ impl Lock {
     fn start(client: Arc<ClientInner>, resource: &str, runtime: tokio::runtime::Handle) -> Lock {
         let fence_key = (client.fencing == Fencing::Counter).then(|| format!("{resource}{FENCE_KEY_SUFFIX}"));
         let span = tracing::info_span!("lock", resource, client = client.client_id.0);
-        let ident = Arc::new(Ident {
+        let ident = Ident {
             key: LockKey {
                 resource: resource.to_string(),
                 fence_key,
@@ -214,11 +217,15 @@ impl Lock {
             client: client.client_id,
             recorder: client.recorder.clone(),
             span,
-        });
-        let lanes = Lanes::new(&client.nodes, ident.clone());
+        };
         let core = Core { state: LockState::new(), validity_ms: 0, token: None };
+        let nodes = client.nodes.len();
         let shared = Arc::new(Shared { client, ident, core: Mutex::new(core) });
-        Lock { shared, lanes: Mutex::new(lanes), runtime, answers: Vec::new() }
+        let lanes = Lanes::new(&shared.client.nodes, shared.clone());
+        // Room for every output of one input (a request per node, a deadline, a decision), and
+        // an answer per node, so that neither grows while the lock lives.
+        let (outputs, answers) = (Vec::with_capacity(nodes + 4), Vec::with_capacity(nodes));
+        Lock { shared, lanes: Mutex::new(lanes), runtime, outputs, answers }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -229,11 +236,28 @@ impl Lock {
         self.lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Feeds one input to the core and queues the requests it asks for on the lanes.
+    /// Feeds one input to the core now and queues the requests it asks for on the lanes.
     fn feed(&mut self, input: Input) -> Vec<Output> {
-        let outputs = self.shared.feed(input);
+        let mut outputs = std::mem::take(&mut self.outputs);
+        outputs.clear();
+        let now = self.shared.client.clock.now();
+        self.feed_into(input, now, &mut outputs);
+        outputs
+    }
+
+    /// Gives a buffer taken by [`feed`](Lock::feed) back for the next input.
+    fn recycle(&mut self, mut outputs: Vec<Output>) {
+        outputs.clear();
+        self.outputs = outputs;
+    }
+
+    /// Feeds one input observed before local time `now`, queues the requests the core asks
+    /// for, and appends its outputs to `outputs`.
+    fn feed_into(&mut self, input: Input, now: LocalMillis, outputs: &mut Vec<Output>) {
+        let first = outputs.len();
+        self.shared.feed(input, now, outputs);
         let lanes = self.lanes();
-        for output in &outputs {
+        for output in &outputs[first..] {
             match *output {
                 Output::SendAcquire { node, round } => lanes.push(node, Job::Acquire { round }),
                 Output::SendExtend { node, round } => lanes.push(node, Job::Extend { round }),
@@ -241,7 +265,6 @@ impl Lock {
                 _ => {}
             }
         }
-        outputs
     }
 
     /// Carries out `outputs` and feeds the answers, deadlines and retries back until the core
@@ -254,8 +277,10 @@ impl Lock {
         let mut deadline = Instant::now();
         let timer = sleep_until(deadline.into());
         tokio::pin!(timer);
+        let mut answers = std::mem::take(&mut self.answers);
         loop {
             let mut retry_after = None;
+            let mut decided = None;
             for output in outputs.drain(..) {
                 match output {
                     Output::WakeAt { at } => deadline = clock.instant(at),
@@ -263,12 +288,19 @@ impl Lock {
                         retry_after = Some(rand::thread_rng().gen_range(min_ms..=max_ms))
                     }
                     Output::SendAcquire { .. } | Output::SendExtend { .. } | Output::SendRelease { .. } => {}
-                    decided => {
-                        let runtime = self.runtime.clone();
-                        self.lanes().hand_off(&runtime, false);
-                        return decided;
+                    other => {
+                        decided = Some(other);
+                        break;
                     }
                 }
+            }
+            if let Some(decided) = decided {
+                let runtime = self.runtime.clone();
+                self.lanes().hand_off(&runtime, false);
+                answers.clear();
+                self.answers = answers;
+                self.recycle(outputs);
+                return decided;
             }
             let wake = match retry_after {
                 Some(ms) => Instant::now() + Duration::from_millis(ms),
@@ -279,10 +311,9 @@ impl Lock {
             }
             // Wait for answers (which are stale during a retry delay: the core ignores them)
             // or the timer, whichever comes first.
-            let Lock { lanes, answers, .. } = self;
-            let lanes = lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let lanes = self.lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
             let timed_out = poll_fn(|cx| {
-                lanes.poll_answers(cx, answers);
+                lanes.poll_answers(cx, &mut answers);
                 if !answers.is_empty() && retry_after.is_none() {
                     Poll::Ready(false)
                 } else if timer.as_mut().poll(cx).is_ready() {
@@ -292,25 +323,21 @@ impl Lock {
                 }
             })
             .await;
+            // One reading of the clock, taken after every answer of the batch came in.
+            let now = clock.now();
             if retry_after.is_some() {
-                self.answers.clear();
-                if timed_out {
-                    outputs = self.feed(Input::Retry);
-                }
+                answers.clear();
+                self.feed_into(Input::Retry, now, &mut outputs);
                 continue;
             }
             if timed_out {
-                outputs = self.feed(Input::Timeout);
+                self.feed_into(Input::Timeout, now, &mut outputs);
             }
-            let answers = std::mem::take(&mut self.answers);
-            for answer in &answers {
-                if let Answer::Round { round, node, reply } = *answer {
-                    let more = self.feed(Input::Reply { round, node, reply });
-                    outputs.extend(more);
+            for answer in answers.drain(..) {
+                if let Answer::Round { round, node, reply } = answer {
+                    self.feed_into(Input::Reply { round, node, reply }, now, &mut outputs);
                 }
             }
-            self.answers = answers;
-            self.answers.clear();
         }
     }
 
@@ -326,7 +353,8 @@ impl Lock {
 
     /// Tells the core that its validity deadline has come: it reports the loss.
     pub(crate) fn expire_if_due(&mut self) {
-        self.feed(Input::Timeout);
+        let outputs = self.feed(Input::Timeout);
+        self.recycle(outputs);
     }
 
     /// Releases on every node that may hold the key and waits (up to the per-node timeout) for
@@ -334,18 +362,20 @@ impl Lock {
     pub(crate) async fn release(mut self) -> Result<(), ReleaseError> {
         let was_valid = self.shared.remaining() > Duration::ZERO;
         let mut waiting = NodeSet::default();
-        for output in self.feed(Input::Release) {
-            if let Output::SendRelease { node } = output {
+        let outputs = self.feed(Input::Release);
+        for output in &outputs {
+            if let Output::SendRelease { node } = *output {
                 waiting.insert(node);
             }
         }
+        self.recycle(outputs);
         let deadline = Instant::now() + Duration::from_millis(self.shared.client.params.node_timeout_ms);
         let timer = sleep_until(deadline.into());
         tokio::pin!(timer);
-        let Lock { lanes, answers, .. } = &mut self;
-        let lanes = lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut answers = std::mem::take(&mut self.answers);
+        let lanes = self.lanes();
         poll_fn(|cx| {
-            lanes.poll_answers(cx, answers);
+            lanes.poll_answers(cx, &mut answers);
             for answer in answers.drain(..) {
                 if let Answer::Released { node, confirmed: true } = answer {
                     waiting.remove(node);
@@ -373,7 +403,8 @@ impl Drop for Lock {
     /// key. The releases are queued on the lanes behind the requests already sent, and go out
     /// as long as the runtime runs (see the crate docs on shutdown).
     fn drop(&mut self) {
-        self.feed(Input::Release);
+        let outputs = self.feed(Input::Release);
+        self.recycle(outputs);
         let runtime = self.runtime.clone();
         let lanes = self.lanes();
         if lanes.is_busy() {

@@ -9,25 +9,33 @@ use std::fmt;
 
 /// The value stored under a lock's key by one acquisition.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct LockValue(String);
+pub(crate) struct LockValue([u8; 40]);
 
 impl LockValue {
     /// A fresh value: 20 random bytes from the OS, as 40 lowercase hex digits.
     pub(crate) fn random() -> LockValue {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut bytes = [0u8; 20];
         OsRng.fill_bytes(&mut bytes);
-        LockValue(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        let mut hex = [0u8; 40];
+        for (i, b) in bytes.into_iter().enumerate() {
+            hex[2 * i] = HEX[usize::from(b >> 4)];
+            hex[2 * i + 1] = HEX[usize::from(b & 0xf)];
+        }
+        LockValue(hex)
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        &self.0
+        debug_assert!(self.0.is_ascii());
+        // SAFETY: `random` fills the array with ASCII hex digits only, which are valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 }
 
 /// Shows only a prefix: the whole value would let a reader of the logs release the lock.
 impl fmt::Debug for LockValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LockValue({}…)", &self.0[..8])
+        write!(f, "LockValue({}…)", &self.as_str()[..8])
     }
 }
 

@@ -109,7 +109,7 @@ pub fn draw(path: &Path, cells: &BTreeMap<(usize, usize, &'static str), Cell>, w
             let mut chart = ChartBuilder::on(&panel)
                 .margin_top(22)
                 .margin_left(58)
-                .margin_right(14)
+                .margin_right(26)
                 .margin_bottom(26)
                 .build_cartesian_2d(0f64..X_MAX, (ymin..ymax).log_scale())
                 .map_err(e)?;
@@ -128,7 +128,7 @@ pub fn draw(path: &Path, cells: &BTreeMap<(usize, usize, &'static str), Cell>, w
             for &(y, major) in &ticks {
                 chart.draw_series(LineSeries::new([(0.0, y), (X_MAX, y)], if major { &grey } else { &RGBColor(235, 235, 235) })).map_err(e)?;
             }
-            let xticks = [(0.0, "0%"), (0.30103, "50%"), (1.0, "90%"), (2.0, "99%"), (3.0, "99.9%")];
+            let xticks = [(0.0, "0%"), (std::f64::consts::LOG10_2, "50%"), (1.0, "90%"), (2.0, "99%"), (3.0, "99.9%")];
             for (x, _) in xticks {
                 chart.draw_series(LineSeries::new([(x, ymin), (x, ymax)], &grey)).map_err(e)?;
             }
