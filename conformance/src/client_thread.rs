@@ -32,6 +32,11 @@ impl ClientThread {
         Ok(ClientThread { handle: Some(handle) })
     }
 
+    /// Whether the thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+
     /// Waits up to `within` for the thread to end; false if it still runs (it is then left
     /// to end on its own).
     pub fn join(mut self, within: Duration) -> bool {
@@ -83,10 +88,16 @@ impl PauseGate {
         self.gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The hook to give the client's builder.
+    /// The hook to give the client's builder: the client pauses before a fenced read or write.
     pub fn hook(self: &Arc<Self>) -> PauseHook {
         let gate = self.clone();
-        PauseHook::new(move |point| gate.at_pause_point(point))
+        PauseHook::new(move |point: &PausePoint<'_>| gate.pause_point(Some(point.op)))
+    }
+
+    /// A pause point in the work a client does under its lock (a GC pause strikes anywhere):
+    /// takes a pause armed for any operation.
+    pub fn in_work(&self) {
+        self.pause_point(None);
     }
 
     /// Pauses the client at its next fenced operation of kind `op` (any kind: `None`).
@@ -109,11 +120,13 @@ impl PauseGate {
         self.changed.notify_all();
     }
 
-    /// Runs on the client's thread, inside its pause hook: blocks it while paused.
-    fn at_pause_point(&self, point: &PausePoint<'_>) {
+    /// Runs on the client's thread (in its pause hook, or in its work: `op` is `None`): blocks
+    /// it while paused.
+    fn pause_point(&self, at: Option<FencedOp>) {
         let mut gate = self.gate();
         let length = match *gate {
-            Gate::Armed { op, length } if op.is_none_or(|op| op == point.op) => length,
+            Gate::Armed { op: None, length } => length,
+            Gate::Armed { op: Some(op), length } if at == Some(op) => length,
             _ => return,
         };
         *gate = Gate::Paused { length };

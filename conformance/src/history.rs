@@ -14,7 +14,11 @@ use redlock_client::history::{parse_record, Audit, Auditor};
 use redlock_client::Recorder;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// How a grant's record reads in NDJSON.
+const GRANTED: &[u8] = br#""kind":"granted""#;
 
 /// Where a run's records go.
 #[derive(Clone)]
@@ -25,11 +29,19 @@ pub struct History {
 }
 
 #[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
+struct Buffer {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    /// `granted` records so far: a fault schedule polls it without parsing the history.
+    grants: Arc<AtomicUsize>,
+}
 
 impl Write for Buffer {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend_from_slice(bytes);
+        // Each write is one whole record (the recorder's contract).
+        if bytes.windows(GRANTED.len()).any(|w| w == GRANTED) {
+            self.grants.fetch_add(1, Ordering::Relaxed);
+        }
+        self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend_from_slice(bytes);
         Ok(bytes.len())
     }
 
@@ -61,9 +73,14 @@ impl History {
         self.harness.record(&self.lock, event);
     }
 
+    /// How many grants were recorded so far.
+    pub fn grants(&self) -> usize {
+        self.buffer.grants.load(Ordering::Relaxed)
+    }
+
     /// Every record so far, in stamp order.
     pub fn records(&self) -> Vec<Record> {
-        let bytes = self.buffer.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let bytes = self.buffer.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         let mut records: Vec<Record> = String::from_utf8_lossy(&bytes)
             .lines()
             .filter(|line| !line.trim().is_empty())

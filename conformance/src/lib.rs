@@ -37,3 +37,4 @@ pub mod redis_server;
 pub mod registers;
 pub mod replay;
 pub mod resp;
+pub mod soak;

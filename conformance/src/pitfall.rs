@@ -22,7 +22,7 @@ use redlock_client::redis::{self, aio::MultiplexedConnection, AsyncConnectionCon
 use redlock_client::time::LocalMillis;
 use redlock_client::Recorder;
 use rand::Rng;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -47,22 +47,22 @@ pub enum PitfallError {
     Crashed,
 }
 
-/// One request to the node, carried out in order on the client's connection.
+/// One request to the node, carried out in order on the client's connection (for the
+/// acquisition whose lock value is `value`, where the command names it).
 enum Job {
-    Acquire { round: u32 },
+    Acquire { acquisition: u64, round: u32, value: Arc<str> },
     Expire,
-    Release,
+    Release { value: Arc<str> },
 }
 
 /// What the lock's key, its client and its history are.
 #[derive(Clone)]
 struct Ident {
     lock: String,
-    value: String,
     client: ClientId,
     ttl_ms: u64,
     pitfall: Pitfall,
-    recorder: std::sync::Arc<Recorder>,
+    recorder: Arc<Recorder>,
 }
 
 impl Ident {
@@ -80,10 +80,15 @@ impl Ident {
 pub struct PitfallClient {
     ident: Ident,
     params: Params,
+    /// The current acquisition: its number, lock value and protocol state (each acquisition
+    /// starts afresh, as each of the shipped client's locks does).
+    acquisition: u64,
+    value: Arc<str>,
     state: LockState,
     origin: Instant,
     jobs: mpsc::UnboundedSender<Job>,
-    replies: mpsc::UnboundedReceiver<(u32, Reply)>,
+    /// Replies: (acquisition, round, reply).
+    replies: mpsc::UnboundedReceiver<(u64, u32, Reply)>,
     /// Die between `SETNX` and `PEXPIRE` at the next grant.
     crash_between_commands: bool,
 }
@@ -94,17 +99,26 @@ impl PitfallClient {
         assert_eq!(params.nodes, 1, "the pitfalls are single-node locks, as in the model");
         let ident = Ident {
             lock: lock.into(),
-            value: format!("{}:{:016x}", id.0, rand::thread_rng().gen::<u64>()),
             client: id,
             ttl_ms: params.ttl_ms,
             pitfall,
-            recorder: std::sync::Arc::new(recorder),
+            recorder: Arc::new(recorder),
         };
         let (jobs, rx) = mpsc::unbounded_channel();
         let (replies_tx, replies) = mpsc::unbounded_channel();
         let io_timeout = Duration::from_millis(params.ttl_ms);
         tokio::spawn(lane(url.to_string(), io_timeout, ident.clone(), rx, replies_tx));
-        PitfallClient { ident, params, state: LockState::new(), origin: Instant::now(), jobs, replies, crash_between_commands: false }
+        PitfallClient {
+            ident,
+            params,
+            acquisition: 0,
+            value: Arc::from(""),
+            state: LockState::new(),
+            origin: Instant::now(),
+            jobs,
+            replies,
+            crash_between_commands: false,
+        }
     }
 
     /// Makes the client die between `SETNX` and `PEXPIRE` at its next grant.
@@ -134,10 +148,10 @@ impl PitfallClient {
             match *output {
                 Output::SendAcquire { round, .. } => {
                     self.ident.record(Event::AcquireStarted { client });
-                    let _ = self.jobs.send(Job::Acquire { round });
+                    let _ = self.jobs.send(Job::Acquire { acquisition: self.acquisition, round, value: self.value.clone() });
                 }
                 Output::SendRelease { .. } => {
-                    let _ = self.jobs.send(Job::Release);
+                    let _ = self.jobs.send(Job::Release { value: self.value.clone() });
                 }
                 Output::RetryAfter { .. } | Output::Failed => self.ident.record(Event::AcquireFailed { client }),
                 Output::Acquired { validity_ms, token, .. } => self.ident.record(Event::Granted { client, validity_ms, token }),
@@ -150,6 +164,9 @@ impl PitfallClient {
 
     /// Acquires the lock: the core's attempts and retries, with the pitfall's commands.
     pub async fn acquire(&mut self) -> Result<(), PitfallError> {
+        self.acquisition += 1;
+        self.value = Arc::from(format!("{}:{:016x}", self.ident.client.0, rand::thread_rng().gen::<u64>()));
+        self.state = LockState::new();
         let mut outputs = self.feed(Input::Acquire);
         let mut deadline = Instant::now();
         loop {
@@ -169,7 +186,11 @@ impl PitfallClient {
                     self.feed(Input::Retry)
                 }
                 None => tokio::select! {
-                    Some((round, reply)) = self.replies.recv() => {
+                    Some((acquisition, round, reply)) = self.replies.recv() => {
+                        if acquisition != self.acquisition {
+                            // A late reply to an earlier acquisition.
+                            continue;
+                        }
                         let outputs = self.feed(Input::Reply { round, node: 0, reply });
                         if self.ident.pitfall == Pitfall::SetnxThenExpire && matches!(reply, Reply::Ok { .. }) {
                             if self.crash_between_commands {
@@ -199,7 +220,7 @@ async fn lane(
     io_timeout: Duration,
     ident: Ident,
     mut jobs: mpsc::UnboundedReceiver<Job>,
-    replies: mpsc::UnboundedSender<(u32, Reply)>,
+    replies: mpsc::UnboundedSender<(u64, u32, Reply)>,
 ) {
     let mut conn: Option<MultiplexedConnection> = None;
     while let Some(job) = jobs.recv().await {
@@ -215,8 +236,8 @@ async fn lane(
                 conn = None;
             }
         }
-        if let Job::Acquire { round } = job {
-            let _ = replies.send((round, result.unwrap_or(Reply::Error)));
+        if let Job::Acquire { acquisition, round, .. } = job {
+            let _ = replies.send((acquisition, round, result.unwrap_or(Reply::Error)));
         }
     }
 }
@@ -229,9 +250,10 @@ async fn connect(url: &str, io_timeout: Duration) -> Option<MultiplexedConnectio
 /// One request; the reply matters only for an acquire.
 async fn carry_out(conn: &mut MultiplexedConnection, job: &Job, ident: &Ident) -> redis::RedisResult<Reply> {
     let node = NodeId(0);
-    let (key, value, client) = (&ident.lock, &ident.value, ident.client);
+    let (key, client) = (&ident.lock, ident.client);
     match job {
-        Job::Acquire { .. } => {
+        Job::Acquire { value, .. } => {
+            let value: &str = value;
             let set = match ident.pitfall {
                 Pitfall::SetnxThenExpire => redis::cmd("SETNX").arg(key).arg(value).query_async::<i64>(conn).await? == 1,
                 _ => redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ident.ttl_ms).query_async::<Option<String>>(conn).await?.is_some(),
@@ -250,10 +272,11 @@ async fn carry_out(conn: &mut MultiplexedConnection, job: &Job, ident: &Ident) -
             }
             Ok(Reply::Ok { token: None })
         }
-        Job::Release => {
+        Job::Release { value } => {
+            let value: &str = value;
             let delete_unconditionally = match ident.pitfall {
                 Pitfall::PlainDel => true,
-                Pitfall::GetThenDel => redis::cmd("GET").arg(key).query_async::<Option<String>>(conn).await?.as_ref() == Some(value),
+                Pitfall::GetThenDel => redis::cmd("GET").arg(key).query_async::<Option<String>>(conn).await?.as_deref() == Some(value),
                 Pitfall::SetnxThenExpire => {
                     let deleted: i64 = COMPARE_AND_DELETE.key(key).arg(value).invoke_async(conn).await?;
                     if deleted == 1 {

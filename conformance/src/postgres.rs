@@ -59,9 +59,14 @@ impl Postgres {
         Err(io::Error::other("postgres could not start on a free port"))
     }
 
+    /// The tokio-postgres connection string.
+    pub fn connection_string(&self) -> String {
+        format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port)
+    }
+
     /// A connected client; its connection task runs on the current runtime.
     pub async fn connect(&self) -> Result<Arc<tokio_postgres::Client>, tokio_postgres::Error> {
-        let config = format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port);
+        let config = self.connection_string();
         // The server may listen before it accepts logins.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

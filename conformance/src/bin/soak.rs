@@ -1,0 +1,101 @@
+//! `soak --runs N --seed S [--json]`: random configurations and fault schedules against the
+//! real client and real servers, each run judged by the model's judge and placed against the
+//! model's verdicts. Progress goes to stderr, one line per run; the summary to stdout, and with
+//! `--json` its last line is one JSON object. A run is reproduced with `--seed S --only RUN`.
+//!
+//! Exit status: 0 when no configuration the model calls safe showed a violation, no lost lock
+//! went unreported and every run ran as planned; 1 otherwise; 2 on bad arguments.
+
+use clap::Parser;
+use redlock_conformance::history::histories_dir;
+use redlock_conformance::soak::run::RunOutcome;
+use redlock_conformance::soak::{soak, SoakOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(about = "Soaks the real Redlock client under random real faults")]
+struct Args {
+    #[arg(long, default_value_t = 100)]
+    runs: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Runs only this run of the seed (to reproduce it).
+    #[arg(long)]
+    only: Option<u64>,
+    /// Ends with one JSON object on the last line of stdout.
+    #[arg(long)]
+    json: bool,
+    /// Where to keep histories (default: target/conformance).
+    #[arg(long)]
+    histories: Option<PathBuf>,
+    /// Histories kept per invariant as examples of violations the model predicts.
+    #[arg(long, default_value_t = 3)]
+    examples: u64,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let options = SoakOptions {
+        runs: args.runs,
+        seed: args.seed,
+        only: args.only,
+        histories: args.histories.unwrap_or_else(|| histories_dir("")),
+        examples: args.examples,
+    };
+    let total = options.only.map_or(options.runs, |_| 1);
+    let seed = options.seed;
+    let summary = soak(&options, |done, outcome| eprintln!("[{done:>5}/{total}] {}", line(seed, outcome))).await;
+    match summary {
+        Ok(summary) => {
+            print!("{}", summary.render());
+            if args.json {
+                println!("{}", serde_json::to_string(&summary).expect("a summary serializes"));
+            }
+            let clean = summary.violations_in_safe == 0 && summary.unreported_losses == 0 && summary.harness_errors == 0;
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("soak: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// One run in a line: its configuration, its faults, what the judge found.
+fn line(seed: u64, outcome: &RunOutcome) -> String {
+    let c = &outcome.config;
+    let workload = serde_json::to_value(c.workload).ok().and_then(|v| {
+        let kind = v.get("kind")?.as_str()?.to_string();
+        let detail = v.get("register").or(v.get("pitfall")).and_then(|d| d.get("kind").or(Some(d))).and_then(|d| d.as_str()).map(|d| format!(" {d}"));
+        Some(format!("{kind}{}", detail.unwrap_or_default()))
+    });
+    let mut verdict: Vec<String> =
+        outcome.violations().map(|(p, unsafe_here)| format!("{} ({})", p.name(), if unsafe_here { "unsafe" } else { "SAFE!" })).collect();
+    if let Some(losses) = &outcome.losses {
+        if !losses.unreported.is_empty() {
+            verdict.push(format!("{} UNREPORTED losses", losses.unreported.len()));
+        }
+    }
+    if let Some(e) = &outcome.error {
+        verdict.push(format!("ERROR {e}"));
+    }
+    let verdict = if verdict.is_empty() { "ok".to_string() } else { verdict.join(", ") };
+    let rerun = if outcome.unexpected() { format!("  (rerun: soak --seed {seed} --only {})", c.run) } else { String::new() };
+    format!(
+        "run {}: {} servers, {} clients, ttl {} ms, {}, {:?}, faults [{}] -> {verdict}  {:.2} s{rerun}",
+        c.run,
+        c.servers,
+        c.clients,
+        c.ttl_ms,
+        workload.unwrap_or_default(),
+        c.persistence,
+        outcome.struck.join(", "),
+        outcome.seconds
+    )
+}

@@ -1,0 +1,103 @@
+//! The soak: random configurations and fault schedules against the real client and real
+//! servers, each run judged by the shared judge and placed against the model's verdicts.
+//!
+//! - [`config`]: a run's configuration and fault schedule, drawn from (seed, run);
+//! - [`workload`]: what its clients do; [`faults`]: the schedule carried out;
+//! - [`run`]: one run end to end; [`verdicts`]: where the model stands on it;
+//! - [`losses`]: lost locks against their reports (decision 16); [`summary`]: the totals.
+
+pub mod config;
+pub mod faults;
+pub mod losses;
+pub mod run;
+pub mod summary;
+pub mod verdicts;
+pub mod workload;
+
+use crate::history::save;
+use crate::postgres::Postgres;
+use crate::redis_server::{Persistence, RedisServer};
+use config::{RegisterChoice, Workload};
+use redlock_client::fence::PostgresFenced;
+use run::{RunOutcome, Shared, POSTGRES_TABLE};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use summary::Summary;
+use verdicts::Verdicts;
+
+/// What to soak.
+#[derive(Clone, Debug)]
+pub struct SoakOptions {
+    pub runs: u64,
+    pub seed: u64,
+    /// Only this run (to reproduce one).
+    pub only: Option<u64>,
+    /// Where histories are kept (a `soak-<seed>` folder is made inside).
+    pub histories: PathBuf,
+    /// Histories kept per invariant as examples of violations the model predicts.
+    pub examples: u64,
+}
+
+/// Runs the soak; `progress` hears of each run as it ends.
+pub async fn soak(options: &SoakOptions, mut progress: impl FnMut(u64, &RunOutcome)) -> Result<Summary, String> {
+    let started = Instant::now();
+    let runs: Vec<u64> = match options.only {
+        Some(run) => vec![run],
+        None => (0..options.runs).collect(),
+    };
+    let configs: Vec<config::RunConfig> = runs.iter().map(|&run| config::draw(options.seed, run)).collect();
+    let dir = options.histories.join(format!("soak-{}", options.seed));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let needs_postgres = configs.iter().any(|c| c.workload == (Workload::Writes { register: RegisterChoice::FencedPostgres }));
+    let shared = Shared {
+        resource: RedisServer::start(Persistence::None).await.map_err(|e| format!("the resource server: {e}"))?,
+        postgres: if needs_postgres { Some(start_postgres().await?) } else { None },
+        verdicts: Verdicts::default(),
+    };
+    let mut summary = Summary::new(options.seed, dir.display().to_string());
+    let mut examples: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for config in configs {
+        let outcome = run::run(config, &shared).await;
+        let example = outcome.violations().any(|(p, unsafe_here)| {
+            let kept = examples.entry(p.name()).or_default();
+            unsafe_here && *kept < options.examples && {
+                *kept += 1;
+                true
+            }
+        });
+        if outcome.unexpected() || example {
+            keep(&dir, &outcome).map_err(|e| format!("keeping a history in {}: {e}", dir.display()))?;
+            summary.kept += 1;
+        }
+        summary.add(&outcome);
+        progress(summary.runs, &outcome);
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Starts PostgreSQL (from this thread, which outlives it) and creates the registers' table.
+async fn start_postgres() -> Result<(Postgres, String), String> {
+    let postgres = Postgres::start().map_err(|e| format!("PostgreSQL: {e}"))?;
+    let client = postgres.connect().await.map_err(|e| format!("PostgreSQL: {e}"))?;
+    PostgresFenced::new(client, POSTGRES_TABLE, "").create_table().await.map_err(|e| format!("PostgreSQL: {e}"))?;
+    let config = postgres.connection_string();
+    Ok((postgres, config))
+}
+
+/// Writes a run's history (what `check history` reads) and its configuration and findings.
+fn keep(dir: &Path, outcome: &RunOutcome) -> std::io::Result<()> {
+    let run = outcome.config.run;
+    save(&outcome.records, &dir.join(format!("run-{run}.ndjson")))?;
+    let about = serde_json::json!({
+        "config": outcome.config,
+        "struck": outcome.struck,
+        "cells": outcome.standing.cells.iter().map(|(s, t)| format!("{s} ({t})")).collect::<Vec<_>>(),
+        "unsafe": outcome.standing.unsafe_properties.iter().map(|p| p.name()).collect::<Vec<_>>(),
+        "findings": outcome.findings,
+        "unreported_losses": outcome.losses.as_ref().map(|l| l.unreported.clone()),
+        "error": outcome.error,
+    });
+    std::fs::write(dir.join(format!("run-{run}.json")), serde_json::to_string_pretty(&about)?)
+}

@@ -1,0 +1,112 @@
+//! The soak's summary: runs, faults by kind, violations by invariant and by the model's
+//! standing, lost locks reported and not, time.
+
+use super::config::FAULT_KINDS;
+use super::run::RunOutcome;
+use redlock_client::judge::Property;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Violations of one property, by whether the model calls the configuration safe or unsafe.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ByStanding {
+    pub in_safe: u64,
+    pub in_unsafe: u64,
+    /// Runs in which the model calls the property unsafe.
+    pub unsafe_runs: u64,
+}
+
+/// What a soak found. With `--json`, printed as one object on the last line.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub runs: u64,
+    pub seed: u64,
+    pub seconds: f64,
+    /// Faults that struck, by kind.
+    pub faults: BTreeMap<&'static str, u64>,
+    /// By property (its snake_case name).
+    pub violations: BTreeMap<&'static str, ByStanding>,
+    pub violations_in_safe: u64,
+    pub violations_in_unsafe: u64,
+    /// Windows that ended by running out, in `with_lock` runs (decision 16).
+    pub losses_detected: u64,
+    pub losses_reported: u64,
+    pub unreported_losses: u64,
+    /// Runs the harness could not carry out as planned.
+    pub harness_errors: u64,
+    /// Where the histories of failing runs (and a few examples of violations in unsafe
+    /// configurations) are kept.
+    pub histories: String,
+    pub kept: u64,
+}
+
+impl Summary {
+    pub fn new(seed: u64, histories: String) -> Summary {
+        Summary {
+            runs: 0,
+            seed,
+            seconds: 0.0,
+            faults: FAULT_KINDS.iter().map(|k| (*k, 0)).collect(),
+            violations: Property::ALL.iter().map(|p| (p.name(), ByStanding::default())).collect(),
+            violations_in_safe: 0,
+            violations_in_unsafe: 0,
+            losses_detected: 0,
+            losses_reported: 0,
+            unreported_losses: 0,
+            harness_errors: 0,
+            histories,
+            kept: 0,
+        }
+    }
+
+    pub fn add(&mut self, run: &RunOutcome) {
+        self.runs += 1;
+        for fault in &run.struck {
+            *self.faults.entry(fault).or_default() += 1;
+        }
+        for property in &run.standing.unsafe_properties {
+            self.violations.entry(property.name()).or_default().unsafe_runs += 1;
+        }
+        for (property, unsafe_here) in run.violations() {
+            let entry = self.violations.entry(property.name()).or_default();
+            if unsafe_here {
+                entry.in_unsafe += 1;
+                self.violations_in_unsafe += 1;
+            } else {
+                entry.in_safe += 1;
+                self.violations_in_safe += 1;
+            }
+        }
+        if let Some(losses) = &run.losses {
+            self.losses_detected += losses.detected;
+            self.losses_reported += losses.reported;
+            self.unreported_losses += losses.unreported.len() as u64;
+        }
+        self.harness_errors += run.error.is_some() as u64;
+    }
+
+    /// The summary for people.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "soak: {} runs (seed {}) in {:.1} s", self.runs, self.seed, self.seconds);
+        let _ = writeln!(out, "faults that struck:");
+        for (kind, n) in &self.faults {
+            let _ = writeln!(out, "  {kind:<26} {n}");
+        }
+        let _ = writeln!(out, "violations, by whether the model calls the configuration safe or unsafe:");
+        let _ = writeln!(out, "  {:<24} {:>8} {:>10} {:>14}", "invariant", "in safe", "in unsafe", "unsafe runs");
+        for (property, v) in &self.violations {
+            let _ = writeln!(out, "  {property:<24} {:>8} {:>10} {:>14}", v.in_safe, v.in_unsafe, v.unsafe_runs);
+        }
+        let _ = writeln!(out, "  {:<24} {:>8} {:>10}", "total", self.violations_in_safe, self.violations_in_unsafe);
+        let _ = writeln!(
+            out,
+            "lost locks (with_lock runs): {} detected by the judge, {} reported in time, {} unreported",
+            self.losses_detected, self.losses_reported, self.unreported_losses
+        );
+        let _ = writeln!(out, "harness errors: {}", self.harness_errors);
+        let _ = writeln!(out, "histories kept: {} in {}", self.kept, self.histories);
+        out
+    }
+}

@@ -1,0 +1,191 @@
+//! Whether the model calls a soak run's configuration safe or unsafe, property by property.
+//!
+//! A run is matched to the model's cells (scenario, timing) that describe it, and a property
+//! is *unsafe* for the run when any matched cell that judges it says violated, *safe* when
+//! every one says holds. The matching:
+//!
+//! | the run has | cells |
+//! |---|---|
+//! | the shipped client on 1 / 3 / 5 servers | `single-node` / `redlock-n3` / `redlock`, sync; and `single-node`, sync, for its per-node commands (owner-only release, acquirability) |
+//! | a pitfall client | `single-plain-del`, `single-get-then-del`, `single-setnx-then-expire`, sync, checked by the model with 3 clients (see below) |
+//! | a register | `pause-unfenced` (unfenced), `pause-fenced` (the crate's adapters), `fence-check-then-write`, sync |
+//! | a server pause, a network delay, a dropped connection, a one-way loss | `redlock-slow-replies`, sync: clocks bounded, messages delayed without bound (a lost message is one delayed past the end) |
+//! | a crash and restart: empty / AOF `appendfsync always` / empty after more than a TTL | `redlock-restart-no-fsync` / `redlock-fsync-restart` / `redlock-delayed-restart`, sync |
+//! | a clock jump within half the drift allowance / beyond it | `redlock-clock-jump`, sync / async |
+//! | a client pause (unbounded) | the register's cell, async |
+//! | a check-then-write register whose write lands late | `fence-check-then-write`, async |
+//! | a failover before replication | `failover-async-replica`, sync |
+//! | a pitfall client's crash between SETNX and EXPIRE | `single-setnx-then-expire`, sync |
+//!
+//! Two rules derive what the model's cells do not state alone:
+//! - a register that does not check tokens atomically (unfenced, check-then-write) is only as
+//!   safe as the lock: where mutual exclusion is unsafe, so are its ordered writes and updates;
+//! - the crate's fencing counter lives on the lock server: a failover, or a restart without
+//!   persistence, can hand out a token again, which is `redisson-fenced-failover`'s finding.
+//!
+//! Verdicts come from the scenario table's expectations, except where the table cannot speak
+//! for the soak; those cells are checked by the model when the soak starts:
+//! - the pitfall cells with 3 clients: the table's 2 clients acquire once each, and with a
+//!   third (or a client that acquires again) a key deleted by its non-owner hands the lock to
+//!   someone else while its holder still holds it (`check run single-plain-del --clients 3`);
+//! - cells the table leaves to the model (`undecided`).
+
+use super::config::{FaultKind, RegisterChoice, RunConfig, Workload};
+use crate::pitfall::Pitfall;
+use crate::redis_server::Persistence;
+use redlock_client::judge::Property;
+use redlock_model::check::{check, SearchOptions, Verdict};
+use redlock_model::scenario::{find, Expected};
+use redlock_model::setup::{Setup, Timing};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Cells the model checks with this many clients, rather than the table's two.
+const PITFALL_CLIENTS: u8 = 3;
+
+/// A model cell.
+pub type Cell = (&'static str, Timing);
+
+/// The model's verdicts, cell by cell, computed on first use.
+#[derive(Default)]
+pub struct Verdicts {
+    cells: Mutex<BTreeMap<Cell, BTreeMap<Property, bool>>>,
+}
+
+impl Verdicts {
+    /// Whether the model finds `property` violated in `cell`; `None` if the cell does not
+    /// judge it.
+    pub fn violated(&self, cell: Cell, property: Property) -> Result<Option<bool>, String> {
+        let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+        if !cells.contains_key(&cell) {
+            cells.insert(cell, verdicts_of(cell)?);
+        }
+        Ok(cells[&cell].get(&property).copied())
+    }
+}
+
+fn verdicts_of((name, timing): Cell) -> Result<BTreeMap<Property, bool>, String> {
+    let scenario = find(name).ok_or_else(|| format!("the model has no scenario {name}"))?;
+    let pitfall = name.starts_with("single-") && name != "single-node";
+    let undecided = scenario.judged().iter().any(|p| scenario.expected(timing, *p) == Expected::Undecided);
+    if !pitfall && !undecided {
+        return Ok(scenario.judged().into_iter().map(|p| (p, scenario.expected(timing, p) == Expected::Violated)).collect());
+    }
+    let setup = Setup { clients: if pitfall { PITFALL_CLIENTS } else { 2 }, ..scenario.setup(timing) };
+    let cell = check(scenario, setup, SearchOptions { budget: Duration::from_secs(60), threads: 1 });
+    cell.invariants
+        .iter()
+        .map(|r| match r.verdict {
+            Verdict::Holds => Ok((r.invariant, false)),
+            Verdict::Violated => Ok((r.invariant, true)),
+            Verdict::Incomplete => Err(format!("the model could not decide {} in {name} ({timing})", r.invariant)),
+        })
+        .collect()
+}
+
+/// A run's standing before the model.
+#[derive(Clone, Debug, Default)]
+pub struct Standing {
+    pub cells: Vec<Cell>,
+    /// Properties the model finds violated in some matched cell (or derives so).
+    pub unsafe_properties: BTreeSet<Property>,
+}
+
+impl Standing {
+    pub fn is_unsafe(&self, property: Property) -> bool {
+        self.unsafe_properties.contains(&property)
+    }
+}
+
+/// The cells that describe a run with the faults that actually struck.
+pub fn cells(config: &RunConfig, struck: &[FaultKind]) -> Vec<Cell> {
+    use Timing::{Async, Sync};
+    let mut cells = vec![("single-node", Sync)];
+    match config.workload {
+        Workload::Pitfall { pitfall } => cells.push((pitfall_scenario(pitfall), Sync)),
+        _ => cells.push((
+            match config.servers {
+                1 => "single-node",
+                3 => "redlock-n3",
+                _ => "redlock",
+            },
+            Sync,
+        )),
+    }
+    let register = match config.workload {
+        Workload::Writes { register } => Some(register_scenario(register)),
+        _ => None,
+    };
+    cells.extend(register.map(|r| (r, Sync)));
+    if config.slow_resource() {
+        cells.push(("fence-check-then-write", Async));
+    }
+    for fault in struck {
+        match *fault {
+            FaultKind::ServerPause { .. } | FaultKind::NetDelay { .. } | FaultKind::NetDrop { .. } | FaultKind::OneWayLoss { .. } => {
+                cells.push(("redlock-slow-replies", Sync))
+            }
+            FaultKind::Crash { restart_after_ms: Some(_), .. } => cells.push(("redlock-delayed-restart", Sync)),
+            FaultKind::Crash { .. } if config.persistence == Persistence::AofAlways => cells.push(("redlock-fsync-restart", Sync)),
+            FaultKind::Crash { .. } => cells.push(("redlock-restart-no-fsync", Sync)),
+            FaultKind::ClockJump { by_ms, .. } => {
+                cells.push(("redlock-clock-jump", if by_ms <= config.drift_ms() / 2 { Sync } else { Async }))
+            }
+            FaultKind::ClientPause { .. } => cells.extend(register.map(|r| (r, Async))),
+            FaultKind::Failover => cells.push(("failover-async-replica", Sync)),
+            FaultKind::ClientCrash { .. } => cells.push(("single-setnx-then-expire", Sync)),
+        }
+    }
+    if let Workload::Writes { register } = config.workload {
+        let counter_forgets = struck.iter().any(|f| match *f {
+            FaultKind::Failover => true,
+            FaultKind::Crash { restart_after_ms, .. } => restart_after_ms.is_some() || config.persistence == Persistence::None,
+            _ => false,
+        });
+        if register.fenced_atomically() && counter_forgets {
+            cells.push(("redisson-fenced-failover", Sync));
+        }
+    }
+    cells.sort();
+    cells.dedup();
+    cells
+}
+
+fn pitfall_scenario(pitfall: Pitfall) -> &'static str {
+    match pitfall {
+        Pitfall::PlainDel => "single-plain-del",
+        Pitfall::GetThenDel => "single-get-then-del",
+        Pitfall::SetnxThenExpire => "single-setnx-then-expire",
+    }
+}
+
+fn register_scenario(register: RegisterChoice) -> &'static str {
+    match register {
+        RegisterChoice::Unfenced => "pause-unfenced",
+        RegisterChoice::CheckThenWrite { .. } => "fence-check-then-write",
+        RegisterChoice::FencedRedis | RegisterChoice::FencedPostgres => "pause-fenced",
+    }
+}
+
+/// Where the model stands on a run, property by property.
+pub fn standing(config: &RunConfig, struck: &[FaultKind], verdicts: &Verdicts) -> Result<Standing, String> {
+    let cells = cells(config, struck);
+    let mut unsafe_properties = BTreeSet::new();
+    for &cell in &cells {
+        for property in Property::ALL {
+            if verdicts.violated(cell, property)? == Some(true) {
+                unsafe_properties.insert(property);
+            }
+        }
+    }
+    let lock_only_register = matches!(
+        config.workload,
+        Workload::Writes { register: RegisterChoice::Unfenced | RegisterChoice::CheckThenWrite { .. } }
+    );
+    if lock_only_register && unsafe_properties.contains(&Property::MutualExclusion) {
+        unsafe_properties.insert(Property::OrderedFencedWrites);
+        unsafe_properties.insert(Property::NoLostUpdate);
+    }
+    Ok(Standing { cells, unsafe_properties })
+}

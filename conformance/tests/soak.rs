@@ -1,0 +1,84 @@
+//! The short soak: the `soak` binary end to end on a few runs, held to the targets
+//! (no violation where the model calls the configuration safe, no lost lock unreported, every
+//! run carried out as planned, the JSON summary's shape), and the draws' determinism.
+
+use redlock_conformance::soak::config::{draw, FaultKind, RegisterChoice, Workload, FAULT_KINDS};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Instant;
+
+/// The short soak's runs and seed: a mix of 1, 3 and 5 servers, `with_lock`, writes and
+/// pitfall workloads, and most fault kinds (pinned below, so a change to the draws that
+/// empties the short soak fails here rather than passing vacuously).
+const RUNS: u64 = 16;
+const SEED: u64 = 11;
+
+#[test]
+fn drawn_configurations_are_a_function_of_the_seed() {
+    let drawn = |seed: u64| (0..200).map(|run| serde_json::to_string(&draw(seed, run)).expect("a config serializes")).collect::<Vec<_>>();
+    assert_eq!(drawn(SEED), drawn(SEED), "the same seed draws the same runs");
+    assert_ne!(drawn(SEED), drawn(SEED + 1), "another seed draws other runs");
+    // One run is drawn alone, as `--only` does, exactly as within its soak.
+    assert_eq!(serde_json::to_string(&draw(SEED, 150)).unwrap(), drawn(SEED)[150]);
+}
+
+#[test]
+fn a_thousand_draws_cover_every_configuration_and_fault_kind() {
+    let configs: Vec<_> = (0..1000).map(|run| draw(1, run)).collect();
+    let servers: BTreeSet<usize> = configs.iter().map(|c| c.servers).collect();
+    assert_eq!(servers, BTreeSet::from([1, 3, 5]));
+    let clients: BTreeSet<usize> = configs.iter().map(|c| c.clients).collect();
+    assert_eq!(clients, (2..=8).collect());
+    let workloads: BTreeSet<String> = configs
+        .iter()
+        .map(|c| match c.workload {
+            Workload::Writes { register: RegisterChoice::CheckThenWrite { .. } } => "check_then_write".into(),
+            workload => serde_json::to_string(&workload).unwrap(),
+        })
+        .collect();
+    assert_eq!(workloads.len(), 1 + 4 + 3, "with_lock, four registers, three pitfalls: {workloads:?}");
+    let mut kinds: BTreeSet<&str> = configs.iter().flat_map(|c| c.faults.iter().map(|f| c.fault_name(&f.fault))).collect();
+    if configs.iter().any(|c| c.slow_resource()) {
+        kinds.insert("resource_delay");
+    }
+    assert_eq!(kinds, FAULT_KINDS.iter().copied().collect(), "every fault kind is drawn");
+}
+
+#[test]
+fn the_short_soak_meets_the_targets() {
+    let configs: Vec<_> = (0..RUNS).map(|run| draw(SEED, run)).collect();
+    let servers: BTreeSet<usize> = configs.iter().map(|c| c.servers).collect();
+    assert_eq!(servers, BTreeSet::from([1, 3, 5]), "the short soak draws every cluster size");
+    assert!(configs.iter().any(|c| c.workload == Workload::Holds));
+    assert!(configs.iter().any(|c| matches!(c.workload, Workload::Writes { .. })));
+    assert!(configs.iter().any(|c| matches!(c.workload, Workload::Pitfall { .. })));
+    assert!(configs.iter().flat_map(|c| &c.faults).any(|f| matches!(f.fault, FaultKind::ClientPause { .. })));
+
+    let histories = tempfile::tempdir().expect("a temporary directory");
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_soak"))
+        .args(["--runs", &RUNS.to_string(), "--seed", &SEED.to_string(), "--json", "--histories"])
+        .arg(histories.path())
+        .output()
+        .expect("the soak binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stderr}{stdout}short soak: {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(stderr.lines().filter(|l| l.starts_with('[')).count() as u64, RUNS, "one progress line per run");
+
+    let last = stdout.lines().last().expect("a summary");
+    let summary: Value = serde_json::from_str(last).expect("the last line is one JSON object");
+    for key in ["runs", "violations_in_safe", "violations_in_unsafe", "unreported_losses", "seconds"] {
+        assert!(summary[key].is_number(), "{key} in {summary}");
+    }
+    let faults = summary["faults"].as_object().expect("faults by kind");
+    assert_eq!(faults.keys().map(String::as_str).collect::<BTreeSet<_>>(), FAULT_KINDS.iter().copied().collect());
+    assert!(faults.values().map(|n| n.as_u64().unwrap()).sum::<u64>() > 0, "faults struck");
+    assert_eq!(summary["runs"], RUNS);
+    assert_eq!(summary["violations_in_safe"], 0, "no violation where the model calls it safe");
+    assert_eq!(summary["unreported_losses"], 0, "every lost lock reported");
+    assert_eq!(summary["harness_errors"], 0, "every run carried out as planned");
+    assert!(summary["histories"].as_str().unwrap().starts_with(histories.path().to_str().unwrap()));
+    assert!(output.status.success(), "exit status {:?}", output.status);
+}
