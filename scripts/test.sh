@@ -21,6 +21,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace
-if [ -x tla/check.sh ]; then
-  tla/check.sh
-fi
+tla/check.sh

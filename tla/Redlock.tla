@@ -1,53 +1,57 @@
 ------------------------------- MODULE Redlock -------------------------------
 (***************************************************************************)
 (* The Redlock debate (Kleppmann vs antirez) as a TLA+ specification: the  *)
-(* TLA+ twin of the Stateright model in ../model.                          *)
+(* TLA+ twin of the Stateright model in ../model (see README.md).          *)
 (*                                                                         *)
-(* Actors: NumServers lock servers with Redis semantics (one key, expiry   *)
-(* by the server's own clock, an optional fencing counter, an optional     *)
-(* asynchronous replica), NumClients clients running the Redlock client    *)
-(* core (impl/src/protocol.rs: quorum NumServers \div 2 + 1, validity =    *)
-(* TTL - elapsed - drift, release on every node after a failed attempt,    *)
-(* per-node timeout, retries), and an optional resource (a counter that    *)
-(* holders increment by read-modify-write: unfenced, fenced atomically,    *)
-(* fenced check-then-write, or antirez's unique-token check-and-set).      *)
+(* Actors. NumServers lock servers with Redis semantics (one key that      *)
+(* expires by the server's own clock, a fencing counter, asynchronous      *)
+(* replicas that WAIT can count and a failover promotes, Chubby's          *)
+(* lock-delay and CheckSequencer); NumClients clients running the Redlock  *)
+(* client core of impl/src/protocol.rs (quorum NumServers \div 2 + 1,      *)
+(* validity = TTL - elapsed - drift, release on every node after a failed  *)
+(* attempt, a per-node timeout, retries); an optional resource, a counter  *)
+(* that holders increment by read-modify-write: unfenced, fenced           *)
+(* atomically, fenced check-then-write, CheckSequencer, or antirez's       *)
+(* unique-token check-and-set.                                             *)
 (*                                                                         *)
-(* Time. Real time advances by Tick. The state holds no absolute time:     *)
-(* only relative countdowns (decision 1 of ../../shared/decisions.md and   *)
-(* ../shared/notes/modelling-time.md). Anything a server measures on its   *)
-(* own clock (a key's TTL, a delayed restart) is a Window: the earliest    *)
-(* and latest number of real ticks from now at which it may end, so clock  *)
-(* drift (Skew ticks per measured interval) is a choice made only when it  *)
-(* matters, and a clock running at any rate is [earliest |-> 0, latest |-> *)
-(* NoVal]. A client's clock counts only while the client waits on it and   *)
-(* is forgotten once the client is done. Tick is enabled only while some   *)
-(* countdown runs (or a client is ready for a quiet step), so the state    *)
+(* Time. Real time advances by Tick. The state holds no absolute time,     *)
+(* only relative countdowns (decision 1 of ../../shared/decisions.md).     *)
+(* What a server measures on its own clock (a key's TTL, a lock-delay, a   *)
+(* delayed restart) is a Window: the earliest and the latest number of     *)
+(* real ticks from now at which it may end. Clock drift (Skew ticks per    *)
+(* measured interval) is thus a choice made only when it matters, and a    *)
+(* clock running at any rate is [earliest |-> 0, latest |-> NoVal]. A      *)
+(* client's clock counts only while the client waits on it and is          *)
+(* forgotten once the client is done. Tick is enabled only while some      *)
+(* countdown runs or a client is ready for a quiet step, so the state      *)
 (* space is finite without a horizon.                                      *)
 (*                                                                         *)
 (* Safety is judged as in the Rust model: every step produces events (the  *)
 (* vocabulary of impl/src/event.rs) and the judge, a fold over events      *)
-(* (impl/src/judge.rs), is kept in the state; each invariant reads its     *)
-(* verdict (MutualExclusion, OwnerOnlyRelease, OrderedFencedWrites,        *)
-(* NoLostUpdate, EventuallyAcquirable).                                    *)
+(* (impl/src/judge.rs), is part of the state; each invariant reads its     *)
+(* verdict: MutualExclusion, OwnerOnlyRelease, OrderedFencedWrites,        *)
+(* NoLostUpdate, EventuallyAcquirable.                                     *)
 (*                                                                         *)
 (* The spec carries no model bounds: every number comes from an MC*.cfg.   *)
-(* Names: Rust actions Tick, Pause, ClockJump, Crash, Restart, Failover,   *)
-(* ClientCrash and Drop keep their names; a delivery is named after the    *)
-(* message delivered (Acquire, AcquireReply, Release, Extend, ...); an     *)
-(* actor's own step is named after its Rust timer (Deadline, Retry, Work,  *)
-(* Expire, Replicate, Apply, ...). Where Rust uses one name for a message  *)
-(* and a timer, the timer's action is renamed: Timer::Write is SendWrite,  *)
-(* Timer::Extend is WatchdogExtend, and the EXPIRE command (Msg::Expire) is      *)
-(* ExpireCommand while Expire is the key's expiry (Timer::Expire). The     *)
-(* quiet steps (Timer::Start, Timer::Release, resuming after a pause) are  *)
-(* taken with a Tick, as in the Rust model. See README.md.                 *)
+(* Names: the Rust actions Tick, Pause, ClockJump, Crash, Restart,         *)
+(* Failover and ClientCrash keep their names; a delivery is named after    *)
+(* the message delivered (Acquire, AcquireReply, Release, Extend, ...);    *)
+(* an actor's own step after its Rust timer (Deadline, Retry, Expire,      *)
+(* Replicate, Apply, ...). Where Rust uses one name for a message and a    *)
+(* timer, the timer's action is renamed: Timer::Write is SendWrite,        *)
+(* Timer::Extend is WatchdogExtend, Timer::LockDelay is LockDelayEnds, and *)
+(* the EXPIRE command (Msg::Expire) is ExpireCommand while Expire is the   *)
+(* key's expiry (Timer::Expire), and Timer::Release is SendRelease. A     *)
+(* client's first step (Timer::Start) and its return from a pause are      *)
+(* taken with a Tick, as in the Rust model.                                *)
 (***************************************************************************)
 EXTENDS Integers, Sequences, FiniteSets
 
 CONSTANTS
     None,           \* a model value: an optional parameter that is absent
     Timing,         \* "sync" or "async"
-    NumServers,     \* lock servers (Redis nodes, or one replicated / ZooKeeper-style service)
+    Servers,        \* the lock servers (Redis nodes, or one ZooKeeper- or Chubby-style service):
+                    \* {0, 1, ...} as in Rust, or model values for symmetry reduction
     NumClients,
     Attempts,       \* acquire attempts per client (1 + retries)
     TTL,            \* key time to live, in ticks of the server's clock
@@ -55,36 +59,41 @@ CONSTANTS
     NodeTimeout,    \* how long a client waits for a node's reply
     RetryDelay,     \* the delay before a retry
     WriteMargin,    \* the client writes only while more validity than this is left
-    BoundedDelay,   \* messages arrive before time passes (delay bound 0)
-    Loss,           \* messages may be lost
+    Delay,          \* a message arrives within Delay ticks (0: before time passes); None: any delay
     Skew,           \* a server measures T ticks as T +/- Skew real ticks; None: any rate
     PauseBound,     \* a pause lasts at most this many ticks; None: unbounded
-    Service,        \* "redis", "redis_with_replica", "zoo_keeper"
+    Service,        \* "redis", "zoo_keeper", "chubby" (they behave alike for one lock)
+    Replicas,       \* asynchronous replicas per server, one of which a failover promotes
+    WaitReplicas,   \* after SET NX PX the client runs WAIT n (Redisson); None: no WAIT
+    LockDelay,      \* Chubby's lock-delay, in ticks of the service's clock; None: none
     Encoding,       \* "correct", "plain_del", "get_then_del", "setnx_then_expire"
-    Tokens,         \* "none", "incr_max", "unique", "zxid"
-    ResourceKind,   \* None, "unfenced", "fenced", "fenced_check_then_write", "unique_token_cas"
-    Watchdog,       \* the holder extends its lock every TTL/3 (Redisson's watchdog)
+    Tokens,         \* "none", "incr_max", "unique", "zxid", "sequencer"
+    ResourceKind,   \* None, "unfenced", "fenced", "fenced_check_then_write",
+                    \* "check_sequencer", "unique_token_cas"
+    Watchdog,       \* the holder extends its lock every TTL/3 (Redisson's watchdog, KeepAlives)
     MaxExtensions,  \* extensions per hold
-    RestartMode,    \* None, "empty", "fsync", "delayed": a server may crash and restart so
-    FailoverFault,  \* the replica may be promoted (once)
-    ClockJumpBy,    \* one server's clock may jump forward by this much, once; None: never
+    RestartMode,    \* None, "empty", "fsync", "delayed": a server may crash and restart so (once)
+    FailoverFault,  \* a replica may be promoted (once)
+    ClockJumpBy,    \* one server's clock may jump forward by this much (once); None: never
     ClientCrashes,  \* a client may crash between SETNX and EXPIRE (once)
     Pauses          \* client pauses a run may suffer, in all
 
+Opt(x) == x = None \/ x \in Nat
 ASSUME Timing \in {"sync", "async"}
-ASSUME NumServers \in Nat \ {0} /\ NumClients \in Nat \ {0} /\ Attempts \in Nat \ {0}
+ASSUME IsFiniteSet(Servers) /\ Servers # {} /\ NumClients \in Nat \ {0} /\ Attempts \in Nat \ {0}
 ASSUME TTL \in Nat \ {0} /\ Drift \in Nat /\ Drift < TTL
 ASSUME NodeTimeout \in Nat \ {0} /\ RetryDelay \in Nat /\ WriteMargin \in Nat
-ASSUME BoundedDelay \in BOOLEAN /\ Loss \in BOOLEAN /\ Watchdog \in BOOLEAN
-ASSUME FailoverFault \in BOOLEAN /\ ClientCrashes \in BOOLEAN
-ASSUME Skew = None \/ (Skew \in Nat /\ Skew < TTL)
-ASSUME PauseBound = None \/ PauseBound \in Nat
-ASSUME ClockJumpBy = None \/ ClockJumpBy \in Nat
+ASSUME Opt(Delay) /\ Opt(Skew) /\ Opt(PauseBound) /\ Opt(ClockJumpBy) /\ Opt(LockDelay)
+ASSUME Skew # None => Skew < TTL
+ASSUME Replicas \in Nat /\ Opt(WaitReplicas) /\ (WaitReplicas # None => WaitReplicas <= Replicas)
+ASSUME Watchdog \in BOOLEAN /\ FailoverFault \in BOOLEAN /\ ClientCrashes \in BOOLEAN
 ASSUME MaxExtensions \in Nat /\ Pauses \in Nat
-ASSUME Service \in {"redis", "redis_with_replica", "zoo_keeper"}
+ASSUME Service \in {"redis", "zoo_keeper", "chubby"}
+ASSUME (Replicas > 0 \/ Service # "redis") => Cardinality(Servers) = 1
 ASSUME Encoding \in {"correct", "plain_del", "get_then_del", "setnx_then_expire"}
-ASSUME Tokens \in {"none", "incr_max", "unique", "zxid"}
-ASSUME ResourceKind \in {None, "unfenced", "fenced", "fenced_check_then_write", "unique_token_cas"}
+ASSUME Tokens \in {"none", "incr_max", "unique", "zxid", "sequencer"}
+ASSUME ResourceKind \in {None, "unfenced", "fenced", "fenced_check_then_write", "check_sequencer",
+                         "unique_token_cas"}
 ASSUME RestartMode \in {None, "empty", "fsync", "delayed"}
 \* A check-and-set resource needs tokens (a claim of "no token" is not modelled).
 ASSUME ResourceKind = "unique_token_cas" => Tokens # "none"
@@ -93,7 +102,7 @@ VARIABLES
     server,     \* [Servers -> server state]
     client,     \* [Clients -> client state]
     resource,   \* the resource's state
-    net,        \* [Flows -> Seq(message)]: the messages in flight on each flow
+    net,        \* [Flows -> Seq([msg, age])]: the messages in flight on each flow, oldest first
     judge,      \* the judge's state
     budget      \* the faults the run may still inject
 
@@ -101,16 +110,24 @@ vars == <<server, client, resource, net, judge, budget>>
 
 -----------------------------------------------------------------------------
 (* Actors and their ids, as in the Rust model: servers 0..NumServers-1,    *)
-(* then the clients, then the resource.                                    *)
+(* then the clients, then the resource. Servers may instead be model       *)
+(* values, so that TLC can reduce by their symmetry (nothing in the spec   *)
+(* tells one server from another: they are never ordered or counted).      *)
 
-Servers == 0 .. NumServers - 1
+NumServers == Cardinality(Servers)
 Clients == 0 .. NumClients - 1
 ClientActor(c) == NumServers + c
 ClientOf(a) == a - NumServers
+ClientActors == {ClientActor(c) : c \in Clients}
 ResourceActor == NumServers + NumClients
 IsServer(a) == a \in Servers
-IsClient(a) == a \in NumServers .. NumServers + NumClients - 1
+IsClient(a) == a \in ClientActors
 HasResource == ResourceKind # None
+\* The servers in some fixed order (requests to different servers travel on different flows,
+\* so the order in which they are sent does not matter).
+ServerSeq == CHOOSE q \in [1 .. NumServers -> Servers] : \A i, j \in 1 .. NumServers : i # j => q[i] # q[j]
+\* The one server a Chubby-style service has (the resource asks it CheckSequencer).
+TheServer == ServerSeq[1]
 
 Quorum == NumServers \div 2 + 1
 
@@ -122,6 +139,8 @@ Flows ==
           THEN {<<ClientActor(c), ResourceActor>> : c \in Clients}
                \cup {<<ResourceActor, ClientActor(c)>> : c \in Clients}
           ELSE {})
+    \cup (IF ResourceKind = "check_sequencer"
+          THEN {<<ResourceActor, TheServer>>, <<TheServer, ResourceActor>>} ELSE {})
 
 Max(a, b) == IF a >= b THEN a ELSE b
 Min(a, b) == IF a <= b THEN a ELSE b
@@ -131,6 +150,9 @@ SetMin(S) == CHOOSE x \in S : \A y \in S : x <= y
 RECURSIVE SeqOf(_)
 \* The elements of a finite set of integers, in ascending order.
 SeqOf(S) == IF S = {} THEN <<>> ELSE <<SetMin(S)>> \o SeqOf(S \ {SetMin(S)})
+
+RECURSIVE Concat(_)
+Concat(seqs) == IF seqs = <<>> THEN <<>> ELSE Head(seqs) \o Concat(Tail(seqs))
 
 \* An absent optional number (Rust's None) in the state: every such number is otherwise >= 0.
 NoVal == -1
@@ -158,16 +180,22 @@ TickWindow(w) ==
 \* The server's clock jumps forward by `by`. With bounded clocks (sync) the jump
 \* cannot take the clock outside its drift bound: the end moves only within the window.
 JumpWindow(w, by, bounded) ==
-    IF bounded /\ w.latest # NoVal
+    IF w = NoWindow THEN w
+    ELSE IF bounded /\ w.latest # NoVal
     THEN [w EXCEPT !.latest = Max(Max(w.latest - by, 0), w.earliest)]
     ELSE [earliest |-> Max(w.earliest - by, 0),
           latest |-> IF w.latest = NoVal THEN NoVal ELSE Max(w.latest - by, 0)]
 
+\* When an actor's own step may happen: "no", "now" (and before time passes), "whenever".
+WindowDue(w) == IF w = NoWindow THEN "no" ELSE IF Overdue(w) THEN "now" ELSE IF Due(w) THEN "whenever" ELSE "no"
+\* A step that is part of the message delay (replication, applying a checked write).
+DelayDue == IF Delay # None THEN "now" ELSE "whenever"
+
 -----------------------------------------------------------------------------
-(* Messages (model/src/msg.rs). Parameters that are fixed by the           *)
-(* configuration (the TTL of SET NX PX and EXPIRE, whether the acquire     *)
-(* script increments the fencing counter) are left out. Tokens: 0 is "no   *)
-(* token" (real tokens start at 1), which also orders below every token.   *)
+(* Messages (model/src/msg.rs). Parameters fixed by the configuration (the *)
+(* TTL of SET NX PX and EXPIRE, the INCR of the acquire script, the WAIT)  *)
+(* are left out. Tokens: 0 is "no token" (real tokens start at 1), which   *)
+(* also orders below every token, as Rust's None does.                     *)
 
 MAcquire(r) == [type |-> "Acquire", round |-> r]
 MExpire == [type |-> "Expire"]
@@ -178,6 +206,8 @@ MGet == [type |-> "Get"]
 MAcquireReply(r, reply) == [type |-> "AcquireReply", round |-> r, reply |-> reply]
 MExtendReply(r, reply) == [type |-> "ExtendReply", round |-> r, reply |-> reply]
 MGetReply(owner) == [type |-> "GetReply", owner |-> owner]
+MCheckSequencer(c, t) == [type |-> "CheckSequencer", client |-> c, token |-> t]
+MSequencerValid(c, valid) == [type |-> "SequencerValid", client |-> c, valid |-> valid]
 MClaim(t) == [type |-> "Claim", token |-> t]
 MRead(t) == [type |-> "Read", token |-> t]
 MWrite(v, t) == [type |-> "Write", value |-> v, token |-> t]
@@ -188,9 +218,12 @@ Ok(t) == [kind |-> "Ok", token |-> t]
 Refused == [kind |-> "Refused", token |-> 0]
 ErrorReply == [kind |-> "Error", token |-> 0]
 
+\* A message in flight, with the ticks it has waited (counted only under a delay bound above 0).
+InFlight(m) == [msg |-> m, age |-> 0]
+
 -----------------------------------------------------------------------------
-(* Events (impl/src/event.rs): only those the judge reads, with the fields *)
-(* it reads.                                                               *)
+(* Events (impl/src/event.rs): those the judge reads, with the fields it   *)
+(* reads.                                                                  *)
 
 EvC(kind, c) == [kind |-> kind, client |-> c]
 EvKeySet(n, owner, expires) == [kind |-> "KeySet", node |-> n, owner |-> owner, expires |-> expires]
@@ -289,6 +322,7 @@ JudgeApply(j, e) ==
             ELSE OpenWindow(j, e.client, "extended a lock it no longer held")
       [] e.kind \in {"ValidityEnded", "LockLost"} -> [j EXCEPT !.holding[e.client] = FALSE]
       [] e.kind \in {"ReleaseStarted", "ClientCrashed"} ->
+            \* it holds nothing any more: a later write of its own ranks below every holder
             NormalizeRanks([EndAttempt(j, e.client) EXCEPT !.holding[e.client] = FALSE,
                                                         !.rank[e.client] = NoVal])
       [] e.kind = "KeyDeleted" ->
@@ -345,7 +379,7 @@ Remaining(l, now) == IF HeldUntil(l) # NoVal /\ now < HeldUntil(l) THEN HeldUnti
 
 \* Outputs.
 Out(kind) == [kind |-> kind]
-ToEveryNode(kind, round) == [i \in 1 .. NumServers |-> [kind |-> kind, node |-> i - 1, round |-> round]]
+ToEveryNode(kind, round) == [i \in 1 .. NumServers |-> [kind |-> kind, node |-> ServerSeq[i], round |-> round]]
 ReleaseEverywhere == ToEveryNode("SendRelease", 0)
 
 StartRound(l, now, send) ==
@@ -435,7 +469,7 @@ AddSends(n, src, sends) ==
     IF sends = <<>> THEN n
     ELSE LET dst == Head(sends)[1]
              m == Head(sends)[2]
-         IN AddSends([n EXCEPT ![<<src, dst>>] = Append(@, m)], src, Tail(sends))
+         IN AddSends([n EXCEPT ![<<src, dst>>] = Append(@, InFlight(m))], src, Tail(sends))
 
 -----------------------------------------------------------------------------
 (* Clients (model/src/client.rs): drive the core with messages and their   *)
@@ -447,7 +481,8 @@ Unbounded == -1
 
 Steps == {"Idle", "Acquiring", "Granted", "Reading", "ReadyToWrite", "Writing", "Holding", "Done"}
 ClientTimers == {"Start", "Deadline", "Retry", "Work", "Write", "SendExpire", "Extend", "Release"}
-QuietTimers == {"Start", "Release"}
+\* A client's first step, taken with a tick (see Tick).
+QuietTimers == {"Start"}
 
 ClientInit ==
     [clock |-> 0, lock |-> LockInit, step |-> "Idle", paused |-> NotPaused,
@@ -475,16 +510,17 @@ TickClient(cs) ==
 Normalize(cs) ==
     IF cs.step = "Done" THEN [cs EXCEPT !.clock = 0, !.retryAt = NoVal, !.extendAt = NoVal] ELSE cs
 
+\* Kleppmann's GC pause: right after the grant, or after the validity check and before the
+\* write; with no resource, while it holds the lock.
 AtPausePoint(cs) ==
     /\ cs.paused = NotPaused
     /\ IF HasResource THEN cs.step \in {"Granted", "ReadyToWrite"} ELSE cs.step = "Holding"
 
-\* When a timer may fire: "no", "now" (and before time passes), or "whenever".
 ClientDue(cs, t) ==
     CASE t = "Start" -> "whenever"
+      [] t = "Work" /\ cs.step = "Granted" -> "whenever"
       [] t = "Release" /\ cs.step = "Holding" -> "whenever"
       [] t = "Write" /\ cs.step = "ReadyToWrite" -> "now"
-      [] t = "Work" /\ cs.step = "Granted" -> "now"
       [] t = "Deadline" -> IF RoundDeadline(cs.lock) # NoVal /\ RoundDeadline(cs.lock) <= cs.clock
                            THEN "now" ELSE "no"
       [] t = "Retry" -> IF cs.retryAt # NoVal /\ cs.retryAt <= cs.clock THEN "now" ELSE "no"
@@ -495,13 +531,14 @@ ClientDue(cs, t) ==
 Token(e) ==
     CASE Tokens = "none" -> 0
       [] Tokens = "unique" -> e.who + 1          \* antirez's unique value: the client's number
-      [] OTHER -> LockToken(e.st.lock)           \* incr_max, zxid: from the grant
+      [] OTHER -> LockToken(e.st.lock)           \* incr_max, zxid, sequencer: from the grant
 
 ReleaseMsg ==
     CASE Encoding \in {"correct", "setnx_then_expire"} -> MRelease
       [] Encoding = "plain_del" -> MDelete
       [] Encoding = "get_then_del" -> MGet
 
+\* The run is over: no timer of it may fire any more.
 End(e) == [e EXCEPT !.st.step = "Done",
                     !.st.timers = @ \ {"Deadline", "Retry", "Work", "Write", "Extend", "Release"}]
 
@@ -550,7 +587,7 @@ ClientTimeout(e, t) ==
       [] t = "Retry" -> Feed([e EXCEPT !.st.retryAt = NoVal], [kind |-> "Retry"])
       [] t = "Extend" -> Feed([e EXCEPT !.st.extendAt = NoVal], [kind |-> "Extend"])
       [] t = "SendExpire" ->
-            LET nodes == SeqOf(e.st.expirePending)
+            LET nodes == SelectSeq(ServerSeq, LAMBDA s : s \in e.st.expirePending)
                 sends == [i \in 1 .. Len(nodes) |-> <<nodes[i], MExpire>>]
             IN [e EXCEPT !.sends = @ \o sends, !.st.expirePending = {}]
       [] t = "Work" ->
@@ -578,6 +615,7 @@ ClientReceive(e, src, m) ==
             \* the second half of GET-then-DEL: the key was ours a moment ago
             IF m.owner = e.who THEN Send(e, src, MDelete) ELSE e
       [] m.type = "ReadReply" /\ e.st.step = "Reading" ->
+            \* the validity check, with a margin for the pause the write may suffer
             LET e1 == [Emit(e, EvValue("ResourceRead", e.who, m.value)) EXCEPT !.st.read = m.value]
             IN IF Remaining(e1.st.lock, e1.st.clock) > WriteMargin
                THEN SetTimer([e1 EXCEPT !.st.step = "ReadyToWrite"], "Write")
@@ -587,44 +625,74 @@ ClientReceive(e, src, m) ==
 
 -----------------------------------------------------------------------------
 (* Lock servers (model/src/server.rs): one key that expires by the         *)
-(* server's own clock, a fencing counter, an optional replica.             *)
+(* server's own clock, a fencing counter, a replication offset (one more   *)
+(* per write), replicas, SETs parked until their WAIT is satisfied, and    *)
+(* Chubby's lock-delay. Replicas are a sequence; Rust's replica i is       *)
+(* element i + 1, and `replicate` holds the 0-based ids of the replicas    *)
+(* whose Replicate timer is set.                                           *)
 
 NoKey == [owner |-> NoVal, life |-> NoWindow]     \* a key whose life is NoWindow never expires
-NoReplica == [present |-> FALSE, key |-> NoKey, counter |-> 0]
+
+Replica0 == [key |-> NoKey, counter |-> 0, offset |-> 0]
 
 ServerInit ==
-    [key |-> NoKey, counter |-> 0,
-     replica |-> IF Service = "redis_with_replica" THEN [NoReplica EXCEPT !.present = TRUE] ELSE NoReplica,
+    [key |-> NoKey, counter |-> 0, offset |-> 0,
+     replicas |-> [i \in 1 .. Replicas |-> Replica0],
+     waits |-> {},                   \* [client, round, replicas, offset, token]
+     lockDelay |-> NoWindow,
      down |-> NoWindow,              \* crashed: restarting once this window is due
-     timers |-> {}]
+     timers |-> {},                  \* "Expire", "LockDelay"
+     replicate |-> {}]
 
-ServerTimers == {"Expire", "Replicate"}
+ServerTimers == {"Expire", "LockDelay"}
 
 IsDown(s) == server[s].down # NoWindow
 
 Expires(k) == k.life # NoWindow
 
-ReplicaBehind(sv) == sv.replica.present /\ (sv.replica.key # sv.key \/ sv.replica.counter # sv.counter)
+Behind(sv, i) == i + 1 \in DOMAIN sv.replicas /\ sv.replicas[i + 1].offset < sv.offset
 
 ServerDue(sv, t) ==
-    CASE t = "Expire" ->
-            IF sv.key # NoKey /\ Expires(sv.key)
-            THEN IF Overdue(sv.key.life) THEN "now" ELSE IF Due(sv.key.life) THEN "whenever" ELSE "no"
-            ELSE "no"
-      \* replication is part of the bounded message delay in sync runs
-      [] t = "Replicate" /\ ReplicaBehind(sv) -> IF BoundedDelay THEN "now" ELSE "whenever"
-      [] OTHER -> "no"
+    CASE t = "Expire" -> IF sv.key # NoKey THEN WindowDue(sv.key.life) ELSE "no"
+      [] t = "LockDelay" -> WindowDue(sv.lockDelay)
 
 ServerCountsTime(sv) ==
-    Counting(sv.key.life) \/ Counting(sv.replica.key.life) \/ Counting(sv.down)
+    \/ Counting(sv.key.life)
+    \/ \E i \in DOMAIN sv.replicas : Counting(sv.replicas[i].key.life)
+    \/ Counting(sv.lockDelay)
+    \/ Counting(sv.down)
 
 TickServer(sv) ==
-    [sv EXCEPT !.key.life = TickWindow(@), !.replica.key.life = TickWindow(@), !.down = TickWindow(@)]
+    [sv EXCEPT !.key.life = TickWindow(@),
+               !.replicas = [i \in DOMAIN sv.replicas |->
+                               [sv.replicas[i] EXCEPT !.key.life = TickWindow(@)]],
+               !.lockDelay = TickWindow(@),
+               !.down = TickWindow(@)]
 
-CheckReplica(e) == IF ReplicaBehind(e.st) THEN SetTimer(e, "Replicate") ELSE e
+ScheduleReplication(e) ==
+    [e EXCEPT !.st.replicate = @ \cup {i \in 0 .. Len(e.st.replicas) - 1 : Behind(e.st, i)}]
+
+\* The parked SET + WAIT with the smallest (client, round): Rust keeps them sorted.
+FirstWait(W) == CHOOSE w \in W : \A v \in W : w.client < v.client \/ (w.client = v.client /\ w.round <= v.round)
+
+RECURSIVE WaitOrder(_)
+WaitOrder(W) == IF W = {} THEN <<>> ELSE <<FirstWait(W)>> \o WaitOrder(W \ {FirstWait(W)})
+
+RECURSIVE AnswerWaits(_, _)
+\* Answers every parked SET + WAIT in W that enough replicas have acknowledged.
+AnswerWaits(e, W) ==
+    IF W = {} THEN e
+    ELSE LET w == FirstWait(W)
+             acked == Cardinality({i \in DOMAIN e.st.replicas : e.st.replicas[i].offset >= w.offset})
+             e1 == IF acked >= w.replicas
+                   THEN Send([e EXCEPT !.st.waits = @ \ {w}], ClientActor(w.client),
+                             MAcquireReply(w.round, Ok(w.token)))
+                   ELSE e
+         IN AnswerWaits(e1, W \ {w})
 
 DeleteKey(e, by) ==
-    CancelTimer([Emit(e, EvKeyDeleted(e.who, e.st.key.owner, by)) EXCEPT !.st.key = NoKey], "Expire")
+    CancelTimer([Emit(e, EvKeyDeleted(e.who, e.st.key.owner, by))
+                   EXCEPT !.st.key = NoKey, !.st.offset = @ + 1], "Expire")
 
 \* Server e.who receives m from client c.
 ServerReceive(e, c, m) ==
@@ -632,46 +700,68 @@ ServerReceive(e, c, m) ==
         reply(msg) == Send(e, ClientActor(c), msg)
         e1 ==
           CASE m.type = "Acquire" ->
-                 IF k = NoKey
+                 IF k = NoKey /\ e.st.lockDelay = NoWindow
                  THEN LET life == IF Encoding = "setnx_then_expire" THEN NoWindow ELSE MkWindow(TTL)
-                          incr == Tokens \in {"incr_max", "zxid"}
+                          incr == Tokens \in {"incr_max", "zxid", "sequencer"}
                           e2 == [Emit(e, EvKeySet(e.who, c, life # NoWindow))
                                    EXCEPT !.st.key = [owner |-> c, life |-> life],
-                                          !.st.counter = IF incr THEN @ + 1 ELSE @]
+                                          !.st.counter = IF incr THEN @ + 1 ELSE @,
+                                          !.st.offset = @ + 1]
                           e3 == IF life # NoWindow THEN SetTimer(e2, "Expire") ELSE e2
-                      IN Send(e3, ClientActor(c),
-                              MAcquireReply(m.round, Ok(IF incr THEN e3.st.counter ELSE 0)))
+                          token == IF incr THEN e3.st.counter ELSE 0
+                      IN IF WaitReplicas = None
+                         THEN Send(e3, ClientActor(c), MAcquireReply(m.round, Ok(token)))
+                         ELSE LET w == [client |-> c, round |-> m.round, replicas |-> WaitReplicas,
+                                        offset |-> e3.st.offset, token |-> token]
+                                  e4 == [e3 EXCEPT !.st.waits = @ \cup {w}]
+                              IN AnswerWaits(e4, e4.st.waits)
                  ELSE reply(MAcquireReply(m.round, Refused))
             [] m.type = "Expire" ->
                  \* EXPIRE sets the TTL of whatever key is there: it checks no owner
                  IF k # NoKey
                  THEN SetTimer([Emit(e, EvKeySet(e.who, k.owner, TRUE))
-                                  EXCEPT !.st.key.life = MkWindow(TTL)], "Expire")
+                                  EXCEPT !.st.key.life = MkWindow(TTL), !.st.offset = @ + 1], "Expire")
                  ELSE e
             [] m.type = "Extend" ->
                  IF k # NoKey /\ k.owner = c
-                 THEN Send([e EXCEPT !.st.key.life = MkWindow(TTL)], ClientActor(c),
-                           MExtendReply(m.round, Ok(0)))
+                 THEN Send([e EXCEPT !.st.key.life = MkWindow(TTL), !.st.offset = @ + 1],
+                           ClientActor(c), MExtendReply(m.round, Ok(0)))
                  ELSE reply(MExtendReply(m.round, Refused))
             [] m.type = "Release" -> IF k # NoKey /\ k.owner = c THEN DeleteKey(e, c) ELSE e
             [] m.type = "Delete" -> IF k # NoKey THEN DeleteKey(e, c) ELSE e
             [] m.type = "Get" -> reply(MGetReply(k.owner))
             [] OTHER -> e
-    IN CheckReplica(e1)
+    IN ScheduleReplication(e1)
+
+\* Chubby's CheckSequencer, asked by the resource: is `token` the sequencer of the lock
+\* `client` holds right now?
+AnswerCheckSequencer(e, src, m) ==
+    Send(e, src, MSequencerValid(m.client, e.st.key.owner = m.client /\ e.st.counter = m.token))
 
 ServerTimeout(e, t) ==
     CASE t = "Expire" ->
-            CheckReplica(IF e.st.key # NoKey
-                         THEN [Emit(e, EvKey("KeyExpired", e.who, e.st.key.owner)) EXCEPT !.st.key = NoKey]
-                         ELSE e)
-      [] t = "Replicate" ->
-            [e EXCEPT !.st.replica = [present |-> TRUE, key |-> e.st.key, counter |-> e.st.counter]]
+            ScheduleReplication(
+              IF e.st.key # NoKey
+              THEN LET e1 == [Emit(e, EvKey("KeyExpired", e.who, e.st.key.owner))
+                                EXCEPT !.st.key = NoKey, !.st.offset = @ + 1]
+                   \* the holder vanished (its lease or session ran out): Chubby's lock-delay
+                   IN IF LockDelay # None
+                      THEN SetTimer([e1 EXCEPT !.st.lockDelay = MkWindow(LockDelay)], "LockDelay")
+                      ELSE e1
+              ELSE e)
+      [] t = "LockDelay" -> [e EXCEPT !.st.lockDelay = NoWindow]
+
+ReplicateTo(e, i) ==
+    LET e1 == [e EXCEPT !.st.replicas[i + 1] = [key |-> e.st.key, counter |-> e.st.counter,
+                                                 offset |-> e.st.offset]]
+    IN AnswerWaits(e1, e1.st.waits)
 
 -----------------------------------------------------------------------------
 (* The resource (model/src/resource.rs): a counter. The fence is the       *)
 (* largest token seen (fenced kinds) or the token last claimed (check-and- *)
-(* set); 0 is none. A checked write of the check-then-write kind waits in  *)
-(* `pending` until it is applied (Apply).                                  *)
+(* set); 0 is none. A write that lands as a separate step waits in         *)
+(* `pending`: checked (check-then-write, or CheckSequencer once the lock   *)
+(* service said yes) until Apply, or being checked by the lock service.    *)
 
 ResourceInit == [value |-> 0, fence |-> 0, pending |-> {}, writers |-> {}]
 
@@ -679,48 +769,55 @@ ApplyWrite(e, p) ==
     [Emit(e, EvValue("WriteApplied", p.client, p.value))
         EXCEPT !.st.value = p.value, !.st.writers = @ \cup {p.client}]
 
-ResourceReceive(e, c, m) ==
+ResourceReceive(e, src, m) ==
     LET st == e.st
+        c == ClientOf(src)
     IN CASE m.type = "Claim" -> [e EXCEPT !.st.fence = m.token]
          [] m.type = "Read" ->
               Send([e EXCEPT !.st.fence = IF ResourceKind # "unique_token_cas" /\ m.token >= @
                                           THEN m.token ELSE @],
                    ClientActor(c), MReadReply(st.value))
          [] m.type = "Write" ->
-              LET accepted == CASE ResourceKind = "unfenced" -> TRUE
+              LET accepted == CASE ResourceKind \in {"unfenced", "check_sequencer"} -> TRUE
                                 [] ResourceKind = "unique_token_cas" -> m.token > 0 /\ m.token = st.fence
                                 [] OTHER -> m.token >= st.fence
-                  p == [client |-> c, value |-> m.value, token |-> m.token]
+                  p == [client |-> c, value |-> m.value, token |-> m.token, checked |-> TRUE]
               IN IF ~accepted THEN Send(e, ClientActor(c), MWriteReply(FALSE))
                  ELSE IF ResourceKind = "fenced_check_then_write"
                  \* the check passed; the write lands in a later, separate step (Apply)
                  THEN [e EXCEPT !.st.fence = m.token, !.st.pending = @ \cup {p}]
+                 ELSE IF ResourceKind = "check_sequencer"
+                 \* ask the lock service (server 0) whether the sequencer is still valid
+                 THEN Send([e EXCEPT !.st.pending = @ \cup {[p EXCEPT !.checked = FALSE]}],
+                           TheServer, MCheckSequencer(c, m.token))
                  ELSE Send(ApplyWrite([e EXCEPT !.st.fence = IF ResourceKind = "fenced" THEN m.token ELSE @], p),
                            ClientActor(c), MWriteReply(TRUE))
+         [] m.type = "SequencerValid" ->
+              LET waiting == {p \in st.pending : p.client = m.client /\ ~p.checked}
+                  p == CHOOSE p \in waiting : TRUE
+              IN IF waiting = {} THEN e
+                 ELSE IF m.valid
+                 THEN [e EXCEPT !.st.pending = (@ \ {p}) \cup {[p EXCEPT !.checked = TRUE]}]
+                 ELSE Send([e EXCEPT !.st.pending = @ \ {p}], ClientActor(m.client), MWriteReply(FALSE))
          [] OTHER -> e
 
-PendingClients == {p.client : p \in resource.pending}
+\* Clients whose checked write waits to be applied (their Apply timer is set).
+Checked == {p.client : p \in {q \in resource.pending : q.checked}}
 
 -----------------------------------------------------------------------------
 TypeOK ==
     /\ DOMAIN server = Servers /\ DOMAIN client = Clients
     /\ \A s \in Servers : /\ server[s].timers \subseteq ServerTimers
-                          /\ server[s].counter \in Nat
+                          /\ server[s].counter \in Nat /\ server[s].offset \in Nat
+                          /\ server[s].replicate \subseteq 0 .. Replicas - 1
+                          /\ Len(server[s].replicas) <= Replicas
     /\ \A c \in Clients : /\ client[c].step \in Steps
                           /\ client[c].timers \subseteq ClientTimers
                           /\ client[c].clock \in Nat
                           /\ client[c].lock.phase \in {"Idle", "Acquiring", "Backoff", "Held",
                                                        "Extending", "Released", "Failed", "Lost"}
     /\ DOMAIN net = Flows
-    /\ \A f \in Flows : net[f] \in Seq([type : {"Acquire", "Extend"}, round : Nat]
-                                       \cup {MExpire, MRelease, MDelete, MGet}
-                                       \cup [type : {"AcquireReply", "ExtendReply"}, round : Nat,
-                                             reply : [kind : {"Ok", "Refused", "Error"}, token : Nat]]
-                                       \cup [type : {"GetReply"}, owner : Clients \cup {NoVal}]
-                                       \cup [type : {"Claim", "Read"}, token : Nat]
-                                       \cup [type : {"Write"}, value : Nat, token : Nat]
-                                       \cup [type : {"ReadReply"}, value : Nat]
-                                       \cup [type : {"WriteReply"}, applied : BOOLEAN])
+    /\ \A f \in Flows : \A i \in 1 .. Len(net[f]) : net[f][i].age \in Nat
     /\ judge.grants \in 0 .. 2
     /\ budget \in [pauses : Nat, jumps : 0 .. 1, crashes : 0 .. 1, failovers : 0 .. 1,
                    clientCrashes : 0 .. 1]
@@ -750,8 +847,7 @@ CountingNow ==
     \/ \E s \in Servers : ServerCountsTime(server[s])
     \/ \E c \in Clients : ~client[c].crashed /\ CountsTime(client[c])
 
-\* Clients ready for a quiet step: idle ones may start, holders done with their work may
-\* release, paused ones may resume.
+\* Clients ready for a quiet step: idle ones may start, paused ones may resume.
 QuietReady ==
     {c \in Clients : /\ ~client[c].crashed
                      /\ \/ client[c].paused # NotPaused
@@ -761,11 +857,15 @@ QuietReady ==
 PauseEnding == {c \in Clients : client[c].paused \in Nat /\ client[c].paused <= 1}
 
 UrgentTimer ==
-    \/ \E s \in Servers : ~IsDown(s) /\ \E t \in server[s].timers : ServerDue(server[s], t) = "now"
+    \/ \E s \in Servers : /\ ~IsDown(s)
+                          /\ \/ \E t \in server[s].timers : ServerDue(server[s], t) = "now"
+                             \/ \E i \in server[s].replicate : Behind(server[s], i) /\ DelayDue = "now"
     \/ \E c \in Clients : ~Stopped(c) /\ \E t \in client[c].timers : ClientDue(client[c], t) = "now"
-    \/ BoundedDelay /\ resource.pending # {}
+    \/ Checked # {} /\ DelayDue = "now"
 
-MessageDue == BoundedDelay /\ \E f \in Flows : net[f] # <<>> /\ ~Paused(f[2])
+\* A message to a running actor has waited as long as the delay bound allows.
+MessageDue ==
+    Delay # None /\ \E f \in Flows : net[f] # <<>> /\ ~Paused(f[2]) /\ Head(net[f]).age >= Delay
 
 \* Real time may pass: some countdown runs or a client is ready for a quiet step, and
 \* nothing is due that must come first.
@@ -791,101 +891,147 @@ CommitResource(e, net1) ==
     /\ UNCHANGED <<server, client, budget>>
 
 -----------------------------------------------------------------------------
-(* Deliveries. A message at the head of its flow arrives (not at a paused  *)
-(* client). At a crashed actor the connection is refused: a request that   *)
-(* expects a reply gets an error at once.                                  *)
+(* Deliveries. The message at the head of a flow arrives (not at a paused  *)
+(* client: it waits in its socket buffer). At a crashed actor the          *)
+(* connection is refused (Refuse).                                         *)
 
 Deliverable(f) == net[f] # <<>> /\ ~Paused(f[2])
 
 Deliver(src, dst) ==
     LET f == <<src, dst>>
-        m == Head(net[f])
+        m == Head(net[f]).msg
         net1 == [net EXCEPT ![f] = Tail(@)]
-    IN /\ Deliverable(f)
+    IN /\ ~Paused(dst)
        /\ ~Crashed(dst)
-       /\ CASE IsServer(dst) -> CommitServer(ServerReceive(Effect(dst, server[dst]), ClientOf(src), m), net1)
+       /\ CASE IsServer(dst) /\ m.type = "CheckSequencer" ->
+                 CommitServer(AnswerCheckSequencer(Effect(dst, server[dst]), src, m), net1)
+            [] IsServer(dst) -> CommitServer(ServerReceive(Effect(dst, server[dst]), ClientOf(src), m), net1)
             [] IsClient(dst) -> CommitClient(ClientReceive(Effect(ClientOf(dst), client[ClientOf(dst)]), src, m), net1)
-            [] OTHER -> CommitResource(ResourceReceive(Effect(ResourceActor, resource), ClientOf(src), m), net1)
+            [] OTHER -> CommitResource(ResourceReceive(Effect(ResourceActor, resource), src, m), net1)
 
-\* The delivery of a message of type `type` from src to dst.
-Receive(src, dst, type) == <<src, dst>> \in Flows /\ net[<<src, dst>>] # <<>>
-                           /\ Head(net[<<src, dst>>]).type = type /\ Deliver(src, dst)
+\* The message at the head of flow <<src, dst>> is of type `type`.
+Arrives(src, dst, type) == net[<<src, dst>>] # <<>> /\ Head(net[<<src, dst>>]).msg.type = type
 
 \* Lock server s receives a request from client c.
-Acquire(c, s) == Receive(ClientActor(c), s, "Acquire")             \* SET key c NX PX ttl (or SETNX)
-ExpireCommand(c, s) == Receive(ClientActor(c), s, "Expire")        \* EXPIRE key ttl
-Extend(c, s) == Receive(ClientActor(c), s, "Extend")               \* compare-and-pexpire
-Release(c, s) == Receive(ClientActor(c), s, "Release")             \* compare-and-delete
-Delete(c, s) == Receive(ClientActor(c), s, "Delete")               \* plain DEL
-Get(c, s) == Receive(ClientActor(c), s, "Get")
+Acquire(c, s) ==          \* SET key c NX PX ttl (or SETNX)
+    /\ Arrives(ClientActor(c), s, "Acquire") /\ Deliver(ClientActor(c), s)
+ExpireCommand(c, s) ==    \* EXPIRE key ttl
+    /\ Arrives(ClientActor(c), s, "Expire") /\ Deliver(ClientActor(c), s)
+Extend(c, s) ==           \* compare-and-pexpire
+    /\ Arrives(ClientActor(c), s, "Extend") /\ Deliver(ClientActor(c), s)
+Release(c, s) ==          \* compare-and-delete
+    /\ Arrives(ClientActor(c), s, "Release") /\ Deliver(ClientActor(c), s)
+Delete(c, s) ==           \* plain DEL
+    /\ Arrives(ClientActor(c), s, "Delete") /\ Deliver(ClientActor(c), s)
+Get(c, s) ==
+    /\ Arrives(ClientActor(c), s, "Get") /\ Deliver(ClientActor(c), s)
 \* Client c receives a lock server's reply.
-AcquireReply(s, c) == Receive(s, ClientActor(c), "AcquireReply")
-ExtendReply(s, c) == Receive(s, ClientActor(c), "ExtendReply")
-GetReply(s, c) == Receive(s, ClientActor(c), "GetReply")
+AcquireReply(s, c) == /\ Arrives(s, ClientActor(c), "AcquireReply") /\ Deliver(s, ClientActor(c))
+ExtendReply(s, c) == /\ Arrives(s, ClientActor(c), "ExtendReply") /\ Deliver(s, ClientActor(c))
+GetReply(s, c) == /\ Arrives(s, ClientActor(c), "GetReply") /\ Deliver(s, ClientActor(c))
 \* The resource receives a client's request, and the client its reply.
-Claim(c) == Receive(ClientActor(c), ResourceActor, "Claim")
-Read(c) == Receive(ClientActor(c), ResourceActor, "Read")
-Write(c) == Receive(ClientActor(c), ResourceActor, "Write")
-ReadReply(c) == Receive(ResourceActor, ClientActor(c), "ReadReply")
-WriteReply(c) == Receive(ResourceActor, ClientActor(c), "WriteReply")
+Claim(c) == /\ HasResource /\ Arrives(ClientActor(c), ResourceActor, "Claim")
+            /\ Deliver(ClientActor(c), ResourceActor)
+Read(c) == /\ HasResource /\ Arrives(ClientActor(c), ResourceActor, "Read")
+           /\ Deliver(ClientActor(c), ResourceActor)
+Write(c) == /\ HasResource /\ Arrives(ClientActor(c), ResourceActor, "Write")
+            /\ Deliver(ClientActor(c), ResourceActor)
+ReadReply(c) == /\ HasResource /\ Arrives(ResourceActor, ClientActor(c), "ReadReply")
+                /\ Deliver(ResourceActor, ClientActor(c))
+WriteReply(c) == /\ HasResource /\ Arrives(ResourceActor, ClientActor(c), "WriteReply")
+                 /\ Deliver(ResourceActor, ClientActor(c))
+\* Chubby's CheckSequencer: the resource asks the lock service, which answers.
+CheckSequencer == /\ ResourceKind = "check_sequencer" /\ Arrives(ResourceActor, TheServer, "CheckSequencer")
+                  /\ Deliver(ResourceActor, TheServer)
+SequencerValid == /\ ResourceKind = "check_sequencer" /\ Arrives(TheServer, ResourceActor, "SequencerValid")
+                  /\ Deliver(TheServer, ResourceActor)
 
-\* A message reaches a crashed server (or crashed client): the connection is refused.
+\* The errors a dead connection's requests get (Acquire and Extend expect a reply).
+ErrorFor(m) ==
+    CASE m.type = "Acquire" -> <<InFlight(MAcquireReply(m.round, ErrorReply))>>
+      [] m.type = "Extend" -> <<InFlight(MExtendReply(m.round, ErrorReply))>>
+      [] OTHER -> <<>>
+
+RECURSIVE ErrorReplies(_)
+ErrorReplies(q) == IF q = <<>> THEN <<>> ELSE ErrorFor(Head(q).msg) \o ErrorReplies(Tail(q))
+
+\* A message reaches a crashed server (or a crashed client): the connection is refused, so a
+\* request that expects a reply gets an error at once.
 Refuse(src, dst) ==
     LET f == <<src, dst>>
-        m == Head(net[f])
-        net1 == [net EXCEPT ![f] = Tail(@)]
+        m == Head(net[f]).msg
     IN /\ Deliverable(f)
        /\ Crashed(dst)
-       /\ net' = CASE m.type = "Acquire" -> [net1 EXCEPT ![<<dst, src>>] = Append(@, MAcquireReply(m.round, ErrorReply))]
-                   [] m.type = "Extend" -> [net1 EXCEPT ![<<dst, src>>] = Append(@, MExtendReply(m.round, ErrorReply))]
-                   [] OTHER -> net1
+       /\ net' = [net EXCEPT ![f] = Tail(@), ![<<dst, src>>] = @ \o ErrorFor(m)]
        /\ UNCHANGED <<server, client, resource, judge, budget>>
 
-\* The network loses the message at the head of a flow.
-Drop(src, dst) ==
-    /\ Loss
-    /\ net[<<src, dst>>] # <<>>
-    /\ net' = [net EXCEPT ![<<src, dst>>] = Tail(@)]
-    /\ UNCHANGED <<server, client, resource, judge, budget>>
+\* Every connection to server s breaks: requests on their way to it fail now.
+BreakConnections(n, s) ==
+    [f \in Flows |-> IF f[2] = s THEN <<>>
+                     ELSE IF f[1] = s THEN n[f] \o ErrorReplies(n[<<f[2], s>>])
+                     ELSE n[f]]
 
 -----------------------------------------------------------------------------
 (* An actor's own steps (the Rust model's timers), each only when the      *)
 (* actor's clock says it is due.                                           *)
 
-ClientStep(c, t) ==
+\* Client c's timer t may fire now (not a quiet step).
+ClientMay(c, t) ==
     /\ ~Stopped(c)
     /\ t \in client[c].timers
     /\ ClientDue(client[c], t) # "no"
-    /\ CommitClient(ClientTimeout(Effect(c, [client[c] EXCEPT !.timers = @ \ {t}]), t), net)
 
-Deadline(c) == ClientStep(c, "Deadline")       \* the round's per-node timeout has passed
-Retry(c) == ClientStep(c, "Retry")             \* the retry delay has passed
-Work(c) == ClientStep(c, "Work")               \* start the work on the resource: (claim and) read
-SendWrite(c) == ClientStep(c, "Write")         \* the validity check passed: write
-SendExpire(c) == ClientStep(c, "SendExpire")   \* EXPIRE after SETNX succeeded
-WatchdogExtend(c) == ClientStep(c, "Extend")   \* the watchdog extends the held lock
+ClientFires(c, t) == CommitClient(ClientTimeout(Effect(c, [client[c] EXCEPT !.timers = @ \ {t}]), t), net)
 
-ServerStep(s, t) ==
+Deadline(c) ==          \* the round's per-node timeout has passed
+    /\ ClientMay(c, "Deadline") /\ ClientFires(c, "Deadline")
+Retry(c) ==             \* the retry delay has passed
+    /\ ClientMay(c, "Retry") /\ ClientFires(c, "Retry")
+Work(c) ==              \* the holder begins its work: (claim and) read
+    /\ ClientMay(c, "Work") /\ ClientFires(c, "Work")
+SendWrite(c) ==         \* the validity check passed: write
+    /\ ClientMay(c, "Write") /\ ClientFires(c, "Write")
+SendRelease(c) ==       \* the holder is done: it releases everywhere
+    /\ ClientMay(c, "Release") /\ ClientFires(c, "Release")
+SendExpire(c) ==        \* EXPIRE after SETNX succeeded
+    /\ ClientMay(c, "SendExpire") /\ ClientFires(c, "SendExpire")
+WatchdogExtend(c) ==    \* the watchdog extends the held lock
+    /\ ClientMay(c, "Extend") /\ ClientFires(c, "Extend")
+
+ServerMay(s, t) ==
     /\ ~IsDown(s)
     /\ t \in server[s].timers
     /\ ServerDue(server[s], t) # "no"
-    /\ CommitServer(ServerTimeout(Effect(s, [server[s] EXCEPT !.timers = @ \ {t}]), t), net)
 
-Expire(s) == ServerStep(s, "Expire")           \* the key expires by the server's own clock
-Replicate(s) == ServerStep(s, "Replicate")     \* the replica catches up
+ServerFires(s, t) == CommitServer(ServerTimeout(Effect(s, [server[s] EXCEPT !.timers = @ \ {t}]), t), net)
+
+Expire(s) ==            \* the key expires by the server's own clock
+    /\ ServerMay(s, "Expire") /\ ServerFires(s, "Expire")
+LockDelayEnds(s) ==     \* Chubby's lock-delay is over
+    /\ ServerMay(s, "LockDelay") /\ ServerFires(s, "LockDelay")
+
+\* Replica i of server s catches up (part of the message delay).
+Replicate(s, i) ==
+    /\ ~IsDown(s)
+    /\ i \in server[s].replicate
+    /\ Behind(server[s], i)
+    /\ CommitServer(ReplicateTo(Effect(s, [server[s] EXCEPT !.replicate = @ \ {i}]), i), net)
 
 \* The resource applies client c's checked write.
 Apply(c) ==
-    /\ c \in PendingClients
-    /\ LET p == CHOOSE p \in resource.pending : p.client = c
+    /\ c \in Checked
+    /\ LET p == CHOOSE p \in resource.pending : p.client = c /\ p.checked
            e == ApplyWrite(Effect(ResourceActor, [resource EXCEPT !.pending = @ \ {p}]), p)
        IN CommitResource(Send(e, ClientActor(c), MWriteReply(TRUE)), net)
 
 -----------------------------------------------------------------------------
-(* Time. One tick of real time lowers every countdown and advances every   *)
-(* waiting client's clock; then each client in `then` takes its quiet step *)
-(* (start acquiring, release, or resume after a pause). Taking such steps  *)
-(* with the tick loses no behaviour the judge can see (see system.rs).     *)
+(* Time. One tick of real time lowers every countdown, ages the messages   *)
+(* in flight to running actors and advances every waiting client's clock;  *)
+(* then each client in `then` takes its quiet step: its first step        *)
+(* (start acquiring) or its return from a pause. Both are enabled from the *)
+(* beginning of a tick on and commute with everything else in the tick, so *)
+(* taking them with the tick loses no behaviour the judge can see (see     *)
+(* model/src/system.rs).                                                   *)
 
 QuietStep(c, cs) ==
     IF cs.paused # NotPaused
@@ -893,13 +1039,17 @@ QuietStep(c, cs) ==
     ELSE LET t == CHOOSE t \in cs.timers \cap QuietTimers : TRUE
          IN ClientTimeout(Effect(c, [cs EXCEPT !.timers = @ \ {t}]), t)
 
-RECURSIVE Concat(_)
-Concat(seqs) == IF seqs = <<>> THEN <<>> ELSE Head(seqs) \o Concat(Tail(seqs))
-
 RECURSIVE AddAllSends(_, _)
 AddAllSends(n, effects) ==
     IF effects = <<>> THEN n
     ELSE AddAllSends(AddSends(n, ClientActor(Head(effects).who), Head(effects).sends), Tail(effects))
+
+\* Messages to running actors wait one more tick (counted only under a delay bound above 0).
+AgedNet ==
+    IF Delay \in Nat \ {0}
+    THEN [f \in Flows |-> IF Paused(f[2]) THEN net[f]
+                          ELSE [i \in 1 .. Len(net[f]) |-> [net[f][i] EXCEPT !.age = @ + 1]]]
+    ELSE net
 
 Tick ==
     /\ TimeMayPass
@@ -907,7 +1057,7 @@ Tick ==
          /\ PauseEnding \subseteq then
          /\ then # {} \/ CountingNow          \* a tick that changes nothing is no step
          /\ LET ticked == [c \in Clients |-> TickClient(client[c])]
-                \* a holder whose validity ran out on its own clock
+                \* holders whose validity ran out on their own clocks
                 ended == SelectSeq(SeqOf(Clients),
                                    LAMBDA c : /\ HeldUntil(ticked[c].lock) # NoVal
                                               /\ HeldUntil(ticked[c].lock) <= ticked[c].clock
@@ -921,15 +1071,14 @@ Tick ==
                           \o Concat([i \in 1 .. Len(quiet) |-> quiet[i].ev])
             IN /\ server' = [s \in Servers |-> TickServer(server[s])]
                /\ client' = [c \in Clients |-> Normalize(after[c])]
-               /\ net' = AddAllSends(net, quiet)
+               /\ net' = AddAllSends(AgedNet, quiet)
                /\ judge' = Judge(judge, events)
                /\ UNCHANGED <<resource, budget>>
 
 -----------------------------------------------------------------------------
 (* Faults.                                                                 *)
 
-\* A client stops taking steps (a GC pause) at a pause point: right after it was granted the
-\* lock, or after its validity check and before its write (with no resource: while it holds).
+\* A client stops taking steps (a GC pause) at a pause point.
 Pause(c) ==
     /\ ~client[c].crashed
     /\ budget.pauses > 0
@@ -939,7 +1088,7 @@ Pause(c) ==
     /\ budget' = [budget EXCEPT !.pauses = @ - 1]
     /\ UNCHANGED <<server, resource, net, judge>>
 
-\* A client process dies (between SETNX and EXPIRE): its messages in flight are lost.
+\* A client process dies (between SETNX and EXPIRE): messages to it are lost.
 ClientCrash(c) ==
     /\ ClientCrashes
     /\ budget.clientCrashes > 0
@@ -951,42 +1100,31 @@ ClientCrash(c) ==
     /\ judge' = Judge(judge, <<EvC("ClientCrashed", c)>>)
     /\ UNCHANGED <<server, resource>>
 
-\* A server's clock jumps forward: its key expires sooner.
+\* A server's clock jumps forward: its key (and lock-delay) end sooner.
 ClockJump(s) ==
     /\ ClockJumpBy # None
     /\ budget.jumps > 0
     /\ ~IsDown(s)
-    /\ server' = [server EXCEPT ![s].key.life =
-                    IF @ = NoWindow THEN @ ELSE JumpWindow(@, ClockJumpBy, Timing = "sync")]
+    /\ server' = [server EXCEPT ![s].key.life = JumpWindow(@, ClockJumpBy, Timing = "sync"),
+                                ![s].lockDelay = JumpWindow(@, ClockJumpBy, Timing = "sync")]
     /\ budget' = [budget EXCEPT !.jumps = @ - 1]
     /\ UNCHANGED <<client, resource, net, judge>>
 
-RECURSIVE ErrorReplies(_)
-\* The errors a crashed server's refused requests get.
-ErrorReplies(q) ==
-    IF q = <<>> THEN <<>>
-    ELSE (CASE Head(q).type = "Acquire" -> <<MAcquireReply(Head(q).round, ErrorReply)>>
-            [] Head(q).type = "Extend" -> <<MExtendReply(Head(q).round, ErrorReply)>>
-            [] OTHER -> <<>>) \o ErrorReplies(Tail(q))
-
-\* A server crashes: it breaks every connection, so requests on their way fail now.
+\* A server crashes: every connection to it breaks.
 Crash(s) ==
     /\ RestartMode # None
     /\ budget.crashes > 0
     /\ ~IsDown(s)
-    /\ server' = [server EXCEPT ![s].timers = {},
+    /\ server' = [server EXCEPT ![s].timers = {}, ![s].replicate = {},
                                 ![s].down = IF RestartMode = "delayed" THEN MkWindow(TTL)
                                             ELSE [earliest |-> 0, latest |-> NoVal]]
-    /\ net' = [f \in Flows |->
-                 IF f[2] = s THEN <<>>
-                 ELSE IF f[1] = s THEN net[f] \o ErrorReplies(net[<<f[2], s>>])
-                 ELSE net[f]]
+    /\ net' = BreakConnections(net, s)
     /\ budget' = [budget EXCEPT !.crashes = @ - 1]
     /\ judge' = Judge(judge, <<EvNode("NodeDown", s)>>)
     /\ UNCHANGED <<client, resource>>
 
-\* The server comes back: with its keys (fsync), or empty (no fsync; antirez's delayed
-\* restart waits a TTL of its own clock first).
+\* The server comes back: with everything it had (fsync), or empty (no fsync; antirez's
+\* delayed restart waits a TTL of its own clock first).
 Restart(s) ==
     /\ IsDown(s)
     /\ Due(server[s].down)
@@ -999,21 +1137,30 @@ Restart(s) ==
                                    \o <<EvNode("NodeUp", s)>>)
     /\ UNCHANGED <<client, resource, net, budget>>
 
-\* The replica is promoted: the primary's unreplicated writes are lost.
-Failover(s) ==
+\* Replica r of server s is promoted: the primary's unreplicated writes are lost, the other
+\* replicas resynchronise from the new primary, and the old primary's connections break
+\* (parked SET + WAITs fail with them).
+Failover(s, r) ==
     /\ FailoverFault
     /\ budget.failovers > 0
     /\ ~IsDown(s)
+    /\ r + 1 \in DOMAIN server[s].replicas
     /\ LET old == server[s]
-           r == old.replica.key
-           lost == IF old.key # NoKey /\ ~(r # NoKey /\ r.owner = old.key.owner) THEN old.key ELSE NoKey
+           p == old.replicas[r + 1]
+           lost == IF old.key # NoKey /\ ~(p.key # NoKey /\ p.key.owner = old.key.owner) THEN old.key ELSE NoKey
+           waits == WaitOrder(old.waits)
+           broken == BreakConnections(net, s)
        IN /\ server' = [server EXCEPT ![s] =
-                          [key |-> r, counter |-> old.replica.counter, replica |-> NoReplica,
-                           down |-> NoWindow,
-                           timers |-> IF r # NoKey /\ Expires(r) THEN {"Expire"} ELSE {}]]
+                          [key |-> p.key, counter |-> p.counter, offset |-> p.offset,
+                           replicas |-> [i \in 1 .. Len(old.replicas) - 1 |-> p],
+                           waits |-> {}, lockDelay |-> NoWindow, down |-> NoWindow,
+                           timers |-> IF p.key # NoKey /\ Expires(p.key) THEN {"Expire"} ELSE {},
+                           replicate |-> {}]]
+          /\ net' = AddSends(broken, s, [i \in 1 .. Len(waits) |->
+                               <<ClientActor(waits[i].client), MAcquireReply(waits[i].round, ErrorReply)>>])
           /\ judge' = Judge(judge, IF lost # NoKey THEN <<EvKey("KeyLost", s, lost.owner)>> ELSE <<>>)
     /\ budget' = [budget EXCEPT !.failovers = @ - 1]
-    /\ UNCHANGED <<client, resource, net>>
+    /\ UNCHANGED <<client, resource>>
 
 -----------------------------------------------------------------------------
 Next ==
@@ -1023,11 +1170,14 @@ Next ==
           \/ AcquireReply(s, c) \/ ExtendReply(s, c) \/ GetReply(s, c)
     \/ \E c \in Clients :
           \/ Claim(c) \/ Read(c) \/ Write(c) \/ ReadReply(c) \/ WriteReply(c) \/ Apply(c)
-          \/ Deadline(c) \/ Retry(c) \/ Work(c) \/ SendWrite(c) \/ SendExpire(c) \/ WatchdogExtend(c)
+          \/ Deadline(c) \/ Retry(c) \/ Work(c) \/ SendWrite(c) \/ SendRelease(c)
+          \/ SendExpire(c) \/ WatchdogExtend(c)
           \/ Pause(c) \/ ClientCrash(c)
+    \/ CheckSequencer \/ SequencerValid
     \/ \E s \in Servers :
-          \/ Expire(s) \/ Replicate(s) \/ ClockJump(s) \/ Crash(s) \/ Restart(s) \/ Failover(s)
-    \/ \E f \in Flows : Refuse(f[1], f[2]) \/ Drop(f[1], f[2])
+          \/ Expire(s) \/ LockDelayEnds(s) \/ ClockJump(s) \/ Crash(s) \/ Restart(s)
+          \/ \E i \in 0 .. Replicas - 1 : Replicate(s, i) \/ Failover(s, i)
+    \/ \E f \in Flows : Refuse(f[1], f[2])
     \/ Tick
 
 Spec == Init /\ [][Next]_vars

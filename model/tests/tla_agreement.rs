@@ -1,121 +1,192 @@
-use redlock_model::scenario::SCENARIOS;
-use redlock_model::setup::Timing;
-use redlock_model::system::{Action, LockSystem, SystemState};
-use stateright::{Checker, Model, Property};
+//! The TLA+ twin agrees with the Rust model, cell by cell.
+//!
+//! For every model in `tla/manifest.json` (each checked by TLC in `tla/check.sh`, which compares
+//! TLC's verdict and distinct state count with the manifest), this test checks that
+//! - the model's `.cfg` sets every constant of `tla/Redlock.tla` to the value of the Rust
+//!   model's `Setup` for the same scenario and timing, and checks exactly the scenario's judged
+//!   invariants (plus `TypeOK`);
+//! - the Rust model, explored to the end breadth first without symmetry, reaches exactly the
+//!   manifest's number of distinct states (both sides have the same abstractions: the same state
+//!   variables, the same actions, the same quiet steps taken with a tick);
+//! - its verdicts agree: no judged invariant broken where TLC expects success, and the invariant
+//!   TLC reports broken is broken in Rust too.
 
-/// The lock system with one more property that no state satisfies, so that a search never
-/// stops early: it explores the whole reachable space.
-struct Whole(LockSystem);
+use redlock_client::judge::Property as Invariant;
+use redlock_model::scenario;
+use redlock_model::setup::{Setup, Timing};
+use redlock_model::system::LockSystem;
+use serde::Deserialize;
+use serde_json::Value;
+use stateright::{Checker, HasDiscoveries, Model};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
-impl Model for Whole {
-    type State = SystemState;
-    type Action = Action;
-    fn init_states(&self) -> Vec<SystemState> {
-        self.0.init_states()
-    }
-    fn actions(&self, s: &SystemState, a: &mut Vec<Action>) {
-        self.0.actions(s, a)
-    }
-    fn next_state(&self, s: &SystemState, a: Action) -> Option<SystemState> {
-        self.0.next_state(s, a)
-    }
-    fn properties(&self) -> Vec<Property<Self>> {
-        let mut props: Vec<Property<Self>> = self
-            .0
-            .setup
-            .judged
-            .iter()
-            .map(|i| {
-                let p = redlock_model::system::always(*i);
-                let name = p.name;
-                let _ = p;
-                match *i {
-                    redlock_client::judge::Property::MutualExclusion => Property::always(name, |m: &Whole, s: &SystemState| (redlock_model::system::always(redlock_client::judge::Property::MutualExclusion).condition)(&m.0, s)),
-                    redlock_client::judge::Property::OwnerOnlyRelease => Property::always(name, |m: &Whole, s: &SystemState| (redlock_model::system::always(redlock_client::judge::Property::OwnerOnlyRelease).condition)(&m.0, s)),
-                    redlock_client::judge::Property::OrderedFencedWrites => Property::always(name, |m: &Whole, s: &SystemState| (redlock_model::system::always(redlock_client::judge::Property::OrderedFencedWrites).condition)(&m.0, s)),
-                    redlock_client::judge::Property::NoLostUpdate => Property::always(name, |m: &Whole, s: &SystemState| (redlock_model::system::always(redlock_client::judge::Property::NoLostUpdate).condition)(&m.0, s)),
-                    redlock_client::judge::Property::EventuallyAcquirable => Property::always(name, |m: &Whole, s: &SystemState| (redlock_model::system::always(redlock_client::judge::Property::EventuallyAcquirable).condition)(&m.0, s)),
-                }
-            })
-            .collect();
-        props.push(Property::sometimes("never", |_, _| false));
-        props
+#[derive(Debug, Deserialize)]
+struct Entry {
+    spec: String,
+    cfg: String,
+    scenario: String,
+    timing: String,
+    expect: String,
+    distinct_states: usize,
+}
+
+fn tla_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tla")
+}
+
+fn manifest() -> Vec<Entry> {
+    let path = tla_dir().join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("tla/manifest.json is a list of models")
+}
+
+/// `mutual_exclusion` -> `MutualExclusion` (decision 12: snake_case in Rust, CamelCase in TLA+).
+fn camel(snake: &str) -> String {
+    snake
+        .split(['_', '-'])
+        .map(|w| {
+            let mut cs = w.chars();
+            cs.next().map(|c| c.to_ascii_uppercase().to_string() + cs.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A TLA+ constant's value for a JSON value of the Rust setup (`null` is the model value None).
+fn tla_value(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        Value::String(s) => format!("\"{s}\""),
+        other => other.to_string(),
     }
 }
 
-#[test]
-#[ignore]
-fn measure() {
-    let only = std::env::var("ONLY").ok();
-    let limit: usize = std::env::var("LIMIT").ok().and_then(|l| l.parse().ok()).unwrap_or(400_000);
-    for sc in SCENARIOS {
-        if only.as_ref().is_some_and(|o| !o.split(',').any(|x| x == sc.name)) {
+/// The constants of `tla/Redlock.tla` for a Rust setup, in the spec's order.
+fn constants(setup: &Setup) -> Vec<(&'static str, String)> {
+    let s = serde_json::to_value(setup).expect("a setup serializes");
+    let v = |k: &str| tla_value(&s[k]);
+    let b = |k: &str| tla_value(&s["bounds"][k]);
+    let servers: Vec<String> = (0..setup.servers).map(|i| i.to_string()).collect();
+    vec![
+        ("None", "None".into()),
+        ("Timing", v("timing")),
+        ("Servers", format!("{{{}}}", servers.join(", "))),
+        ("NumClients", v("clients")),
+        ("Attempts", v("attempts")),
+        ("TTL", v("ttl")),
+        ("Drift", v("drift")),
+        ("NodeTimeout", v("node_timeout")),
+        ("RetryDelay", v("retry_delay")),
+        ("WriteMargin", v("write_margin")),
+        ("Delay", b("delay")),
+        ("Skew", b("skew")),
+        ("PauseBound", b("pause")),
+        ("Service", v("service")),
+        ("Replicas", v("replicas")),
+        ("WaitReplicas", v("wait_replicas")),
+        ("LockDelay", v("lock_delay")),
+        ("Encoding", v("encoding")),
+        ("Tokens", v("tokens")),
+        ("ResourceKind", v("resource")),
+        ("Watchdog", v("watchdog")),
+        ("MaxExtensions", v("max_extensions")),
+        ("RestartMode", v("restart")),
+        ("FailoverFault", v("failover")),
+        ("ClockJumpBy", v("clock_jump")),
+        ("ClientCrashes", v("client_crash")),
+        ("Pauses", v("pauses")),
+    ]
+}
+
+/// The constants and invariants a TLC configuration sets.
+fn parse_cfg(text: &str) -> (BTreeMap<String, String>, BTreeSet<String>) {
+    let mut constants = BTreeMap::new();
+    let mut invariants = BTreeSet::new();
+    let mut section = "";
+    for line in text.lines() {
+        let line = line.split("\\*").next().unwrap_or("").trim();
+        if line.is_empty() {
             continue;
         }
-        for t in Timing::BOTH {
-            let start = std::time::Instant::now();
-            let checker = Whole(LockSystem::new(sc.setup(t))).checker().threads(1).target_state_count(limit).spawn_bfs().join();
-            let n = checker.unique_state_count();
-            let violated: Vec<&str> = sc.judged().iter().filter(|i| checker.discovery(i.name()).is_some()).map(|i| i.name()).collect();
-            println!("MEASURE {} {} {} {} {:?} {:.1}s", sc.name, t.name(), n, if n >= limit { "INCOMPLETE" } else { "full" }, violated, start.elapsed().as_secs_f64());
-        }
-    }
-}
-
-#[test]
-#[ignore]
-fn dump_setups() {
-    for sc in SCENARIOS {
-        for t in Timing::BOTH {
-            println!("SETUP {}", serde_json::to_string(&sc.setup(t)).unwrap());
-        }
-    }
-}
-
-/// Debugging aid: every reachable state of one cell as JSON lines (DUMP=scenario:timing, OUT=file).
-#[test]
-#[ignore]
-fn dump_states() {
-    use std::collections::{HashSet, VecDeque};
-    use std::io::Write;
-    let spec = std::env::var("DUMP").expect("DUMP=scenario:timing");
-    let (name, timing) = spec.split_once(':').unwrap();
-    let timing = if timing == "sync" { Timing::Sync } else { Timing::Async };
-    let sc = SCENARIOS.iter().find(|s| s.name == name).unwrap();
-    let sys = LockSystem::new(sc.setup(timing));
-    let mut seen = HashSet::new();
-    let mut queue = VecDeque::new();
-    for s in sys.init_states() {
-        if seen.insert(s.clone()) {
-            queue.push_back(s);
-        }
-    }
-    let mut out = std::io::BufWriter::new(std::fs::File::create(std::env::var("OUT").unwrap()).unwrap());
-    let mut actions = Vec::new();
-    while let Some(s) = queue.pop_front() {
-        let network: Vec<_> = match &s.actors.network {
-            stateright::actor::Network::Ordered(flows) => flows
-                .iter()
-                .map(|((src, dst), q)| serde_json::json!([usize::from(*src), usize::from(*dst), q.iter().collect::<Vec<_>>()]))
-                .collect(),
-            _ => unreachable!(),
-        };
-        let timers: Vec<Vec<_>> = s.actors.timers_set.iter().map(|t| t.iter().collect()).collect();
-        let ages: Vec<_> = s.ages.iter().map(|((a, b), q)| serde_json::json!([a, b, q])).collect();
-        let j = serde_json::json!({
-            "actors": s.actors.actor_states.iter().map(|a| serde_json::to_value(&**a).unwrap()).collect::<Vec<_>>(),
-            "network": network, "timers": timers, "crashed": s.actors.crashed,
-            "judge": s.judge, "budget": s.budget, "ages": ages,
-        });
-        writeln!(out, "{}", j).unwrap();
-        actions.clear();
-        sys.actions(&s, &mut actions);
-        for a in actions.drain(..) {
-            if let Some(n) = sys.next_state(&s, a) {
-                if seen.insert(n.clone()) {
-                    queue.push_back(n);
+        match line.split_whitespace().next() {
+            Some(word @ ("CONSTANTS" | "CONSTANT" | "INVARIANTS" | "INVARIANT" | "SPECIFICATION")) => {
+                section = word.trim_end_matches('S');
+                if section == "SPECIFICATION" {
+                    continue;
+                }
+                let rest = line[word.len()..].trim();
+                if !rest.is_empty() {
+                    invariants.extend(rest.split_whitespace().map(String::from).filter(|_| section == "INVARIANT"));
                 }
             }
+            _ => match section {
+                "CONSTANT" => {
+                    let (name, value) = line.split_once('=').unwrap_or_else(|| panic!("not a constant: {line}"));
+                    constants.insert(name.trim().to_string(), value.trim().to_string());
+                }
+                "INVARIANT" => invariants.extend(line.split_whitespace().map(String::from)),
+                _ => panic!("unexpected line in a cfg: {line}"),
+            },
         }
     }
+    (constants, invariants)
+}
+
+/// The Rust model's whole space (breadth first, no symmetry): unique states and the judged
+/// invariants it breaks somewhere, as TLA+ names.
+fn explore(setup: Setup) -> (usize, BTreeSet<String>) {
+    let judged = setup.judged.clone();
+    let never: BTreeSet<&'static str> = BTreeSet::from(["(explore the whole space)"]);
+    let checker = LockSystem::new(setup).checker().threads(1).finish_when(HasDiscoveries::AllOf(never)).spawn_bfs().join();
+    assert!(checker.is_done());
+    let violated = judged.iter().filter(|i| checker.discovery(i.name()).is_some()).map(|i| camel(i.name())).collect();
+    (checker.unique_state_count(), violated)
+}
+
+#[test]
+fn every_tlc_model_matches_its_rust_cell() {
+    let entries = manifest();
+    assert!(entries.iter().any(|e| e.expect == "success"), "the manifest has a model that holds");
+    assert!(entries.iter().any(|e| e.expect.starts_with("violated: ")), "and one that fails");
+    let mut problems = Vec::new();
+    for e in &entries {
+        let sc = scenario::find(&e.scenario).unwrap_or_else(|| panic!("{}: no scenario {}", e.cfg, e.scenario));
+        let timing = match e.timing.as_str() {
+            "sync" => Timing::Sync,
+            "async" => Timing::Async,
+            other => panic!("{}: timing {other}", e.cfg),
+        };
+        let setup = sc.setup(timing);
+        let stem = format!("MC{}{}", camel(&e.scenario), camel(&e.timing));
+        assert_eq!((e.spec.as_str(), e.cfg.as_str()), (&*format!("{stem}.tla"), &*format!("{stem}.cfg")), "decision 12's names");
+
+        let module = std::fs::read_to_string(tla_dir().join(&e.spec)).expect("the model's module");
+        assert!(module.contains(&format!("MODULE {stem} ")) && module.contains("EXTENDS Redlock"), "{}", e.spec);
+
+        let (set, invariants) = parse_cfg(&std::fs::read_to_string(tla_dir().join(&e.cfg)).expect("the model's cfg"));
+        let wanted = constants(&setup);
+        let wanted_map: BTreeMap<String, String> = wanted.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        if set != wanted_map {
+            let block: String = wanted.iter().map(|(k, v)| format!("    {k} = {v}\n")).collect();
+            problems.push(format!("{}: its constants are not the Rust setup's; they should read\nCONSTANTS\n{block}", e.cfg));
+        }
+        let mut judged: BTreeSet<String> = setup.judged.iter().map(|i| camel(i.name())).collect();
+        judged.insert("TypeOK".into());
+        if invariants != judged {
+            problems.push(format!("{}: checks {invariants:?}, the scenario judges {judged:?}", e.cfg));
+        }
+
+        let (states, violated) = explore(setup);
+        if states != e.distinct_states {
+            problems.push(format!("{}: TLC's {} distinct states, Rust's {states}", e.cfg, e.distinct_states));
+        }
+        match e.expect.strip_prefix("violated: ") {
+            None if e.expect == "success" && violated.is_empty() => {}
+            Some(name) if violated.contains(name) && Invariant::ALL.iter().any(|i| camel(i.name()) == name) => {}
+            _ => problems.push(format!("{}: TLC {}, Rust breaks {violated:?}", e.cfg, e.expect)),
+        }
+        println!("{}: {states} states, Rust breaks {violated:?}, TLC: {}", e.cfg, e.expect);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
