@@ -5,6 +5,10 @@
 //! Each measurement runs in a child process of its own (`check bench-run ...`), so that its peak
 //! memory is its own (`getrusage` in the child). A run explores the whole space (it does not
 //! stop at discoveries) within its budget; `complete: false` says the budget ran out first.
+//!
+//! Last, it races TLC: on the TLA+ models of `tla/` whose space is the Rust cell's state for
+//! state ([`TLC_MODELS`]), distinct states per second of Stateright's breadth-first search
+//! (one thread, no symmetry) against TLC's (one worker), each on the same whole space.
 
 use crate::scenario::Scenario;
 use crate::setup::{Setup, Timing};
@@ -259,6 +263,144 @@ pub fn matrix_table(rows: &[Row]) -> String {
             r.states_per_second,
             r.peak_rss_bytes as f64 / 1e6,
             if r.complete { "yes" } else { "no" }
+        );
+    }
+    out
+}
+
+/// The TLC models whose state space is the Rust cell's, state for state (`tla/README.md`), on
+/// which `check bench` races TLC, the larger last.
+pub const TLC_MODELS: [&str; 2] = ["MCRedlockN3Sync", "MCRedlockClockJumpSync"];
+
+/// Stateright against TLC on one state space (the last lines of `check bench --json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TlcRace {
+    /// The TLC model (`tla/<config>.tla` with `tla/<config>.cfg`).
+    pub config: String,
+    pub scenario: String,
+    pub timing: String,
+    /// Distinct states of the whole space (the same on both sides, or there is no race).
+    pub distinct_states: usize,
+    /// Stateright's breadth-first search without symmetry, one thread.
+    pub stateright_seconds: f64,
+    pub stateright_states_per_second: f64,
+    /// TLC with one worker; the wall time of its process, JVM start and parsing included.
+    pub tlc_seconds: f64,
+    pub tlc_states_per_second: f64,
+    /// Stateright's distinct states per second over TLC's.
+    pub ratio: f64,
+}
+
+/// The TLA+ directory of this workspace.
+fn tla_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tla")
+}
+
+/// TLC's jar: `$TLA2TOOLS_JAR`, or the one `tla/check.sh` installed under `target/tla-venv`.
+pub fn tla2tools_jar() -> Result<std::path::PathBuf, String> {
+    if let Some(jar) = std::env::var_os("TLA2TOOLS_JAR") {
+        return Ok(jar.into());
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tla-venv");
+    let mut dirs = vec![venv.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.file_name().is_some_and(|n| n == "tla2tools.jar") {
+                return Ok(path);
+            }
+        }
+    }
+    Err(format!(
+        "TLC is not installed ({} has no tla2tools.jar): run tla/check.sh first, which installs it, \
+         or set TLA2TOOLS_JAR; no TLC numbers without TLC",
+        venv.display()
+    ))
+}
+
+/// Explores `config`'s space with TLC (one worker, in a temporary directory) and with
+/// Stateright (breadth first, no symmetry, one thread, in a child process), and compares.
+pub fn race_tlc(config: &str, jar: &std::path::Path, budget: Duration) -> Result<TlcRace, String> {
+    #[derive(Deserialize)]
+    struct Entry {
+        cfg: String,
+        scenario: String,
+        timing: String,
+        expect: String,
+    }
+    let manifest = std::fs::read_to_string(tla_dir().join("manifest.json")).map_err(|e| format!("tla/manifest.json: {e}"))?;
+    let entries: Vec<Entry> = serde_json::from_str(&manifest).map_err(|e| format!("tla/manifest.json: {e}"))?;
+    let entry = entries.into_iter().find(|e| e.cfg == format!("{config}.cfg")).ok_or_else(|| format!("{config} is not in tla/manifest.json"))?;
+    if entry.expect != "success" {
+        return Err(format!("{config}: TLC stops at a violation, so it cannot race on the whole space"));
+    }
+    let scenario = crate::scenario::find(&entry.scenario).ok_or_else(|| format!("{config}: no scenario {}", entry.scenario))?;
+    let timing = Timing::BOTH.into_iter().find(|t| t.name() == entry.timing).ok_or_else(|| format!("{config}: timing {}", entry.timing))?;
+
+    let work = std::env::temp_dir().join(format!("redlock-tlc-{}-{config}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    for file in ["Redlock.tla".to_string(), format!("{config}.tla"), format!("{config}.cfg")] {
+        std::fs::copy(tla_dir().join(&file), work.join(&file)).map_err(|e| format!("tla/{file}: {e}"))?;
+    }
+    let start = Instant::now();
+    let out = std::process::Command::new("java")
+        .args(["-XX:+UseParallelGC", "-cp"])
+        .arg(jar)
+        .args(["tlc2.TLC", "-deadlock", "-workers", "1", "-metadir"])
+        .arg(work.join("states"))
+        .args(["-config", &format!("{config}.cfg"), &format!("{config}.tla")])
+        .current_dir(&work)
+        .output();
+    let tlc_seconds = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&work);
+    let out = out.map_err(|e| format!("cannot run java (apt-get install default-jre-headless): {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains("Model checking completed. No error has been found.") {
+        return Err(format!("TLC did not finish {config} cleanly:\n{text}"));
+    }
+    // The final count (progress lines before it print partial counts, with commas).
+    let tlc_states: usize = text
+        .lines()
+        .filter(|l| l.contains(" distinct states found"))
+        .last()
+        .and_then(|l| l.split(" distinct states found").next())
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .ok_or_else(|| format!("TLC printed no count of distinct states for {config}"))?;
+
+    let row = measure_in_child(&scenario.setup(timing), Search::Bfs, 1, budget)?;
+    if !row.complete || row.unique_states != tlc_states {
+        return Err(format!(
+            "{config}: Stateright explored {} states{}, TLC {tlc_states}: not the same space",
+            row.unique_states,
+            if row.complete { "" } else { " (budget ran out)" }
+        ));
+    }
+    let stateright_states_per_second = row.unique_states as f64 / row.seconds.max(1e-9);
+    let tlc_states_per_second = tlc_states as f64 / tlc_seconds.max(1e-9);
+    Ok(TlcRace {
+        config: config.to_string(),
+        scenario: entry.scenario,
+        timing: entry.timing,
+        distinct_states: tlc_states,
+        stateright_seconds: row.seconds,
+        stateright_states_per_second,
+        tlc_seconds,
+        tlc_states_per_second,
+        ratio: stateright_states_per_second / tlc_states_per_second,
+    })
+}
+
+/// The races as a markdown table.
+pub fn tlc_table(races: &[TlcRace]) -> String {
+    let mut out = String::from("| TLC model | distinct states | Stateright s | Stateright states/s | TLC s | TLC states/s | ratio |\n|---|---|---|---|---|---|---|\n");
+    for r in races {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | {:.1}x |",
+            r.config, r.distinct_states, r.stateright_seconds, r.stateright_states_per_second, r.tlc_seconds, r.tlc_states_per_second, r.ratio
         );
     }
     out

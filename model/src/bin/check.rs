@@ -54,6 +54,8 @@ enum Command {
     /// Measure the checker: every scenario's whole space by DFS with and without symmetry and
     /// by BFS (each run in a child process for its peak memory); `--scaling` instead measures
     /// how the canonical space grows with servers, clients, attempts and TTL, and draws a plot.
+    /// Ends with Stateright against TLC on the TLA+ models whose space is the Rust cell's (needs
+    /// the TLC that tla/check.sh installs).
     Bench {
         /// Seconds each run may take before it counts as incomplete.
         #[arg(long, default_value_t = 10)]
@@ -292,6 +294,19 @@ fn run(cli: Cli) -> Result<bool, String> {
                     }
                     if !cli.search.json {
                         print!("{}", redlock_model::bench::matrix_table(&rows));
+                    }
+                    // Last: Stateright against TLC on the same spaces, the larger last.
+                    let jar = redlock_model::bench::tla2tools_jar()?;
+                    let mut races = Vec::new();
+                    for config in redlock_model::bench::TLC_MODELS {
+                        let race = redlock_model::bench::race_tlc(config, &jar, budget.max(Duration::from_secs(60)))?;
+                        if cli.search.json {
+                            println!("{}", serde_json::json!({ "tlc": race }));
+                        }
+                        races.push(race);
+                    }
+                    if !cli.search.json {
+                        print!("\n{}", redlock_model::bench::tlc_table(&races));
                     }
                 }
             }
