@@ -78,7 +78,7 @@ while read -r spec cfg states expect; do
     status=FAILED
     failures=$((failures + 1))
   fi
-  printf '%-32s %-28s %9s distinct states  %3ss  %s\n' "$spec" "$got" "$count" $((SECONDS - start)) "$status"
+  printf '%-34s %-32s %9s distinct states  %3ss  %s\n' "$spec" "$got" "$count" $((SECONDS - start)) "$status"
   if [ $status = FAILED ]; then
     echo "  expected: $expect, $states distinct states" >&2
     if [ "$got" = error ]; then grep -E '^Error|Exception' "$work/out" | head -n 5 >&2 || true; fi
