@@ -363,8 +363,7 @@ pub fn race_tlc(config: &str, jar: &std::path::Path, budget: Duration) -> Result
     // The final count (progress lines before it print partial counts, with commas).
     let tlc_states: usize = text
         .lines()
-        .filter(|l| l.contains(" distinct states found"))
-        .last()
+        .rfind(|l| l.contains(" distinct states found"))
         .and_then(|l| l.split(" distinct states found").next())
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|n| n.replace(',', "").parse().ok())
