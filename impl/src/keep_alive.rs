@@ -8,7 +8,9 @@
 //! of the validity, or at the latest one per-node timeout after it when an extension round is
 //! still in flight; a whole-process pause delays it only until the process runs again, when the
 //! overdue timer fires first (decision 16: no later than one extension interval after the
-//! client runs past its validity).
+//! client runs past its validity). Work that finishes after its validity ended (before the
+//! keeper's timer fired: timers are coarse) ran past its lock: `with_lock` waits for the
+//! signal and returns [`LockError::Lost`] for it too.
 
 use crate::error::{FencedError, LockError};
 use crate::fence::{FencedResource, Read, Write};
@@ -80,7 +82,8 @@ where
 {
     let lost = CancellationToken::new();
     let done = CancellationToken::new();
-    let context = LockContext { shared: lock.shared().clone(), lost: lost.clone() };
+    let shared = lock.shared().clone();
+    let context = LockContext { shared: shared.clone(), lost: lost.clone() };
     let keeper = tokio::spawn(keep_alive(lock, interval, lost.clone(), done.clone()));
     // If this future is dropped, the keeper stops extending and releases.
     let _done_on_drop = done.clone().drop_guard();
@@ -88,6 +91,15 @@ where
         biased;
         () = lost.cancelled() => None,
         out = work(context) => Some(out),
+    };
+    // Work that finished after the validity ended ran past its lock; the keeper, whose timer
+    // may not have fired yet, declares the loss at once (or when its extension round settles).
+    let outcome = match outcome {
+        Some(_) if shared.remaining().is_zero() => {
+            lost.cancelled().await;
+            None
+        }
+        other => other,
     };
     done.cancel();
     if let Ok(Err(e)) = keeper.await {
