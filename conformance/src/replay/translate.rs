@@ -24,8 +24,8 @@
 //! | failover | the primary is killed, its replica promoted (`REPLICAOF NO ONE`), the links moved |
 //! | a client crashes | its thread stops and its connections are reset |
 //!
-//! Steps without a real counterpart say so ([`Op::Nothing`]); see the README's Conformance
-//! section for the list.
+//! Steps without a real counterpart say so ([`Op::Nothing`]); `conformance/README.md` lists
+//! them.
 
 use crate::pitfall::Pitfall;
 use crate::proxy::Direction;
