@@ -54,6 +54,13 @@ fn remove_stale_roots(parent: &Path) {
     }
 }
 
+/// Removes this process's root, once its servers are stopped: the binaries call it as they
+/// end (a test process leaves its root to the next harness's sweep of dead processes' roots).
+pub fn remove_run_root() {
+    let root = std::env::temp_dir().join("redlock-conformance").join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(root);
+}
+
 /// A fresh directory under this process's root.
 pub fn temp_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
     tempfile::Builder::new().prefix(prefix).tempdir_in(run_root())

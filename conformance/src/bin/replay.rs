@@ -34,7 +34,13 @@ struct Args {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let code = run(Args::parse()).await;
+    // Every server has stopped with its replay.
+    redlock_conformance::process::remove_run_root();
+    code
+}
+
+async fn run(args: Args) -> ExitCode {
     let options = Options { tick: Duration::from_millis(args.tick_ms), ..Options::default() };
     let property = match args.property.as_deref().map(|p| Property::from_name(p).ok_or(p)) {
         Some(Err(p)) => return usage(&format!("no property named {p:?}")),

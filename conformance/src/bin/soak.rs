@@ -47,6 +47,8 @@ async fn main() -> ExitCode {
     let total = options.only.map_or(options.runs, |_| 1);
     let seed = options.seed;
     let summary = soak(&options, |done, outcome| eprintln!("[{done:>5}/{total}] {}", line(seed, outcome))).await;
+    // Every server has stopped with the soak.
+    redlock_conformance::process::remove_run_root();
     match summary {
         Ok(summary) => {
             print!("{}", summary.render());
