@@ -12,7 +12,7 @@
 
 use crate::scenario::Scenario;
 use crate::setup::{Setup, Timing};
-use crate::system::LockSystem;
+use crate::system::{LockSystem, WHOLE_SPACE};
 use serde::{Deserialize, Serialize};
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeSet;
@@ -69,8 +69,8 @@ pub fn measure(setup: Setup, search: Search, threads: usize, budget: Duration) -
     let (servers, clients, attempts, ttl) = (setup.servers, setup.clients, setup.attempts, setup.ttl);
     let (scenario, timing) = (setup.scenario.to_string(), setup.timing.name().to_string());
     let symmetry = crate::symmetry::for_setup(&setup);
-    let model = LockSystem::new(setup);
-    let never: BTreeSet<&'static str> = BTreeSet::from(["(explore the whole space)"]);
+    let model = LockSystem { whole_space: true, ..LockSystem::new(setup) };
+    let never = BTreeSet::from([WHOLE_SPACE]);
     let start = Instant::now();
     let mut builder = model.checker().threads(threads).timeout(budget).finish_when(HasDiscoveries::AllOf(never));
     if search == Search::DfsSymmetry {

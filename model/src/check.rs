@@ -9,7 +9,7 @@
 use crate::properties::setup_witnesses;
 use crate::scenario::{Expected, Scenario};
 use crate::setup::{Setup, Timing};
-use crate::system::{Action, LockSystem, SystemState};
+use crate::system::{Action, LockSystem, SystemState, WHOLE_SPACE};
 use redlock_client::judge::Property as Invariant;
 use serde::Serialize;
 use stateright::{Checker, HasDiscoveries, Model, UniformChooser};
@@ -248,11 +248,11 @@ pub fn check_scenario(scenario: &Scenario, timing: Timing, options: SearchOption
 /// reduction. Deterministic with one thread.
 pub fn count_states(model: LockSystem, symmetric: bool, threads: usize) -> usize {
     let symmetry = crate::symmetry::for_setup(&model.setup);
-    let mut builder = model
+    let mut builder = LockSystem { whole_space: true, ..model }
         .checker()
         .threads(threads)
-        // No property has this name: the search never finishes early.
-        .finish_when(HasDiscoveries::AllOf(BTreeSet::from(["(exhaust the space)"])));
+        // No state meets this witness: the search never finishes early.
+        .finish_when(HasDiscoveries::AllOf(BTreeSet::from([WHOLE_SPACE])));
     if symmetric {
         builder = builder.symmetry_fn(symmetry);
     }

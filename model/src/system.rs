@@ -93,7 +93,15 @@ pub struct LockSystem {
     /// Keep the judge's state in the model's state (always, except to measure what it costs:
     /// without it no property can be decided).
     pub judge_in_state: bool,
+    /// Expand every reachable state, for counting and measuring spaces. Stateright does not
+    /// expand a state where every property is already decided (each `Always` broken, each
+    /// `Sometimes` met); with this on, a [`WHOLE_SPACE`] witness that no state meets keeps every
+    /// state open, and a checker told to finish on it never finishes early.
+    pub whole_space: bool,
 }
+
+/// The name of the witness that [`LockSystem::whole_space`] adds.
+pub const WHOLE_SPACE: &str = "(explore the whole space)";
 
 impl LockSystem {
     pub fn new(setup: Setup) -> LockSystem {
@@ -115,7 +123,7 @@ impl LockSystem {
         if setup.resource.is_some() {
             actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Resource });
         }
-        LockSystem { setup, actors, judge_in_state: true }
+        LockSystem { setup, actors, judge_in_state: true, whole_space: false }
     }
 
     pub fn client_index(&self, client: u8) -> usize {
@@ -585,7 +593,11 @@ impl Model for LockSystem {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        crate::properties::for_setup(&self.setup)
+        let mut properties = crate::properties::for_setup(&self.setup);
+        if self.whole_space {
+            properties.push(Property::sometimes(WHOLE_SPACE, |_, _| false));
+        }
+        properties
     }
 
     fn format_action(&self, action: &Action) -> String {

@@ -19,6 +19,15 @@ fn small_spaces_are_pinned() {
     assert_eq!(count("redlock-n3", Timing::Sync, true), PINNED_REDLOCK_N3_SYNC);
 }
 
+/// Stateright leaves a state unexpanded once every property is decided in it; in
+/// `pause-unfenced` async both invariants break and the witness is met, so without the
+/// `whole_space` witness the count stops short (4,234). The whole space is TLC's count of
+/// `tla/MCPauseUnfencedAsync`.
+#[test]
+fn a_space_where_every_property_is_decided_is_counted_whole() {
+    assert_eq!(count("pause-unfenced", Timing::Async, false), 4386);
+}
+
 #[test]
 fn symmetry_reduces_the_three_node_space() {
     let full = count("redlock-n3", Timing::Sync, false);
