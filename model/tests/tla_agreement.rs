@@ -134,9 +134,9 @@ fn parse_cfg(text: &str) -> (BTreeMap<String, String>, BTreeSet<String>) {
 }
 
 /// The Rust model's whole space, breadth first without symmetry: its unique states and the
-/// judged invariants some state breaks, as TLA+ names. A plain search of our own: Stateright's
-/// checker does not expand a state at which every property is already decided (each `Always`
-/// broken, each `Sometimes` met), so on a cell that breaks everything it counts fewer states.
+/// judged invariants some state breaks, as TLA+ names. A plain search of our own, so that the
+/// count is independent of Stateright's checker (which leaves a state unexpanded once every
+/// property is decided there, unless `LockSystem::whole_space` is on).
 fn explore(setup: Setup) -> (usize, BTreeSet<String>) {
     let judged = setup.judged.clone();
     let system = LockSystem::new(setup);
