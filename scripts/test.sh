@@ -23,4 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace
+# The crate's end-to-end example: a fenced counter that refuses a paused worker's late write
+# (it starts its own redis-server and fails if an increment is lost or a stale write applied).
+cargo run -q -p redlock-client --example fenced_counter
 tla/check.sh
