@@ -127,6 +127,19 @@ impl<'ctx> Theorem<'ctx> {
         }
     }
 
+    /// Panics unless every assumption is needed: without it z3 finds a counterexample, which
+    /// breaks the claim and breaks exactly the assumption that was removed.
+    pub fn assert_every_assumption_needed(&self) {
+        for (i, (name, assumption)) in self.assumptions.iter().enumerate() {
+            let mut weaker = Theorem::new(self.ctx, self.claim.clone());
+            weaker.assumptions = self.assumptions.clone();
+            weaker.assumptions.remove(i);
+            let cx = weaker.check().counterexample();
+            assert!(!cx.satisfies(&self.claim), "{name}: the claim must fail");
+            assert!(!cx.satisfies(assumption), "{name}: the counterexample must break it");
+        }
+    }
+
     fn position(&self, name: &str) -> Option<usize> {
         self.assumptions.iter().position(|(n, _)| *n == name)
     }

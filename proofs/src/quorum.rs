@@ -187,17 +187,7 @@ mod tests {
         let sets = TwoSets::new(&ctx);
         let theorem = sets.quorums_intersect(&majority(&sets.nodes));
         theorem.check().assert_proved();
-        for name in theorem.assumption_names() {
-            let cx = sets
-                .quorums_intersect(&majority(&sets.nodes))
-                .without(name)
-                .check()
-                .counterexample();
-            assert!(
-                !cx.satisfies(&sets.intersect()) && !cx.satisfies(theorem.assumption(name)),
-                "{name}"
-            );
-        }
+        theorem.assert_every_assumption_needed();
     }
 
     #[test]

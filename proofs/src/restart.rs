@@ -307,17 +307,6 @@ mod tests {
     fn every_assumption_is_needed_and_its_counterexample_breaks_exactly_it() {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
-        let theorem = n.mutual_exclusion();
-        for name in theorem.assumption_names() {
-            let cx = n.mutual_exclusion().without(name).check().counterexample();
-            assert!(
-                !cx.satisfies(&n.exclusive()),
-                "{name}: the holds must overlap"
-            );
-            assert!(
-                !cx.satisfies(theorem.assumption(name)),
-                "{name}: the counterexample must break it"
-            );
-        }
+        n.mutual_exclusion().assert_every_assumption_needed();
     }
 }

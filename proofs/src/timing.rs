@@ -300,18 +300,7 @@ mod tests {
     fn every_assumption_is_needed_and_its_counterexample_breaks_exactly_it() {
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
-        let theorem = a.mutual_exclusion();
-        for name in theorem.assumption_names() {
-            let cx = a.mutual_exclusion().without(name).check().counterexample();
-            assert!(
-                !cx.satisfies(&a.exclusive()),
-                "{name}: the holds must overlap"
-            );
-            assert!(
-                !cx.satisfies(theorem.assumption(name)),
-                "{name}: the counterexample must break it"
-            );
-        }
+        a.mutual_exclusion().assert_every_assumption_needed();
     }
 
     #[test]
