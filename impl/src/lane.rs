@@ -46,11 +46,11 @@ type Request = Pin<Box<dyn Future<Output = RedisResult<Outcome>> + Send>>;
 
 /// The request a lane is waiting on.
 enum InFlight {
-    /// A request of this lane, polled here. `on_the_wire` is known from its first poll: true
-    /// if a connection was open then, so that the poll put the request on the connection's
-    /// queue (it then completes even while nobody polls it). `started` is read only for
-    /// tracing, when its `debug` level is on.
-    Request { job: Job, started: Option<Instant>, request: Request, on_the_wire: Option<bool> },
+    /// A request of this lane, polled here. `connected`: a connection was open when it was
+    /// made, so that its first poll puts it on the connection's queue; once `polled`, it then
+    /// completes even while nobody polls it. `started` is read only for tracing, when its
+    /// `debug` level is on.
+    Request { job: Job, started: Option<Instant>, request: Request, connected: bool, polled: bool },
     /// Earlier requests of this lane, handed to a task of their own; they answer there.
     HandedOff(tokio::task::JoinHandle<()>),
 }
@@ -102,11 +102,8 @@ impl Lanes {
                     lane.start(job, &self.shared);
                 }
                 match lane.in_flight.as_mut().expect("a request in flight") {
-                    InFlight::Request { job, started, request, on_the_wire } => {
-                        // On an open connection the first poll puts the request on the
-                        // connection's queue, which sends it whether or not anybody polls
-                        // this future again.
-                        on_the_wire.get_or_insert_with(|| lane.node.is_connected());
+                    InFlight::Request { job, started, request, polled, .. } => {
+                        *polled = true;
                         match request.as_mut().poll(cx) {
                             Poll::Pending => break,
                             Poll::Ready(result) => {
@@ -134,8 +131,8 @@ impl Lanes {
         for (index, lane) in self.lanes.iter_mut().enumerate() {
             let needs_driver = match &lane.in_flight {
                 None => !lane.queue.is_empty(),
-                Some(InFlight::Request { on_the_wire, .. }) => {
-                    everything || *on_the_wire != Some(true) || !lane.queue.is_empty()
+                Some(InFlight::Request { connected, polled, .. }) => {
+                    everything || !(*connected && *polled) || !lane.queue.is_empty()
                 }
                 Some(InFlight::HandedOff(_)) => !lane.queue.is_empty(),
             };
@@ -169,11 +166,12 @@ impl Lanes {
 
 impl Lane {
     fn start(&mut self, job: Job, shared: &Arc<Shared>) {
-        let node = self.node.clone();
-        let owner = shared.clone();
-        let request: Request = Box::pin(async move { node.send(job, &owner.ident.key).await });
+        let (node, owner) = (self.node.clone(), shared.clone());
+        let open = node.open();
+        let connected = open.is_some();
+        let request: Request = Box::pin(async move { node.send(open, job, &owner.ident.key).await });
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        self.in_flight = Some(InFlight::Request { job, started, request, on_the_wire: None });
+        self.in_flight = Some(InFlight::Request { job, started, request, connected, polled: false });
     }
 
     /// The same as [`Lanes::poll_answers`] for one lane driven by a task of its own.

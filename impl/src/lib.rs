@@ -71,7 +71,7 @@
 //! - `fault` (feature `fault-injection`, off by default): a pause hook before each fenced read
 //!   and write, for the conformance harness.
 //! - [`recorder`]: the optional NDJSON history recorder; [`clock`]: the clocks it and the driver
-//!   read; `value.rs`: lock values, 20 bytes from the OS CSPRNG, hex encoded.
+//!   read; `value.rs`: lock values, 20 bytes from a CSPRNG seeded by the OS, hex encoded.
 //!
 //! With default features off, the core, the events and the judge need nothing but `std`,
 //! `serde` and `rand`, and the crate compiles without tokio or redis (the model depends on it
@@ -154,7 +154,7 @@
 //! | drift allowance | 1% + 2 ms | 1% + 2 ms | 1% + 2 ms | — | 1% + 2 ms | 1% + 2 ms |
 //! | per-node timeout | 50 ms | 5% of TTL | the connection's | the connection's | the connection's | the connection's |
 //! | attempts | `retries` 3 (4 attempts), 100–300 ms apart | `tries` 32, 50–250 ms apart | `retryCount` 10, 200 ms + up to 100 ms | waits on pub/sub | `retry_count` 3, 200 ms | `retry_count` 3, 200 ms |
-//! | lock value | 20 B, OS CSPRNG, hex | 16 B, crypto/rand, base64 | 16 B, crypto, hex | UUID + thread id | 20 random bytes | 20 random bytes |
+//! | lock value | 20 B, CSPRNG (ChaCha12, OS-seeded), hex | 16 B, crypto/rand, base64 | 16 B, crypto, hex | UUID + thread id | 20 random bytes | 20 random bytes |
 //! | auto-extension | `with_lock`, every TTL/3 | manual `Extend` | `using`, 500 ms before expiry | watchdog, every 10 s | manual `extend` | none |
 //! | a lost lock is reported | at once: `lost()`, work dropped, `LockError::Lost` | on the next call | `AbortSignal` in `using` | never (silent) | on the next call | on the next call |
 //! | extending an expired lock | error | error | error | — | error | — |

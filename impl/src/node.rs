@@ -16,6 +16,9 @@ use std::time::Duration;
 /// client has in flight in practice, so that a request goes on the queue when first polled.
 const PIPELINE_BUFFER: usize = 4096;
 
+/// An open connection with its generation.
+pub(crate) type Open = (u64, MultiplexedConnection);
+
 pub(crate) struct Node {
     client: redis::Client,
     config: AsyncConnectionConfig,
@@ -39,16 +42,14 @@ impl Node {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether a connection is open: a request then goes on its queue when first polled.
-    pub(crate) fn is_connected(&self) -> bool {
-        self.slot().1.is_some()
-    }
-
-    /// Sends one request, connecting first if needed.
-    pub(crate) async fn send(&self, job: Job, key: &LockKey) -> RedisResult<Outcome> {
-        let (generation, mut conn) = match self.open() {
+    /// Sends one request on `open` (the connection [`Node::open`] returned when the request
+    /// was made), or on a new connection if there was none.
+    pub(crate) async fn send(&self, open: Option<Open>, job: Job, key: &LockKey) -> RedisResult<Outcome> {
+        let (generation, mut conn) = match open {
             Some(open) => open,
-            None => self.connect().await?,
+            // Boxed: opening a connection (TCP, TLS, handshake) is rare and its future is large;
+            // inline, it would make the future of every request as large.
+            None => Box::pin(self.connect()).await?,
         };
         let result = commands::send(&mut conn, job, key).await;
         if let Err(e) = &result {
@@ -62,12 +63,13 @@ impl Node {
         result
     }
 
-    fn open(&self) -> Option<(u64, MultiplexedConnection)> {
+    /// The open connection, if any: a request on it goes on its queue when first polled.
+    pub(crate) fn open(&self) -> Option<Open> {
         let slot = self.slot();
         slot.1.as_ref().map(|conn| (slot.0, conn.clone()))
     }
 
-    async fn connect(&self) -> RedisResult<(u64, MultiplexedConnection)> {
+    async fn connect(&self) -> RedisResult<Open> {
         let _one_at_a_time = self.connecting.lock().await;
         if let Some(open) = self.open() {
             return Ok(open);

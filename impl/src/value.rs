@@ -1,9 +1,10 @@
 //! Lock values: the secret that proves a key is ours.
 //!
-//! 20 bytes from the operating system's CSPRNG, hex encoded: unguessable, so that no other
-//! client can release or extend our key, and unique for every acquisition.
+//! 20 bytes from a CSPRNG, hex encoded: unguessable, so that no other client can release or
+//! extend our key, and unique for every acquisition. The CSPRNG is `rand`'s thread-local one
+//! (ChaCha12, seeded from the operating system and reseeded from it every 64 KiB): as
+//! unguessable as the OS's own, without a system call per lock.
 
-use rand::rngs::OsRng;
 use rand::RngCore;
 use std::fmt;
 
@@ -12,11 +13,11 @@ use std::fmt;
 pub(crate) struct LockValue([u8; 40]);
 
 impl LockValue {
-    /// A fresh value: 20 random bytes from the OS, as 40 lowercase hex digits.
+    /// A fresh value: 20 random bytes, as 40 lowercase hex digits.
     pub(crate) fn random() -> LockValue {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut bytes = [0u8; 20];
-        OsRng.fill_bytes(&mut bytes);
+        rand::thread_rng().fill_bytes(&mut bytes);
         let mut hex = [0u8; 40];
         for (i, b) in bytes.into_iter().enumerate() {
             hex[2 * i] = HEX[usize::from(b >> 4)];
