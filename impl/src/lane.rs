@@ -24,7 +24,8 @@ use crate::commands::{Job, Outcome};
 use crate::event::{Event, NodeId};
 use crate::lock::{Ident, Shared};
 use crate::node::Node;
-use crate::protocol::Reply;
+use crate::protocol::{Input, Output, Reply};
+use crate::time::LocalMillis;
 use redis::RedisResult;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
@@ -86,16 +87,36 @@ impl Lanes {
         }
     }
 
+    /// Feeds one input observed before local time `now` to the lock's core, appends its outputs
+    /// to `outputs`, and queues the requests among them.
+    pub(crate) fn feed(&mut self, input: Input, now: LocalMillis, outputs: &mut Vec<Output>) {
+        let first = outputs.len();
+        self.shared.feed(input, now, outputs);
+        for output in &outputs[first..] {
+            match *output {
+                Output::SendAcquire { node, round } => self.push(node, Job::Acquire { round }),
+                Output::SendExtend { node, round } => self.push(node, Job::Extend { round }),
+                Output::SendRelease { node } => self.push(node, Job::Release),
+                _ => {}
+            }
+        }
+    }
+
     /// Whether any lane has a request in flight or queued.
     pub(crate) fn is_busy(&self) -> bool {
         self.lanes.iter().any(|l| l.in_flight.is_some() || !l.queue.is_empty())
     }
 
-    /// Sends what can be sent and collects every answer that has come, in `out`.
-    pub(crate) fn poll_answers(&mut self, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
+    /// Sends what can be sent and collects every answer that has come, in `out`. `all`: poll
+    /// every lane; otherwise only lanes with a request not polled yet (the others have been
+    /// polled in this same task poll, and wake the task when their answer comes).
+    pub(crate) fn poll_answers(&mut self, cx: &mut Context<'_>, out: &mut Vec<Answer>, all: bool) {
         let ident = &self.shared.ident;
         let _span = ident.span.enter();
         for (index, lane) in self.lanes.iter_mut().enumerate() {
+            if !all && !matches!(lane.in_flight, Some(InFlight::Request { polled: false, .. })) {
+                continue;
+            }
             loop {
                 if lane.in_flight.is_none() {
                     let Some(job) = lane.queue.pop_front() else { break };

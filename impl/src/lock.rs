@@ -3,7 +3,7 @@
 //! written here: quorum, validity, retries, release after failure and loss are the core's.
 
 use crate::client::ClientInner;
-use crate::commands::{Job, LockKey};
+use crate::commands::LockKey;
 use crate::config::{Fencing, FENCE_KEY_SUFFIX};
 use crate::error::{AcquireError, FencedError, ReleaseError};
 use crate::event::{ClientId, Event};
@@ -59,8 +59,8 @@ impl Shared {
 
     /// Feeds one input to the core at local time `now`, a reading of the client's clock taken
     /// after the input happened; records and traces what the core decided, and appends every
-    /// output to `all` (the requests for [`Lock::feed_into`] to queue).
-    fn feed(&self, input: Input, now: LocalMillis, all: &mut Vec<Output>) {
+    /// output to `all` (the requests for [`Lanes::feed`] to queue).
+    pub(crate) fn feed(&self, input: Input, now: LocalMillis, all: &mut Vec<Output>) {
         let mut core = self.core();
         let first = all.len();
         core.state.handle(&self.client.params, now, input, all);
@@ -241,7 +241,7 @@ impl Lock {
         let mut outputs = std::mem::take(&mut self.outputs);
         outputs.clear();
         let now = self.shared.client.clock.now();
-        self.feed_into(input, now, &mut outputs);
+        self.lanes().feed(input, now, &mut outputs);
         outputs
     }
 
@@ -249,22 +249,6 @@ impl Lock {
     fn recycle(&mut self, mut outputs: Vec<Output>) {
         outputs.clear();
         self.outputs = outputs;
-    }
-
-    /// Feeds one input observed before local time `now`, queues the requests the core asks
-    /// for, and appends its outputs to `outputs`.
-    fn feed_into(&mut self, input: Input, now: LocalMillis, outputs: &mut Vec<Output>) {
-        let first = outputs.len();
-        self.shared.feed(input, now, outputs);
-        let lanes = self.lanes();
-        for output in &outputs[first..] {
-            match *output {
-                Output::SendAcquire { node, round } => lanes.push(node, Job::Acquire { round }),
-                Output::SendExtend { node, round } => lanes.push(node, Job::Extend { round }),
-                Output::SendRelease { node } => lanes.push(node, Job::Release),
-                _ => {}
-            }
-        }
     }
 
     /// Carries out `outputs` and feeds the answers, deadlines and retries back until the core
@@ -277,68 +261,58 @@ impl Lock {
         let mut deadline = Instant::now();
         let timer = sleep_until(deadline.into());
         tokio::pin!(timer);
+        let mut retry_at = None;
         let mut answers = std::mem::take(&mut self.answers);
-        loop {
-            let mut retry_after = None;
-            let mut decided = None;
-            for output in outputs.drain(..) {
-                match output {
-                    Output::WakeAt { at } => deadline = clock.instant(at),
-                    Output::RetryAfter { min_ms, max_ms } => {
-                        retry_after = Some(rand::thread_rng().gen_range(min_ms..=max_ms))
-                    }
-                    Output::SendAcquire { .. } | Output::SendExtend { .. } | Output::SendRelease { .. } => {}
-                    other => {
-                        decided = Some(other);
-                        break;
+        let lanes = self.lanes();
+        let decided = poll_fn(|cx| {
+            // A wake polls every lane; after that, in the same poll, only requests not polled
+            // yet: the others have our waker already.
+            let mut all = true;
+            loop {
+                for output in outputs.drain(..) {
+                    match output {
+                        Output::WakeAt { at } => deadline = clock.instant(at),
+                        Output::RetryAfter { min_ms, max_ms } => {
+                            let ms = rand::thread_rng().gen_range(min_ms..=max_ms);
+                            retry_at = Some(Instant::now() + Duration::from_millis(ms));
+                        }
+                        Output::SendAcquire { .. } | Output::SendExtend { .. } | Output::SendRelease { .. } => {}
+                        decided => return Poll::Ready(decided),
                     }
                 }
-            }
-            if let Some(decided) = decided {
-                let runtime = self.runtime.clone();
-                self.lanes().hand_off(&runtime, false);
-                answers.clear();
-                self.answers = answers;
-                self.recycle(outputs);
-                return decided;
-            }
-            let wake = match retry_after {
-                Some(ms) => Instant::now() + Duration::from_millis(ms),
-                None => deadline,
-            };
-            if timer.deadline() != wake.into() {
-                timer.as_mut().reset(wake.into());
-            }
-            // Wait for answers (which are stale during a retry delay: the core ignores them)
-            // or the timer, whichever comes first.
-            let lanes = self.lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let timed_out = poll_fn(|cx| {
-                lanes.poll_answers(cx, &mut answers);
-                if !answers.is_empty() && retry_after.is_none() {
-                    Poll::Ready(false)
-                } else if timer.as_mut().poll(cx).is_ready() {
-                    Poll::Ready(true)
+                let wake = retry_at.unwrap_or(deadline);
+                if timer.deadline() != wake.into() {
+                    timer.as_mut().reset(wake.into());
+                }
+                lanes.poll_answers(cx, &mut answers, all);
+                all = false;
+                // One reading of the clock, taken after every answer of the batch came in.
+                let input = if retry_at.is_some() {
+                    // Answers are stale during a retry delay: the core ignores them.
+                    answers.clear();
+                    timer.as_mut().poll(cx).is_ready().then_some(Input::Retry)
+                } else if !answers.is_empty() {
+                    let now = clock.now();
+                    for answer in answers.drain(..) {
+                        if let Answer::Round { round, node, reply } = answer {
+                            lanes.feed(Input::Reply { round, node, reply }, now, &mut outputs);
+                        }
+                    }
+                    continue;
                 } else {
-                    Poll::Pending
-                }
-            })
-            .await;
-            // One reading of the clock, taken after every answer of the batch came in.
-            let now = clock.now();
-            if retry_after.is_some() {
-                answers.clear();
-                self.feed_into(Input::Retry, now, &mut outputs);
-                continue;
+                    timer.as_mut().poll(cx).is_ready().then_some(Input::Timeout)
+                };
+                let Some(input) = input else { return Poll::Pending };
+                retry_at = None;
+                lanes.feed(input, clock.now(), &mut outputs);
             }
-            if timed_out {
-                self.feed_into(Input::Timeout, now, &mut outputs);
-            }
-            for answer in answers.drain(..) {
-                if let Answer::Round { round, node, reply } = answer {
-                    self.feed_into(Input::Reply { round, node, reply }, now, &mut outputs);
-                }
-            }
-        }
+        })
+        .await;
+        let runtime = self.runtime.clone();
+        self.lanes().hand_off(&runtime, false);
+        self.answers = answers;
+        self.recycle(outputs);
+        decided
     }
 
     /// One extension round: `Extended`, `ExtendFailed` or `Lost`.
@@ -375,7 +349,7 @@ impl Lock {
         let mut answers = std::mem::take(&mut self.answers);
         let lanes = self.lanes();
         poll_fn(|cx| {
-            lanes.poll_answers(cx, &mut answers);
+            lanes.poll_answers(cx, &mut answers, true);
             for answer in answers.drain(..) {
                 if let Answer::Released { node, confirmed: true } = answer {
                     waiting.remove(node);
