@@ -13,7 +13,8 @@
 //!
 //! The harness's parts, one concern each:
 //! - [`process`], [`redis_server`], [`postgres`]: the real servers, stopped and cleaned up
-//!   on success, failure, panic and Ctrl-C;
+//!   on success, failure, panic and Ctrl-C (from `redlock-testkit`, which the client's own
+//!   tests and bench use too);
 //! - [`resp`], [`proxy`]: the loopback proxy through which every client reaches every node;
 //! - [`cluster`]: a run's lock servers, its clients' links, and the faults on them;
 //! - [`clock_jump`]: the emulated forward clock jump;
@@ -30,11 +31,10 @@ pub mod clock_jump;
 pub mod cluster;
 pub mod history;
 pub mod pitfall;
-pub mod postgres;
-pub mod process;
 pub mod proxy;
-pub mod redis_server;
 pub mod registers;
 pub mod replay;
 pub mod resp;
 pub mod soak;
+
+pub use redlock_testkit::{postgres, process, redis_server};

@@ -24,10 +24,10 @@
 mod contenders;
 mod node;
 mod plot;
-mod servers;
 
 use contenders::{Contender, Floor, Redlock, RedlockClient, Retry, Rslock};
 use redis::aio::MultiplexedConnection;
+use redlock_testkit::{Persistence, RedisServer};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -293,9 +293,21 @@ fn main() {
     let out_dir = target_dir().join("bench");
     std::fs::create_dir_all(&out_dir).expect("target/bench");
 
-    let servers = servers::Servers::start(5);
-    let urls = servers.urls();
-    eprintln!("redis-servers on ports {:?}", servers.ports());
+    // Started from this thread, which outlives them (see redlock_testkit::process).
+    let servers: Vec<RedisServer> = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(async {
+            let mut servers = Vec::new();
+            for _ in 0..5 {
+                servers.push(RedisServer::start(Persistence::None).await.expect("redis-server starts (apt-get install redis-server)"));
+            }
+            servers
+        });
+    let urls: Vec<String> = servers.iter().map(RedisServer::url).collect();
+    let ports: Vec<u16> = servers.iter().map(RedisServer::port).collect();
+    eprintln!("redis-servers on ports {ports:?}");
 
     let want = |c: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == c));
     // For profiling one cell: BENCH_CELL=multi-thread/8 (or current-thread/8c, the contended one).
@@ -307,7 +319,7 @@ fn main() {
     let mut node_error = None;
     let mut node_runner = None;
     if want("node-redlock") {
-        match node::install(&node_dir).and_then(|()| node::NodeRunner::start(&node_dir, &servers.ports())) {
+        match node::install(&node_dir).and_then(|()| node::NodeRunner::start(&node_dir, &ports)) {
             Ok(r) => node_runner = Some(r),
             Err(e) => {
                 eprintln!("node-redlock unavailable: {e}");

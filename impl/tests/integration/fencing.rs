@@ -7,7 +7,6 @@ use redlock_client::event::ClientId;
 use redlock_client::fence::{FencedResource, PostgresFenced, Read, RedisFenced, Write};
 use redlock_client::{Client, FencedError, Fencing, Recorder};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn fenced_client(server: &Redis, ttl_ms: u64, history: &Path) -> Client {
@@ -21,7 +20,7 @@ fn fenced_client(server: &Redis, ttl_ms: u64, history: &Path) -> Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_single_server_counter_gives_increasing_tokens() {
-    let server = Redis::start();
+    let server = Redis::start().await;
     let dir = tempfile::tempdir().unwrap();
     let client = fenced_client(&server, 2000, &dir.path().join("h"));
     let mut tokens = Vec::new();
@@ -40,7 +39,7 @@ async fn the_single_server_counter_gives_increasing_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_without_a_token_cannot_use_a_fenced_resource() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = Client::builder(urls(&servers)).build().unwrap();
     let guard = client.acquire("r").await.unwrap();
     let register = RedisFenced::new(servers[0].conn().await, "register");
@@ -68,7 +67,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_register_orders_writes_by_token() {
-    let server = Redis::start();
+    let server = Redis::start().await;
     let register = RedisFenced::new(server.conn().await, "register");
     register_contract(&register).await;
     // Exact beyond 2^53, where Lua's numbers are not.
@@ -80,8 +79,8 @@ async fn the_redis_register_orders_writes_by_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_postgres_register_orders_writes_by_token() {
-    let pg = Postgres::start();
-    let db = Arc::new(pg.connect().await);
+    let pg = Postgres::start().expect("PostgreSQL starts (apt-get install postgresql)");
+    let db = pg.connect().await.unwrap();
     let register = PostgresFenced::new(db.clone(), "fenced", "register");
     register.create_table().await.unwrap();
     register_contract(&register).await;
@@ -92,7 +91,7 @@ async fn the_postgres_register_orders_writes_by_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_holders_late_write_is_rejected_by_the_redis_register() {
-    let store = Redis::start();
+    let store = Redis::start().await;
     stale_holder_is_fenced_off(&RedisFenced::new(store.conn().await, "counter")).await;
 }
 
@@ -103,7 +102,7 @@ async fn stale_holder_is_fenced_off<R: FencedResource>(register: &R)
 where
     R::Error: std::fmt::Debug,
 {
-    let lock_server = Redis::start();
+    let lock_server = Redis::start().await;
     let dir = tempfile::tempdir().unwrap();
     let history = dir.path().join("history.ndjson");
     let first = fenced_client(&lock_server, 200, &history).with_client_id(ClientId(1));

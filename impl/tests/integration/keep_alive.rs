@@ -17,7 +17,7 @@ fn client(servers: &[Redis], ttl_ms: u64) -> Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lock_is_extended_while_the_work_runs_past_the_ttl_and_released_after() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = client(&servers, 400);
     let other = client.clone();
     let started = Instant::now();
@@ -76,7 +76,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pausing_a_majority_makes_the_loss_known_within_one_extension_interval() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     loss_is_reported_in_time(&servers, || async {
         servers[1].pause();
         servers[2].pause();
@@ -88,7 +88,7 @@ async fn pausing_a_majority_makes_the_loss_known_within_one_extension_interval()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_keys_makes_the_loss_known_within_one_extension_interval() {
-    let servers = cluster(5);
+    let servers = cluster(5).await;
     loss_is_reported_in_time(&servers, || async {
         for server in &servers {
             server.del("job").await;

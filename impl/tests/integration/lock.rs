@@ -25,7 +25,7 @@ async fn holders(servers: &[Redis], key: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_is_set_on_every_node_and_released_from_every_node() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = builder(&servers, 2000).build().unwrap();
     let guard = client.acquire("orders").await.unwrap();
     assert!(guard.validity() > Duration::from_millis(1800) && guard.validity() <= Duration::from_millis(1978));
@@ -53,7 +53,7 @@ async fn futures_values(servers: &[Redis], key: &str) -> Vec<Option<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_lock_is_refused_to_others_until_released() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = builder(&servers, 2000).build().unwrap();
     let guard = client.acquire("r").await.unwrap();
     let started = Instant::now();
@@ -69,7 +69,7 @@ async fn a_held_lock_is_refused_to_others_until_released() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_down_does_not_fail_the_acquire() {
     for n in [3, 5] {
-        let mut servers = cluster(n);
+        let mut servers = cluster(n).await;
         servers[0].kill();
         if n == 5 {
             servers[3].kill();
@@ -84,7 +84,7 @@ async fn one_node_down_does_not_fail_the_acquire() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_node_costs_at_most_the_node_timeout_and_its_keys_are_released_after_it_resumes() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = builder(&servers, 2000).node_timeout(Duration::from_millis(100)).build().unwrap();
     // Connect to every node first, so that the paused node's request waits on a live socket.
     client.acquire("warm").await.unwrap().release().await.unwrap();
@@ -105,7 +105,7 @@ async fn a_paused_node_costs_at_most_the_node_timeout_and_its_keys_are_released_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_quorum_the_acquire_fails_and_leaves_no_key() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = builder(&servers, 2000).build().unwrap();
     client.acquire("warm").await.unwrap().release().await.unwrap();
     servers[1].pause();
@@ -124,7 +124,7 @@ async fn without_a_quorum_the_acquire_fails_and_leaves_no_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_expires_after_its_validity_and_its_release_is_then_reported_and_harmless() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let first = builder(&servers, 300).build().unwrap();
     let second = first.with_client_id(ClientId(2));
     let old = first.acquire("r").await.unwrap();
@@ -139,7 +139,7 @@ async fn a_lock_expires_after_its_validity_and_its_release_is_then_reported_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extending_renews_the_keys_and_extending_after_expiry_is_rejected() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = builder(&servers, 400).build().unwrap();
     let mut guard = client.acquire("r").await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -162,7 +162,7 @@ async fn extending_renews_the_keys_and_extending_after_expiry_is_rejected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_extension_without_a_quorum_keeps_the_old_validity() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = builder(&servers, 2000).build().unwrap();
     let mut guard = client.acquire("r").await.unwrap();
     servers[0].del("r").await;
@@ -175,7 +175,7 @@ async fn an_extension_without_a_quorum_keeps_the_old_validity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_guard_releases_everywhere() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = builder(&servers, 5000).build().unwrap();
     drop(client.acquire("r").await.unwrap());
     assert!(eventually(Duration::from_secs(1), || async { holders(&servers, "r").await == 0 }).await);
@@ -183,7 +183,7 @@ async fn a_dropped_guard_releases_everywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_acquire_leaves_no_key_even_on_nodes_that_answer_later() {
-    let servers = cluster(3);
+    let servers = cluster(3).await;
     let client = builder(&servers, 5000).node_timeout(Duration::from_millis(1000)).build().unwrap();
     client.acquire("warm").await.unwrap().release().await.unwrap();
     servers[1].pause();
@@ -200,7 +200,7 @@ async fn a_dropped_acquire_leaves_no_key_even_on_nodes_that_answer_later() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_tasks_contend_and_exactly_one_holds_at_a_time_as_the_judge_confirms() {
-    let servers = cluster(5);
+    let servers = cluster(5).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.ndjson");
     let client = builder(&servers, 2000)
@@ -241,7 +241,10 @@ async fn many_tasks_contend_and_exactly_one_holds_at_a_time_as_the_judge_confirm
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_that_require_a_password_are_reached_with_auth() {
-    let servers: Vec<Redis> = (0..3).map(|_| Redis::start_with(Some("s3cret"), None)).collect();
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        servers.push(Redis::start_with(Some("s3cret"), None).await);
+    }
     let client = builder(&servers, 2000).build().unwrap();
     client.acquire("r").await.unwrap().release().await.unwrap();
     let wrong: Vec<String> =
@@ -252,10 +255,13 @@ async fn servers_that_require_a_password_are_reached_with_auth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_behind_tls_are_reached_with_rediss_urls_and_a_trusted_root() {
-    let tls = Tls::new();
-    let servers: Vec<Redis> = (0..3).map(|_| Redis::start_with(Some("s3cret"), Some(&tls))).collect();
+    let tls = Tls::new().expect("test certificates (apt-get install openssl)");
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        servers.push(Redis::start_with(Some("s3cret"), Some(&tls)).await);
+    }
     assert!(servers[0].url().starts_with("rediss://:s3cret@"));
-    let client = builder(&servers, 2000).tls_root_certificate(tls.ca_pem()).build().unwrap();
+    let client = builder(&servers, 2000).tls_root_certificate(tls.ca_pem().unwrap()).build().unwrap();
     client.acquire("r").await.unwrap().release().await.unwrap();
     // Without the test CA, the system's roots do not trust the servers: no node answers.
     let untrusting = Client::builder(urls(&servers)).retries(0).build().unwrap();

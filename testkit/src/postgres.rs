@@ -1,10 +1,9 @@
-//! One real PostgreSQL server for the fenced registers: Debian's binaries, run as the
-//! unprivileged `postgres` user when the harness runs as root (PostgreSQL refuses root), in a
-//! directory under the harness's root, on a loopback port. Start it from a thread that outlives
-//! it (the kernel kills it with the thread that started it).
+//! One real PostgreSQL server: Debian's binaries, run as the unprivileged `postgres` user when
+//! we run as root (PostgreSQL refuses root), in a directory under this process's root, on a
+//! loopback port. Start it from a thread that outlives it (the kernel kills it with the thread
+//! that started it).
 
 use crate::process::{free_port, temp_dir, Child};
-use redlock_client::tokio_postgres;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

@@ -1,12 +1,12 @@
 //! Child processes and their directories.
 //!
-//! Every server the harness starts lives in a directory under one root per harness process
-//! (`$TMPDIR/redlock-conformance/<pid>`), and is stopped, with its directory removed:
+//! Every server lives in a directory under one root per process that starts servers
+//! (`$TMPDIR/redlock-testkit/<pid>`), and is stopped, with its directory removed:
 //! - on drop of its handle (success, failure, and while a panic unwinds);
 //! - on Ctrl-C: a watcher thread kills every registered child, removes the root and exits;
-//! - when the harness process dies without unwinding (SIGKILL): each child was started with
-//!   `PR_SET_PDEATHSIG`, so the kernel kills it with its parent, and the next harness process
-//!   removes the roots of dead processes when it starts.
+//! - when that process dies without unwinding (SIGKILL): each child was started with
+//!   `PR_SET_PDEATHSIG`, so the kernel kills it with its parent, and the next process to start
+//!   a server removes the roots of dead processes.
 
 use std::collections::HashSet;
 use std::io;
@@ -16,6 +16,9 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// The folder of every process's root, under `$TMPDIR`.
+const ROOT_PARENT: &str = "redlock-testkit";
+
 /// The pids of the children alive now, for the Ctrl-C watcher.
 static CHILDREN: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
 
@@ -23,7 +26,7 @@ static CHILDREN: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
 pub fn run_root() -> &'static Path {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
-        let parent = std::env::temp_dir().join("redlock-conformance");
+        let parent = std::env::temp_dir().join(ROOT_PARENT);
         std::fs::create_dir_all(&parent).expect("the temporary directory is writable");
         remove_stale_roots(&parent);
         let root = parent.join(std::process::id().to_string());
@@ -41,7 +44,7 @@ fn set_mode(path: &Path, mode: u32) {
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
 }
 
-/// Removes the roots of harness processes that no longer exist.
+/// Removes the roots of processes that no longer exist.
 fn remove_stale_roots(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
@@ -54,10 +57,10 @@ fn remove_stale_roots(parent: &Path) {
     }
 }
 
-/// Removes this process's root, once its servers are stopped: the binaries call it as they
-/// end (a test process leaves its root to the next harness's sweep of dead processes' roots).
+/// Removes this process's root, once its servers are stopped: binaries call it as they end (a
+/// test process leaves its root to the next sweep of dead processes' roots).
 pub fn remove_run_root() {
-    let root = std::env::temp_dir().join("redlock-conformance").join(std::process::id().to_string());
+    let root = std::env::temp_dir().join(ROOT_PARENT).join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(root);
 }
 

@@ -1,0 +1,17 @@
+//! Real servers for the client's tests, its bench and the conformance harness: `redis-server`
+//! and PostgreSQL processes on ephemeral loopback ports, each in its own temporary directory,
+//! stopped and cleaned up on success, failure, panic and Ctrl-C.
+//!
+//! # Layout
+//! - [`process`]: child processes that die with their handle (and with the thread that started
+//!   them), the per-process root directory, the Ctrl-C watcher, free ports;
+//! - [`redis_server`]: one `redis-server`, with persistence, replication, password or TLS, that can
+//!   be paused, killed and restarted;
+//! - [`postgres`]: one PostgreSQL server.
+
+pub mod postgres;
+pub mod process;
+pub mod redis_server;
+
+pub use postgres::Postgres;
+pub use redis_server::{Config, Persistence, RedisServer, Tls};
