@@ -1,43 +1,18 @@
 //! What the client asks a lock server, and how it reads the answers: `SET key value NX PX ttl`
-//! and three Lua scripts. Keys and values always travel as `KEYS` and `ARGV`, never inside the
-//! script text; scripts run by `EVALSHA`, loaded on the first `NOSCRIPT`.
+//! and the three Lua scripts of [`scripts`](crate::scripts). Keys and values always travel as
+//! `KEYS` and `ARGV`, never inside the script text; scripts run by `EVALSHA`, loaded on the first
+//! `NOSCRIPT`.
 
 use crate::protocol::Reply;
+use crate::scripts;
 use crate::value::LockValue;
 use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Script};
 use std::sync::LazyLock;
 
-/// Acquire with a fencing counter (single server): set the key and, if it was free, increment
-/// the counter in the same atomic step and return it as the token.
-static ACQUIRE_FENCED: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then \
-             return redis.call('INCR', KEYS[2]) \
-         end \
-         return false",
-    )
-});
-
-/// Compare-and-pexpire: renew the key's TTL only while it still holds our value.
-static EXTEND: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-             return redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
-         end \
-         return 0",
-    )
-});
-
-/// Compare-and-delete: delete the key only while it still holds our value.
-static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-             return redis.call('DEL', KEYS[1]) \
-         end \
-         return 0",
-    )
-});
+static ACQUIRE_FENCED: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::ACQUIRE_FENCED));
+static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::EXTEND));
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::RELEASE));
 
 /// What the requests of one lock carry.
 #[derive(Debug)]

@@ -126,8 +126,8 @@ impl Auditor {
         Ok(auditor.finish())
     }
 
-    /// Feeds the next line (without its newline). A last line that does not parse because the
-    /// file ended mid-line is reported as truncated by [`Auditor::line_at_end`].
+    /// Feeds the next line (without its newline). A line that ends before its JSON object does
+    /// (a file cut off mid-line) is an error that says the record is truncated.
     pub fn line(&mut self, bytes: &[u8]) -> Result<(), HistoryError> {
         self.line += 1;
         let text = std::str::from_utf8(bytes).map_err(|_| self.error("not UTF-8 text".into()))?;

@@ -54,6 +54,7 @@
 //! - [`event`]: one vocabulary of observable steps, and the NDJSON history record.
 //! - [`judge`]: the invariants, written once, as a fold over events.
 //! - [`history`]: the streaming auditor of recorded histories (`check history` runs it).
+//! - [`scripts`]: the Lua the client runs on the lock servers, as text.
 //!
 //! The async client (feature `client`, on by default: tokio, redis-rs, rustls, tracing):
 //! - [`Client`], [`ClientBuilder`] (`config.rs`): configuration checked up front, one
@@ -170,6 +171,7 @@ pub mod history;
 pub mod judge;
 pub mod params;
 pub mod protocol;
+pub mod scripts;
 pub mod time;
 
 #[cfg(feature = "client")]

@@ -136,15 +136,8 @@ impl Contender for Redlock {
     }
 }
 
-/// Compare-and-delete, the same script as every client's release.
-static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-             return redis.call('DEL', KEYS[1]) \
-         end \
-         return 0",
-    )
-});
+/// Compare-and-delete: the client's own script (every client's release is this script).
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(redlock_client::scripts::RELEASE));
 
 /// What one node answered to `SET NX PX`.
 #[derive(Clone, Copy, PartialEq, Eq)]
