@@ -31,8 +31,9 @@ pub enum ReleaseError {
     /// The lock's validity had ended before the release: the critical section overran it, and
     /// another client may have held the lock meanwhile.
     Expired,
-    /// These nodes did not answer within the per-node timeout; their keys expire on their own
-    /// if the release does not reach them.
+    /// Within the per-node timeout, too few nodes confirmed for a majority to be free of the
+    /// key: these nodes did not answer, and while they keep it, others may be kept out until it
+    /// expires (TTL). Their releases still go out, in the background.
     Unconfirmed { nodes: Vec<usize> },
 }
 
@@ -95,7 +96,7 @@ impl fmt::Display for ReleaseError {
                 write!(f, "the lock had expired before it was released: the critical section overran it")
             }
             ReleaseError::Unconfirmed { nodes } => {
-                write!(f, "the release was not confirmed by nodes {nodes:?} in time")
+                write!(f, "the release was not confirmed by nodes {nodes:?} in time: the lock may stay taken until its keys expire")
             }
         }
     }

@@ -57,7 +57,9 @@ impl Guard {
     }
 
     /// Releases the lock on every node (compare-and-delete: never another holder's key) and
-    /// waits for the answers, up to the per-node timeout.
+    /// returns once a majority has confirmed, so that the lock is free for others (a slow or
+    /// dead node does not delay it), or after the per-node timeout; the other nodes' releases
+    /// go on in the background.
     pub async fn release(self) -> Result<(), ReleaseError> {
         self.lock.release().await
     }

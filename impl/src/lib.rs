@@ -131,8 +131,9 @@
 //! processes it after the acquire and no orphan key is left behind (decision 15). Releases
 //! from `Drop` run on a task spawned on the runtime the lock was acquired on; if the runtime
 //! shuts down before they run, they are lost and the keys expire after their TTL. Before
-//! shutting down, release explicitly with [`Guard::release`] (which waits for the answers) or
-//! let `with_lock` return.
+//! shutting down, release explicitly with [`Guard::release`] (which returns once a majority
+//! has confirmed; a late node's release then runs in the background like a drop's) or let
+//! `with_lock` return.
 //! One case is not covered: a request whose connection breaks (reset or closed) while a server
 //! is paused may be read by that server after a release sent on a new connection; the key then
 //! expires after its TTL.
@@ -160,6 +161,7 @@
 //! | a lost lock is reported | at once: `lost()`, work dropped, `LockError::Lost` | on the next call | `AbortSignal` in `using` | never (silent) | on the next call | on the next call |
 //! | extending an expired lock | error | error | error | — | error | — |
 //! | fencing token | single-server counter, and resource adapters that check it | none | none | `RFencedLock` (one primary's counter) | none | none |
+//! | a release returns | once a majority confirmed (a slow node does not delay it) | after every node answered | at a quorum | after the primary answered | after every node answered | after each node in turn |
 //! | dropped future or guard | releases everywhere, after each node's acquire | — | — | — | — | — |
 //! | audit of production runs | NDJSON history + the model's judge | — | — | — | — | — |
 //!

@@ -331,8 +331,10 @@ impl Lock {
         self.recycle(outputs);
     }
 
-    /// Releases on every node that may hold the key and waits (up to the per-node timeout) for
-    /// each to answer; unanswered releases still go out in the background.
+    /// Releases on every node that may hold the key, and returns once at most `N - quorum`
+    /// nodes may still hold it (no other client can be kept out by them), or when the per-node
+    /// timeout has passed. Releases not answered by then still go out and are read (and
+    /// recorded) in the background.
     pub(crate) async fn release(mut self) -> Result<(), ReleaseError> {
         let was_valid = self.shared.remaining() > Duration::ZERO;
         let mut waiting = NodeSet::default();
@@ -343,7 +345,9 @@ impl Lock {
             }
         }
         self.recycle(outputs);
-        let deadline = Instant::now() + Duration::from_millis(self.shared.client.params.node_timeout_ms);
+        let params = &self.shared.client.params;
+        let may_remain = params.nodes - params.quorum();
+        let deadline = Instant::now() + Duration::from_millis(params.node_timeout_ms);
         let timer = sleep_until(deadline.into());
         tokio::pin!(timer);
         let mut answers = std::mem::take(&mut self.answers);
@@ -355,7 +359,7 @@ impl Lock {
                     waiting.remove(node);
                 }
             }
-            if waiting.is_empty() || timer.as_mut().poll(cx).is_ready() {
+            if waiting.len() <= may_remain || timer.as_mut().poll(cx).is_ready() {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -364,7 +368,7 @@ impl Lock {
         .await;
         if !was_valid {
             Err(ReleaseError::Expired)
-        } else if !waiting.is_empty() {
+        } else if waiting.len() > may_remain {
             Err(ReleaseError::Unconfirmed { nodes: waiting.iter().collect() })
         } else {
             Ok(())

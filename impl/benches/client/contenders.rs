@@ -59,7 +59,7 @@ impl Contender for RedlockClient {
                 let at = Instant::now();
                 match guard.release().await {
                     Ok(()) => {}
-                    // Not every node confirmed within the per-node timeout (an overloaded
+                    // No majority confirmed within the per-node timeout (an overloaded
                     // machine): the releases still go out; the key scan tells if any was lost.
                     Err(redlock_client::ReleaseError::Unconfirmed { .. }) => {
                         UNCONFIRMED.fetch_add(1, Ordering::Relaxed);
@@ -148,9 +148,9 @@ enum Set {
     Unknown,
 }
 
-async fn set_nx(mut conn: MultiplexedConnection, key: &str, value: &str) -> Set {
+async fn set_nx(mut conn: MultiplexedConnection, key: Arc<str>, value: Arc<str>) -> Set {
     let reply: RedisResult<Option<String>> =
-        redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(TTL_MS).query_async(&mut conn).await;
+        redis::cmd("SET").arg(&*key).arg(&*value).arg("NX").arg("PX").arg(TTL_MS).query_async(&mut conn).await;
     match reply {
         Ok(Some(_)) => Set::Ok,
         Ok(None) => Set::Refused,
@@ -164,16 +164,19 @@ async fn compare_and_delete(mut conn: MultiplexedConnection, key: &str, value: &
 
 /// The floors: `SET key value NX PX ttl` to every node at once, granted on a majority of OKs,
 /// then compare-and-delete on every node that may hold the key; no validity, no drift, no
-/// bookkeeping. `quorum`: the acquire returns as soon as a majority answered OK (or a
-/// majority refused), and each node's release waits for that node's own `SET` answer first,
-/// so that it can never overtake it. Otherwise (*all-replies*) the acquire waits for every
-/// node's answer. In the contended cell a failed attempt releases the same way, sleeps the
-/// common retry delay and tries again.
+/// bookkeeping. Each node's release waits for that node's own `SET` answer first, so that it can
+/// never overtake it. `quorum`: like the client, the acquire returns as soon as a majority
+/// answered OK (or a majority refused), and the release as soon as a majority is free of the
+/// key, the other nodes' releases finishing in a task of their own. Otherwise (*all-replies*)
+/// both wait for every node's answer. In the contended cell a failed attempt releases the same
+/// way, sleeps the common retry delay and tries again.
 pub struct Floor {
     conns: Vec<MultiplexedConnection>,
     quorum_return: bool,
     retry: Retry,
 }
+
+type Release = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl Floor {
     pub async fn new(urls: &[String], quorum_return: bool, retry: Retry) -> Self {
@@ -185,10 +188,10 @@ impl Floor {
         Floor { conns, quorum_return, retry }
     }
 
-    async fn attempt(&self, key: &str, value: &str) -> (bool, Instant) {
+    async fn attempt(&self, key: &Arc<str>, value: &Arc<str>) -> (bool, Instant) {
         let n = self.conns.len();
         let quorum = n / 2 + 1;
-        let mut sets: Vec<_> = self.conns.iter().map(|c| Box::pin(set_nx(c.clone(), key, value))).collect();
+        let mut sets: Vec<_> = self.conns.iter().map(|c| Box::pin(set_nx(c.clone(), key.clone(), value.clone()))).collect();
         let mut answers: Vec<Option<Set>> = vec![None; n];
         let quorum_return = self.quorum_return;
         let acquired = poll_fn(|cx| {
@@ -209,30 +212,54 @@ impl Floor {
         })
         .await;
         let at = Instant::now();
-        let releases = sets.into_iter().zip(answers).zip(&self.conns).map(|((set, answer), conn)| async move {
-            // This node's release goes out only after this node's SET has answered.
-            let answer = match answer {
-                Some(a) => a,
-                None => set.await,
-            };
-            if answer != Set::Refused {
-                compare_and_delete(conn.clone(), key, value).await;
+        let mut releases: Vec<Option<Release>> = sets
+            .into_iter()
+            .zip(answers)
+            .zip(&self.conns)
+            .map(|((set, answer), conn)| {
+                let (conn, key, value) = (conn.clone(), key.clone(), value.clone());
+                let release: Release = Box::pin(async move {
+                    // This node's release goes out only after this node's SET has answered.
+                    let answer = match answer {
+                        Some(a) => a,
+                        None => set.await,
+                    };
+                    if answer != Set::Refused {
+                        compare_and_delete(conn, &key, &value).await;
+                    }
+                });
+                Some(release)
+            })
+            .collect();
+        // Done when at most `may_remain` nodes may still hold the key.
+        let may_remain = if quorum_return { n - quorum } else { 0 };
+        poll_fn(|cx| {
+            for slot in releases.iter_mut() {
+                if slot.as_mut().is_some_and(|r| r.as_mut().poll(cx).is_ready()) {
+                    *slot = None;
+                }
             }
-        });
-        futures::future::join_all(releases).await;
+            if releases.iter().flatten().count() <= may_remain { Poll::Ready(()) } else { Poll::Pending }
+        })
+        .await;
+        let rest: Vec<Release> = releases.into_iter().flatten().collect();
+        if !rest.is_empty() {
+            tokio::spawn(futures::future::join_all(rest));
+        }
         (acquired, at)
     }
 }
 
 impl Contender for Floor {
     async fn acquire_release(&self, resource: &str) -> Result<Option<Instant>, String> {
-        let value = {
+        let value: Arc<str> = {
             use rand::Rng;
             let mut rng = rand::thread_rng();
-            format!("{:032x}{:08x}", rng.gen::<u128>(), rng.gen::<u32>())
+            format!("{:032x}{:08x}", rng.gen::<u128>(), rng.gen::<u32>()).into()
         };
+        let key: Arc<str> = resource.into();
         for attempt in 1..=self.retry.attempts {
-            let (acquired, at) = self.attempt(resource, &value).await;
+            let (acquired, at) = self.attempt(&key, &value).await;
             if acquired {
                 return Ok(Some(at));
             }

@@ -7,8 +7,9 @@
 //! defaults with no subscriber, the history recorder off; `redlock-client-recorder` is the same
 //! with the recorder writing to a file, for its cost), `rslock` 0.10 and `redlock` 2.0 from
 //! crates.io, node-redlock 5.0.0-beta.2 with ioredis through node, and two floors through
-//! redis-rs with no lock logic (`floor`: all replies; `quorum-floor`: returns on a majority,
-//! each node's release behind that node's acquire). Every cell runs on tokio's multi-thread
+//! redis-rs with no lock logic (`floor`: all replies; `quorum-floor`: its acquire and its
+//! release each return on a majority, as the client's do, each node's release behind that
+//! node's acquire). Every cell runs on tokio's multi-thread
 //! and current-thread runtimes (node-redlock runs in its own process in both).
 //!
 //! Rounds are interleaved (every contender of a cell, then the next cell, then the next round,

@@ -40,7 +40,9 @@ async fn a_lock_is_set_on_every_node_and_released_from_every_node() {
         assert!(pttl > 1500 && pttl <= 2000, "{pttl}");
     }
     guard.release().await.unwrap();
-    assert_eq!(holders(&servers, "orders").await, 0);
+    // It returns once a majority is free of the key; the last node's release lands just after.
+    assert!(holders(&servers, "orders").await <= 1);
+    assert!(eventually(Duration::from_secs(1), || async { holders(&servers, "orders").await == 0 }).await);
 }
 
 async fn futures_values(servers: &[Redis], key: &str) -> Vec<Option<String>> {
@@ -77,7 +79,8 @@ async fn one_node_down_does_not_fail_the_acquire() {
         let client = builder(&servers, 2000).build().unwrap();
         let guard = client.acquire("r").await.unwrap();
         assert_eq!(holders(&servers[1..3], "r").await, 2);
-        guard.release().await.unwrap_err(); // the dead nodes cannot confirm
+        // Every live node confirms: a majority, so the dead ones do not make it an error.
+        guard.release().await.unwrap();
         assert_eq!(holders(&servers[1..3], "r").await, 0);
     }
 }
@@ -92,7 +95,9 @@ async fn a_paused_node_costs_at_most_the_node_timeout_and_its_keys_are_released_
     let started = Instant::now();
     let guard = client.acquire("r").await.unwrap();
     assert!(started.elapsed() < Duration::from_millis(100), "a quorum answered: no need to wait");
-    assert_eq!(guard.release().await, Err(ReleaseError::Unconfirmed { nodes: vec![2] }));
+    let started = Instant::now();
+    assert_eq!(guard.release().await, Ok(()));
+    assert!(started.elapsed() < Duration::from_millis(100), "a majority confirmed: no need to wait");
     assert_eq!(holders(&servers[..2], "r").await, 0);
     servers[2].resume();
     // The paused node now processes the SET, then the release queued behind it (decision 15):
@@ -101,6 +106,25 @@ async fn a_paused_node_costs_at_most_the_node_timeout_and_its_keys_are_released_
     assert!(released, "the release reached the resumed node after its acquire");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(servers[2].get("r").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_that_no_majority_confirms_names_the_silent_nodes_after_the_node_timeout() {
+    let servers = cluster(3).await;
+    let client = builder(&servers, 2000).node_timeout(Duration::from_millis(100)).build().unwrap();
+    client.acquire("warm").await.unwrap().release().await.unwrap();
+    let guard = client.acquire("r").await.unwrap();
+    assert!(eventually(Duration::from_secs(1), || async { holders(&servers, "r").await == 3 }).await);
+    servers[1].pause();
+    servers[2].pause();
+    let started = Instant::now();
+    assert_eq!(guard.release().await, Err(ReleaseError::Unconfirmed { nodes: vec![1, 2] }));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(100) && waited < Duration::from_millis(1000), "{waited:?}");
+    servers[1].resume();
+    servers[2].resume();
+    let clean = eventually(Duration::from_secs(2), || async { holders(&servers, "r").await == 0 }).await;
+    assert!(clean, "the releases reach the resumed nodes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
