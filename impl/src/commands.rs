@@ -1,5 +1,5 @@
 //! What the client asks a lock server, and how it reads the answers: `SET key value NX PX ttl`
-//! and the three Lua scripts of [`scripts`](crate::scripts). Keys and values always travel as
+//! and the three Lua scripts of [`scripts`]. Keys and values always travel as
 //! `KEYS` and `ARGV`, never inside the script text; scripts run by `EVALSHA`, loaded on the first
 //! `NOSCRIPT`.
 

@@ -9,13 +9,16 @@
 //! The lanes are futures polled in place by whoever drives the lock (the acquiring task, the
 //! releasing task, the extender), like a hand-written `join` of the nodes' requests: no task
 //! and no channel per lock or per node. Work that must go on while nobody drives the lock is
-//! handed to a task of its own ([`Lanes::hand_off`]): when an acquire returns while some
-//! lane still has a request that may not be on the wire yet (its connection was still being
-//! opened) or requests queued behind one, and when a lock is dropped with requests in flight or
-//! queued (the releases of a dropped guard or a cancelled acquire). A request that went out on
-//! an open connection needs no driver: redis-rs's connection task writes it and reads its
-//! answer; the lane reads that answer the next time it is polled, before sending the lane's
-//! next request.
+//! handed to a task of its own: when an acquire returns while some lane still has a request
+//! that may not be on the wire yet (its connection was still being opened) or requests queued
+//! behind one ([`Lanes::hand_off`], a task per such lane, which the lane's next request waits
+//! for), and when a lock is dropped with requests queued or not yet on the wire (the releases
+//! of a dropped guard or a cancelled acquire, and those a release returned before:
+//! [`Lanes::finish_in_background`], one task for the whole lock). A request on an open
+//! connection that has been polled once needs no driver while its future lives: redis-rs's
+//! connection task writes it and reads its answer, and the lane reads that answer the next time
+//! it is polled, before sending the lane's next request. Its future must not be dropped,
+//! though: redis-rs skips a queued request whose receiver is gone.
 //!
 //! A lane records what the server did (`key_set`, `key_deleted`) and traces each answer with
 //! its latency, when it reads the answer.
@@ -102,11 +105,6 @@ impl Lanes {
         }
     }
 
-    /// Whether any lane has a request in flight or queued.
-    pub(crate) fn is_busy(&self) -> bool {
-        self.lanes.iter().any(|l| l.in_flight.is_some() || !l.queue.is_empty())
-    }
-
     /// Sends what can be sent and collects every answer that has come, in `out`. `all`: poll
     /// every lane; otherwise only lanes with a request not polled yet (the others have been
     /// polled in this same task poll, and wake the task when their answer comes).
@@ -145,47 +143,76 @@ impl Lanes {
     /// Hands every lane's work that needs a driver to a task of its own, keeping each lane's
     /// order: a request that may not be on the wire yet, with the requests queued behind it, or
     /// requests queued behind one on the wire. The lane's next request waits for that task.
-    /// `everything`: hand off requests on the wire too (the lock is dropped: nobody will read
-    /// their answers otherwise, and they are recorded when read).
-    pub(crate) fn hand_off(&mut self, handle: &tokio::runtime::Handle, everything: bool) {
-        let shared = &self.shared;
+    pub(crate) fn hand_off(&mut self, handle: &tokio::runtime::Handle) {
         for (index, lane) in self.lanes.iter_mut().enumerate() {
-            let needs_driver = match &lane.in_flight {
-                None => !lane.queue.is_empty(),
-                Some(InFlight::Request { connected, polled, .. }) => {
-                    everything || !(*connected && *polled) || !lane.queue.is_empty()
-                }
-                Some(InFlight::HandedOff(_)) => !lane.queue.is_empty(),
-            };
-            if !needs_driver {
+            if !lane.needs_driver(false) {
                 continue;
             }
-            let mut rest = Lane {
-                node: lane.node.clone(),
-                in_flight: lane.in_flight.take(),
-                queue: std::mem::take(&mut lane.queue),
-            };
-            let shared = shared.clone();
-            let task = handle.spawn(async move {
-                let mut sink = Vec::new();
-                poll_fn(|cx| {
-                    let _span = shared.ident.span.enter();
-                    rest.poll_alone(index, &shared, cx, &mut sink);
-                    sink.clear();
-                    if rest.in_flight.is_none() && rest.queue.is_empty() {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending
-                    }
-                })
-                .await
-            });
+            let task = spawn_driver(handle, &self.shared, vec![(index, lane.take())]);
             lane.in_flight = Some(InFlight::HandedOff(task));
+        }
+    }
+
+    /// The lock is dropped: hands what is left of every lane to one task, which sends what is
+    /// queued in each lane's order and reads every answer. Even a request already on a
+    /// connection's queue needs it: redis-rs skips a queued request whose future was dropped.
+    pub(crate) fn finish_in_background(&mut self, handle: &tokio::runtime::Handle) {
+        let rest: Vec<(usize, Lane)> = self
+            .lanes
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, lane)| lane.needs_driver(true))
+            .map(|(index, lane)| (index, lane.take()))
+            .collect();
+        if !rest.is_empty() {
+            spawn_driver(handle, &self.shared, rest);
         }
     }
 }
 
+/// A task that drives `lanes` (with their indices) until each has nothing left.
+fn spawn_driver(
+    handle: &tokio::runtime::Handle,
+    shared: &Arc<Shared>,
+    mut lanes: Vec<(usize, Lane)>,
+) -> tokio::task::JoinHandle<()> {
+    let shared = shared.clone();
+    handle.spawn(async move {
+        let mut sink = Vec::new();
+        poll_fn(|cx| {
+            let _span = shared.ident.span.enter();
+            for (index, lane) in lanes.iter_mut() {
+                lane.poll_alone(*index, &shared, cx, &mut sink);
+            }
+            sink.clear();
+            if lanes.iter().all(|(_, lane)| lane.in_flight.is_none() && lane.queue.is_empty()) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    })
+}
+
 impl Lane {
+    /// Whether this lane's work needs someone to poll it: requests queued, or one in flight
+    /// that may not be on the wire yet, or (`any_in_flight`) any request in flight.
+    fn needs_driver(&self, any_in_flight: bool) -> bool {
+        match &self.in_flight {
+            None => !self.queue.is_empty(),
+            Some(InFlight::Request { connected, polled, .. }) => {
+                any_in_flight || !(*connected && *polled) || !self.queue.is_empty()
+            }
+            Some(InFlight::HandedOff(_)) => !self.queue.is_empty(),
+        }
+    }
+
+    /// Moves this lane's work out, leaving it idle.
+    fn take(&mut self) -> Lane {
+        Lane { node: self.node.clone(), in_flight: self.in_flight.take(), queue: std::mem::take(&mut self.queue) }
+    }
+
     fn start(&mut self, job: Job, shared: &Arc<Shared>) {
         let (node, owner) = (self.node.clone(), shared.clone());
         let open = node.open();

@@ -309,7 +309,7 @@ impl Lock {
         })
         .await;
         let runtime = self.runtime.clone();
-        self.lanes().hand_off(&runtime, false);
+        self.lanes().hand_off(&runtime);
         self.answers = answers;
         self.recycle(outputs);
         decided
@@ -385,8 +385,6 @@ impl Drop for Lock {
         self.recycle(outputs);
         let runtime = self.runtime.clone();
         let lanes = self.lanes();
-        if lanes.is_busy() {
-            lanes.hand_off(&runtime, true);
-        }
+        lanes.finish_in_background(&runtime);
     }
 }
