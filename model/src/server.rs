@@ -42,6 +42,10 @@ pub struct Wait {
     pub token: Option<u64>,
 }
 
+/// A server's whole state as a comparable tuple: key, counter, replication offset, replicas,
+/// waits, lock-delay and down windows.
+pub type Signature<'a> = (Option<Key>, u64, u32, &'a [Replica], &'a [Wait], Option<Window>, Option<Window>);
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ServerState {
     pub key: Option<Key>,
@@ -247,7 +251,7 @@ impl ServerState {
     }
 
     /// Everything about this server, comparable (for symmetry reduction).
-    pub fn signature(&self) -> (Option<Key>, u64, u32, &[Replica], &[Wait], Option<Window>, Option<Window>) {
+    pub fn signature(&self) -> Signature<'_> {
         (self.key, self.counter, self.offset, &self.replicas, &self.waits, self.lock_delay, self.down)
     }
 

@@ -55,13 +55,13 @@ impl Execution {
             None => None,
         };
         let mut workers = Vec::with_capacity(config.clients);
-        for client in 0..config.clients {
+        for (client, apply_gate) in apply_gates.iter().enumerate() {
             let register = config.register.zip(resource_server.as_ref()).map(|(kind, server)| {
                 let (url, key) = (server.url(), "register".to_string());
                 match kind {
                     RegisterKind::Unfenced => RegisterSpec::Unfenced { url, key },
                     RegisterKind::Fenced => RegisterSpec::Redis { url, key },
-                    RegisterKind::CheckThenWrite => RegisterSpec::CheckThenWrite { url, key, gap: ApplyGap::Gate(apply_gates[client].clone()) },
+                    RegisterKind::CheckThenWrite => RegisterSpec::CheckThenWrite { url, key, gap: ApplyGap::Gate(apply_gate.clone()) },
                 }
             });
             let worker = Worker::start(client, cluster.urls(client), &config, &history, register).map_err(|e| format!("starting client {client}: {e}"))?;
@@ -199,13 +199,13 @@ impl Execution {
             .history
             .records()
             .iter()
-            .filter_map(|r| match r.event {
+            .rev()
+            .find_map(|r| match r.event {
                 Event::Granted { client: c, validity_ms, .. } | Event::Extended { client: c, validity_ms } if c.0 as usize == client => {
                     Some(r.t_ns + validity_ms * 1_000_000)
                 }
                 _ => None,
             })
-            .last()
             .ok_or_else(|| format!("the real client {client} holds no lock whose validity could end"))?;
         let now = now_ns();
         if end_ns >= now {

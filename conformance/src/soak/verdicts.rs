@@ -58,10 +58,11 @@ impl Verdicts {
     /// judge it.
     pub fn violated(&self, cell: Cell, property: Property) -> Result<Option<bool>, String> {
         let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
-        if !cells.contains_key(&cell) {
-            cells.insert(cell, verdicts_of(cell)?);
-        }
-        Ok(cells[&cell].get(&property).copied())
+        let verdicts = match cells.entry(cell) {
+            std::collections::btree_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::btree_map::Entry::Vacant(new) => new.insert(verdicts_of(cell)?),
+        };
+        Ok(verdicts.get(&property).copied())
     }
 }
 
