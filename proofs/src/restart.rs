@@ -11,12 +11,8 @@
 //! fresh one after a reboot: only the wait's own measurement is used). The key was set before
 //! the crash, and the restart comes after it.
 
-use crate::clocks::Clocks;
-use crate::logic::{all, number, real, Theorem};
-use crate::timing::{
-    drift_covers_bound, CLOCKS_BOUNDED, CLOCK_READ_BEFORE_SENDING, DRIFT_COVERS_BOUND,
-    GRANT_AFTER_REPLY, HOLD_WITHIN_VALIDITY, VALIDITY_ON_CLIENT_CLOCK,
-};
+use crate::logic::{number, real, Theorem};
+use crate::timing::Holder;
 use z3::ast::{Ast, Bool, Real};
 use z3::Context;
 
@@ -29,114 +25,76 @@ pub const REFUSES_WHILE_WAITING: &str = "the node sets no key until its wait is 
 /// A node that held the first client's key, crashed, restarted empty and waited before
 /// setting the second client's key.
 pub struct RestartedNode<'ctx> {
-    ctx: &'ctx Context,
-    pub clocks: Clocks<'ctx>,
-    pub ttl: Real<'ctx>,
-    pub drift: Real<'ctx>,
+    pub holder: Holder<'ctx>,
     /// How long the node waits after restarting, in units of its clock.
     pub wait: Real<'ctx>,
-    /// When the first client reads its clock, before sending its first request.
-    pub start: Real<'ctx>,
-    pub key_set: Real<'ctx>,
     pub crash: Real<'ctx>,
     pub restart: Real<'ctx>,
     /// The real duration of `wait` on the node's clock.
     pub wait_duration: Real<'ctx>,
-    /// The real duration of `ttl - drift` on the first client's clock.
-    pub validity: Real<'ctx>,
-    pub hold_end: Real<'ctx>,
-    pub next_key_set: Real<'ctx>,
-    pub next_grant: Real<'ctx>,
 }
 
 impl<'ctx> RestartedNode<'ctx> {
     pub fn new(ctx: &'ctx Context) -> RestartedNode<'ctx> {
         RestartedNode {
-            ctx,
-            clocks: Clocks::new(ctx),
-            ttl: real(ctx, "ttl"),
-            drift: real(ctx, "drift"),
+            holder: Holder::new(ctx),
             wait: real(ctx, "wait"),
-            start: real(ctx, "start"),
-            key_set: real(ctx, "key_set"),
             crash: real(ctx, "crash"),
             restart: real(ctx, "restart"),
             wait_duration: real(ctx, "wait_duration"),
-            validity: real(ctx, "validity"),
-            hold_end: real(ctx, "hold_end"),
-            next_key_set: real(ctx, "next_key_set"),
-            next_grant: real(ctx, "next_grant"),
         }
     }
 
     pub fn exclusive(&self) -> Bool<'ctx> {
-        self.hold_end.le(&self.next_grant)
+        self.holder.exclusive()
     }
 
     /// Theorem 2, with theorem 1's allowance and a wait of one TTL.
     pub fn mutual_exclusion(&self) -> Theorem<'ctx> {
-        Theorem::new(self.ctx, self.exclusive())
-            .assume(CLOCKS_BOUNDED, self.clocks.bounded())
-            .assume(
-                DRIFT_COVERS_BOUND,
-                drift_covers_bound(&self.clocks, &self.drift, &self.ttl),
-            )
-            .assume(CLOCK_READ_BEFORE_SENDING, self.key_set.ge(&self.start))
-            .assume(
-                VALIDITY_ON_CLIENT_CLOCK,
-                self.clocks
-                    .measures(&(&self.ttl - &self.drift), &self.validity),
-            )
-            .assume(
-                HOLD_WITHIN_VALIDITY,
-                self.hold_end.le(&(&self.start + &self.validity)),
-            )
-            .assume(KEY_SET_BEFORE_CRASH, self.crash.ge(&self.key_set))
-            .assume(RESTART_AFTER_CRASH, self.restart.ge(&self.crash))
-            .assume(
-                WAIT_ON_NODE_CLOCK,
-                self.clocks.measures(&self.wait, &self.wait_duration),
-            )
-            .assume(WAIT_AT_LEAST_TTL, self.wait.ge(&self.ttl))
-            .assume(
-                REFUSES_WHILE_WAITING,
-                self.next_key_set.ge(&(&self.restart + &self.wait_duration)),
-            )
-            .assume(GRANT_AFTER_REPLY, self.next_grant.ge(&self.next_key_set))
+        let h = &self.holder;
+        h.mutual_exclusion(|holding| {
+            holding
+                .assume(KEY_SET_BEFORE_CRASH, self.crash.ge(&h.key_set))
+                .assume(RESTART_AFTER_CRASH, self.restart.ge(&self.crash))
+                .assume(
+                    WAIT_ON_NODE_CLOCK,
+                    h.clocks.measures(&self.wait, &self.wait_duration),
+                )
+                .assume(WAIT_AT_LEAST_TTL, self.wait.ge(&h.ttl))
+                .assume(
+                    REFUSES_WHILE_WAITING,
+                    h.next_key_set.ge(&(&self.restart + &self.wait_duration)),
+                )
+        })
     }
 
     /// `wait (1 - rho) >= (ttl - drift)(1 + rho)`: the exact wait for any allowance.
     pub fn wait_covers_validity(&self) -> Bool<'ctx> {
-        (&self.wait * &self.clocks.slowest())
-            .ge(&((&self.ttl - &self.drift) * &self.clocks.fastest()))
+        let h = &self.holder;
+        (&self.wait * &h.clocks.slowest()).ge(&((&h.ttl - &h.drift) * &h.clocks.fastest()))
     }
 
     /// The worst case: the node crashes and restarts the moment it sets the key, which is the
     /// moment the client starts; the client's clock at its slowest rate, the node's at its
     /// fastest; the second client is granted the moment the wait is over.
     pub fn worst_case(&self) -> Bool<'ctx> {
-        let zero = number(self.ctx, 0);
-        all(
-            self.ctx,
-            &[
-                &self.start._eq(&zero),
-                &self.key_set._eq(&zero),
-                &self.crash._eq(&zero),
-                &self.restart._eq(&zero),
-                &(&self.validity * &self.clocks.slowest())._eq(&(&self.ttl - &self.drift)),
-                &self.hold_end._eq(&self.validity),
-                &(&self.wait_duration * &self.clocks.fastest())._eq(&self.wait),
-                &self.next_key_set._eq(&self.wait_duration),
-                &self.next_grant._eq(&self.next_key_set),
-            ],
-        )
+        let h = &self.holder;
+        let zero = number(h.key_set.get_ctx(), 0);
+        h.worst_case(&[
+            &self.crash._eq(&zero),
+            &self.restart._eq(&zero),
+            &(&self.wait_duration * &h.clocks.fastest())._eq(&self.wait),
+            &h.next_key_set._eq(&self.wait_duration),
+        ])
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logic::all;
     use crate::logic::{ratio, Rational};
+    use crate::timing::{drift_covers_bound, DRIFT_COVERS_BOUND};
     use z3::Config;
 
     /// Clocks within 1%, a TTL of 10.1 s and an allowance of exactly the bound, 200 ms.
@@ -146,13 +104,13 @@ mod tests {
         wait: i32,
     ) -> Theorem<'ctx> {
         n.mutual_exclusion()
-            .assume("rho = 1/100", n.clocks.rho._eq(&ratio(ctx, 1, 100)))
-            .assume("ttl = 10100", n.ttl._eq(&number(ctx, 10_100)))
+            .assume("rho = 1/100", n.holder.clocks.rho._eq(&ratio(ctx, 1, 100)))
+            .assume("ttl = 10100", n.holder.ttl._eq(&number(ctx, 10_100)))
             .assume(
                 "time counted from the first client's start",
-                n.start._eq(&number(ctx, 0)),
+                n.holder.start._eq(&number(ctx, 0)),
             )
-            .replacing(DRIFT_COVERS_BOUND, n.drift._eq(&number(ctx, 200)))
+            .replacing(DRIFT_COVERS_BOUND, n.holder.drift._eq(&number(ctx, 200)))
             .replacing(WAIT_AT_LEAST_TTL, n.wait._eq(&number(ctx, wait)))
     }
 
@@ -185,10 +143,13 @@ mod tests {
             ],
         );
         Theorem::new(&ctx, legal_and_overlapping)
-            .assume("0 <= rho < 1", n.clocks.bounded())
+            .assume("0 <= rho < 1", n.holder.clocks.bounded())
             .assume(
                 "0 <= drift < ttl",
-                all(&ctx, &[&n.drift.ge(&zero), &n.drift.lt(&n.ttl)]),
+                all(
+                    &ctx,
+                    &[&n.holder.drift.ge(&zero), &n.holder.drift.lt(&n.holder.ttl)],
+                ),
             )
             .assume(
                 "0 <= wait below the exact bound",
@@ -204,13 +165,16 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
         // For every rate: with drift = 2 rho ttl / (1 + rho), the exact wait is ttl.
-        let exact_allowance =
-            (&n.drift * &n.clocks.fastest())._eq(&(number(&ctx, 2) * &n.clocks.rho * &n.ttl));
-        Theorem::new(&ctx, n.wait_covers_validity().iff(&n.wait.ge(&n.ttl)))
-            .assume("0 <= rho < 1", n.clocks.bounded())
-            .assume("drift is exactly the bound", exact_allowance)
-            .check()
-            .assert_proved();
+        let exact_allowance = (&n.holder.drift * &n.holder.clocks.fastest())
+            ._eq(&(number(&ctx, 2) * &n.holder.clocks.rho * &n.holder.ttl));
+        Theorem::new(
+            &ctx,
+            n.wait_covers_validity().iff(&n.wait.ge(&n.holder.ttl)),
+        )
+        .assume("0 <= rho < 1", n.holder.clocks.bounded())
+        .assume("drift is exactly the bound", exact_allowance)
+        .check()
+        .assert_proved();
         // One millisecond less, and z3 finds overlapping holds.
         one_percent_clocks_and_exact_allowance(&ctx, &n, 10_100)
             .check()
@@ -218,13 +182,13 @@ mod tests {
         let cx = one_percent_clocks_and_exact_allowance(&ctx, &n, 10_099)
             .check()
             .counterexample();
-        let overlap = cx.real(&n.hold_end) - cx.real(&n.next_grant);
+        let overlap = cx.real(&n.holder.hold_end) - cx.real(&n.holder.next_grant);
         assert!(overlap > Rational::from_integer(0), "overlap {overlap}");
         println!(
             "crash at {}, restart at {}, wait {} ms of the node's clock lasting {}, second key set at {}; \
              the first client holds until {}",
             cx.real(&n.crash), cx.real(&n.restart), cx.real(&n.wait), cx.real(&n.wait_duration),
-            cx.real(&n.next_key_set), cx.real(&n.hold_end),
+            cx.real(&n.holder.next_key_set), cx.real(&n.holder.hold_end),
         );
     }
 
@@ -232,7 +196,8 @@ mod tests {
     fn the_first_guess_is_the_exact_wait_for_no_allowance_safe_but_not_tight() {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
-        let guess = (&n.wait * &n.clocks.slowest()).ge(&(&n.ttl * &n.clocks.fastest()));
+        let guess = (&n.wait * &n.holder.clocks.slowest())
+            .ge(&(&n.holder.ttl * &n.holder.clocks.fastest()));
         // Safe: it is at least one TTL.
         n.mutual_exclusion()
             .replacing(WAIT_AT_LEAST_TTL, guess.clone())
@@ -240,16 +205,16 @@ mod tests {
             .assert_proved();
         // It is the exact wait for drift = 0 ...
         Theorem::new(&ctx, guess.iff(&n.wait_covers_validity()))
-            .assume("0 <= rho < 1", n.clocks.bounded())
-            .assume("drift = 0", n.drift._eq(&number(&ctx, 0)))
+            .assume("0 <= rho < 1", n.holder.clocks.bounded())
+            .assume("drift = 0", n.holder.drift._eq(&number(&ctx, 0)))
             .check()
             .assert_proved();
         // ... but an allowance that meets theorem 1's bound already pays for the node's fast
         // clock: whenever some clock may drift (rho > 0), every wait from one TTL up to the
         // guess is safe, and such waits exist (the proof is not vacuous).
-        let between = all(&ctx, &[&n.wait.ge(&n.ttl), &guess.not()]);
+        let between = all(&ctx, &[&n.wait.ge(&n.holder.ttl), &guess.not()]);
         n.mutual_exclusion()
-            .assume("rho > 0", n.clocks.rho.gt(&number(&ctx, 0)))
+            .assume("rho > 0", n.holder.clocks.rho.gt(&number(&ctx, 0)))
             .replacing(WAIT_AT_LEAST_TTL, between)
             .check()
             .assert_proved();
@@ -263,7 +228,7 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
         let zero = number(&ctx, 0);
-        let validity_time = n.wait._eq(&(&n.ttl - &n.drift));
+        let validity_time = n.wait._eq(&(&n.holder.ttl - &n.holder.drift));
         let legal_and_overlapping = all(
             &ctx,
             &[
@@ -276,7 +241,10 @@ mod tests {
                 "0 < rho < 1",
                 all(
                     &ctx,
-                    &[&n.clocks.rho.gt(&zero), &n.clocks.rho.lt(&number(&ctx, 1))],
+                    &[
+                        &n.holder.clocks.rho.gt(&zero),
+                        &n.holder.clocks.rho.lt(&number(&ctx, 1)),
+                    ],
                 ),
             )
             .assume(
@@ -284,8 +252,8 @@ mod tests {
                 all(
                     &ctx,
                     &[
-                        &drift_covers_bound(&n.clocks, &n.drift, &n.ttl),
-                        &n.drift.lt(&n.ttl),
+                        &drift_covers_bound(&n.holder.clocks, &n.holder.drift, &n.holder.ttl),
+                        &n.holder.drift.lt(&n.holder.ttl),
                     ],
                 ),
             )
@@ -294,8 +262,8 @@ mod tests {
             .check()
             .assert_proved();
         // With exact clocks it is enough.
-        let exact = n.clocks.rho._eq(&zero);
-        let validity_time = n.wait._eq(&(&n.ttl - &n.drift));
+        let exact = n.holder.clocks.rho._eq(&zero);
+        let validity_time = n.wait._eq(&(&n.holder.ttl - &n.holder.drift));
         n.mutual_exclusion()
             .assume("rho = 0", exact)
             .replacing(WAIT_AT_LEAST_TTL, validity_time)

@@ -47,9 +47,10 @@ pub fn drift_covers_bound<'ctx>(
     (drift * &clocks.fastest()).ge(&(two * &clocks.rho * ttl))
 }
 
-/// Two successful acquisitions that share a node: the instants (real time) and durations that
-/// decide whether their holds overlap.
-pub struct Acquisitions<'ctx> {
+/// The first client of two whose acquisitions share a node, and the second's grant on that
+/// node: what theorems 1 and 2 have in common. The node's side (expiry, or a crash and a wait)
+/// is theirs.
+pub struct Holder<'ctx> {
     ctx: &'ctx Context,
     pub clocks: Clocks<'ctx>,
     /// The key's time to live, in units of the node's clock.
@@ -60,10 +61,6 @@ pub struct Acquisitions<'ctx> {
     pub start: Real<'ctx>,
     /// When the shared node sets the first client's key.
     pub key_set: Real<'ctx>,
-    /// The real duration of `ttl` on the node's clock from `key_set`.
-    pub key_life: Real<'ctx>,
-    /// When the first key leaves the node.
-    pub key_gone: Real<'ctx>,
     /// The real duration of `ttl - drift` on the first client's clock from `start`.
     pub validity: Real<'ctx>,
     /// When the first client stops holding.
@@ -74,17 +71,15 @@ pub struct Acquisitions<'ctx> {
     pub next_grant: Real<'ctx>,
 }
 
-impl<'ctx> Acquisitions<'ctx> {
-    pub fn new(ctx: &'ctx Context) -> Acquisitions<'ctx> {
-        Acquisitions {
+impl<'ctx> Holder<'ctx> {
+    pub fn new(ctx: &'ctx Context) -> Holder<'ctx> {
+        Holder {
             ctx,
             clocks: Clocks::new(ctx),
             ttl: real(ctx, "ttl"),
             drift: real(ctx, "drift"),
             start: real(ctx, "start"),
             key_set: real(ctx, "key_set"),
-            key_life: real(ctx, "key_life"),
-            key_gone: real(ctx, "key_gone"),
             validity: real(ctx, "validity"),
             hold_end: real(ctx, "hold_end"),
             next_key_set: real(ctx, "next_key_set"),
@@ -97,11 +92,14 @@ impl<'ctx> Acquisitions<'ctx> {
         self.hold_end.le(&self.next_grant)
     }
 
-    /// Theorem 1.
-    pub fn mutual_exclusion(&self) -> Theorem<'ctx> {
-        let ctx = self.ctx;
-        let key_expiry = &self.key_set + &self.key_life;
-        Theorem::new(ctx, self.exclusive())
+    /// [`exclusive`](Holder::exclusive), assuming the clocks' bound, theorem 1's allowance and
+    /// the first client's side; then `node`'s assumptions on what the node does between the
+    /// first key and the second; then that the second grant follows the node's reply.
+    pub fn mutual_exclusion(
+        &self,
+        node: impl FnOnce(Theorem<'ctx>) -> Theorem<'ctx>,
+    ) -> Theorem<'ctx> {
+        let holding = Theorem::new(self.ctx, self.exclusive())
             .assume(CLOCKS_BOUNDED, self.clocks.bounded())
             .assume(
                 DRIFT_COVERS_BOUND,
@@ -116,43 +114,90 @@ impl<'ctx> Acquisitions<'ctx> {
             .assume(
                 HOLD_WITHIN_VALIDITY,
                 self.hold_end.le(&(&self.start + &self.validity)),
-            )
-            .assume(
-                KEY_LIFE_ON_NODE_CLOCK,
-                self.clocks.measures(&self.ttl, &self.key_life),
-            )
-            .assume(
-                KEY_GONE_BY_EXPIRY_OR_RELEASE,
-                any(
-                    ctx,
-                    &[
-                        &self.key_gone._eq(&key_expiry),
-                        &self.key_gone.ge(&self.hold_end),
-                    ],
-                ),
-            )
-            .assume(SET_IF_NOT_EXISTS, self.next_key_set.ge(&self.key_gone))
-            .assume(GRANT_AFTER_REPLY, self.next_grant.ge(&self.next_key_set))
+            );
+        node(holding).assume(GRANT_AFTER_REPLY, self.next_grant.ge(&self.next_key_set))
+    }
+
+    /// The first client's worst case: it starts when the node sets its key, at 0, its clock at
+    /// its slowest rate, and it holds to the end of its validity; `node`'s schedule, then the
+    /// second client granted the moment the node sets its key.
+    pub fn worst_case(&self, node: &[&Bool<'ctx>]) -> Bool<'ctx> {
+        let zero = number(self.ctx, 0);
+        let first = [
+            &self.start._eq(&zero),
+            &self.key_set._eq(&zero),
+            &(&self.validity * &self.clocks.slowest())._eq(&(&self.ttl - &self.drift)),
+            &self.hold_end._eq(&self.validity),
+        ];
+        let second = self.next_grant._eq(&self.next_key_set);
+        let schedule: Vec<&Bool<'ctx>> = first
+            .into_iter()
+            .chain(node.iter().copied())
+            .chain([&second])
+            .collect();
+        all(self.ctx, &schedule)
+    }
+}
+
+/// Two successful acquisitions that share a node: the instants (real time) and durations that
+/// decide whether their holds overlap.
+pub struct Acquisitions<'ctx> {
+    ctx: &'ctx Context,
+    pub holder: Holder<'ctx>,
+    /// The real duration of `ttl` on the node's clock from `key_set`.
+    pub key_life: Real<'ctx>,
+    /// When the first key leaves the node.
+    pub key_gone: Real<'ctx>,
+}
+
+impl<'ctx> Acquisitions<'ctx> {
+    pub fn new(ctx: &'ctx Context) -> Acquisitions<'ctx> {
+        Acquisitions {
+            ctx,
+            holder: Holder::new(ctx),
+            key_life: real(ctx, "key_life"),
+            key_gone: real(ctx, "key_gone"),
+        }
+    }
+
+    pub fn exclusive(&self) -> Bool<'ctx> {
+        self.holder.exclusive()
+    }
+
+    /// Theorem 1.
+    pub fn mutual_exclusion(&self) -> Theorem<'ctx> {
+        let h = &self.holder;
+        let key_expiry = &h.key_set + &self.key_life;
+        h.mutual_exclusion(|holding| {
+            holding
+                .assume(
+                    KEY_LIFE_ON_NODE_CLOCK,
+                    h.clocks.measures(&h.ttl, &self.key_life),
+                )
+                .assume(
+                    KEY_GONE_BY_EXPIRY_OR_RELEASE,
+                    any(
+                        self.ctx,
+                        &[
+                            &self.key_gone._eq(&key_expiry),
+                            &self.key_gone.ge(&h.hold_end),
+                        ],
+                    ),
+                )
+                .assume(SET_IF_NOT_EXISTS, h.next_key_set.ge(&self.key_gone))
+        })
     }
 
     /// The worst case, as an explicit schedule: no message delay at all, the client's clock at
     /// its slowest rate, the node's at its fastest, the second client granted the moment the
     /// key expires.
     pub fn worst_case(&self) -> Bool<'ctx> {
-        let zero = number(self.ctx, 0);
-        all(
-            self.ctx,
-            &[
-                &self.start._eq(&zero),
-                &self.key_set._eq(&zero),
-                &(&self.validity * &self.clocks.slowest())._eq(&(&self.ttl - &self.drift)),
-                &self.hold_end._eq(&self.validity),
-                &(&self.key_life * &self.clocks.fastest())._eq(&self.ttl),
-                &self.key_gone._eq(&self.key_life),
-                &self.next_key_set._eq(&self.key_gone),
-                &self.next_grant._eq(&self.next_key_set),
-            ],
-        )
+        let h = &self.holder;
+        h.worst_case(&[
+            &(&self.key_life * &h.clocks.fastest())._eq(&h.ttl),
+            &self.key_gone._eq(&self.key_life),
+            &h.next_key_set._eq(&self.key_gone),
+        ])
     }
 }
 
@@ -253,10 +298,10 @@ mod tests {
         println!(
             "rho {} ttl {} drift {}: first client starts at {}, its key is set at {} and lives {} \
              (gone at {}), it holds until {} (validity {}); the second key is set at {} and granted at {}",
-            at(&a.clocks.rho), at(&a.ttl), at(&a.drift), at(&a.start), at(&a.key_set), at(&a.key_life),
-            at(&a.key_gone), at(&a.hold_end), at(&a.validity), at(&a.next_key_set), at(&a.next_grant),
+            at(&a.holder.clocks.rho), at(&a.holder.ttl), at(&a.holder.drift), at(&a.holder.start), at(&a.holder.key_set), at(&a.key_life),
+            at(&a.key_gone), at(&a.holder.hold_end), at(&a.holder.validity), at(&a.holder.next_key_set), at(&a.holder.next_grant),
         );
-        at(&a.hold_end) - at(&a.next_grant)
+        at(&a.holder.hold_end) - at(&a.holder.next_grant)
     }
 
     /// Clocks within 1%, a TTL of 10.1 s: the bound is exactly 200 ms.
@@ -266,13 +311,13 @@ mod tests {
         drift: i32,
     ) -> Theorem<'ctx> {
         a.mutual_exclusion()
-            .assume("rho = 1/100", a.clocks.rho._eq(&ratio(ctx, 1, 100)))
-            .assume("ttl = 10100", a.ttl._eq(&number(ctx, 10_100)))
+            .assume("rho = 1/100", a.holder.clocks.rho._eq(&ratio(ctx, 1, 100)))
+            .assume("ttl = 10100", a.holder.ttl._eq(&number(ctx, 10_100)))
             .assume(
                 "time counted from the first client's start",
-                a.start._eq(&number(ctx, 0)),
+                a.holder.start._eq(&number(ctx, 0)),
             )
-            .replacing(DRIFT_COVERS_BOUND, a.drift._eq(&number(ctx, drift)))
+            .replacing(DRIFT_COVERS_BOUND, a.holder.drift._eq(&number(ctx, drift)))
     }
 
     #[test]
@@ -289,7 +334,7 @@ mod tests {
         // Theorem 6 relies on this: the model's window may be narrow on its upper side.
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
-        let lower_side_only = (&a.key_life * &a.clocks.fastest()).ge(&a.ttl);
+        let lower_side_only = (&a.key_life * &a.holder.clocks.fastest()).ge(&a.holder.ttl);
         a.mutual_exclusion()
             .replacing(KEY_LIFE_ON_NODE_CLOCK, lower_side_only)
             .check()
@@ -322,17 +367,20 @@ mod tests {
                 "0 < rho < 1",
                 all(
                     &ctx,
-                    &[&a.clocks.rho.gt(&zero), &a.clocks.rho.lt(&number(&ctx, 1))],
+                    &[
+                        &a.holder.clocks.rho.gt(&zero),
+                        &a.holder.clocks.rho.lt(&number(&ctx, 1)),
+                    ],
                 ),
             )
-            .assume("ttl > 0", a.ttl.gt(&zero))
+            .assume("ttl > 0", a.holder.ttl.gt(&zero))
             .assume(
                 "0 <= drift < bound",
                 all(
                     &ctx,
                     &[
-                        &a.drift.ge(&zero),
-                        &drift_covers_bound(&a.clocks, &a.drift, &a.ttl).not(),
+                        &a.holder.drift.ge(&zero),
+                        &drift_covers_bound(&a.holder.clocks, &a.holder.drift, &a.holder.ttl).not(),
                     ],
                 ),
             )
@@ -362,7 +410,7 @@ mod tests {
         // rho x ttl covers the client's drift or the node's, not both.
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
-        let one_clock = a.drift.ge(&(&a.clocks.rho * &a.ttl));
+        let one_clock = a.holder.drift.ge(&(&a.holder.clocks.rho * &a.holder.ttl));
         let cx = a
             .mutual_exclusion()
             .replacing(DRIFT_COVERS_BOUND, one_clock)
