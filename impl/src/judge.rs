@@ -127,13 +127,22 @@ pub struct Judge {
     grants: u32,
     /// The rank of the newest holder whose write the resource applied.
     newest_applied: Option<u32>,
-    value: u64,
+    /// The resource's value, where known: a lock's model starts at 0; an auditor that starts
+    /// reading a history in the middle (or meets a lock again after forgetting it) learns the
+    /// value from the next read or write.
+    value: Option<u64>,
     violations: Vec<Violation>,
 }
 
 impl Judge {
-    /// A judge for a lock on `nodes` servers.
+    /// A judge for a lock on `nodes` servers whose resource starts at 0 (the model's).
     pub fn new(nodes: u32) -> Judge {
+        Judge { nodes, value: Some(0), ..Judge::default() }
+    }
+
+    /// A judge that joins a lock's life in the middle, as an auditor of a recorded history
+    /// does: it does not know the resource's value until a read or a write shows it.
+    pub fn joining(nodes: u32) -> Judge {
         Judge { nodes, ..Judge::default() }
     }
 
@@ -165,13 +174,15 @@ impl Judge {
         self.clients.iter().filter(|(_, v)| v.acquiring).map(|(c, _)| *c)
     }
 
-    /// Nothing later events could contradict is left: no holder, no acquirer, no key, no
-    /// ranked client, no pending read, no value written to the resource (an auditor may forget
-    /// such a judge).
+    /// Nothing is left that later events could contradict, except what a joining judge learns
+    /// again: no holder, no acquirer, no key, no node down, no client with a rank (every
+    /// holder released or crashed) or a read in flight. An auditor may forget such a judge and
+    /// start a [`Judge::joining`] one when the lock comes back; what that forgets is the
+    /// resource's value (learned again from the next read or write) and which holder wrote
+    /// last, so that a write from a client that holds no grant is then compared only with the
+    /// writes that follow.
     pub fn at_rest(&self) -> bool {
-        self.value == 0
-            && self.newest_applied.is_none()
-            && self.keys.is_empty()
+        self.keys.is_empty()
             && self.down.is_empty()
             && self.clients.values().all(|v| !v.holding && !v.acquiring && v.rank.is_none() && v.read.is_none())
     }
@@ -185,9 +196,16 @@ impl Judge {
             && up >= self.quorum()
     }
 
-    /// The resource's value as the judge saw it applied.
+    /// The resource's value as the judge saw it applied (0 while unknown).
     pub fn value(&self) -> u64 {
-        self.value
+        self.value.unwrap_or(0)
+    }
+
+    /// Forgets the clients it knows nothing about any more (no window, no attempt, no rank, no
+    /// read): an auditor calls it so that memory follows the clients with live state. The
+    /// model keeps them, so that its states stay in step with the TLA+ twin's.
+    pub fn forget_idle_clients(&mut self) {
+        self.clients.retain(|_, v| *v != ClientView::default());
     }
 
     /// How many grants the judge has seen, counted up to two.
@@ -199,6 +217,11 @@ impl Judge {
     /// whether it is down.
     pub fn node_view(&self, node: NodeId) -> (Option<(ClientId, bool)>, bool) {
         (self.keys.get(&node).copied(), self.down.contains_key(&node))
+    }
+
+    /// The highest node the judge knows of (holding a key or down), if any.
+    pub fn highest_node(&self) -> Option<NodeId> {
+        self.keys.keys().chain(self.down.keys()).max().copied()
     }
 
     /// What the judge knows of one client (comparable, for a model's symmetry reduction).
@@ -259,7 +282,7 @@ impl Judge {
     fn apply(&mut self, event: &Event) {
         // A history may name nodes before (or without) saying how many there are.
         if let Event::KeySet { node, .. } | Event::KeyDeleted { node, .. } | Event::KeyExpired { node, .. } | Event::KeyLost { node, .. } | Event::NodeDown { node } | Event::NodeUp { node } = *event {
-            self.nodes = self.nodes.max(node.0 + 1);
+            self.nodes = self.nodes.max(node.0.saturating_add(1));
         }
         match *event {
             Event::Setup { nodes } => self.nodes = nodes,
@@ -274,7 +297,7 @@ impl Judge {
                 let quorum = self.quorum() as u32;
                 let view = self.client(owner);
                 if view.acquiring && !view.ranked {
-                    view.sets += 1;
+                    view.sets = view.sets.saturating_add(1);
                     if view.sets >= quorum {
                         self.rank(owner);
                     }
@@ -333,7 +356,11 @@ impl Judge {
                 self.down.remove(&node);
             }
             Event::Fault { .. } | Event::WriteRejected { .. } => {}
-            Event::ResourceRead { client, value, .. } => self.client(client).read = Some(value),
+            Event::ResourceRead { client, value, .. } => {
+                // A judge that joined late learns the value here.
+                self.value.get_or_insert(value);
+                self.client(client).read = Some(value);
+            }
             Event::WriteApplied { client, value, .. } => self.write_applied(client, value),
         }
     }
@@ -344,7 +371,7 @@ impl Judge {
         let view = self.client(client);
         view.ranked = true;
         view.sets = 0;
-        view.rank = Some(newest.map_or(0, |n| n + 1));
+        view.rank = Some(newest.map_or(0, |n| n.saturating_add(1)));
         self.normalize_ranks();
     }
 
@@ -387,19 +414,18 @@ impl Judge {
         if let Some(r) = view.rank {
             self.newest_applied = Some(self.newest_applied.map_or(r, |n| n.max(r)));
         }
-        if let Some(read) = view.read {
-            if read != self.value {
+        if let (Some(read), Some(current)) = (view.read, self.value) {
+            if read != current {
                 self.violate(
                     Property::NoLostUpdate,
                     format!(
                         "{client} wrote {value}, computed from the value {read} it had read, \
-                         over the value {} that another write had left: an increment was lost",
-                        self.value
+                         over the value {current} that another write had left: an increment was lost"
                     ),
                 );
             }
         }
-        self.value = value;
+        self.value = Some(value);
         self.client(client).read = None;
     }
 
@@ -409,7 +435,7 @@ impl Judge {
         }
         let up = (self.nodes as usize).saturating_sub(self.down.len());
         let taken: Vec<NodeId> = self.live_keys().map(|(n, _)| n).collect();
-        if up - taken.len() < self.quorum() {
+        if up.saturating_sub(taken.len()) < self.quorum() {
             let owners: Vec<String> = taken
                 .iter()
                 .map(|n| format!("{n} ({})", self.keys[n].0))

@@ -2,8 +2,9 @@
 //! properties (`redlock_client::history`), and prints each invariant's verdict with the first
 //! violating event, its file, line and time.
 
+use crate::outln;
 use redlock_client::event::Record;
-use redlock_client::history::{parse_record, Audit, Auditor};
+use redlock_client::history::{parse_line, Audit, Auditor, Lines};
 use redlock_client::judge::Property;
 use std::io::{BufRead, BufReader};
 use std::time::Instant;
@@ -11,8 +12,7 @@ use std::time::Instant;
 /// One input file, read record by record.
 struct Input {
     name: String,
-    lines: std::io::Split<Box<dyn BufRead>>,
-    line: u64,
+    lines: Lines<Box<dyn BufRead>>,
     next: Option<Record>,
 }
 
@@ -24,24 +24,30 @@ impl Input {
             Box::new(BufReader::new(std::fs::File::open(name).map_err(|e| format!("cannot open {name}: {e}"))?))
         };
         let name = if name == "-" { "stdin".to_string() } else { name.to_string() };
-        let mut input = Input { name, lines: reader.split(b'\n'), line: 0, next: None };
+        let mut input = Input { name, lines: Lines::new(reader), next: None };
         input.advance()?;
         Ok(input)
+    }
+
+    fn line(&self) -> u64 {
+        self.lines.number()
     }
 
     /// Reads the next record, skipping blank lines; errors name the file and the line.
     fn advance(&mut self) -> Result<(), String> {
         self.next = None;
-        for bytes in self.lines.by_ref() {
-            self.line += 1;
-            let bytes = bytes.map_err(|e| format!("{}: line {}: cannot read: {e}", self.name, self.line))?;
-            let text = std::str::from_utf8(&bytes).map_err(|_| format!("{}: line {}: not UTF-8 text", self.name, self.line))?;
-            if !text.trim().is_empty() {
-                self.next = Some(parse_record(text).map_err(|e| format!("{}: line {}: {e}", self.name, self.line))?);
+        loop {
+            let line = self.lines.number() + 1;
+            let bytes = match self.lines.next_line() {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(format!("{}: {e}", self.name)),
+            };
+            if let Some(record) = parse_line(bytes, line).map_err(|e| format!("{}: line {line}: {e}", self.name))? {
+                self.next = Some(record);
                 return Ok(());
             }
         }
-        Ok(())
     }
 }
 
@@ -58,8 +64,8 @@ pub fn run(files: &[String], json: bool) -> Result<bool, String> {
         .min_by_key(|&i| inputs[i].next.as_ref().map(|r| r.t_ns))
     {
         let input = &mut inputs[i];
-        let record = input.next.take().expect("chosen for its record");
-        auditor.record(record, input.line).map_err(|e| format!("{}: line {}: {}", input.name, e.line, e.message))?;
+        let Some(record) = input.next.take() else { break };
+        auditor.record(record, input.line()).map_err(|e| format!("{}: line {}: {}", input.name, e.line, e.message))?;
         while sources.len() < auditor.findings().len() {
             sources.push(input.name.clone());
         }
@@ -69,11 +75,11 @@ pub fn run(files: &[String], json: bool) -> Result<bool, String> {
     while sources.len() < audit.findings.len() {
         sources.push("end of history".into());
     }
-    print_audit(&audit, &sources, started.elapsed().as_secs_f64(), json);
+    print_audit(&audit, &sources, started.elapsed().as_secs_f64(), json)?;
     Ok(audit.findings.is_empty())
 }
 
-fn print_audit(audit: &Audit, sources: &[String], seconds: f64, json: bool) {
+fn print_audit(audit: &Audit, sources: &[String], seconds: f64, json: bool) -> Result<(), String> {
     for property in Property::ALL {
         let found = audit.findings.iter().zip(sources).find(|(f, _)| f.property == property);
         if json {
@@ -86,11 +92,11 @@ fn print_audit(audit: &Audit, sources: &[String], seconds: f64, json: bool) {
                 "resource": found.map(|(f, _)| f.resource.clone()),
                 "explanation": found.map(|(f, _)| f.explanation.clone()),
             });
-            println!("{line}");
+            outln!("{line}");
         } else {
             match found {
-                None => println!("{:<22} holds", property.name()),
-                Some((f, source)) => println!(
+                None => outln!("{:<22} holds", property.name()),
+                Some((f, source)) => outln!(
                     "{:<22} VIOLATED at {source} line {} (t = {} ns), lock {:?}: {}",
                     property.name(),
                     f.line,
@@ -104,17 +110,23 @@ fn print_audit(audit: &Audit, sources: &[String], seconds: f64, json: bool) {
     let summary = serde_json::json!({
         "records": audit.records,
         "locks": audit.locks,
+        "locks_exact": audit.locks_exact,
         "grants": audit.grants,
         "peak_live_locks": audit.peak_live_locks,
         "seconds": seconds,
     });
     if json {
-        println!("{summary}");
+        outln!("{summary}");
     } else {
-        println!(
-            "{} records, {} locks, {} grants, at most {} lock(s) kept at once, {seconds:.2} s. \
+        outln!(
+            "{} records, {}{} locks, {} grants, at most {} lock(s) kept at once, {seconds:.2} s. \
              The verdicts assume that one clock stamped every record (one machine).",
-            audit.records, audit.locks, audit.grants, audit.peak_live_locks
+            audit.records,
+            if audit.locks_exact { "" } else { "about " },
+            audit.locks,
+            audit.grants,
+            audit.peak_live_locks
         );
     }
+    Ok(())
 }

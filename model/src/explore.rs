@@ -34,13 +34,13 @@ pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptio
             "property": found.as_ref().map(|(i, _)| i.name()),
             "url": format!("http://{addr}{}", found.as_ref().map_or("/".to_string(), |(_, (_, t))| t.explorer_path.clone())),
         });
-        println!("{line}");
+        crate::outln!("{line}");
     }
     let served = match &found {
         Some((_, (cx_setup, _))) if json => cx_setup.clone(),
         None if json => setup,
         Some((invariant, (cx_setup, trace))) => {
-            println!(
+            crate::outln!(
                 "{} ({}) violates {}. Open the counterexample ({} steps{}):\n  http://{addr}{}",
                 scenario.name,
                 setup.timing,
@@ -52,7 +52,7 @@ pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptio
             cx_setup.clone()
         }
         None => {
-            println!(
+            crate::outln!(
                 "{} ({}) has no counterexample: every judged property holds. Explore its states at:\n  http://{addr}/",
                 scenario.name, setup.timing
             );
@@ -60,7 +60,7 @@ pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptio
         }
     };
     if !json {
-        println!("Serving the Explorer on http://{addr}/ ; stop it with Ctrl-C.");
+        crate::outln!("Serving the Explorer on http://{addr}/ ; stop it with Ctrl-C.");
     }
     // The Explorer's checker discovers nothing until asked to run: ask as soon as it listens,
     // so that its property list shows the counterexample too.

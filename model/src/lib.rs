@@ -38,17 +38,22 @@
 //! - [`symmetry`]: representatives for server and client symmetry.
 //! - [`check`]: deciding a cell; counting states; shortest counterexamples.
 //! - [`trace`], [`view`], [`report`]: timelines, the Explorer's views, the matrix and JSON.
+//! - [`cli`]: the `check` command line, parsed and checked apart from running it.
 //! - [`explore`]: serving the Explorer on a counterexample.
 //! - [`audit`]: `check history`, the judge over recorded histories.
 //! - [`bench`](mod@bench): `check bench`, the checker's own performance.
+//! - [`walk`]: random walks that find the same paths on every run.
+//! - [`output`]: writing to stdout without panicking.
 
 pub mod actor;
 pub mod audit;
 pub mod bench;
 pub mod check;
+pub mod cli;
 pub mod client;
 pub mod explore;
 pub mod msg;
+pub mod output;
 pub mod properties;
 pub mod report;
 pub mod resource;
@@ -59,3 +64,4 @@ pub mod symmetry;
 pub mod system;
 pub mod trace;
 pub mod view;
+pub mod walk;

@@ -1,7 +1,7 @@
 //! What `check` prints: the verdict matrix, the counterexamples as timelines, and the NDJSON
 //! records (one per scenario, timing and property; the format is documented in the README).
 
-use crate::check::{CellResult, Verdict};
+use crate::check::{CellResult, Cut, Verdict};
 use crate::scenario::{Expected, Scenario};
 use crate::setup::Setup;
 use crate::system::LockSystem;
@@ -53,6 +53,9 @@ pub struct Record {
     pub unique_states: usize,
     pub states: usize,
     pub seconds: f64,
+    /// What stopped the search before it decided this cell (`states`: the state budget, the
+    /// same on every run; `time`: the wall-clock limit); `null` when nothing did.
+    pub cut: Option<Cut>,
     pub config: Config,
     /// The setup the counterexample runs in, when it is smaller than `config`.
     pub counterexample_config: Option<Config>,
@@ -82,6 +85,7 @@ pub fn records(cell: &CellResult) -> Vec<Record> {
         unique_states: cell.unique_states,
         states: cell.states,
         seconds: cell.seconds,
+        cut: cell.cut,
         config: Config::from(setup),
         counterexample_config: None,
         explorer_path: None,
@@ -116,11 +120,21 @@ pub fn records(cell: &CellResult) -> Vec<Record> {
 /// never found: a vacuous pass).
 pub fn surprises(cell: &CellResult) -> Vec<String> {
     let mut out = Vec::new();
+    let why = match cell.cut {
+        Some(Cut::States) => " (the state budget ran out: raise --max-states)",
+        Some(Cut::Time) => " (the time limit ran out: raise or drop --time-limit)",
+        None => "",
+    };
     for r in &cell.invariants {
         if r.verdict.contradicts(r.expected) {
             out.push(format!(
-                "{} {} {}: expected {}, found {}",
-                cell.setup.scenario, cell.setup.timing, r.invariant, r.expected, r.verdict
+                "{} {} {}: expected {}, found {}{}",
+                cell.setup.scenario,
+                cell.setup.timing,
+                r.invariant,
+                r.expected,
+                r.verdict,
+                if r.verdict == Verdict::Incomplete { why } else { "" }
             ));
         }
     }

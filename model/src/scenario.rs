@@ -481,6 +481,12 @@ fn chubby(name: &'static str, timing: Timing) -> Setup {
     Setup { service: Service::Chubby, watchdog: true, ..lease(name, timing) }
 }
 
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scenario").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
 /// Looks a scenario up by name.
 pub fn find(name: &str) -> Option<&'static Scenario> {
     SCENARIOS.iter().find(|s| s.name == name)

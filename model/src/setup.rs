@@ -229,6 +229,16 @@ impl Setup {
         if self.wait_replicas.is_some_and(|n| n > self.replicas) {
             return fail(format!("WAIT for more replicas than the {} there are", self.replicas));
         }
+        // The core's own checks speak of milliseconds; the model's units are ticks.
+        if self.drift >= self.ttl {
+            return fail(format!(
+                "--drift {} ticks is not below the TTL ({} ticks): no acquisition could ever be valid",
+                self.drift, self.ttl
+            ));
+        }
+        if self.node_timeout == 0 {
+            return fail("the per-node timeout is 0 ticks: no reply could ever count".into());
+        }
         self.params().validate().map(|_| ()).map_err(|e| e.to_string())
     }
 

@@ -5,7 +5,6 @@ use redlock_client::judge::Property;
 use redlock_model::check::{check, SearchOptions, Verdict};
 use redlock_model::scenario::find;
 use redlock_model::setup::{Setup, Timing};
-use std::time::Duration;
 
 fn mutual_exclusion(skew: u8, drift: u8, ttl: u8) -> Verdict {
     let scenario = find("redlock-n3").unwrap();
@@ -14,7 +13,7 @@ fn mutual_exclusion(skew: u8, drift: u8, ttl: u8) -> Verdict {
     setup.drift = drift;
     setup.ttl = ttl;
     setup.validate().unwrap();
-    let cell = check(scenario, setup, SearchOptions { budget: Duration::from_secs(60), threads: 2 });
+    let cell = check(scenario, setup, SearchOptions::default());
     cell.invariants.iter().find(|r| r.invariant == Property::MutualExclusion).unwrap().verdict
 }
 

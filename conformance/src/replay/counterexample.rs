@@ -11,7 +11,6 @@ use redlock_model::report::counterexample_trace;
 use redlock_model::scenario::{find, Expected, Scenario};
 use redlock_model::setup::{Setup, Timing};
 use redlock_model::trace::Trace;
-use std::time::Duration;
 
 /// A model counterexample to replay.
 pub struct Counterexample {
@@ -48,7 +47,7 @@ pub fn counterexample(name: &str, property: Option<Property>, timing: Option<Tim
         None => default_property(scenario).ok_or_else(|| format!("the model finds no violation in {name}: nothing to replay"))?,
     };
     let timing = timing.unwrap_or_else(|| timing_for(scenario, property));
-    let cell = check_scenario(scenario, timing, SearchOptions { budget: Duration::from_secs(60), threads: 1 });
+    let cell = check_scenario(scenario, timing, SearchOptions { threads: 1, ..SearchOptions::default() });
     let (setup, trace) = counterexample_trace(&cell, property)
         .ok_or_else(|| format!("the model has no counterexample of {property} in {name} ({timing})"))?;
     Ok(Counterexample { scenario, timing, property, setup, trace })

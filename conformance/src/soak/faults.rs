@@ -59,6 +59,7 @@ impl Injector<'_> {
             rng: StdRng::seed_from_u64(super::config::run_seed(config.seed, config.run).rotate_left(17)),
             paused: BTreeSet::new(),
             struck: Vec::new(),
+            crashed: std::collections::BTreeMap::new(),
         };
         while Instant::now() < until {
             let now = Instant::now();
@@ -84,10 +85,16 @@ impl Injector<'_> {
             }
             tokio::time::sleep(POLL).await;
         }
-        for item in pending {
-            if let Pending::Undo { undo, .. } = item {
-                state.undo(undo).await?;
-            }
+        // The run's end strikes nothing new, and heals nothing early: a fault ends when it was
+        // planned to end, because the run is placed against the model by the faults as they
+        // were carried out (a node restarted before its delay ran out would be a restart
+        // without delay). The clients' grace period covers the longest fault.
+        let mut undos: Vec<(Instant, Undo)> =
+            pending.into_iter().filter_map(|p| if let Pending::Undo { at, undo } = p { Some((at, undo)) } else { None }).collect();
+        undos.sort_by_key(|(at, _)| *at);
+        for (at, undo) in undos {
+            tokio::time::sleep_until(at.into()).await;
+            state.undo(undo).await?;
         }
         Ok(state.struck)
     }
@@ -102,6 +109,8 @@ struct State<'a> {
     rng: StdRng,
     paused: BTreeSet<usize>,
     struck: Vec<FaultKind>,
+    /// Crashed nodes: when, and which entry of `struck` their crash is.
+    crashed: std::collections::BTreeMap<usize, (Instant, usize)>,
 }
 
 impl State<'_> {
@@ -135,6 +144,7 @@ impl State<'_> {
                     return Ok(follow);
                 }
                 self.cluster.crash(node);
+                self.crashed.insert(node, (now, self.struck.len()));
                 follow.push(Pending::Undo { at: after(restart_after_ms.unwrap_or(0)), undo: Undo::Restart(node) });
             }
             FaultKind::ClockJump { node, by_ms } => {
@@ -194,6 +204,14 @@ impl State<'_> {
             Undo::Restart(node) => {
                 if !self.cluster.is_up(node) {
                     self.cluster.restart(node).await.map_err(|e| e.to_string())?;
+                }
+                // What was carried out: a node that was down for less than a TTL restarted
+                // without the delay, whatever the plan said.
+                if let Some((since, entry)) = self.crashed.remove(&node) {
+                    if let Some(FaultKind::Crash { restart_after_ms: planned @ Some(_), .. }) = self.struck.get_mut(entry) {
+                        let down_ms = since.elapsed().as_millis() as u64;
+                        *planned = (down_ms > self.config.ttl_ms).then_some(down_ms);
+                    }
                 }
             }
             Undo::Heal { client, node } => {

@@ -39,7 +39,6 @@ use redlock_model::scenario::{find, Expected};
 use redlock_model::setup::{Setup, Timing};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// Cells the model checks with this many clients, rather than the table's two.
 const PITFALL_CLIENTS: u8 = 3;
@@ -74,7 +73,7 @@ fn verdicts_of((name, timing): Cell) -> Result<BTreeMap<Property, bool>, String>
         return Ok(scenario.judged().into_iter().map(|p| (p, scenario.expected(timing, p) == Expected::Violated)).collect());
     }
     let setup = Setup { clients: if pitfall { PITFALL_CLIENTS } else { 2 }, ..scenario.setup(timing) };
-    let cell = check(scenario, setup, SearchOptions { budget: Duration::from_secs(60), threads: 1 });
+    let cell = check(scenario, setup, SearchOptions { threads: 1, ..SearchOptions::default() });
     cell.invariants
         .iter()
         .map(|r| match r.verdict {

@@ -1,0 +1,464 @@
+//! The `check` command line: parsing and checking every argument ([`parse`]) apart from doing
+//! what it asks ([`run`]), so that every argument vector can be tested for a clear error.
+//!
+//! With no subcommand `check` checks every scenario in both timing modes and prints the verdict
+//! matrix, then each violation's shortest counterexample as a timeline with its Explorer link.
+//! The exit status is 1 when a verdict differs from the scenario's recorded expectation, 2 on a
+//! usage error.
+
+use crate::check::{check, SearchOptions};
+use crate::report::{counterexample_text, markdown_table, matrix_header, matrix_row, records, surprises, RecordIn};
+use crate::scenario::{Scenario, SCENARIOS};
+use crate::setup::{Setup, Timing};
+use crate::{out, outln};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use redlock_client::judge::Property;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The most checker threads: far more than any machine this runs on has cores.
+pub const MAX_THREADS: usize = 256;
+/// The longest time limit: one year.
+pub const MAX_TIME_LIMIT_SECONDS: u64 = 365 * 24 * 3600;
+
+#[derive(Parser, Debug)]
+#[command(name = "check", about = "Model-checks the Redlock debate, scenario by scenario", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    search: SearchArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the scenarios with their claims.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check one scenario.
+    Run {
+        /// The scenario's name (see `check list`).
+        scenario: String,
+        #[command(flatten)]
+        overrides: Overrides,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+    /// Render `check --json` output (read on stdin) as the README's markdown verdict matrix.
+    Table,
+    /// Audit recorded histories (NDJSON from the client's recorder; `-` reads stdin) with the
+    /// same judge as the model. Several files of one machine are merged by their stamps.
+    History {
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure the checker: every scenario's whole space by DFS with and without symmetry and
+    /// by BFS (each run in a child process for its peak memory); `--scaling` instead measures
+    /// how the canonical space grows with servers, clients, attempts and TTL, and draws a plot.
+    /// Ends with Stateright against TLC on the TLA+ models whose space is the Rust cell's (needs
+    /// the TLC that tla/check.sh installs). A measurement, not a verdict: its runs are timed.
+    Bench {
+        /// Seconds each run may take before it counts as incomplete (1 to 86400).
+        #[arg(long, default_value_t = 10)]
+        run_budget: u64,
+        /// Measure growth instead, and write the plot (SVG) to this file.
+        #[arg(long, value_name = "PLOT.svg")]
+        scaling: Option<PathBuf>,
+        /// Only these scenarios (default: all).
+        #[arg(long = "scenario")]
+        scenarios: Vec<String>,
+    },
+    /// One measurement of `check bench`, in this process (prints one JSON object).
+    #[command(hide = true)]
+    BenchRun {
+        scenario: String,
+        #[arg(long)]
+        search: String,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Serve the Stateright Explorer on a scenario's counterexample.
+    Explore {
+        scenario: String,
+        #[command(flatten)]
+        overrides: Overrides,
+        /// Address to serve on (loopback).
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: String,
+    },
+}
+
+#[derive(Args, Clone, Debug)]
+struct SearchArgs {
+    /// Print NDJSON, one object per scenario, timing and property.
+    #[arg(long, global = true)]
+    json: bool,
+    /// States each cell may visit before its undecided verdicts are `incomplete` (walk steps
+    /// and generated states; the same verdicts on every machine).
+    #[arg(long, global = true, default_value_t = SearchOptions::DEFAULT_MAX_STATES)]
+    max_states: u64,
+    /// Also stop each search of a cell after this many seconds (what it stops is `incomplete`,
+    /// and then the verdicts depend on the machine's speed). Off by default.
+    #[arg(long, global = true, visible_alias = "budget", value_name = "SECONDS")]
+    time_limit: Option<u64>,
+    /// Checker threads.
+    #[arg(long, default_value_t = 2, global = true)]
+    threads: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum TimingArg {
+    Sync,
+    Async,
+}
+
+#[derive(Args, Clone, Debug)]
+struct Overrides {
+    /// Timing mode (default: both for `run`, async for `explore`; sync when --skew or --delay
+    /// is given).
+    #[arg(long, value_enum)]
+    timing: Option<TimingArg>,
+    /// Lock servers.
+    #[arg(long)]
+    servers: Option<u8>,
+    /// Clients.
+    #[arg(long)]
+    clients: Option<u8>,
+    /// Key TTL in ticks.
+    #[arg(long)]
+    ttl: Option<u8>,
+    /// Acquire attempts per client (1 + retries).
+    #[arg(long)]
+    attempts: Option<u8>,
+    /// The client's drift allowance in ticks.
+    #[arg(long)]
+    drift: Option<u8>,
+    /// Sync clock bound: a server measures a TTL within ±skew ticks (a sync cell's bound).
+    #[arg(long)]
+    skew: Option<u8>,
+    /// Sync delay bound: a message arrives within this many ticks (a sync cell's bound).
+    #[arg(long)]
+    delay: Option<u8>,
+}
+
+impl Overrides {
+    /// The timing modes to check: the one asked for; else sync alone when a flag bounds what
+    /// only sync bounds (`--skew`, `--delay`); else `default`.
+    fn timings(&self, default: &[Timing]) -> Vec<Timing> {
+        match self.timing {
+            Some(TimingArg::Sync) => vec![Timing::Sync],
+            Some(TimingArg::Async) => vec![Timing::Async],
+            None if self.skew.is_some() || self.delay.is_some() => vec![Timing::Sync],
+            None => default.to_vec(),
+        }
+    }
+
+    fn apply(&self, mut s: Setup) -> Result<Setup, String> {
+        s.servers = self.servers.unwrap_or(s.servers);
+        s.clients = self.clients.unwrap_or(s.clients);
+        s.ttl = self.ttl.unwrap_or(s.ttl);
+        s.attempts = self.attempts.unwrap_or(s.attempts);
+        s.drift = self.drift.unwrap_or(s.drift);
+        if let Some(delay) = self.delay {
+            if s.bounds.delay.is_none() {
+                return Err(format!(
+                    "--delay bounds message delay, which the {} cell of {} leaves unbounded{}",
+                    s.timing,
+                    s.scenario,
+                    if s.timing == Timing::Async { ": use it with --timing sync" } else { " (its claim is about slow messages)" }
+                ));
+            }
+            s.bounds.delay = Some(delay);
+        }
+        if let Some(skew) = self.skew {
+            if s.bounds.skew.is_none() {
+                return Err(format!(
+                    "--skew bounds clock rates, which the {} cell of {} leaves unbounded{}",
+                    s.timing,
+                    s.scenario,
+                    if s.timing == Timing::Async { ": use it with --timing sync" } else { "" }
+                ));
+            }
+            s.bounds.skew = Some(skew);
+        }
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+/// A command whose every argument has been checked.
+#[derive(Debug)]
+pub struct Plan {
+    command: Planned,
+    json: bool,
+    options: SearchOptions,
+}
+
+#[derive(Debug)]
+enum Planned {
+    Matrix(Vec<(&'static Scenario, Setup)>),
+    List { json: bool },
+    Table,
+    History { files: Vec<String>, json: bool },
+    Bench { run_budget: Duration, scaling: Option<PathBuf>, scenarios: Vec<&'static Scenario> },
+    BenchRun { setup: Setup, search: crate::bench::Search },
+    Explore { scenario: &'static Scenario, setup: Setup, addr: String },
+}
+
+fn scenario(name: &str) -> Result<&'static Scenario, String> {
+    crate::scenario::find(name).ok_or_else(|| {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+        format!("no scenario named {name:?}; the scenarios are: {}", names.join(", "))
+    })
+}
+
+fn options(search: &SearchArgs) -> Result<SearchOptions, String> {
+    if search.threads == 0 || search.threads > MAX_THREADS {
+        return Err(format!("--threads must be between 1 and {MAX_THREADS}, not {}", search.threads));
+    }
+    if search.max_states < 1_000 {
+        return Err(format!("--max-states must be at least 1000, not {}", search.max_states));
+    }
+    let time_limit = match search.time_limit {
+        None => None,
+        Some(0) => return Err("--time-limit must be at least 1 second".into()),
+        Some(s) if s > MAX_TIME_LIMIT_SECONDS => {
+            return Err(format!("--time-limit must be at most {MAX_TIME_LIMIT_SECONDS} seconds (a year), not {s}"))
+        }
+        Some(s) => Some(Duration::from_secs(s)),
+    };
+    Ok(SearchOptions { max_states: search.max_states, time_limit, threads: search.threads })
+}
+
+/// Parses and checks a command line (`args[0]` is the program's name). Every mistake is an
+/// error that says what is wrong; `--help` and `--version` come back as errors too (clap's
+/// text, for [`clap::Error::exit`]).
+pub fn parse<I, T>(args: I) -> Result<Plan, ParseError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(ParseError::Clap)?;
+    plan(cli).map_err(ParseError::Invalid)
+}
+
+/// Why a command line was refused.
+#[derive(Debug)]
+pub enum ParseError {
+    /// clap's own errors, `--help` and `--version`.
+    Clap(clap::Error),
+    /// Arguments that parse but make no sense.
+    Invalid(String),
+}
+
+fn plan(cli: Cli) -> Result<Plan, String> {
+    let mut json = cli.search.json;
+    let mut options = options(&cli.search)?;
+    let command = match cli.command {
+        None => Planned::Matrix(SCENARIOS.iter().flat_map(|sc| Timing::BOTH.map(|t| (sc, sc.setup(t)))).collect()),
+        Some(Command::List { json: j }) => Planned::List { json: j || json },
+        Some(Command::Run { scenario: name, overrides, search }) => {
+            let sc = scenario(&name)?;
+            json |= search.json;
+            options = self::options(&search)?;
+            let cells = overrides
+                .timings(&Timing::BOTH)
+                .into_iter()
+                .map(|t| overrides.apply(sc.setup(t)).map(|s| (sc, s)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Planned::Matrix(cells)
+        }
+        Some(Command::Table) => Planned::Table,
+        Some(Command::History { files, json: j }) => Planned::History { files, json: j || json },
+        Some(Command::Bench { run_budget, scaling, scenarios }) => {
+            if !(1..=86_400).contains(&run_budget) {
+                return Err(format!("--run-budget must be between 1 and 86400 seconds, not {run_budget}"));
+            }
+            let scenarios = if scenarios.is_empty() {
+                SCENARIOS.iter().collect()
+            } else {
+                scenarios.iter().map(|n| scenario(n)).collect::<Result<_, _>>()?
+            };
+            Planned::Bench { run_budget: Duration::from_secs(run_budget), scaling, scenarios }
+        }
+        Some(Command::BenchRun { scenario: name, search, overrides }) => {
+            let sc = scenario(&name)?;
+            let search = crate::bench::Search::from_name(&search).ok_or_else(|| format!("--search {search}: dfs-symmetry, dfs or bfs"))?;
+            let timing = overrides.timings(&[Timing::Sync])[0];
+            Planned::BenchRun { setup: overrides.apply(sc.setup(timing))?, search }
+        }
+        Some(Command::Explore { scenario: name, overrides, addr }) => {
+            let sc = scenario(&name)?;
+            let timing = overrides.timings(&[Timing::Async])[0];
+            Planned::Explore { scenario: sc, setup: overrides.apply(sc.setup(timing))?, addr }
+        }
+    };
+    Ok(Plan { command, json, options })
+}
+
+/// Does what a checked command line asks. `Ok(false)`: a verdict or an audit found something
+/// (exit status 1).
+pub fn run(plan: Plan) -> Result<bool, String> {
+    let Plan { command, json, options } = plan;
+    match command {
+        Planned::Matrix(cells) => check_cells(cells, options, json),
+        Planned::List { json } => {
+            for sc in SCENARIOS {
+                if json {
+                    let expected: Vec<_> = sc
+                        .expected
+                        .iter()
+                        .map(|(i, s, a)| serde_json::json!({"property": i.name(), "sync": s, "async": a}))
+                        .collect();
+                    let line = serde_json::json!({"scenario": sc.name, "claim": sc.claim, "source": sc.source, "expected": expected});
+                    outln!("{line}");
+                } else {
+                    outln!("{:<26} {}", sc.name, sc.claim);
+                }
+            }
+            Ok(true)
+        }
+        Planned::Table => table(),
+        Planned::History { files, json } => crate::audit::run(&files, json),
+        Planned::Bench { run_budget, scaling, scenarios } => bench(run_budget, scaling, scenarios, options.threads, json),
+        Planned::BenchRun { setup, search } => {
+            let budget = options.time_limit.unwrap_or(Duration::from_secs(10));
+            let row = crate::bench::measure(setup, search, options.threads, budget);
+            outln!("{}", serde_json::to_string(&row).map_err(|e| e.to_string())?);
+            Ok(true)
+        }
+        Planned::Explore { scenario, setup, addr } => {
+            crate::explore::serve(scenario, setup, &addr, options, json)?;
+            Ok(true)
+        }
+    }
+}
+
+/// Checks cells, prints them, and says whether all matched their expectations.
+fn check_cells(cells: Vec<(&'static Scenario, Setup)>, options: SearchOptions, json: bool) -> Result<bool, String> {
+    let started = Instant::now();
+    let mut results = Vec::new();
+    if !json {
+        outln!("{}", matrix_header());
+    }
+    for (scenario, setup) in cells {
+        let cell = check(scenario, setup, options);
+        if json {
+            for r in records(&cell) {
+                outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+            }
+        } else {
+            outln!("{}", matrix_row(&cell));
+        }
+        results.push((scenario, cell));
+    }
+    let surprises: Vec<String> = results.iter().flat_map(|(_, c)| surprises(c)).collect();
+    if !json {
+        outln!(
+            "\n{} cells in {:.1} s. `!` marks a verdict that differs from the scenario's expectation, `?` a cell the literature leaves open.",
+            results.len(),
+            started.elapsed().as_secs_f64()
+        );
+        for (scenario, cell) in &results {
+            out!("{}", counterexample_text(scenario, cell, "http://127.0.0.1:3000"));
+        }
+        if !surprises.is_empty() {
+            outln!("\nDifferences from the recorded expectations:");
+            for s in &surprises {
+                outln!("  {s}");
+            }
+        }
+    }
+    for s in &surprises {
+        eprintln!("unexpected: {s}");
+    }
+    Ok(surprises.is_empty())
+}
+
+/// `check table`: the README's matrix from `check --json` on stdin, every record checked.
+fn table() -> Result<bool, String> {
+    let mut records = Vec::new();
+    for (n, line) in std::io::stdin().lines().enumerate() {
+        let line = line.map_err(|e| format!("reading stdin: {e}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: RecordIn =
+            serde_json::from_str(&line).map_err(|e| format!("line {}: not a `check --json` record: {e}", n + 1))?;
+        let sc = scenario(&record.scenario).map_err(|e| format!("line {}: {e}", n + 1))?;
+        if !matches!(record.timing.as_str(), "sync" | "async") {
+            return Err(format!("line {}: timing {:?} is neither sync nor async", n + 1, record.timing));
+        }
+        if record.kind == "invariant" && !sc.judged().iter().any(|p| p.name() == record.property) {
+            let known = Property::from_name(&record.property).map_or("is no property of the judge", |_| "is not judged in this scenario");
+            return Err(format!("line {}: {:?} {known} ({})", n + 1, record.property, sc.name));
+        }
+        records.push(record);
+    }
+    if records.is_empty() {
+        return Err("no records on stdin: pipe `check --json` into `check table`".into());
+    }
+    out!("{}", markdown_table(&records));
+    Ok(true)
+}
+
+fn bench(run_budget: Duration, scaling: Option<PathBuf>, scenarios: Vec<&'static Scenario>, threads: usize, json: bool) -> Result<bool, String> {
+    match scaling {
+        Some(plot) => {
+            // Fail on the path before measuring anything.
+            std::fs::write(&plot, "").map_err(|e| format!("cannot write the plot to {}: {e}", plot.display()))?;
+            let redlock = scenario("redlock")?;
+            let rows = crate::bench::scaling(redlock, threads, run_budget, |axis, r| {
+                eprintln!("{axis}: {} servers, {} clients, {} attempts, TTL {}: {} states in {:.2} s", r.servers, r.clients, r.attempts, r.ttl, r.unique_states, r.seconds)
+            })?;
+            std::fs::write(&plot, crate::bench::scaling_plot(&rows)?).map_err(|e| format!("cannot write {}: {e}", plot.display()))?;
+            if json {
+                for (axis, r) in &rows {
+                    outln!("{}", serde_json::json!({"varied": axis, "run": r}));
+                }
+            } else {
+                out!("{}", crate::bench::scaling_table(&rows));
+                outln!("\nplot: {}", plot.display());
+            }
+        }
+        None => {
+            let jar = crate::bench::tla2tools_jar()?;
+            let mut rows = Vec::new();
+            for sc in scenarios {
+                let mut printed = Ok(());
+                rows.extend(crate::bench::matrix(sc, threads, run_budget, |r| {
+                    if json {
+                        if printed.is_ok() {
+                            printed = serde_json::to_string(r)
+                                .map_err(|e| e.to_string())
+                                .and_then(|line| crate::output::write(format_args!("{line}\n")));
+                        }
+                    } else {
+                        eprintln!("{} {} {}: {} states, {:.0} states/s", r.scenario, r.timing, r.search.name(), r.unique_states, r.states_per_second);
+                    }
+                })?);
+                printed?;
+            }
+            if !json {
+                out!("{}", crate::bench::matrix_table(&rows));
+            }
+            // Last: Stateright against TLC on the same spaces, the larger last.
+            let mut races = Vec::new();
+            for config in crate::bench::TLC_MODELS {
+                let race = crate::bench::race_tlc(config, &jar, run_budget.max(Duration::from_secs(60)))?;
+                if json {
+                    outln!("{}", serde_json::json!({ "tlc": race }));
+                }
+                races.push(race);
+            }
+            if !json {
+                out!("\n{}", crate::bench::tlc_table(&races));
+            }
+        }
+    }
+    Ok(true)
+}

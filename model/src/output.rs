@@ -1,0 +1,27 @@
+//! Writing to standard output without panicking.
+//!
+//! `println!` panics when stdout is closed or full. The `check` binary writes through
+//! [`out!`](crate::out) and [`outln!`](crate::outln) instead, which return an error that ends
+//! the program with a one-line message (exit status 2). A reader that goes away (`| head`)
+//! ends it quietly: the binary restores the default `SIGPIPE` disposition at start-up.
+
+use std::io::Write;
+
+/// Writes formatted text to stdout, flushed, or says why it could not.
+pub fn write(args: std::fmt::Arguments<'_>) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_fmt(args).and_then(|()| stdout.flush()).map_err(|e| format!("cannot write the output: {e}"))
+}
+
+/// `print!` that returns `Err(String)` from the enclosing function instead of panicking.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write(format_args!($($arg)*))? };
+}
+
+/// `println!` that returns `Err(String)` from the enclosing function instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::output::write(format_args!("\n"))? };
+    ($($arg:tt)*) => { $crate::output::write(format_args!("{}\n", format_args!($($arg)*)))? };
+}
