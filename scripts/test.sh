@@ -12,6 +12,8 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 dpkg -s libz3-dev >/dev/null 2>&1 || missing+=(libz3-dev)
 command -v java >/dev/null || missing+=(default-jre-headless)
+# javac compiles tla/LoopbackRMI.java, which keeps TLC's distributed mode on loopback.
+command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v openssl >/dev/null || missing+=(openssl)
 # TLC comes from PyPI into a virtualenv under target/ (tla/check.sh).
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
@@ -27,3 +29,5 @@ cargo test --workspace
 # (it starts its own redis-server and fails if an increment is lost or a stale write applied).
 cargo run -q -p redlock-client --example fenced_counter
 tla/check.sh
+# TLC's distributed mode (a server and two workers on loopback) reaches the same state count.
+tla/distributed.sh MCPauseUnfencedSync

@@ -7,11 +7,15 @@ use std::process::{Command, Stdio};
 
 /// Pipes the generator's history into `check history -`: (exit code, stdout).
 fn audit_generated(records: u64, violate: bool) -> (i32, String) {
+    audit_shape(records, violate, "rotating")
+}
+
+fn audit_shape(records: u64, violate: bool, shape: &str) -> (i32, String) {
     // Beside the bin: `target/<profile>/examples/`. Built by `cargo test` already; built here when
     // only this test target was asked for.
     let generator = Path::new(env!("CARGO_BIN_EXE_check")).with_file_name("examples").join("generate_history");
     assert!(generator.exists() || build_generator(), "generate_history example");
-    let mut args = vec![records.to_string()];
+    let mut args = vec![records.to_string(), "--shape".into(), shape.into()];
     if violate {
         args.push("--violate".into());
     }
@@ -50,6 +54,21 @@ fn a_streamed_history_of_300k_records_holds_in_memory_bounded_by_its_locks() {
     assert!(summary["peak_live_locks"].as_u64().unwrap() <= 64, "{summary}");
 }
 
+/// Memory follows the locks with live state, not the names seen or the extensions made (the
+/// README has the peak memory of the full-size runs).
+#[test]
+fn many_lock_names_and_many_extensions_keep_one_lock_at_a_time() {
+    let (code, out) = audit_shape(600_000, false, "distinct");
+    assert_eq!(code, 0, "{out}");
+    let summary = &json_lines(&out)[5];
+    assert_eq!((summary["locks"].as_u64(), summary["locks_exact"].as_bool()), (Some(60_000), Some(true)), "{summary}");
+    assert_eq!(summary["peak_live_locks"], 1, "{summary}");
+    let (code, out) = audit_shape(200_000, false, "extensions");
+    assert_eq!(code, 0, "{out}");
+    let summary = &json_lines(&out)[5];
+    assert_eq!((summary["locks"].as_u64(), summary["peak_live_locks"].as_u64()), (Some(1), Some(1)), "{summary}");
+}
+
 #[test]
 fn two_holders_at_once_are_found_with_their_line() {
     let (code, out) = audit_generated(100_000, true);
@@ -80,6 +99,9 @@ fn bad_histories_get_errors_naming_file_and_line_and_never_a_panic() {
         (format!("{good}\n{{\"v\":9,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"setup\",\"nodes\":3}}\n"), "line 2: history schema version 9 is not supported"),
         (format!("{good}\n{}\n", good.replace("\"t_ns\":5", "\"t_ns\":4")), "line 2: time goes backwards"),
         (format!("{good}\nnonsense\n"), "line 2: malformed JSON"),
+        (format!("{good}\n{}\n", "x".repeat(2 << 20)), "line 2: the line is longer than"),
+        (format!("{good}\n{{\"v\":1.0,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"setup\",\"nodes\":3}}\n"), "line 2: the schema version \"v\" must be the integer 1"),
+        (format!("{good}\n{{\"v\":1,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"fault\",\"fault\":{{\"type\":\"meteor\"}}}}\n"), "line 2: bad \"fault\" record: unknown variant `meteor`"),
     ];
     for (contents, message) in cases {
         let out = check_file(&contents);
