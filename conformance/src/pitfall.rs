@@ -15,6 +15,7 @@
 //! driver (`setup`, `acquire_started`, `key_set`, `granted`, `acquire_failed`,
 //! `release_started`, `key_deleted`), plus `client_crashed` when it dies between its commands.
 
+use redlock_client::observe::observe;
 use redlock_client::event::{ClientId, Event, NodeId};
 use redlock_client::params::Params;
 use redlock_client::protocol::{Input, LockState, Output, Reply};
@@ -134,29 +135,26 @@ impl PitfallClient {
         self.origin + Duration::from_millis(at.0)
     }
 
+    /// Feeds the core, records what the step showed (the crate's one observer) and sends the
+    /// requests it asks for with the pitfall's commands.
     fn feed(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
+        let before = self.state;
         self.state.handle(&self.params, self.now(), input, &mut out);
-        let client = self.ident.client;
-        if input == Input::Acquire {
-            self.ident.record(Event::Setup { nodes: 1 });
-        }
-        if input == Input::Release && !out.is_empty() {
-            self.ident.record(Event::ReleaseStarted { client });
+        let mut events = Vec::new();
+        observe(self.ident.client, &self.params, &before, input, &out, None, &mut events);
+        for event in events {
+            self.ident.record(event);
         }
         for output in &out {
             match *output {
                 Output::SendAcquire { round, .. } => {
-                    self.ident.record(Event::AcquireStarted { client });
                     let _ = self.jobs.send(Job::Acquire { acquisition: self.acquisition, round, value: self.value.clone() });
                 }
                 Output::SendRelease { .. } => {
                     let _ = self.jobs.send(Job::Release { value: self.value.clone() });
                 }
-                Output::RetryAfter { .. } | Output::Failed => self.ident.record(Event::AcquireFailed { client }),
-                Output::Acquired { validity_ms, token, .. } => self.ident.record(Event::Granted { client, validity_ms, token }),
-                Output::Lost => self.ident.record(Event::LockLost { client }),
-                Output::SendExtend { .. } | Output::WakeAt { .. } | Output::Extended { .. } | Output::ExtendFailed { .. } => {}
+                _ => {}
             }
         }
         out

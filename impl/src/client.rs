@@ -1,7 +1,7 @@
 //! The client: a set of lock servers and the settings every lock on them shares.
 
 use crate::clock::LocalClock;
-use crate::config::{ClientBuilder, Config, Fencing};
+use crate::config::{ClientBuilder, Config, Fencing, Warning};
 use crate::error::{AcquireError, LockError};
 use crate::event::ClientId;
 use crate::guard::Guard;
@@ -28,8 +28,27 @@ pub(crate) struct ClientInner {
     pub(crate) fencing: Fencing,
     pub(crate) client_id: ClientId,
     pub(crate) recorder: Option<Arc<Recorder>>,
+    pub(crate) warnings: Arc<Warnings>,
     #[cfg(feature = "fault-injection")]
     pub(crate) pause_hook: Option<crate::fault::PauseHook>,
+}
+
+/// The warnings of a client: from its configuration, and from its servers as it meets them.
+#[derive(Default)]
+pub(crate) struct Warnings(std::sync::Mutex<Vec<Warning>>);
+
+impl Warnings {
+    pub(crate) fn add(&self, warning: Warning) {
+        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !list.contains(&warning) {
+            tracing::warn!("{warning}");
+            list.push(warning);
+        }
+    }
+
+    fn list(&self) -> Vec<Warning> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl Client {
@@ -43,7 +62,13 @@ impl Client {
     }
 
     pub(crate) fn from_config(config: Config) -> Client {
-        let nodes = config.servers.into_iter().map(|s| Arc::new(Node::new(s, config.io_timeout))).collect();
+        let warnings = Arc::new(Warnings(std::sync::Mutex::new(config.warnings)));
+        let nodes = config
+            .servers
+            .into_iter()
+            .enumerate()
+            .map(|(index, s)| Arc::new(Node::new(s, config.io_timeout, index, warnings.clone())))
+            .collect();
         Client {
             inner: Arc::new(ClientInner {
                 params: config.params,
@@ -53,10 +78,18 @@ impl Client {
                 fencing: config.fencing,
                 client_id: config.client_id,
                 recorder: config.recorder.map(Arc::new),
+                warnings,
                 #[cfg(feature = "fault-injection")]
                 pause_hook: config.pause_hook,
             }),
         }
+    }
+
+    /// What weakens this client's promises: its configuration's warnings (an even number of
+    /// servers), and what its servers showed once it connected to them (a `maxmemory-policy`
+    /// that may evict lock keys). Each is also traced at `warn` when it is found.
+    pub fn warnings(&self) -> Vec<Warning> {
+        self.inner.warnings.list()
     }
 
     /// The protocol parameters in force.
@@ -82,6 +115,7 @@ impl Client {
                 fencing: i.fencing,
                 client_id: id,
                 recorder: i.recorder.clone(),
+                warnings: i.warnings.clone(),
                 #[cfg(feature = "fault-injection")]
                 pause_hook: i.pause_hook.clone(),
             }),

@@ -26,9 +26,11 @@ impl LocalClock {
         LocalMillis(self.origin.elapsed().as_millis().try_into().unwrap_or(u64::MAX))
     }
 
-    /// The instant at which this clock reads `at`.
+    /// The instant at which this clock reads `at` (readings beyond a century saturate there:
+    /// no parameter reaches that far).
     pub(crate) fn instant(&self, at: LocalMillis) -> Instant {
-        self.origin + Duration::from_millis(at.0)
+        const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        self.origin.checked_add(Duration::from_millis(at.0).min(CENTURY)).unwrap_or(self.origin + CENTURY)
     }
 }
 

@@ -65,8 +65,47 @@ pub(crate) struct Config {
     pub(crate) fencing: Fencing,
     pub(crate) client_id: ClientId,
     pub(crate) recorder: Option<Recorder>,
+    pub(crate) warnings: Vec<Warning>,
     #[cfg(feature = "fault-injection")]
     pub(crate) pause_hook: Option<crate::fault::PauseHook>,
+}
+
+/// Something about the configuration or the servers that the client accepts, but that weakens
+/// what it can promise. Read them with [`Client::warnings`]; each is also traced at `warn`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// An even number of servers tolerates no more failures than one server fewer.
+    EvenServers { servers: usize, quorum: usize },
+    /// The server may evict keys that carry a TTL, lock keys among them, under memory pressure
+    /// (`maxmemory` is set and `maxmemory-policy` is `volatile-*` or `allkeys-*`): an evicted lock
+    /// key is a lock the server forgot, as after a restart without persistence (model scenario
+    /// `redlock-eviction`).
+    EvictionPossible { node: usize, policy: String, maxmemory: u64 },
+    /// `CONFIG GET` is disabled or denied on the server, so the client cannot tell whether it
+    /// may evict lock keys.
+    EvictionUnknown { node: usize, reason: String },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::EvenServers { servers, quorum } => write!(
+                f,
+                "{servers} lock servers (quorum {quorum}) tolerate no more failures than {}: use an odd number",
+                servers - 1
+            ),
+            Warning::EvictionPossible { node, policy, maxmemory } => write!(
+                f,
+                "server {node} may evict lock keys under memory pressure (maxmemory {maxmemory} bytes, \
+                 maxmemory-policy {policy}): an evicted key is a lock the server forgot; use noeviction \
+                 on lock servers"
+            ),
+            Warning::EvictionUnknown { node, reason } => write!(
+                f,
+                "cannot tell whether server {node} may evict lock keys (CONFIG GET maxmemory-policy: {reason})"
+            ),
+        }
+    }
 }
 
 impl ClientBuilder {
@@ -218,17 +257,33 @@ impl ClientBuilder {
         }
         .validate()?;
         let budget_ms = params.ttl_ms - params.drift_ms();
-        let extend_interval_ms = self.extend_interval.map_or(params.ttl_ms / 3, millis);
-        if extend_interval_ms == 0 || extend_interval_ms >= budget_ms {
-            return Err(ConfigError::ExtendInterval { interval_ms: extend_interval_ms, budget_ms });
+        if params.node_timeout_ms >= budget_ms {
+            return Err(ConfigError::NodeTimeoutBeyondValidity { node_timeout_ms: params.node_timeout_ms, budget_ms });
         }
-        if params.node_timeout_ms >= extend_interval_ms {
-            return Err(ConfigError::NodeTimeoutTooLong {
-                node_timeout_ms: params.node_timeout_ms,
-                extend_interval_ms,
-            });
-        }
+        let extend_interval_ms = match self.extend_interval {
+            Some(interval) => {
+                let interval_ms = millis(interval);
+                if interval_ms == 0 || interval_ms >= budget_ms {
+                    return Err(ConfigError::ExtendInterval { interval_ms, budget_ms });
+                }
+                if params.node_timeout_ms >= interval_ms {
+                    return Err(ConfigError::NodeTimeoutTooLong { node_timeout_ms: params.node_timeout_ms, extend_interval_ms: interval_ms });
+                }
+                interval_ms
+            }
+            None => {
+                // The default interval, TTL/3: the user chose only the TTL, so the message speaks of it.
+                let interval_ms = params.ttl_ms / 3;
+                if params.node_timeout_ms >= interval_ms {
+                    return Err(ConfigError::TtlTooShortToExtend { ttl_ms: params.ttl_ms, node_timeout_ms: params.node_timeout_ms });
+                }
+                interval_ms
+            }
+        };
         let io_timeout = self.io_timeout.unwrap_or(self.ttl);
+        if millis(io_timeout) > crate::params::MAX_DURATION_MS {
+            return Err(ConfigError::Params(ParamsError::TooLong { what: "I/O timeout", ms: millis(io_timeout) }));
+        }
         if millis(io_timeout) < params.node_timeout_ms {
             return Err(ConfigError::IoTimeoutBelowNodeTimeout {
                 io_timeout_ms: millis(io_timeout),
@@ -238,12 +293,11 @@ impl ClientBuilder {
         if self.fencing == Fencing::Counter && params.nodes > 1 {
             return Err(ConfigError::FencingNeedsOneServer { servers: params.nodes });
         }
+        let mut warnings = Vec::new();
         if params.nodes % 2 == 0 {
-            tracing::warn!(
-                servers = params.nodes,
-                quorum = params.quorum(),
-                "an even number of lock servers tolerates no more failures than one server fewer"
-            );
+            let warning = Warning::EvenServers { servers: params.nodes, quorum: params.quorum() };
+            tracing::warn!(servers = params.nodes, quorum = params.quorum(), "{warning}");
+            warnings.push(warning);
         }
         Ok(Config {
             params,
@@ -253,6 +307,7 @@ impl ClientBuilder {
             fencing: self.fencing,
             client_id: self.client_id,
             recorder: self.recorder,
+            warnings,
             #[cfg(feature = "fault-injection")]
             pause_hook: self.pause_hook,
         })
@@ -323,6 +378,12 @@ pub enum ConfigError {
     ExtendInterval { interval_ms: u64, budget_ms: u64 },
     /// An extension round could not settle within one extension interval.
     NodeTimeoutTooLong { node_timeout_ms: u64, extend_interval_ms: u64 },
+    /// The per-node timeout is not below the validity of a fresh lock: an acquire that waits
+    /// for a slow node could never be valid.
+    NodeTimeoutBeyondValidity { node_timeout_ms: u64, budget_ms: u64 },
+    /// With the default extension every TTL/3, an extension round (up to the per-node timeout)
+    /// could not settle before the next one is due: the TTL is too short for the node timeout.
+    TtlTooShortToExtend { ttl_ms: u64, node_timeout_ms: u64 },
     /// Answers would be abandoned before the protocol stops waiting for them.
     IoTimeoutBelowNodeTimeout { io_timeout_ms: u64, node_timeout_ms: u64 },
     /// [`Fencing::Counter`] needs a single server: with more, the model finds no honest token.
@@ -356,6 +417,18 @@ impl fmt::Display for ConfigError {
                 f,
                 "the per-node timeout ({node_timeout_ms} ms) must be below the extension \
                  interval ({extend_interval_ms} ms), or a lost lock could be reported late"
+            ),
+            ConfigError::NodeTimeoutBeyondValidity { node_timeout_ms, budget_ms } => write!(
+                f,
+                "the per-node timeout ({node_timeout_ms} ms) is not below the validity of a fresh lock \
+                 (TTL minus drift: {budget_ms} ms): raise the TTL or lower the node timeout"
+            ),
+            ConfigError::TtlTooShortToExtend { ttl_ms, node_timeout_ms } => write!(
+                f,
+                "the TTL ({ttl_ms} ms) is too short for the per-node timeout ({node_timeout_ms} ms): a lock \
+                 must be extendable every TTL/3, and one round may take the node timeout; use a TTL above \
+                 {} ms or a shorter node timeout",
+                node_timeout_ms.saturating_mul(3)
             ),
             ConfigError::IoTimeoutBelowNodeTimeout { io_timeout_ms, node_timeout_ms } => write!(
                 f,

@@ -1,5 +1,5 @@
 //! One vocabulary of observable steps, shared by the model, the conformance runs and the
-//! history recorder (see `../shared/design.md`, seam 1).
+//! history recorder (`docs/design.md`: one vocabulary, one judge).
 //!
 //! An [`Event`] carries no time: the order in which events are fed to the
 //! [`Judge`](crate::judge::Judge) is real-time order. In a recorded history each event travels
@@ -60,6 +60,9 @@ pub enum Event {
     ReleaseStarted { client: ClientId },
     /// The client told its user that the lock was lost.
     LockLost { client: ClientId },
+    /// A server answered the client definitively that the key is not the client's (gone, or
+    /// holding another value) when the client asked to extend or release it.
+    Refused { client: ClientId, node: NodeId },
     /// A server deleted `owner`'s key because `by` asked it to.
     KeyDeleted { node: NodeId, owner: ClientId, by: ClientId },
     /// A server's clock passed the key's expiry.

@@ -1,9 +1,9 @@
 //! The guard of a held lock: its validity, its token, extension, release, fenced operations.
 
-use crate::error::{ExtendError, FencedError, ReleaseError};
+use crate::error::{ExtendError, FencedError, ReleaseError, Released};
 use crate::fence::{FencedResource, Read, Write};
 use crate::lock::Lock;
-use crate::protocol::Output;
+use crate::protocol::{Loss, Output};
 use std::time::Duration;
 
 /// A held lock. Dropping it releases the lock in the background; [`release`](Guard::release)
@@ -45,13 +45,15 @@ impl Guard {
     }
 
     /// Renews the lock for a fresh TTL on a quorum, only while it is still valid. Returns the
-    /// new validity. An expired lock is lost, never silently re-acquired.
+    /// new validity. An expired lock is lost, never silently re-acquired; a lock that a
+    /// majority of nodes no longer holds is lost at once ([`ExtendError::Refused`]).
     pub async fn extend(&mut self) -> Result<Duration, ExtendError> {
         match self.lock.extend().await {
             Output::Extended { validity_ms, .. } => Ok(Duration::from_millis(validity_ms)),
             Output::ExtendFailed { .. } => {
-                Err(ExtendError::NoQuorum { remaining: self.remaining() })
+                Err(ExtendError::NoQuorum { remaining: self.remaining(), nodes: self.lock.outcomes().clone() })
             }
+            Output::Lost { loss: Loss::Refused { nodes } } => Err(ExtendError::Refused { nodes: nodes.iter().collect() }),
             _ => Err(ExtendError::Expired),
         }
     }
@@ -59,8 +61,9 @@ impl Guard {
     /// Releases the lock on every node (compare-and-delete: never another holder's key) and
     /// returns once a majority has confirmed, so that the lock is free for others (a slow or
     /// dead node does not delay it), or after the per-node timeout; the other nodes' releases
-    /// go on in the background.
-    pub async fn release(self) -> Result<(), ReleaseError> {
+    /// go on in the background. [`Released::was_lost`] tells whether a majority had already
+    /// lost the key (the lock was lost before it was released).
+    pub async fn release(self) -> Result<Released, ReleaseError> {
         self.lock.release().await
     }
 

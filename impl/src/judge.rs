@@ -56,15 +56,22 @@ pub enum Property {
     /// `EXPIRE` that never comes (the client crashed in between) leaves a key that never
     /// expires (`003-redlock-analysis-part1.txt`).
     EventuallyAcquirable,
+    /// A holder that so many servers have told "the key is not yours" that no majority can
+    /// hold its key stops believing it holds the lock before it does anything else: it reports
+    /// the loss, releases or dies, rather than extending, touching the resource or waiting for
+    /// its validity to run out. Another client may hold the lock already; a client that
+    /// believes its old validity instead is the lost-lock report that comes seconds late.
+    LostLockReported,
 }
 
 impl Property {
-    pub const ALL: [Property; 5] = [
+    pub const ALL: [Property; 6] = [
         Property::MutualExclusion,
         Property::OwnerOnlyRelease,
         Property::OrderedFencedWrites,
         Property::NoLostUpdate,
         Property::EventuallyAcquirable,
+        Property::LostLockReported,
     ];
 
     /// The snake_case name used in Rust, JSON and the CLI.
@@ -75,6 +82,7 @@ impl Property {
             Property::OrderedFencedWrites => "ordered_fenced_writes",
             Property::NoLostUpdate => "no_lost_update",
             Property::EventuallyAcquirable => "eventually_acquirable",
+            Property::LostLockReported => "lost_lock_reported",
         }
     }
 
@@ -113,6 +121,8 @@ pub struct ClientView {
     ranked: bool,
     /// The value it last read from the resource.
     read: Option<u64>,
+    /// Servers (below 32) that refused its key since its latest grant or extension.
+    refused: u32,
 }
 
 /// The judge of one lock (one resource). See the module docs.
@@ -125,6 +135,9 @@ pub struct Judge {
     down: BTreeMap<NodeId, ()>,
     /// Grants seen, counted up to two: all a witness needs (counting on would split states).
     grants: u32,
+    /// Whether some holder reported a loss that a majority's refusals had told it of (a
+    /// witness of [`Property::LostLockReported`]).
+    refusal_reported: bool,
     /// The rank of the newest holder whose write the resource applied.
     newest_applied: Option<u32>,
     /// The resource's value, where known: a lock's model starts at 0; an auditor that starts
@@ -213,6 +226,11 @@ impl Judge {
         self.grants
     }
 
+    /// Whether a holder has reported a loss that a majority's refusals told it of.
+    pub fn refusal_reported(&self) -> bool {
+        self.refusal_reported
+    }
+
     /// What the judge knows of one node: whose key it holds (and whether it expires), and
     /// whether it is down.
     pub fn node_view(&self, node: NodeId) -> (Option<(ClientId, bool)>, bool) {
@@ -287,10 +305,12 @@ impl Judge {
         match *event {
             Event::Setup { nodes } => self.nodes = nodes,
             Event::AcquireStarted { client } => {
+                self.check_reported(client, "started another attempt");
                 let view = self.client(client);
                 view.acquiring = true;
                 view.sets = 0;
                 view.ranked = false;
+                view.refused = 0;
             }
             Event::KeySet { node, owner, ttl_ms } => {
                 self.keys.insert(node, (owner, ttl_ms.is_some()));
@@ -304,6 +324,8 @@ impl Judge {
                 }
             }
             Event::Granted { client, .. } => {
+                self.check_reported(client, "was granted the lock again");
+                self.client(client).refused = 0;
                 self.open_window(client, "was granted the lock");
                 if !self.client(client).ranked {
                     self.rank(client);
@@ -320,12 +342,29 @@ impl Judge {
                 self.end_attempt(client);
             }
             Event::Extended { client, .. } => {
+                self.check_reported(client, "extended it");
+                self.client(client).refused = 0;
                 if !self.client(client).holding {
                     self.open_window(client, "extended a lock it no longer held");
                 }
             }
-            Event::ValidityEnded { client } | Event::LockLost { client } => {
+            Event::ValidityEnded { client } => {
+                self.check_reported(client, "believed it held the lock until its validity ran out");
                 self.client(client).holding = false
+            }
+            Event::LockLost { client } => {
+                let threshold = (self.nodes as usize).saturating_sub(self.quorum());
+                let view = self.client(client);
+                if view.holding && view.refused.count_ones() as usize > threshold {
+                    self.refusal_reported = true;
+                }
+                self.client(client).holding = false
+            }
+            Event::Refused { client, node } => {
+                let view = self.client(client);
+                if view.holding {
+                    view.refused |= 1u32.checked_shl(node.0).unwrap_or(0);
+                }
             }
             Event::ReleaseStarted { client } | Event::ClientCrashed { client } => {
                 // It holds nothing any more: a later write of its own ranks below every holder.
@@ -355,13 +394,35 @@ impl Judge {
             Event::NodeUp { node } => {
                 self.down.remove(&node);
             }
-            Event::Fault { .. } | Event::WriteRejected { .. } => {}
+            Event::Fault { .. } => {}
+            Event::WriteRejected { client, .. } => self.check_reported(client, "wrote to the resource"),
             Event::ResourceRead { client, value, .. } => {
+                self.check_reported(client, "read the resource");
                 // A judge that joined late learns the value here.
                 self.value.get_or_insert(value);
                 self.client(client).read = Some(value);
             }
-            Event::WriteApplied { client, value, .. } => self.write_applied(client, value),
+            Event::WriteApplied { client, value, .. } => {
+                self.check_reported(client, "wrote to the resource");
+                self.write_applied(client, value)
+            }
+        }
+    }
+
+    /// A holder that a majority cannot hold the key of any more must have reported the loss
+    /// before it takes another step (`step` says which).
+    fn check_reported(&mut self, client: ClientId, step: &str) {
+        let Some(view) = self.clients.get(&client) else { return };
+        let refused = view.refused.count_ones() as usize;
+        if view.holding && refused > (self.nodes as usize).saturating_sub(self.quorum()) {
+            self.violate(
+                Property::LostLockReported,
+                format!(
+                    "{client} {step} after {refused} of {} nodes had refused its key, so that no \
+                     majority could hold it: it should have reported the lock lost at once",
+                    self.nodes
+                ),
+            );
         }
     }
 
@@ -579,6 +640,25 @@ mod tests {
     fn an_expiry_of_an_old_key_does_not_remove_a_newer_owners_key() {
         let j = judge(1, &[KeySet { node: N0, owner: B, ttl_ms: None }, KeyExpired { node: N0, owner: A }]);
         assert_eq!(j.keys.get(&N0), Some(&(B, false)));
+    }
+
+    #[test]
+    fn a_holder_refused_by_a_majority_must_report_the_loss_before_its_next_step() {
+        let refused = |n| Refused { client: A, node: NodeId(n) };
+        let reported = judge(3, &[granted(A), refused(0), refused(1), LockLost { client: A }, ValidityEnded { client: A }]);
+        assert!(reported.violations().is_empty());
+        assert!(reported.refusal_reported());
+        // A minority refused: the old validity stands.
+        let minority = judge(3, &[granted(A), refused(0), ValidityEnded { client: A }]);
+        assert!(minority.violations().is_empty());
+        for next in [ValidityEnded { client: A }, Extended { client: A, validity_ms: 5 }, WriteApplied { client: A, value: 1, token: None }] {
+            let j = judge(3, &[granted(A), refused(0), refused(1), next.clone()]);
+            let v = j.violation(Property::LostLockReported).unwrap_or_else(|| panic!("{next:?}"));
+            assert!(v.explanation.contains("2 of 3 nodes"), "{}", v.explanation);
+        }
+        // Other clients' steps in between are no step of its own.
+        let interleaved = judge(3, &[granted(A), refused(0), refused(1), AcquireStarted { client: B }, LockLost { client: A }]);
+        assert!(interleaved.violations().is_empty());
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //!
 //! A background task extends the lock every extension interval (TTL/3 by default). When an
 //! extension fails it tries again at the next interval; when the validity ends without a
-//! successful extension, the lock is lost: the [`LockContext::lost`] signal fires, the user's
-//! future is dropped, and `with_lock` returns [`LockError::Lost`]. The signal fires at the end
+//! successful extension, or as soon as an extension finds that a majority of nodes no longer
+//! holds the key (it expired early, was evicted or deleted: another client may hold the lock
+//! already), the lock is lost: the [`LockContext::lost`] signal fires, the user's future is
+//! dropped, and `with_lock` returns [`LockError::Lost`] with the reason. The signal fires at the end
 //! of the validity, or at the latest one per-node timeout after it when an extension round is
 //! still in flight; a whole-process pause delays it only until the process runs again, when the
-//! overdue timer fires first (decision 16: no later than one extension interval after the
-//! client runs past its validity). Work that finishes after its validity ended (before the
+//! overdue timer fires first (no later than one extension interval after the client runs past
+//! its validity; `docs/design.md`). Work that finishes after its validity ended (before the
 //! keeper's timer fired: timers are coarse) ran past its lock: `with_lock` waits for the
 //! signal and returns [`LockError::Lost`] for it too.
 
@@ -52,6 +54,11 @@ impl LockContext {
     /// Whether the lock has been lost.
     pub fn is_lost(&self) -> bool {
         self.lost.is_cancelled()
+    }
+
+    /// Why the lock was lost, once it was.
+    pub fn loss(&self) -> Option<crate::error::LossReason> {
+        self.shared.loss()
     }
 
     /// The loss signal as a cancellation token, to hand to spawned tasks.
@@ -105,7 +112,7 @@ where
     if let Ok(Err(e)) = keeper.await {
         tracing::warn!(error = %e, "release after the critical section");
     }
-    outcome.ok_or(LockError::Lost)
+    outcome.ok_or_else(|| LockError::Lost(shared.loss().unwrap_or(crate::error::LossReason::Expired)))
 }
 
 /// Extends `lock` until `done`, reports a loss on `lost`, and releases at the end.
@@ -114,7 +121,7 @@ async fn keep_alive(
     interval: Duration,
     lost: CancellationToken,
     done: CancellationToken,
-) -> Result<(), crate::ReleaseError> {
+) -> Result<crate::Released, crate::ReleaseError> {
     loop {
         let Some(until) = lock.shared().valid_until() else {
             lost.cancel();

@@ -24,6 +24,7 @@
 //! its latency, when it reads the answer.
 
 use crate::commands::{Job, Outcome};
+use crate::error::NodeOutcome;
 use crate::event::{Event, NodeId};
 use crate::lock::{Ident, Shared};
 use crate::node::Node;
@@ -38,12 +39,13 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// What a lane tells the lock's driver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Answer {
-    /// A node answered an acquire or extension of round `round`.
-    Round { round: u32, node: usize, reply: Reply },
-    /// A node answered a release (`confirmed`: it answered at all).
-    Released { node: usize, confirmed: bool },
+    /// A node answered an acquire or extension of round `round`; `outcome` says how, in detail.
+    Round { round: u32, node: usize, reply: Reply, outcome: NodeOutcome },
+    /// A node answered a release: `Ok` (deleted our key), `Refused` (nothing of ours was
+    /// there), or why it did not answer.
+    Released { node: usize, outcome: NodeOutcome },
 }
 
 type Request = Pin<Box<dyn Future<Output = RedisResult<Outcome>> + Send>>;
@@ -77,6 +79,11 @@ impl Lanes {
         let lanes =
             nodes.iter().map(|node| Lane { node: node.clone(), in_flight: None, queue: VecDeque::new() }).collect();
         Lanes { lanes, shared }
+    }
+
+    /// The number of the lock's latest round: answers to earlier ones are stale.
+    pub(crate) fn round(&self) -> u32 {
+        self.shared.round()
     }
 
     /// Queues a request to node `node` behind every earlier one. It goes out when the lanes are
@@ -256,20 +263,67 @@ fn answer(ident: &Ident, index: usize, job: Job, started: Option<Instant>, resul
         }
     }
     let node_id = NodeId(index as u32);
+    let client = ident.client;
     match (job, result) {
         (Job::Acquire { round } | Job::Extend { round }, Ok(Outcome::Round(reply))) => {
             if let Reply::Ok { .. } = reply {
-                ident.record(Event::KeySet { node: node_id, owner: ident.client, ttl_ms: Some(ident.key.ttl_ms) });
+                ident.record(Event::KeySet { node: node_id, owner: client, ttl_ms: Some(ident.key.ttl_ms) });
             }
-            Answer::Round { round, node: index, reply }
+            let outcome = if reply == Reply::Refused { NodeOutcome::Refused } else { NodeOutcome::Ok };
+            Answer::Round { round, node: index, reply, outcome }
         }
-        (Job::Acquire { round } | Job::Extend { round }, _) => Answer::Round { round, node: index, reply: Reply::Error },
-        (Job::Release, Ok(Outcome::Released { deleted })) => {
-            if deleted {
-                ident.record(Event::KeyDeleted { node: node_id, owner: ident.client, by: ident.client });
-            }
-            Answer::Released { node: index, confirmed: true }
+        (Job::Acquire { round } | Job::Extend { round }, Ok(Outcome::Released { .. })) => {
+            Answer::Round { round, node: index, reply: Reply::Error, outcome: NodeOutcome::ServerError("an unexpected answer".into()) }
         }
-        (Job::Release, _) => Answer::Released { node: index, confirmed: false },
+        (Job::Acquire { round } | Job::Extend { round }, Err(e)) => {
+            Answer::Round { round, node: index, reply: Reply::Error, outcome: classify(&e) }
+        }
+        (Job::Release, Ok(Outcome::Released { deleted: true })) => {
+            ident.record(Event::KeyDeleted { node: node_id, owner: client, by: client });
+            Answer::Released { node: index, outcome: NodeOutcome::Ok }
+        }
+        (Job::Release, Ok(Outcome::Released { deleted: false })) => {
+            ident.record(Event::Refused { client, node: node_id });
+            Answer::Released { node: index, outcome: NodeOutcome::Refused }
+        }
+        (Job::Release, Ok(Outcome::Round(_))) => {
+            Answer::Released { node: index, outcome: NodeOutcome::ServerError("an unexpected answer".into()) }
+        }
+        (Job::Release, Err(e)) => Answer::Released { node: index, outcome: classify(&e) },
     }
+}
+
+/// What a failed request says about its node, for errors a user can act on.
+pub(crate) fn classify(e: &redis::RedisError) -> NodeOutcome {
+    use redis::ErrorKind;
+    let text = e.to_string();
+    if e.kind() == ErrorKind::AuthenticationFailed {
+        return NodeOutcome::AuthenticationFailed(text);
+    }
+    if e.is_connection_refusal() {
+        return NodeOutcome::ConnectionRefused;
+    }
+    if e.is_timeout() {
+        return NodeOutcome::TimedOut;
+    }
+    // rustls's errors travel inside I/O errors; so do the server's answers to a client that
+    // sent a TLS handshake to a plain port.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(inner) = source {
+        if inner.downcast_ref::<rustls::Error>().is_some() {
+            return NodeOutcome::TlsFailed(inner.to_string());
+        }
+        source = inner.source();
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        return NodeOutcome::TlsFailed(text);
+    }
+    if lower.contains("noauth") || lower.contains("wrongpass") || lower.contains("invalid password") {
+        return NodeOutcome::AuthenticationFailed(text);
+    }
+    if e.is_io_error() || e.is_connection_dropped() {
+        return NodeOutcome::ConnectionFailed(text);
+    }
+    NodeOutcome::ServerError(text)
 }

@@ -52,6 +52,7 @@
 //! - [`protocol`]: the sans-IO Redlock state machine: the only place where the rules live.
 //!   The async client and the model's client actors both drive it.
 //! - [`event`]: one vocabulary of observable steps, and the NDJSON history record.
+//! - [`observe`]: the one observer that turns a core step into events, for every driver.
 //! - [`judge`]: the invariants, written once, as a fold over events.
 //! - [`history`]: the streaming auditor of recorded histories (`check history` runs it).
 //! - [`scripts`]: the Lua the client runs on the lock servers, as text.
@@ -171,6 +172,7 @@
 pub mod event;
 pub mod history;
 pub mod judge;
+pub mod observe;
 pub mod params;
 pub mod protocol;
 pub mod scripts;
@@ -208,10 +210,11 @@ mod value;
 #[cfg(feature = "client")]
 pub use crate::{
     client::Client,
-    config::{ClientBuilder, ConfigError, Fencing, FENCE_KEY_SUFFIX},
-    error::{AcquireError, ExtendError, FencedError, LockError, ReleaseError},
+    config::{ClientBuilder, ConfigError, Fencing, Warning, FENCE_KEY_SUFFIX},
+    error::{AcquireError, ExtendError, FencedError, LockError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released},
     guard::Guard,
     keep_alive::LockContext,
+    event::ClientId,
     recorder::Recorder,
 };
 /// The redis-rs version this crate is built with (for [`fence::RedisFenced`] connections).

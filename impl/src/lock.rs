@@ -5,11 +5,11 @@
 use crate::client::ClientInner;
 use crate::commands::LockKey;
 use crate::config::{Fencing, FENCE_KEY_SUFFIX};
-use crate::error::{AcquireError, FencedError, ReleaseError};
+use crate::error::{AcquireError, FencedError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released};
 use crate::event::{ClientId, Event};
 use crate::fence::{FencedResource, Read, Write};
 use crate::lane::{Answer, Lanes};
-use crate::protocol::{Input, LockState, NodeSet, Output};
+use crate::protocol::{Input, LockState, Loss, NodeSet, Output};
 use crate::time::LocalMillis;
 use crate::recorder::Recorder;
 use crate::value::LockValue;
@@ -43,6 +43,8 @@ struct Core {
     validity_ms: u64,
     /// The token of the grant; it stays with the holder after a loss, for the resource to judge.
     token: Option<u64>,
+    /// Why the lock was lost, once it was.
+    loss: Option<LossReason>,
 }
 
 /// What the guard, the extender and the user's [`LockContext`](crate::LockContext) share.
@@ -63,21 +65,24 @@ impl Shared {
     pub(crate) fn feed(&self, input: Input, now: LocalMillis, all: &mut Vec<Output>) {
         let mut core = self.core();
         let first = all.len();
+        let before = core.state;
         core.state.handle(&self.client.params, now, input, all);
         let out = &all[first..];
-        let (ident, client) = (&self.ident, self.ident.client);
+        let ident = &self.ident;
         let _span = ident.span.enter();
         // Record before sending, so that a server's step is never stamped before its cause.
-        if input == Input::Acquire {
-            ident.record(Event::Setup { nodes: self.client.params.nodes as u32 });
+        if ident.recorder.is_some() {
+            let mut events = Vec::new();
+            crate::observe::observe(ident.client, &self.client.params, &before, input, out, None, &mut events);
+            for event in events {
+                ident.record(event);
+            }
         }
         if input == Input::Release && !out.is_empty() {
             tracing::debug!("releasing on every node");
-            ident.record(Event::ReleaseStarted { client });
         }
         if out.iter().any(|o| matches!(o, Output::SendAcquire { .. })) {
             tracing::debug!(attempt = core.state.attempts, "acquire attempt");
-            ident.record(Event::AcquireStarted { client });
         }
         for output in out {
             match *output {
@@ -87,28 +92,39 @@ impl Shared {
                 | Output::WakeAt { .. } => {}
                 Output::RetryAfter { .. } | Output::Failed => {
                     tracing::debug!(attempt = core.state.attempts, "attempt failed");
-                    ident.record(Event::AcquireFailed { client });
                 }
                 Output::Acquired { validity_ms, token, .. } => {
                     tracing::info!(validity_ms, ?token, attempt = core.state.attempts, "acquired");
                     (core.validity_ms, core.token) = (validity_ms, token);
-                    ident.record(Event::Granted { client, validity_ms, token });
                 }
                 Output::Extended { validity_ms, .. } => {
                     tracing::debug!(validity_ms, "extended");
                     core.validity_ms = validity_ms;
-                    ident.record(Event::Extended { client, validity_ms });
                 }
                 Output::ExtendFailed { until } => {
                     let remaining_ms = until.since(self.client.clock.now());
-                    tracing::warn!(remaining_ms, "extension failed; the lock stays valid until then");
+                    tracing::warn!(remaining_ms, "extension failed (no majority refused it); the lock stays valid until then");
                 }
-                Output::Lost => {
-                    tracing::warn!("lock lost: its validity ended while it was held");
-                    ident.record(Event::LockLost { client });
+                Output::Lost { loss } => {
+                    let reason = match loss {
+                        Loss::Expired => LossReason::Expired,
+                        Loss::Refused { nodes } => LossReason::Refused { nodes: nodes.iter().collect() },
+                    };
+                    tracing::warn!(%reason, "lock lost");
+                    core.loss = Some(reason);
                 }
             }
         }
+    }
+
+    /// The number of the core's latest round.
+    pub(crate) fn round(&self) -> u32 {
+        self.core().state.rounds
+    }
+
+    /// Why the lock was lost, once it was.
+    pub(crate) fn loss(&self) -> Option<LossReason> {
+        self.core().loss.clone()
     }
 
     /// When the validity ends, if the lock is held.
@@ -185,6 +201,8 @@ pub(crate) struct Lock {
     /// Buffers for the core's outputs and the lanes' answers, reused by every round.
     outputs: Vec<Output>,
     answers: Vec<crate::lane::Answer>,
+    /// What each node answered in the latest round (acquire attempt or extension).
+    outcomes: NodeOutcomes,
 }
 
 impl Lock {
@@ -200,7 +218,7 @@ impl Lock {
         let outputs = lock.feed(Input::Acquire);
         match lock.settle(outputs).await {
             Output::Acquired { .. } => Ok(lock),
-            _ => Err(AcquireError::NotAcquired { attempts: lock.shared.core().state.attempts }),
+            _ => Err(AcquireError::NotAcquired { attempts: lock.shared.core().state.attempts, nodes: lock.outcomes.clone() }),
         }
     }
 
@@ -218,14 +236,14 @@ impl Lock {
             recorder: client.recorder.clone(),
             span,
         };
-        let core = Core { state: LockState::new(), validity_ms: 0, token: None };
+        let core = Core { state: LockState::new(), validity_ms: 0, token: None, loss: None };
         let nodes = client.nodes.len();
         let shared = Arc::new(Shared { client, ident, core: Mutex::new(core) });
         let lanes = Lanes::new(&shared.client.nodes, shared.clone());
         // Room for every output of one input (a request per node, a deadline, a decision), and
         // an answer per node, so that neither grows while the lock lives.
         let (outputs, answers) = (Vec::with_capacity(nodes + 4), Vec::with_capacity(nodes));
-        Lock { shared, lanes: Mutex::new(lanes), runtime, outputs, answers }
+        Lock { shared, lanes: Mutex::new(lanes), runtime, outputs, answers, outcomes: NodeOutcomes(vec![None; nodes]) }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -263,12 +281,17 @@ impl Lock {
         tokio::pin!(timer);
         let mut retry_at = None;
         let mut answers = std::mem::take(&mut self.answers);
-        let lanes = self.lanes();
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        let lanes = self.lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
         let decided = poll_fn(|cx| {
             // A wake polls every lane; after that, in the same poll, only requests not polled
             // yet: the others have our waker already.
             let mut all = true;
             loop {
+                if outputs.iter().any(|o| matches!(o, Output::SendAcquire { .. } | Output::SendExtend { .. })) {
+                    // A new round: forget what the nodes answered to the last one.
+                    outcomes.0.iter_mut().for_each(|o| *o = None);
+                }
                 for output in outputs.drain(..) {
                     match output {
                         Output::WakeAt { at } => deadline = clock.instant(at),
@@ -294,7 +317,10 @@ impl Lock {
                 } else if !answers.is_empty() {
                     let now = clock.now();
                     for answer in answers.drain(..) {
-                        if let Answer::Round { round, node, reply } = answer {
+                        if let Answer::Round { round, node, reply, outcome } = answer {
+                            if round == lanes.round() {
+                                outcomes.0[node] = Some(outcome);
+                            }
                             lanes.feed(Input::Reply { round, node, reply }, now, &mut outputs);
                         }
                     }
@@ -303,6 +329,10 @@ impl Lock {
                     timer.as_mut().poll(cx).is_ready().then_some(Input::Timeout)
                 };
                 let Some(input) = input else { return Poll::Pending };
+                if input == Input::Timeout {
+                    // Whoever has not answered the round by its deadline timed out.
+                    outcomes.0.iter_mut().filter(|o| o.is_none()).for_each(|o| *o = Some(NodeOutcome::TimedOut));
+                }
                 retry_at = None;
                 lanes.feed(input, clock.now(), &mut outputs);
             }
@@ -311,8 +341,14 @@ impl Lock {
         let runtime = self.runtime.clone();
         self.lanes().hand_off(&runtime);
         self.answers = answers;
+        self.outcomes = outcomes;
         self.recycle(outputs);
         decided
+    }
+
+    /// What each node answered in the latest round.
+    pub(crate) fn outcomes(&self) -> &NodeOutcomes {
+        &self.outcomes
     }
 
     /// One extension round: `Extended`, `ExtendFailed` or `Lost`.
@@ -320,7 +356,7 @@ impl Lock {
         let outputs = self.feed(Input::Extend);
         if outputs.is_empty() {
             // The core ignores it: the lock was already lost.
-            return Output::Lost;
+            return Output::Lost { loss: Loss::Expired };
         }
         self.settle(outputs).await
     }
@@ -335,7 +371,7 @@ impl Lock {
     /// nodes may still hold it (no other client can be kept out by them), or when the per-node
     /// timeout has passed. Releases not answered by then still go out and are read (and
     /// recorded) in the background.
-    pub(crate) async fn release(mut self) -> Result<(), ReleaseError> {
+    pub(crate) async fn release(mut self) -> Result<Released, ReleaseError> {
         let was_valid = self.shared.remaining() > Duration::ZERO;
         let mut waiting = NodeSet::default();
         let outputs = self.feed(Input::Release);
@@ -346,32 +382,51 @@ impl Lock {
         }
         self.recycle(outputs);
         let params = &self.shared.client.params;
-        let may_remain = params.nodes - params.quorum();
+        let (nodes, quorum) = (params.nodes, params.quorum());
+        let may_remain = nodes - quorum;
         let deadline = Instant::now() + Duration::from_millis(params.node_timeout_ms);
         let timer = sleep_until(deadline.into());
         tokio::pin!(timer);
         let mut answers = std::mem::take(&mut self.answers);
+        let mut outcomes = NodeOutcomes(vec![None; nodes]);
+        let (mut deleted, mut gone) = (0, 0);
         let lanes = self.lanes();
         poll_fn(|cx| {
             lanes.poll_answers(cx, &mut answers, true);
             for answer in answers.drain(..) {
-                if let Answer::Released { node, confirmed: true } = answer {
-                    waiting.remove(node);
+                if let Answer::Released { node, outcome } = answer {
+                    // A node that says nothing of ours was there is free of the key too.
+                    match outcome {
+                        NodeOutcome::Ok => deleted += 1,
+                        NodeOutcome::Refused => gone += 1,
+                        _ => {}
+                    }
+                    if matches!(outcome, NodeOutcome::Ok | NodeOutcome::Refused) {
+                        waiting.remove(node);
+                    }
+                    outcomes.0[node] = Some(outcome);
                 }
             }
-            if waiting.len() <= may_remain || timer.as_mut().poll(cx).is_ready() {
+            // Done once a majority is free of the key and the answers tell whether the lock was
+            // still held then (a majority deleted our key) or lost before (a majority had none).
+            let free = waiting.len() <= may_remain;
+            let told = deleted >= quorum || gone > may_remain || waiting.is_empty();
+            if (free && told) || timer.as_mut().poll(cx).is_ready() {
                 Poll::Ready(())
             } else {
                 Poll::Pending
             }
         })
         .await;
+        for node in waiting.iter() {
+            outcomes.0[node].get_or_insert(NodeOutcome::TimedOut);
+        }
         if !was_valid {
             Err(ReleaseError::Expired)
         } else if waiting.len() > may_remain {
-            Err(ReleaseError::Unconfirmed { nodes: waiting.iter().collect() })
+            Err(ReleaseError::Unconfirmed { nodes: outcomes })
         } else {
-            Ok(())
+            Ok(Released { gone: outcomes.nodes_where(&NodeOutcome::Refused), nodes })
         }
     }
 }

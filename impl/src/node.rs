@@ -6,7 +6,11 @@
 //! same connection is still processed after it. Only an error that breaks the connection
 //! (reset, closed, refused) makes the next request reconnect.
 
+use crate::client::Warnings;
 use crate::commands::{self, Job, LockKey, Outcome};
+use crate::config::Warning;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisResult};
 use std::sync::{Mutex, MutexGuard};
@@ -27,15 +31,27 @@ pub(crate) struct Node {
     conn: Mutex<(u64, Option<MultiplexedConnection>)>,
     /// Held while connecting, so that one connection is opened at a time.
     connecting: tokio::sync::Mutex<()>,
+    /// This node's index, and where to say what it showed (its eviction policy, once).
+    index: usize,
+    warnings: Arc<Warnings>,
+    eviction_checked: AtomicBool,
 }
 
 impl Node {
-    pub(crate) fn new(client: redis::Client, io_timeout: Duration) -> Node {
+    pub(crate) fn new(client: redis::Client, io_timeout: Duration, index: usize, warnings: Arc<Warnings>) -> Node {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(io_timeout))
             .set_response_timeout(Some(io_timeout))
             .set_pipeline_buffer_size(PIPELINE_BUFFER);
-        Node { client, config, conn: Mutex::new((0, None)), connecting: tokio::sync::Mutex::new(()) }
+        Node {
+            client,
+            config,
+            conn: Mutex::new((0, None)),
+            connecting: tokio::sync::Mutex::new(()),
+            index,
+            warnings,
+            eviction_checked: AtomicBool::new(false),
+        }
     }
 
     fn slot(&self) -> MutexGuard<'_, (u64, Option<MultiplexedConnection>)> {
@@ -75,9 +91,33 @@ impl Node {
             return Ok(open);
         }
         let conn = self.client.get_multiplexed_async_connection_with_config(&self.config).await?;
+        if !self.eviction_checked.swap(true, Ordering::Relaxed) {
+            self.check_eviction(conn.clone());
+        }
         let mut slot = self.slot();
         slot.0 += 1;
         slot.1 = Some(conn.clone());
         Ok((slot.0, conn))
+    }
+
+    /// Asks the server, once and in the background, whether it may evict lock keys: keys with
+    /// a TTL go under `volatile-*` and `allkeys-*` policies once `maxmemory` is reached.
+    fn check_eviction(&self, mut conn: MultiplexedConnection) {
+        let (node, warnings) = (self.index, self.warnings.clone());
+        tokio::spawn(async move {
+            let config: RedisResult<Vec<String>> =
+                redis::cmd("CONFIG").arg("GET").arg("maxmemory*").query_async(&mut conn).await;
+            match config {
+                Ok(pairs) => {
+                    let value = |name: &str| pairs.chunks(2).find(|p| p[0] == name).map(|p| p[1].clone());
+                    let policy = value("maxmemory-policy").unwrap_or_default();
+                    let maxmemory = value("maxmemory").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    if maxmemory > 0 && policy != "noeviction" && !policy.is_empty() {
+                        warnings.add(Warning::EvictionPossible { node, policy, maxmemory });
+                    }
+                }
+                Err(e) => warnings.add(Warning::EvictionUnknown { node, reason: e.to_string() }),
+            }
+        });
     }
 }

@@ -9,6 +9,13 @@ use std::fmt;
 /// The most lock servers one lock can span (node sets are 32-bit masks).
 pub const MAX_NODES: usize = 32;
 
+/// The longest duration any parameter may have: a year, in milliseconds. Far beyond any lock's
+/// needs, and far within what Redis accepts as `PX` and what clock arithmetic can add up.
+pub const MAX_DURATION_MS: u64 = 365 * 24 * 3600 * 1000;
+
+/// The most retries an acquire may make.
+pub const MAX_RETRIES: u32 = 1_000_000;
+
 /// Parameters of the Redlock protocol. Build with [`Params::new`] and adjust the public fields,
 /// then call [`Params::validate`] (the async client does this for you).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,6 +80,19 @@ impl Params {
         if self.ttl_ms == 0 {
             return Err(ParamsError::ZeroTtl);
         }
+        for (what, ms) in [
+            ("TTL", self.ttl_ms),
+            ("fixed drift allowance", self.drift_fixed_ms),
+            ("per-node timeout", self.node_timeout_ms),
+            ("retry delay", self.retry_delay_max_ms),
+        ] {
+            if ms > MAX_DURATION_MS {
+                return Err(ParamsError::TooLong { what, ms });
+            }
+        }
+        if self.retries > MAX_RETRIES {
+            return Err(ParamsError::TooManyRetries { retries: self.retries });
+        }
         if self.drift_ms() >= self.ttl_ms {
             return Err(ParamsError::TtlTooSmallForDrift {
                 ttl_ms: self.ttl_ms,
@@ -107,6 +127,10 @@ pub enum ParamsError {
     ZeroNodeTimeout,
     /// The retry delay's lower bound is above its upper bound.
     RetryDelayRange { min_ms: u64, max_ms: u64 },
+    /// A duration beyond [`MAX_DURATION_MS`] (a year).
+    TooLong { what: &'static str, ms: u64 },
+    /// More retries than [`MAX_RETRIES`].
+    TooManyRetries { retries: u32 },
 }
 
 impl fmt::Display for ParamsError {
@@ -129,6 +153,13 @@ impl fmt::Display for ParamsError {
                 f,
                 "the retry delay range {min_ms}..={max_ms} ms is empty (minimum above maximum)"
             ),
+            ParamsError::TooLong { what, ms } => write!(
+                f,
+                "the {what} of {ms} ms is longer than a year ({MAX_DURATION_MS} ms), the most this client accepts"
+            ),
+            ParamsError::TooManyRetries { retries } => {
+                write!(f, "{retries} retries is more than the {MAX_RETRIES} this client allows")
+            }
         }
     }
 }
@@ -171,9 +202,15 @@ mod tests {
             ParamsError::ZeroNodeTimeout
         );
         assert_eq!(
-            refused(Params { retry_delay_min_ms: 5, retry_delay_max_ms: 4, ..ok }),
+            refused(Params { retry_delay_min_ms: 5, retry_delay_max_ms: 4, ..ok.clone() }),
             ParamsError::RetryDelayRange { min_ms: 5, max_ms: 4 }
         );
+        assert_eq!(refused(Params { ttl_ms: u64::MAX, ..ok.clone() }), ParamsError::TooLong { what: "TTL", ms: u64::MAX });
+        assert_eq!(
+            refused(Params { node_timeout_ms: MAX_DURATION_MS + 1, ..ok.clone() }),
+            ParamsError::TooLong { what: "per-node timeout", ms: MAX_DURATION_MS + 1 }
+        );
+        assert_eq!(refused(Params { retries: u32::MAX, ..ok }), ParamsError::TooManyRetries { retries: u32::MAX });
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! actors drive the very same code with model messages and model clocks, so what the model
 //! checks is what ships.
 //!
-//! The rules (the Redlock description in `../shared/seeds/003-redlock-analysis-part1.txt`):
+//! The rules (the Redlock description in antirez's *Distributed locks with Redis*, with the
+//! additions this crate's docs give reasons for in `docs/design.md`):
 //! - one attempt sends `SET key value NX PX ttl` to all N nodes at once;
 //! - it succeeds when a quorum of N/2 + 1 nodes said OK *and* the validity
 //!   `ttl - elapsed - drift` is still positive, where `elapsed` is measured on the client's
@@ -19,6 +20,11 @@
 //!   of times;
 //! - an extension follows the same quorum and validity rules, only while the lock is still
 //!   valid; extending an expired lock is reported as a loss, never turned into a re-acquire;
+//! - a node that answers an extension *definitively* that the key is not ours (it is gone, or
+//!   holds another value) keeps saying so for the rest of the hold; once so many nodes have
+//!   said it that no majority can hold our key, the lock is lost at once, whatever its validity
+//!   says: another client may hold it already. Timeouts and errors say nothing definite, so they
+//!   leave the validity standing;
 //! - replies carry the round they answer, so a late reply to an earlier attempt never counts
 //!   for a later one.
 
@@ -64,6 +70,13 @@ impl NodeSet {
             out.insert(rename(i));
         }
         out
+    }
+}
+
+impl std::ops::BitOr for NodeSet {
+    type Output = NodeSet;
+    fn bitor(self, other: NodeSet) -> NodeSet {
+        NodeSet(self.0 | other.0)
     }
 }
 
@@ -123,10 +136,22 @@ pub enum Output {
     Failed,
     /// The lock is now held until local time `until`.
     Extended { validity_ms: u64, until: LocalMillis },
-    /// The extension failed, but the lock stays valid until local time `until`.
+    /// The extension failed (timeouts, errors, too few answers), but no majority refused it:
+    /// the lock stays valid until local time `until`.
     ExtendFailed { until: LocalMillis },
-    /// The lock's validity ended while it was held: report it to the user now.
-    Lost,
+    /// The lock was lost while it was held: report it to the user now.
+    Lost { loss: Loss },
+}
+
+/// Why a held lock was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Loss {
+    /// Its validity ran out on the client's clock before an extension succeeded.
+    Expired,
+    /// So many nodes answered definitively that the key is not ours (expired early, evicted,
+    /// deleted, or another client's) that no majority can hold it: another client may hold
+    /// the lock now.
+    Refused { nodes: NodeSet },
 }
 
 /// One round of requests (an acquire attempt or an extension) in flight.
@@ -153,10 +178,10 @@ pub enum Phase {
     Acquiring(Round),
     /// An attempt failed; waiting for the retry delay.
     Backoff,
-    /// Held until local time `until`.
-    Held { until: LocalMillis, token: Option<u64> },
+    /// Held until local time `until`; the nodes in `gone` have said the key is not ours.
+    Held { until: LocalMillis, token: Option<u64>, gone: NodeSet },
     /// Held until `until` while an extension is in flight.
-    Extending { round: Round, until: LocalMillis, token: Option<u64> },
+    Extending { round: Round, until: LocalMillis, token: Option<u64>, gone: NodeSet },
     /// Released by its owner.
     Released,
     /// Every attempt failed.
@@ -191,7 +216,7 @@ impl LockState {
     pub fn handle(&mut self, p: &Params, now: LocalMillis, input: Input, out: &mut Vec<Output>) {
         match (self.phase, input) {
             (Phase::Idle, Input::Acquire) | (Phase::Backoff, Input::Retry) => {
-                self.attempts += 1;
+                self.attempts = self.attempts.saturating_add(1);
                 let round = self.start_round(p, now, out, |node, round| Output::SendAcquire {
                     node,
                     round,
@@ -212,30 +237,34 @@ impl LockState {
                 self.phase = Phase::Acquiring(round);
                 self.settle_acquire(p, now, out);
             }
-            (Phase::Held { until, token }, Input::Extend) => {
+            (Phase::Held { until, token, gone }, Input::Extend) => {
                 if now >= until {
-                    self.lose(out);
+                    self.lose(Loss::Expired, out);
                 } else {
                     let round = self.start_round(p, now, out, |node, round| Output::SendExtend {
                         node,
                         round,
                     });
-                    self.phase = Phase::Extending { round, until, token };
+                    self.phase = Phase::Extending { round, until, token, gone };
                 }
             }
-            (Phase::Held { until, .. }, Input::Timeout) if now >= until => self.lose(out),
-            (Phase::Extending { mut round, until, token }, Input::Reply { round: r, node, reply })
-                if r == round.number && round.pending.contains(node) =>
-            {
+            (Phase::Held { until, .. }, Input::Timeout) if now >= until => self.lose(Loss::Expired, out),
+            (
+                Phase::Extending { mut round, until, token, mut gone },
+                Input::Reply { round: r, node, reply },
+            ) if r == round.number && round.pending.contains(node) => {
                 round.record(node, reply);
-                self.phase = Phase::Extending { round, until, token };
+                if reply == Reply::Refused {
+                    gone.insert(node);
+                }
+                self.phase = Phase::Extending { round, until, token, gone };
                 self.settle_extend(p, now, out);
             }
-            (Phase::Extending { mut round, until, token }, Input::Timeout)
+            (Phase::Extending { mut round, until, token, gone }, Input::Timeout)
                 if now >= round.started.plus(p.node_timeout_ms) =>
             {
                 round.pending = NodeSet::default();
-                self.phase = Phase::Extending { round, until, token };
+                self.phase = Phase::Extending { round, until, token, gone };
                 self.settle_extend(p, now, out);
             }
             // After a loss too: an extension that settled too late may have renewed the key on
@@ -296,8 +325,9 @@ impl LockState {
         };
         let phase = match self.phase {
             Phase::Acquiring(r) => Phase::Acquiring(rename_round(r)),
-            Phase::Extending { round, until, token } => {
-                Phase::Extending { round: rename_round(round), until, token }
+            Phase::Held { until, token, gone } => Phase::Held { until, token, gone: gone.renamed(rename) },
+            Phase::Extending { round, until, token, gone } => {
+                Phase::Extending { round: rename_round(round), until, token, gone: gone.renamed(rename) }
             }
             other => other,
         };
@@ -311,7 +341,9 @@ impl LockState {
         out: &mut Vec<Output>,
         request: impl Fn(usize, u32) -> Output,
     ) -> Round {
-        self.rounds += 1;
+        // Round numbers only tell the current round from earlier ones: wrapping after 2^32
+        // rounds (a lock extended every millisecond for 49 days) confuses nothing.
+        self.rounds = self.rounds.wrapping_add(1);
         let round = Round {
             number: self.rounds,
             started: now,
@@ -329,7 +361,7 @@ impl LockState {
         match round.outcome(p, now) {
             RoundOutcome::Pending => {}
             RoundOutcome::Valid { validity_ms, until } => {
-                self.phase = Phase::Held { until, token: round.token };
+                self.phase = Phase::Held { until, token: round.token, gone: NodeSet::default() };
                 out.push(Output::Acquired { validity_ms, until, token: round.token });
             }
             RoundOutcome::Failed => {
@@ -349,31 +381,39 @@ impl LockState {
     }
 
     fn settle_extend(&mut self, p: &Params, now: LocalMillis, out: &mut Vec<Output>) {
-        let Phase::Extending { round, until, token } = self.phase else { return };
+        let Phase::Extending { round, until, token, gone } = self.phase else { return };
+        // At most this many nodes may lack our key while a majority can still hold it.
+        let may_lack = p.nodes - p.quorum();
+        if gone.len() > may_lack {
+            return self.lose(Loss::Refused { nodes: gone }, out);
+        }
         let outcome = round.outcome(p, now);
-        if outcome == RoundOutcome::Pending {
+        // A failed round whose missing answers could still make a majority refuse waits for
+        // them: a loss is to be reported as a loss, not as a failed extension.
+        let loss_possible = round.ok.len() < p.quorum() && (gone | round.pending).len() > may_lack;
+        if outcome == RoundOutcome::Pending || (outcome == RoundOutcome::Failed && loss_possible) {
             return;
         }
         if now >= until {
             // The old validity ran out before the extension settled: the lock was not held in
             // between, so even a successful extension cannot be trusted.
-            return self.lose(out);
+            return self.lose(Loss::Expired, out);
         }
         match outcome {
             RoundOutcome::Valid { validity_ms, until } => {
-                self.phase = Phase::Held { until, token };
+                self.phase = Phase::Held { until, token, gone };
                 out.push(Output::Extended { validity_ms, until });
             }
             _ => {
-                self.phase = Phase::Held { until, token };
+                self.phase = Phase::Held { until, token, gone };
                 out.push(Output::ExtendFailed { until });
             }
         }
     }
 
-    fn lose(&mut self, out: &mut Vec<Output>) {
+    fn lose(&mut self, loss: Loss, out: &mut Vec<Output>) {
         self.phase = Phase::Lost;
-        out.push(Output::Lost);
+        out.push(Output::Lost { loss });
     }
 }
 
@@ -534,12 +574,64 @@ mod tests {
         let out = feed(&mut s, &p, 502, ok(2, 0));
         assert_eq!(out, vec![Output::Extended { validity_ms: 986, until: LocalMillis(1488) }]);
 
-        // A refused extension keeps the old validity and says so.
+        // An extension that times out or errs keeps the old validity and says so.
         feed(&mut s, &p, 600, Input::Extend);
-        feed(&mut s, &p, 601, refused(3, 0));
-        let out = feed(&mut s, &p, 602, refused(3, 1));
+        feed(&mut s, &p, 601, Input::Reply { round: 3, node: 0, reply: Reply::Error });
+        let out = feed(&mut s, &p, 650, Input::Timeout);
         assert_eq!(out, vec![Output::ExtendFailed { until: LocalMillis(1488) }]);
         assert_eq!(s.held_until(), Some(LocalMillis(1488)));
+    }
+
+    #[test]
+    fn a_majority_that_says_the_key_is_not_ours_loses_the_lock_at_once() {
+        let p = params(5);
+        let mut s = LockState::new();
+        feed(&mut s, &p, 0, Input::Acquire);
+        for node in 0..3 {
+            feed(&mut s, &p, 1, ok(1, node));
+        }
+        feed(&mut s, &p, 100, Input::Extend);
+        // Two refusals and an error: the round has failed, but the two nodes still to answer
+        // could make a majority refuse, so it waits for them.
+        assert!(feed(&mut s, &p, 101, refused(2, 0)).is_empty());
+        assert!(feed(&mut s, &p, 101, refused(2, 1)).is_empty());
+        assert!(feed(&mut s, &p, 102, Input::Reply { round: 2, node: 2, reply: Reply::Error }).is_empty());
+        let out = feed(&mut s, &p, 103, refused(2, 3));
+        assert_eq!(out, vec![Output::Lost { loss: Loss::Refused { nodes: NodeSet(0b1011) } }]);
+        assert_eq!((s.phase, s.held_until()), (Phase::Lost, None), "well before the validity's end");
+    }
+
+    #[test]
+    fn refusals_add_up_across_the_extensions_of_one_hold() {
+        // A node that said the key is gone keeps saying so: two failed rounds with one refusal
+        // each are two nodes without our key, a majority of three.
+        let p = params(3);
+        let mut s = LockState::new();
+        feed(&mut s, &p, 0, Input::Acquire);
+        feed(&mut s, &p, 1, ok(1, 0));
+        feed(&mut s, &p, 1, ok(1, 1));
+        feed(&mut s, &p, 100, Input::Extend);
+        feed(&mut s, &p, 101, refused(2, 0));
+        assert_eq!(feed(&mut s, &p, 150, Input::Timeout), vec![Output::ExtendFailed { until: LocalMillis(988) }]);
+        feed(&mut s, &p, 400, Input::Extend);
+        assert_eq!(
+            feed(&mut s, &p, 401, refused(3, 2)),
+            vec![Output::Lost { loss: Loss::Refused { nodes: NodeSet(0b101) } }]
+        );
+    }
+
+    #[test]
+    fn a_quorum_renews_the_lock_even_when_a_minority_refuses() {
+        let p = params(3);
+        let mut s = LockState::new();
+        feed(&mut s, &p, 0, Input::Acquire);
+        feed(&mut s, &p, 1, ok(1, 0));
+        feed(&mut s, &p, 1, ok(1, 1));
+        feed(&mut s, &p, 100, Input::Extend);
+        feed(&mut s, &p, 101, refused(2, 2));
+        feed(&mut s, &p, 101, ok(2, 0));
+        let out = feed(&mut s, &p, 102, ok(2, 1));
+        assert_eq!(out, vec![Output::Extended { validity_ms: 986, until: LocalMillis(1088) }]);
     }
 
     #[test]
@@ -548,7 +640,7 @@ mod tests {
         let mut s = LockState::new();
         feed(&mut s, &p, 0, Input::Acquire);
         feed(&mut s, &p, 1, ok(1, 0)); // held until 988
-        assert_eq!(feed(&mut s, &p, 988, Input::Extend), vec![Output::Lost]);
+        assert_eq!(feed(&mut s, &p, 988, Input::Extend), vec![Output::Lost { loss: Loss::Expired }]);
         assert_eq!(s.phase, Phase::Lost);
     }
 
@@ -559,7 +651,7 @@ mod tests {
         feed(&mut s, &p, 0, Input::Acquire);
         feed(&mut s, &p, 1, ok(1, 0));
         feed(&mut s, &p, 980, Input::Extend);
-        assert_eq!(feed(&mut s, &p, 990, ok(2, 0)), vec![Output::Lost]);
+        assert_eq!(feed(&mut s, &p, 990, ok(2, 0)), vec![Output::Lost { loss: Loss::Expired }]);
     }
 
     #[test]
@@ -569,7 +661,7 @@ mod tests {
         feed(&mut s, &p, 0, Input::Acquire);
         feed(&mut s, &p, 1, ok(1, 0));
         assert!(feed(&mut s, &p, 987, Input::Timeout).is_empty());
-        assert_eq!(feed(&mut s, &p, 988, Input::Timeout), vec![Output::Lost]);
+        assert_eq!(feed(&mut s, &p, 988, Input::Timeout), vec![Output::Lost { loss: Loss::Expired }]);
     }
 
     #[test]
@@ -593,7 +685,7 @@ mod tests {
         feed(&mut s, &p, 1, ok(1, 1));
         feed(&mut s, &p, 980, Input::Extend);
         feed(&mut s, &p, 990, ok(2, 0));
-        assert_eq!(feed(&mut s, &p, 991, ok(2, 1)), vec![Output::Lost], "settled too late");
+        assert_eq!(feed(&mut s, &p, 991, ok(2, 1)), vec![Output::Lost { loss: Loss::Expired }], "settled too late");
         assert_eq!(s.phase, Phase::Lost);
         assert_eq!(feed(&mut s, &p, 992, Input::Release), all, "node 0 and 1 renewed the key");
         assert_eq!(s.phase, Phase::Released);

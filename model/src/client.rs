@@ -8,6 +8,7 @@
 use crate::msg::{Msg, Timer};
 use crate::setup::{Encoding, Resource, Setup, Tokens};
 use redlock_client::event::{ClientId, Event};
+use redlock_client::observe::observe;
 use redlock_client::protocol::{Input, LockState, NodeSet, Output, Reply};
 use redlock_client::time::LocalMillis;
 use serde::Serialize;
@@ -158,7 +159,6 @@ impl Client {
                 s.step = Step::Writing;
             }
             Timer::Release => {
-                s.events.push(Event::ReleaseStarted { client: self.id() });
                 s.extend_at = None;
                 self.feed(setup, s, Input::Release, o);
                 self.end(s, o);
@@ -209,15 +209,18 @@ impl Client {
         o.set_timer(Timer::Release, model_timeout());
     }
 
-    /// Feeds the core and carries out what it says.
+    /// Feeds the core, records what the step showed (the one observer's events) and carries
+    /// out what the core says.
     fn feed(&self, setup: &Setup, s: &mut ClientState, input: Input, o: &mut Out<crate::actor::LockActor>) {
         let params = setup.params();
         let mut outputs = Vec::new();
         if matches!(input, Input::Acquire | Input::Retry) {
-            s.events.push(Event::AcquireStarted { client: self.id() });
             s.step = Step::Acquiring;
         }
+        let before = s.lock;
         s.lock.handle(&params, self.now(s), input, &mut outputs);
+        let token = matches!(setup.tokens, Tokens::Unique).then(|| self.index as u64 + 1);
+        observe(self.id(), &params, &before, input, &outputs, token, &mut s.events);
         for output in outputs {
             self.carry_out(setup, s, output, o);
         }
@@ -253,16 +256,11 @@ impl Client {
             }
             Output::WakeAt { .. } => o.set_timer(Timer::Deadline, model_timeout()),
             Output::RetryAfter { min_ms, .. } => {
-                s.events.push(Event::AcquireFailed { client: self.id() });
                 s.retry_at = Some(s.clock.saturating_add(min_ms as u8));
                 o.set_timer(Timer::Retry, model_timeout());
             }
-            Output::Failed => {
-                s.events.push(Event::AcquireFailed { client: self.id() });
-                self.end(s, o);
-            }
-            Output::Acquired { validity_ms, token, .. } => {
-                s.events.push(Event::Granted { client: self.id(), validity_ms, token: token.or(self.token(setup, s)) });
+            Output::Failed => self.end(s, o),
+            Output::Acquired { .. } => {
                 s.extensions = 0;
                 self.schedule_extension(setup, s, o);
                 match setup.resource {
@@ -273,16 +271,12 @@ impl Client {
                     }
                 }
             }
-            Output::Extended { validity_ms, .. } => {
-                s.events.push(Event::Extended { client: self.id(), validity_ms });
+            Output::Extended { .. } => {
                 s.extensions += 1;
                 self.schedule_extension(setup, s, o);
             }
             Output::ExtendFailed { .. } => {}
-            Output::Lost => {
-                s.events.push(Event::LockLost { client: self.id() });
-                self.end(s, o);
-            }
+            Output::Lost { .. } => self.end(s, o),
         }
     }
 

@@ -47,6 +47,13 @@ pub const KEYS_ALL_EXPIRED: Witness = Witness {
     condition: |_, s| s.judge.grants() >= 1 && s.judge.acquirable_premise(),
 };
 
+/// A holder learned from a majority of servers that its key is gone, and said so.
+pub const LOSS_REPORTED: Witness = Witness {
+    name: "loss_reported",
+    meaning: "a holder that a majority refused reported its lock lost",
+    condition: |_, s| s.judge.refusal_reported(),
+};
+
 /// The witnesses of one invariant.
 pub fn witnesses(invariant: Invariant) -> &'static [Witness] {
     match invariant {
@@ -54,6 +61,7 @@ pub fn witnesses(invariant: Invariant) -> &'static [Witness] {
         Invariant::OwnerOnlyRelease => &[LOCK_PASSED_ON],
         Invariant::OrderedFencedWrites | Invariant::NoLostUpdate => &[WRITES_FROM_TWO_HOLDERS],
         Invariant::EventuallyAcquirable => &[KEYS_ALL_EXPIRED],
+        Invariant::LostLockReported => &[LOSS_REPORTED],
     }
 }
 

@@ -621,6 +621,7 @@ pub fn always(invariant: Invariant) -> Property<LockSystem> {
         Invariant::OrderedFencedWrites => |_, s| s.judge.violation(Invariant::OrderedFencedWrites).is_none(),
         Invariant::NoLostUpdate => |_, s| s.judge.violation(Invariant::NoLostUpdate).is_none(),
         Invariant::EventuallyAcquirable => |_, s| s.judge.violation(Invariant::EventuallyAcquirable).is_none(),
+        Invariant::LostLockReported => |_, s| s.judge.violation(Invariant::LostLockReported).is_none(),
     };
     Property { expectation: Expectation::Always, name: invariant.name(), condition }
 }

@@ -89,8 +89,38 @@ fn an_extension_interval_of_zero_or_beyond_the_validity_is_refused() {
 
 #[test]
 fn a_node_timeout_as_long_as_the_extension_interval_is_refused() {
-    let e = refused(three().ttl(Duration::from_millis(300)).node_timeout(Duration::from_millis(100)));
+    let e = refused(three().ttl(Duration::from_millis(1000)).extend_interval(Duration::from_millis(100)).node_timeout(Duration::from_millis(100)));
     assert_eq!(e, ConfigError::NodeTimeoutTooLong { node_timeout_ms: 100, extend_interval_ms: 100 });
+}
+
+#[test]
+fn a_ttl_too_short_for_the_node_timeout_speaks_of_the_ttl_to_a_user_who_never_extends() {
+    let e = refused(three().ttl(Duration::from_millis(300)).node_timeout(Duration::from_millis(100)));
+    assert_eq!(e, ConfigError::TtlTooShortToExtend { ttl_ms: 300, node_timeout_ms: 100 });
+    assert!(e.to_string().contains("use a TTL above 300 ms"), "{e}");
+    // 10 ms and the default node timeout of 50 ms: a fresh lock could never be valid.
+    let e = refused(three().ttl(Duration::from_millis(10)));
+    assert_eq!(e, ConfigError::NodeTimeoutBeyondValidity { node_timeout_ms: 50, budget_ms: 7 });
+    assert!(!e.to_string().contains("extension"), "{e}");
+}
+
+#[test]
+fn absurd_durations_are_refused_at_build_never_at_runtime() {
+    use redlock_client::params::ParamsError;
+    for (builder, what) in [
+        (three().ttl(Duration::MAX), "TTL"),
+        (three().node_timeout(Duration::MAX), "per-node timeout"),
+        (three().retry_delay(Duration::ZERO..=Duration::MAX), "retry delay"),
+        (three().drift(0, Duration::MAX), "fixed drift allowance"),
+        (three().io_timeout(Duration::MAX), "I/O timeout"),
+    ] {
+        match refused(builder) {
+            ConfigError::Params(ParamsError::TooLong { what: w, .. }) => assert_eq!(w, what),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    assert!(matches!(refused(three().retries(u32::MAX)), ConfigError::Params(ParamsError::TooManyRetries { .. })));
+    assert!(matches!(refused(three().drift(u64::MAX, Duration::ZERO)), ConfigError::Params(ParamsError::TtlTooSmallForDrift { .. })));
 }
 
 #[test]

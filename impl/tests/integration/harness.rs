@@ -78,13 +78,17 @@ pub fn urls(servers: &[Redis]) -> Vec<String> {
     servers.iter().map(Redis::url).collect()
 }
 
-/// Waits until `check` holds, up to `within`.
-pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+/// How long a test waits for a condition before it calls it false: long enough that a busy
+/// machine is never the reason (a condition that holds returns at once).
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Waits until `check` holds, up to [`WAIT`].
+pub async fn eventually<F, Fut>(mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + within;
+    let deadline = Instant::now() + WAIT;
     loop {
         if check().await {
             return true;
