@@ -231,6 +231,7 @@ EvKeyDeleted(n, owner, by) == [kind |-> "KeyDeleted", node |-> n, owner |-> owne
 EvKey(kind, n, owner) == [kind |-> kind, node |-> n, owner |-> owner]   \* KeyExpired, KeyLost
 EvNode(kind, n) == [kind |-> kind, node |-> n]                          \* NodeDown, NodeUp
 EvValue(kind, c, v) == [kind |-> kind, client |-> c, value |-> v]       \* ResourceRead, WriteApplied
+EvRefused(c, n) == [kind |-> "Refused", client |-> c, node |-> n]
 
 -----------------------------------------------------------------------------
 (* The judge (impl/src/judge.rs): a fold over events that keeps only what  *)
@@ -247,6 +248,8 @@ JudgeInit ==
      read |-> [c \in Clients |-> NoVal],
      keys |-> [n \in Servers |-> [owner |-> NoVal, expires |-> FALSE]],
      down |-> {},
+     refused |-> [c \in Clients |-> {}],  \* servers that refused its key since its grant or extension
+     refusalReported |-> FALSE,    \* a holder reported a loss that a majority's refusals told it of
      grants |-> 0,                 \* counted up to two
      newest |-> NoVal,             \* rank of the newest holder whose write was applied
      value |-> 0,
@@ -298,9 +301,18 @@ WriteApplied(j, c, value) ==
               ELSE j2
     IN [j3 EXCEPT !.value = value, !.read[c] = NoVal]
 
+\* A holder that a majority can no longer hold the key of must have reported the loss
+\* before it takes another step.
+CheckReported(j, c, step) ==
+    IF j.holding[c] /\ Cardinality(j.refused[c]) > NumServers - Quorum
+    THEN Violate(j, [property |-> "LostLockReported", client |-> c, step |-> step])
+    ELSE j
+
 JudgeApply(j, e) ==
     CASE e.kind = "AcquireStarted" ->
-            [j EXCEPT !.acquiring[e.client] = TRUE, !.sets[e.client] = 0, !.ranked[e.client] = FALSE]
+            [CheckReported(j, e.client, "started another attempt")
+                EXCEPT !.acquiring[e.client] = TRUE, !.sets[e.client] = 0, !.ranked[e.client] = FALSE,
+                       !.refused[e.client] = {}]
       [] e.kind = "KeySet" ->
             LET j1 == [j EXCEPT !.keys[e.node] = [owner |-> e.owner, expires |-> e.expires]]
                 o == e.owner
@@ -309,7 +321,8 @@ JudgeApply(j, e) ==
                     ELSE [j1 EXCEPT !.sets[o] = @ + 1]
                ELSE j1
       [] e.kind = "Granted" ->
-            LET j1 == OpenWindow(j, e.client, "was granted the lock")
+            LET j0 == [CheckReported(j, e.client, "was granted the lock again") EXCEPT !.refused[e.client] = {}]
+                j1 == OpenWindow(j0, e.client, "was granted the lock")
                 j2 == IF ~j1.ranked[e.client] THEN Rank(j1, e.client) ELSE j1
             IN EndAttempt([j2 EXCEPT !.grants = Min(@ + 1, 2)], e.client)
       [] e.kind = "AcquireFailed" ->
@@ -318,9 +331,18 @@ JudgeApply(j, e) ==
                       THEN NormalizeRanks([j EXCEPT !.rank[e.client] = NoVal]) ELSE j
             IN EndAttempt(j1, e.client)
       [] e.kind = "Extended" ->
-            IF j.holding[e.client] THEN j
-            ELSE OpenWindow(j, e.client, "extended a lock it no longer held")
-      [] e.kind \in {"ValidityEnded", "LockLost"} -> [j EXCEPT !.holding[e.client] = FALSE]
+            LET j1 == [CheckReported(j, e.client, "extended it") EXCEPT !.refused[e.client] = {}]
+            IN IF j1.holding[e.client] THEN j1
+               ELSE OpenWindow(j1, e.client, "extended a lock it no longer held")
+      [] e.kind = "ValidityEnded" ->
+            [CheckReported(j, e.client, "believed it held the lock until its validity ran out")
+                EXCEPT !.holding[e.client] = FALSE]
+      [] e.kind = "LockLost" ->
+            [j EXCEPT !.refusalReported = @ \/ (j.holding[e.client]
+                                                /\ Cardinality(j.refused[e.client]) > NumServers - Quorum),
+                      !.holding[e.client] = FALSE]
+      [] e.kind = "Refused" ->
+            IF j.holding[e.client] THEN [j EXCEPT !.refused[e.client] = @ \cup {e.node}] ELSE j
       [] e.kind \in {"ReleaseStarted", "ClientCrashed"} ->
             \* it holds nothing any more: a later write of its own ranks below every holder
             NormalizeRanks([EndAttempt(j, e.client) EXCEPT !.holding[e.client] = FALSE,
@@ -336,8 +358,9 @@ JudgeApply(j, e) ==
             THEN [j EXCEPT !.keys[e.node] = [owner |-> NoVal, expires |-> FALSE]] ELSE j
       [] e.kind = "NodeDown" -> [j EXCEPT !.down = @ \cup {e.node}]
       [] e.kind = "NodeUp" -> [j EXCEPT !.down = @ \ {e.node}]
-      [] e.kind = "ResourceRead" -> [j EXCEPT !.read[e.client] = e.value]
-      [] e.kind = "WriteApplied" -> WriteApplied(j, e.client, e.value)
+      [] e.kind = "ResourceRead" -> [CheckReported(j, e.client, "read the resource") EXCEPT !.read[e.client] = e.value]
+      [] e.kind = "WriteApplied" -> WriteApplied(CheckReported(j, e.client, "wrote to the resource"), e.client, e.value)
+      [] e.kind = "WriteRejected" -> CheckReported(j, e.client, "wrote to the resource")
 
 \* Bounded liveness (decision 4): once nobody holds or acquires, every expiring key is
 \* gone and a majority is up, a majority of the up servers must be free.
@@ -364,11 +387,13 @@ Judge(j, evs) ==
 
 NoRound == [number |-> 0, started |-> 0, pending |-> {}, ok |-> {}, token |-> 0]
 
-LockInit == [phase |-> "Idle", round |-> NoRound, until |-> NoVal, token |-> 0,
+\* `gone`: servers that said, during this hold, that the key is not ours (Held, Extending).
+LockInit == [phase |-> "Idle", round |-> NoRound, until |-> NoVal, token |-> 0, gone |-> {},
              attempts |-> 0, rounds |-> 0]
 
 SetPhase(l, phase, round, until, token) ==
-    [l EXCEPT !.phase = phase, !.round = round, !.until = until, !.token = token]
+    [l EXCEPT !.phase = phase, !.round = round, !.until = until, !.token = token,
+              !.gone = IF phase \in {"Held", "Extending"} THEN @ ELSE {}]
 
 HeldUntil(l) == IF l.phase \in {"Held", "Extending"} THEN l.until ELSE NoVal
 LockToken(l) == IF l.phase \in {"Held", "Extending"} THEN l.token ELSE 0
@@ -417,9 +442,14 @@ SettleAcquire(l, now) ==
               ELSE [lock |-> SetPhase(l, "Failed", NoRound, NoVal, 0),
                     outs |-> ReleaseEverywhere \o <<Out("Failed")>>]
 
+\* A majority's refusals lose the lock at once; a failed round whose missing answers could
+\* still make a majority refuse waits for them.
 SettleExtend(l, now) ==
-    LET o == Outcome(l.round, now)
-    IN IF o.kind = "Pending" THEN [lock |-> l, outs |-> <<>>]
+    LET mayLack == NumServers - Quorum
+        o == Outcome(l.round, now)
+        lossPossible == Cardinality(l.round.ok) < Quorum /\ Cardinality(l.gone \cup l.round.pending) > mayLack
+    IN IF Cardinality(l.gone) > mayLack THEN Lose(l)
+       ELSE IF o.kind = "Pending" \/ (o.kind = "Failed" /\ lossPossible) THEN [lock |-> l, outs |-> <<>>]
        ELSE IF now >= l.until THEN Lose(l)   \* the old validity ran out first
        ELSE IF o.kind = "Valid"
             THEN [lock |-> SetPhase(l, "Held", NoRound, o.until, l.token), outs |-> <<Out("Extended")>>]
@@ -446,7 +476,8 @@ Handle(l, now, in) ==
       [] l.phase = "Held" /\ in.kind = "Timeout" /\ now >= l.until -> Lose(l)
       [] l.phase = "Extending" /\ in.kind = "Reply" /\ in.round = l.round.number
             /\ in.node \in l.round.pending ->
-            SettleExtend([l EXCEPT !.round = RecordReply(@, in.node, in.reply)], now)
+            SettleExtend([l EXCEPT !.round = RecordReply(@, in.node, in.reply),
+                                   !.gone = IF in.reply.kind = "Refused" THEN @ \cup {in.node} ELSE @], now)
       [] l.phase = "Extending" /\ in.kind = "Timeout" /\ now >= l.round.started + NodeTimeout ->
             SettleExtend([l EXCEPT !.round.pending = {}], now)
       [] l.phase \in {"Acquiring", "Backoff", "Held", "Extending", "Lost"} /\ in.kind = "Release" ->
@@ -555,29 +586,44 @@ CarryOut(e, o) ==
       [] o.kind = "SendExtend" -> Send(e, o.node, MExtend(o.round))
       [] o.kind = "SendRelease" -> Send(e, o.node, ReleaseMsg)
       [] o.kind = "WakeAt" -> SetTimer(e, "Deadline")
-      [] o.kind = "RetryAfter" ->
-            SetTimer([Emit(e, EvC("AcquireFailed", e.who))
-                        EXCEPT !.st.retryAt = e.st.clock + RetryDelay], "Retry")
-      [] o.kind = "Failed" -> End(Emit(e, EvC("AcquireFailed", e.who)))
+      [] o.kind = "RetryAfter" -> SetTimer([e EXCEPT !.st.retryAt = e.st.clock + RetryDelay], "Retry")
+      [] o.kind = "Failed" -> End(e)
       [] o.kind = "Acquired" ->
-            LET e1 == ScheduleExtension([Emit(e, EvC("Granted", e.who)) EXCEPT !.st.extensions = 0])
+            LET e1 == ScheduleExtension([e EXCEPT !.st.extensions = 0])
             IN IF HasResource THEN SetTimer([e1 EXCEPT !.st.step = "Granted"], "Work")
                ELSE FinishWork(e1)
-      [] o.kind = "Extended" ->
-            ScheduleExtension([Emit(e, EvC("Extended", e.who)) EXCEPT !.st.extensions = @ + 1])
+      [] o.kind = "Extended" -> ScheduleExtension([e EXCEPT !.st.extensions = @ + 1])
       [] o.kind = "ExtendFailed" -> e
-      [] o.kind = "Lost" -> End(Emit(e, EvC("LockLost", e.who)))
+      [] o.kind = "Lost" -> End(e)
 
 RECURSIVE CarryOutAll(_, _)
 CarryOutAll(e, outs) == IF outs = <<>> THEN e ELSE CarryOutAll(CarryOut(e, Head(outs)), Tail(outs))
 
-\* Feeds the core one input and carries out what it says.
+\* The one observer (impl/src/observe.rs): the events a core step shows, in its order. (The
+\* `Setup` event is left out: this judge's server count is a constant.)
+OutputEvent(c, o) ==
+    CASE o.kind \in {"RetryAfter", "Failed"} -> <<EvC("AcquireFailed", c)>>
+      [] o.kind = "Acquired" -> <<EvC("Granted", c)>>
+      [] o.kind = "Extended" -> <<EvC("Extended", c)>>
+      [] o.kind = "Lost" -> <<EvC("LockLost", c)>>
+      [] OTHER -> <<>>
+
+RECURSIVE OutputEvents(_, _)
+OutputEvents(c, outs) == IF outs = <<>> THEN <<>> ELSE OutputEvent(c, Head(outs)) \o OutputEvents(c, Tail(outs))
+
+Observe(c, before, in, outs) ==
+    (IF in.kind = "Reply" /\ in.reply.kind = "Refused" /\ before.phase = "Extending"
+        /\ in.round = before.round.number /\ in.node \in before.round.pending
+     THEN <<EvRefused(c, in.node)>> ELSE <<>>)
+    \o (IF in.kind = "Release" /\ outs # <<>> THEN <<EvC("ReleaseStarted", c)>> ELSE <<>>)
+    \o (IF \E i \in 1 .. Len(outs) : outs[i].kind = "SendAcquire" THEN <<EvC("AcquireStarted", c)>> ELSE <<>>)
+    \o OutputEvents(c, outs)
+
+\* Feeds the core one input, records what the observer saw and carries out what the core says.
 Feed(e, in) ==
-    LET e1 == IF in.kind \in {"Acquire", "Retry"}
-              THEN [Emit(e, EvC("AcquireStarted", e.who)) EXCEPT !.st.step = "Acquiring"]
-              ELSE e
+    LET e1 == IF in.kind \in {"Acquire", "Retry"} THEN [e EXCEPT !.st.step = "Acquiring"] ELSE e
         h == Handle(e1.st.lock, e1.st.clock, in)
-        e2 == CarryOutAll([e1 EXCEPT !.st.lock = h.lock], h.outs)
+        e2 == CarryOutAll([e1 EXCEPT !.st.lock = h.lock, !.ev = @ \o Observe(e.who, e1.st.lock, in, h.outs)], h.outs)
     IN IF RoundDeadline(e2.st.lock) = NoVal THEN CancelTimer(e2, "Deadline") ELSE e2
 
 \* Client e.who's timer t fires (t already removed from its timers).
@@ -598,8 +644,7 @@ ClientTimeout(e, t) ==
             LET v == (IF e.st.read = NoVal THEN 0 ELSE e.st.read) + 1
             IN [Send(e, ResourceActor, MWrite(v, Token(e))) EXCEPT !.st.step = "Writing"]
       [] t = "Release" ->
-            End(Feed([Emit(e, EvC("ReleaseStarted", e.who)) EXCEPT !.st.extendAt = NoVal],
-                     [kind |-> "Release"]))
+            End(Feed([e EXCEPT !.st.extendAt = NoVal], [kind |-> "Release"]))
 
 \* Client e.who receives m from actor src.
 ClientReceive(e, src, m) ==
@@ -782,7 +827,7 @@ ResourceReceive(e, src, m) ==
                                 [] ResourceKind = "unique_token_cas" -> m.token > 0 /\ m.token = st.fence
                                 [] OTHER -> m.token >= st.fence
                   p == [client |-> c, value |-> m.value, token |-> m.token, checked |-> TRUE]
-              IN IF ~accepted THEN Send(e, ClientActor(c), MWriteReply(FALSE))
+              IN IF ~accepted THEN Send(Emit(e, EvC("WriteRejected", c)), ClientActor(c), MWriteReply(FALSE))
                  ELSE IF ResourceKind = "fenced_check_then_write"
                  \* the check passed; the write lands in a later, separate step (Apply)
                  THEN [e EXCEPT !.st.fence = m.token, !.st.pending = @ \cup {p}]
@@ -798,7 +843,8 @@ ResourceReceive(e, src, m) ==
               IN IF waiting = {} THEN e
                  ELSE IF m.valid
                  THEN [e EXCEPT !.st.pending = (@ \ {p}) \cup {[p EXCEPT !.checked = TRUE]}]
-                 ELSE Send([e EXCEPT !.st.pending = @ \ {p}], ClientActor(m.client), MWriteReply(FALSE))
+                 ELSE Send([Emit(e, EvC("WriteRejected", m.client)) EXCEPT !.st.pending = @ \ {p}],
+                           ClientActor(m.client), MWriteReply(FALSE))
          [] OTHER -> e
 
 \* Clients whose checked write waits to be applied (their Apply timer is set).
@@ -814,6 +860,7 @@ TypeOK ==
     /\ \A c \in Clients : /\ client[c].step \in Steps
                           /\ client[c].timers \subseteq ClientTimers
                           /\ client[c].clock \in Nat
+                          /\ client[c].lock.gone \subseteq Servers
                           /\ client[c].lock.phase \in {"Idle", "Acquiring", "Backoff", "Held",
                                                        "Extending", "Released", "Failed", "Lost"}
     /\ DOMAIN net = Flows
@@ -1196,5 +1243,7 @@ OrderedFencedWrites == ~Violated(judge, "OrderedFencedWrites")
 NoLostUpdate == ~Violated(judge, "NoLostUpdate")
 \* Once nobody holds or acquires and every expiring key is gone, a majority is free.
 EventuallyAcquirable == ~Violated(judge, "EventuallyAcquirable")
+\* A holder that a majority refused reports the loss before its next step.
+LostLockReported == ~Violated(judge, "LostLockReported")
 
 =============================================================================

@@ -190,14 +190,20 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
             .into_iter()
             .collect()
     };
-    let plan = [
-        (Search::Walks, options.walk_states() / 16),
-        (Search::Exhaustive, options.walk_states() / 2),
-        (Search::Walks, options.walk_states()),
-        (Search::Exhaustive, u64::MAX),
-    ];
+    // Where nothing is expected to break, one exhaustive search with the whole budget: a
+    // bounded one first would only be repeated.
+    let plan: &[(Search, u64)] = if may_break {
+        &[
+            (Search::Walks, options.walk_states() / 16),
+            (Search::Exhaustive, options.walk_states() / 2),
+            (Search::Walks, options.walk_states()),
+            (Search::Exhaustive, u64::MAX),
+        ]
+    } else {
+        &[(Search::Exhaustive, u64::MAX)]
+    };
     let model = LockSystem::new(setup.clone());
-    for (search, share) in plan {
+    for &(search, share) in plan {
         let remaining: Vec<&'static str> = model_properties.iter().copied().filter(|p| !discovered.contains(p)).collect();
         if exhausted || remaining.is_empty() || cut == Some(Cut::Time) {
             break;
@@ -242,7 +248,7 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
         .collect();
     let violated: Vec<Invariant> =
         invariants.iter().filter(|r| r.verdict == Verdict::Violated).map(|r| r.invariant).collect();
-    let mut counterexamples = counterexamples(&setup, &violated, options.shortest_states(), deadline);
+    let mut counterexamples = counterexamples(&setup, &violated, options.shortest_states(), options.threads, deadline);
     for &invariant in &violated {
         let Entry::Vacant(e) = counterexamples.entry(invariant) else { continue };
         let Some((path, racy)) = paths.get(invariant.name()) else { continue };
@@ -368,7 +374,7 @@ pub fn count_states(model: LockSystem, symmetric: bool, threads: usize) -> usize
 
 /// Shortest counterexamples for `violated`, from the smallest setup that shows each: first with
 /// at most 3 servers, then in the setup itself; each search may visit `max_states` states.
-pub fn counterexamples(setup: &Setup, violated: &[Invariant], max_states: u64, deadline: Option<Instant>) -> HashMap<Invariant, Counterexample> {
+pub fn counterexamples(setup: &Setup, violated: &[Invariant], max_states: u64, threads: usize, deadline: Option<Instant>) -> HashMap<Invariant, Counterexample> {
     let mut found = HashMap::new();
     let mut candidates = vec![setup.clone()];
     if setup.servers > 3 {
@@ -380,7 +386,7 @@ pub fn counterexamples(setup: &Setup, violated: &[Invariant], max_states: u64, d
             break;
         }
         let model = LockSystem::new(candidate.clone());
-        for (invariant, actions) in shortest_paths(&model, &missing, max_states, deadline) {
+        for (invariant, actions) in shortest_paths(&model, &missing, max_states, threads, deadline) {
             found.insert(invariant, Counterexample { setup: candidate.clone(), actions, shortest: true });
         }
     }
@@ -438,7 +444,13 @@ pub fn shorten(model: &LockSystem, actions: &[Action], invariant: Invariant) -> 
 /// start), and each class is expanded from the first state that reached it, so parent links
 /// replay exactly. Gives up on whatever is not found once `max_states` states have been
 /// visited (or at `deadline`).
-pub fn shortest_paths(model: &LockSystem, invariants: &[Invariant], max_states: u64, deadline: Option<Instant>) -> HashMap<Invariant, Vec<Action>> {
+pub fn shortest_paths(
+    model: &LockSystem,
+    invariants: &[Invariant],
+    max_states: u64,
+    threads: usize,
+    deadline: Option<Instant>,
+) -> HashMap<Invariant, Vec<Action>> {
     let mut found = HashMap::new();
     if invariants.is_empty() {
         return found;
@@ -474,24 +486,60 @@ pub fn shortest_paths(model: &LockSystem, invariants: &[Invariant], max_states: 
         }
         path
     };
-    let mut actions = Vec::new();
-    while let Some((state, fp)) = queue.pop_front() {
-        for &inv in invariants {
-            if !found.contains_key(&inv) && state.judge.violation(inv).is_some() {
-                found.insert(inv, replay(&parents, fp));
-            }
-        }
-        if found.len() == invariants.len() || generated > max_states || deadline.is_some_and(|d| Instant::now() >= d) {
+    // The successors of a state, with their fingerprints, in the order of its actions.
+    let expand = |state: &SystemState| -> Vec<(u16, SystemState, u64)> {
+        let mut actions = Vec::new();
+        model.actions(state, &mut actions);
+        actions
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, action)| {
+                model.next_state(state, action).map(|next| {
+                    let fp = fingerprint(&next);
+                    (index as u16, next, fp)
+                })
+            })
+            .collect()
+    };
+    // States are taken from the queue in chunks; each chunk is expanded on `threads` threads and
+    // its successors enter the queue in the chunk's order, so the search visits states in the
+    // same order as one thread would, whatever the threads.
+    const CHUNK: usize = 512;
+    loop {
+        let chunk: Vec<(SystemState, u64)> = (0..CHUNK).map_while(|_| queue.pop_front()).collect();
+        if chunk.is_empty() {
             break;
         }
-        actions.clear();
-        model.actions(&state, &mut actions);
-        for (index, action) in actions.drain(..).enumerate() {
-            if let Some(next) = model.next_state(&state, action) {
+        // Every state of the chunk is checked in order; the search stops at the first that
+        // completes the set, before expanding anything.
+        let mut stop = None;
+        for (i, (state, fp)) in chunk.iter().enumerate() {
+            for &inv in invariants {
+                if !found.contains_key(&inv) && state.judge.violation(inv).is_some() {
+                    found.insert(inv, replay(&parents, *fp));
+                }
+            }
+            if found.len() == invariants.len() {
+                stop = Some(i);
+                break;
+            }
+        }
+        if stop.is_some() || generated > max_states || deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let per_thread = chunk.len().div_ceil(threads.max(1));
+        let successors: Vec<Vec<(u16, SystemState, u64)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .chunks(per_thread)
+                .map(|part| scope.spawn(|| part.iter().map(|(state, _)| expand(state)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("an expansion panicked")).collect()
+        });
+        for ((_, fp), nexts) in chunk.iter().zip(successors) {
+            for (index, next, next_fp) in nexts {
                 generated += 1;
-                let next_fp = fingerprint(&next);
                 if let Entry::Vacant(e) = parents.entry(next_fp) {
-                    e.insert(Some((fp, index as u16)));
+                    e.insert(Some((*fp, index)));
                     queue.push_back((next, next_fp));
                 }
             }

@@ -78,6 +78,7 @@ const OOR: Invariant = Invariant::OwnerOnlyRelease;
 const OFW: Invariant = Invariant::OrderedFencedWrites;
 const NLU: Invariant = Invariant::NoLostUpdate;
 const EA: Invariant = Invariant::EventuallyAcquirable;
+const LLR: Invariant = Invariant::LostLockReported;
 
 /// The timing mode's bounds. Sync: a message arrives within the tick it was sent in, a server
 /// measures a TTL within ±1 tick of real time, a pause lasts at most 1 tick. Async: none of it.
@@ -119,6 +120,7 @@ fn base(scenario: &'static str, timing: Timing) -> Setup {
         failover: false,
         clock_jump: None,
         client_crash: false,
+        eviction: false,
         pauses: 0,
     }
 }
@@ -277,6 +279,47 @@ pub const SCENARIOS: &[Scenario] = &[
             s
         },
         expected: &[(ME, Holds, Violated)],
+    },
+    Scenario {
+        name: "redlock-extend",
+        claim: "Redlock on N=5 nodes whose holders extend the lock every TTL/3 while they hold it, as \
+                the crate's with_lock does. An extension renews the keys on a quorum within the old \
+                validity: antirez's rules hold it as safe as a single acquisition; Kleppmann's \
+                timing faults break it as they break the acquisition.",
+        source: "001-redlock-analysis-part2.txt (extending a lock); the crate's with_lock",
+        note: "",
+        build: |t| Setup { watchdog: true, ..redlock("redlock-extend", 5, t) },
+        expected: &[(ME, Holds, Violated)],
+    },
+    Scenario {
+        name: "redlock-extend-n3",
+        claim: "The same on N=3 nodes.",
+        source: "001-redlock-analysis-part2.txt (extending a lock); the crate's with_lock",
+        note: "",
+        build: |t| Setup { watchdog: true, ..redlock("redlock-extend-n3", 3, t) },
+        expected: &[(ME, Holds, Violated)],
+    },
+    Scenario {
+        name: "redlock-eviction",
+        claim: "Redlock on 3 nodes whose servers may evict the lock key before it expires (a \
+                volatile-* or allkeys-* maxmemory-policy under memory pressure: lock keys carry a \
+                TTL, so they are candidates). An eviction is a restart without persistence for one \
+                key: another client can gather a majority while the holder still believes.",
+        source: "003-redlock-analysis-part1.txt (a node that forgets a key); Redis's eviction policies",
+        note: "",
+        build: |t| Setup { watchdog: true, eviction: true, ..redlock("redlock-eviction", 3, t) },
+        expected: &[(ME, Violated, Violated)],
+    },
+    Scenario {
+        name: "single-eviction",
+        claim: "One Redis node that may evict the lock key before it expires; the holder extends \
+                every TTL/3, as with_lock does. The next client is granted the evicted lock while \
+                the holder believes; the holder's next extension hears that its key is gone and \
+                must report the loss at once, not at the end of its old validity.",
+        source: "Redis's eviction policies; the crate's with_lock",
+        note: "",
+        build: |t| Setup { watchdog: true, eviction: true, ..base("single-eviction", t) },
+        expected: &[(ME, Violated, Violated), (LLR, Holds, Holds)],
     },
     Scenario {
         name: "pause-unfenced",

@@ -177,6 +177,9 @@ pub struct Setup {
     pub clock_jump: Option<u8>,
     /// A client may crash (between its commands).
     pub client_crash: bool,
+    /// A server may evict the lock key once, before it expires (a `volatile-*` or `allkeys-*`
+    /// `maxmemory-policy` under memory pressure: the key carries a TTL, so it is a candidate).
+    pub eviction: bool,
     /// Pauses a run may suffer, in all (each at the client's pause point).
     pub pauses: u8,
 }

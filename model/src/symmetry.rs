@@ -33,19 +33,28 @@ pub fn for_setup(setup: &crate::setup::Setup) -> fn(&SystemState) -> SystemState
     }
 }
 
-/// The representative up to renaming of servers and of clients.
+/// The representative up to renaming of servers and of clients. A state already in canonical
+/// order is cloned once, and only then: the checker calls this for every state it generates.
 pub fn servers_and_clients(s: &SystemState) -> SystemState {
-    servers_only(&canonical_clients(s))
+    match canonical_clients(s) {
+        Some(renamed) => canonical_servers(&renamed).unwrap_or(renamed),
+        None => canonical_servers(s).unwrap_or_else(|| s.clone()),
+    }
 }
 
 /// The representative up to renaming of servers.
 pub fn servers_only(s: &SystemState) -> SystemState {
+    canonical_servers(s).unwrap_or_else(|| s.clone())
+}
+
+/// The state with its servers in canonical order, or `None` when they are in it already.
+fn canonical_servers(s: &SystemState) -> Option<SystemState> {
     let states = &s.actors.actor_states;
     let servers = server_count(s);
     if servers < 2 {
-        return s.clone();
+        return None;
     }
-    let Network::Ordered(flows) = &s.actors.network else { return s.clone() };
+    let Network::Ordered(flows) = &s.actors.network else { return None };
     // A server's signature is a hash of everything about it; equal hashes of different servers
     // (a collision) only cost canonicity, never soundness.
     let signature = |i: usize| {
@@ -74,10 +83,12 @@ pub fn servers_only(s: &SystemState) -> SystemState {
         s.judge.node_view(NodeId(i as u32)).hash(&mut h);
         h.finish()
     };
-    let Some((order, rename)) = canonical_order(servers, signature) else { return s.clone() };
+    let (order, rename) = canonical_order(servers, signature)?;
     let node = |i: usize| if i < servers { rename[i] } else { i };
-    let mut out = s.clone();
-    move_actors(&mut out, s, 0, &order);
+    let network = rename_flows(flows, |id| Id::from(node(usize::from(id))), |m| m.clone());
+    let ages = s.ages.iter().map(|((a, b), q)| ((node(*a), node(*b)), q.clone())).collect();
+    let judge = s.judge.renamed_nodes(|n| NodeId(node(n.0 as usize) as u32));
+    let mut out = permuted(s, 0, &order, network, ages, judge);
     for a in out.actors.actor_states[servers..].iter_mut() {
         if let ActorState::Client(c) = &**a {
             let mut c = c.clone();
@@ -86,10 +97,7 @@ pub fn servers_only(s: &SystemState) -> SystemState {
             *a = Arc::new(ActorState::Client(c));
         }
     }
-    out.actors.network = rename_flows(flows, |id| Id::from(node(usize::from(id))), |m| m.clone());
-    out.ages = s.ages.iter().map(|((a, b), q)| ((node(*a), node(*b)), q.clone())).collect();
-    out.judge = s.judge.renamed_nodes(|n| NodeId(node(n.0 as usize) as u32));
-    out
+    Some(out)
 }
 
 /// The order that sorts `n` actors by their signatures (`order[new] = old`) and the renaming it
@@ -108,13 +116,25 @@ fn canonical_order(n: usize, signature: impl Fn(usize) -> u64) -> Option<(Vec<us
     Some((order, rename))
 }
 
-/// Puts the actors `first + order[new]` of `s` at `first + new` in `out`, with their timers and
-/// crash flags.
-fn move_actors(out: &mut SystemState, s: &SystemState, first: usize, order: &[usize]) {
-    for (new, &old) in order.iter().enumerate() {
-        out.actors.actor_states[first + new] = s.actors.actor_states[first + old].clone();
-        out.actors.timers_set[first + new] = s.actors.timers_set[first + old].clone();
-        out.actors.crashed[first + new] = s.actors.crashed[first + old];
+/// `s` with the actors `first + order[new]` moved to `first + new` (with their timers and crash
+/// flags), and the network, message ages and judge left to the caller, who renames them: they
+/// are not cloned only to be replaced.
+fn permuted(s: &SystemState, first: usize, order: &[usize], network: Network<Msg>, ages: BTreeMap<(usize, usize), std::collections::VecDeque<u8>>, judge: redlock_client::judge::Judge) -> SystemState {
+    let at = |i: usize| if (first..first + order.len()).contains(&i) { first + order[i - first] } else { i };
+    let n = s.actors.actor_states.len();
+    SystemState {
+        actors: stateright::actor::ActorModelState {
+            actor_states: (0..n).map(|i| s.actors.actor_states[at(i)].clone()).collect(),
+            network,
+            timers_set: (0..n).map(|i| s.actors.timers_set[at(i)].clone()).collect(),
+            random_choices: s.actors.random_choices.clone(),
+            crashed: (0..n).map(|i| s.actors.crashed[at(i)]).collect(),
+            history: s.actors.history,
+            actor_storages: s.actors.actor_storages.clone(),
+        },
+        judge,
+        budget: s.budget,
+        ages,
     }
 }
 
@@ -134,13 +154,13 @@ fn rename_flows(
     Network::Ordered(flows.iter().map(|((src, dst), q)| ((id(*src), id(*dst)), q.iter().map(&msg).collect())).collect())
 }
 
-/// The same state with clients in a canonical order.
-fn canonical_clients(s: &SystemState) -> SystemState {
+/// The same state with clients in a canonical order, or `None` when they are in it already.
+fn canonical_clients(s: &SystemState) -> Option<SystemState> {
     let states = &s.actors.actor_states;
     let servers = server_count(s);
     let clients = states[servers..].iter().take_while(|a| matches!(***a, ActorState::Client(_))).count();
     if clients < 2 {
-        return s.clone();
+        return None;
     }
     let signature = |c: usize| {
         let i = servers + c;
@@ -180,14 +200,23 @@ fn canonical_clients(s: &SystemState) -> SystemState {
         relations.hash(&mut h);
         h.finish()
     };
-    let Some((order, rename)) = canonical_order(clients, signature) else { return s.clone() };
+    let (order, rename) = canonical_order(clients, signature)?;
     let client = |c: u8| rename.get(c as usize).map_or(c, |&r| r as u8);
     let actor = |id: Id| {
         let i = usize::from(id);
         if (servers..servers + clients).contains(&i) { Id::from(servers + client((i - servers) as u8) as usize) } else { id }
     };
-    let mut out = s.clone();
-    move_actors(&mut out, s, servers, &order);
+    let index = |i: usize| usize::from(actor(Id::from(i)));
+    let ages = s.ages.iter().map(|((a, b), q)| ((index(*a), index(*b)), q.clone())).collect();
+    let network = match &s.actors.network {
+        Network::Ordered(flows) => rename_flows(flows, actor, |m| match m {
+            Msg::GetReply { owner } => Msg::GetReply { owner: owner.map(client) },
+            other => other.clone(),
+        }),
+        other => other.clone(),
+    };
+    let judge = s.judge.renamed_clients(|c| ClientId(client(c.0 as u8) as u32));
+    let mut out = permuted(s, servers, &order, network, ages, judge);
     for (i, a) in out.actors.actor_states.iter_mut().enumerate() {
         match &**a {
             ActorState::Server(srv) => {
@@ -211,14 +240,5 @@ fn canonical_clients(s: &SystemState) -> SystemState {
             ActorState::Client(_) => {}
         }
     }
-    let index = |i: usize| usize::from(actor(Id::from(i)));
-    out.ages = s.ages.iter().map(|((a, b), q)| ((index(*a), index(*b)), q.clone())).collect();
-    if let Network::Ordered(flows) = &s.actors.network {
-        out.actors.network = rename_flows(flows, actor, |m| match m {
-            Msg::GetReply { owner } => Msg::GetReply { owner: owner.map(client) },
-            other => other.clone(),
-        });
-    }
-    out.judge = s.judge.renamed_clients(|c| ClientId(client(c.0 as u8) as u32));
-    out
+    Some(out)
 }

@@ -36,6 +36,7 @@ pub struct Budget {
     pub crashes: u8,
     pub failovers: u8,
     pub client_crashes: u8,
+    pub evictions: u8,
 }
 
 /// The whole system: actors, network, timers (Stateright's), the judge and the fault budget.
@@ -84,6 +85,8 @@ pub enum Action {
     Failover { server: u8, replica: u8 },
     /// A client process dies.
     ClientCrash { client: u8 },
+    /// A server evicts the lock key before its expiry (memory pressure).
+    Evict { server: u8 },
 }
 
 /// A lock system built from a [`Setup`].
@@ -396,6 +399,9 @@ impl LockSystem {
             if setup.restart.is_some() && s.budget.crashes > 0 {
                 actions.push(Action::Crash { server });
             }
+            if setup.eviction && s.budget.evictions > 0 && self.server_state(s, server).key.is_some_and(|k| k.life.is_some()) {
+                actions.push(Action::Evict { server });
+            }
             if setup.failover && s.budget.failovers > 0 {
                 for replica in 0..setup.replicas {
                     actions.push(Action::Failover { server, replica });
@@ -487,6 +493,14 @@ impl LockSystem {
                 Self::purge_messages_to(&mut s, index);
                 events.push(Event::ClientCrashed { client: ClientId(client as u32) });
             }
+            Action::Evict { server } => {
+                s.budget.evictions -= 1;
+                let mut state = self.server_state(&s, server).clone();
+                let key = state.key.take()?;
+                s.actors.timers_set[server as usize].cancel(&Timer::Expire);
+                self.set_server(&mut s, server, state);
+                events.push(Event::KeyLost { node: NodeId(server as u32), owner: ClientId(key.owner as u32) });
+            }
             Action::Deliver { .. } | Action::Timeout { .. } => unreachable!(),
         }
         Some(s)
@@ -533,6 +547,7 @@ impl Model for LockSystem {
                         crashes: setup.restart.map_or(0, |_| 1),
                         failovers: setup.failover as u8,
                         client_crashes: setup.client_crash as u8,
+                        evictions: setup.eviction as u8,
                     },
                 };
                 let mut events = Vec::new();

@@ -92,6 +92,7 @@ pub fn action_label(sys: &LockSystem, action: &Action) -> String {
         Action::Restart { server } => format!("restart {}", server_name(sys, *server)),
         Action::Failover { server, replica } => format!("fail over {} to replica {replica}", server_name(sys, *server)),
         Action::ClientCrash { client } => format!("crash {}", client_name(sys, *client)),
+        Action::Evict { server } => format!("{} evicts the key", server_name(sys, *server)),
     }
 }
 
@@ -160,6 +161,15 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
         Action::ClientCrash { client } => {
             ("client_crash", client_name(sys, *client), format!("{} CRASHES", client_name(sys, *client)))
         }
+        Action::Evict { server } => {
+            let owner = s.actors.actor_states[*server as usize].as_server().and_then(|v| v.key).map(|k| k.owner);
+            let whose = owner.map_or("the".to_string(), |o| format!("client {o}'s"));
+            (
+                "evict",
+                server_name(sys, *server),
+                format!("{} EVICTS {whose} key before its expiry (memory pressure)", server_name(sys, *server)),
+            )
+        }
     }
 }
 
@@ -187,6 +197,7 @@ fn consequence(sys: &LockSystem, next: &SystemState, event: &Event) -> Option<St
         Event::ValidityEnded { client } => format!("{client}'s validity runs out on its own clock"),
         Event::Extended { client, validity_ms } => format!("{client} extended its lock (validity {validity_ms})"),
         Event::LockLost { client } => format!("{client} reports the lock LOST"),
+        Event::Refused { client, node } => format!("{node} tells {client} that its key is not there"),
         Event::ResourceRead { client, value, .. } => format!("{client} read the value {value}"),
         Event::WriteApplied { client, value, token } => {
             let token = token.map(|t| format!(" with token {t}")).unwrap_or_default();

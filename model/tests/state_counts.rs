@@ -48,6 +48,6 @@ fn the_judge_costs_at_most_ten_percent_of_the_canonical_space() {
 const PINNED_SINGLE_NODE_SYNC: usize = 252;
 const PINNED_SINGLE_NODE_ASYNC: usize = 952;
 const PINNED_PAUSE_FENCED_ASYNC: usize = 2028;
-const PINNED_REDLOCK_N3_SYNC: usize = 6295;
+const PINNED_REDLOCK_N3_SYNC: usize = 6313;
 const PINNED_REDLOCK_N3_SYNC_FULL: usize = 58245;
-const PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE: (usize, usize) = (200553, 200706);
+const PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE: (usize, usize) = (201178, 200693);

@@ -58,7 +58,7 @@ impl Contender for RedlockClient {
             Ok(guard) => {
                 let at = Instant::now();
                 match guard.release().await {
-                    Ok(()) => {}
+                    Ok(_) => {}
                     // No majority confirmed within the per-node timeout (an overloaded
                     // machine): the releases still go out; the key scan tells if any was lost.
                     Err(redlock_client::ReleaseError::Unconfirmed { .. }) => {
