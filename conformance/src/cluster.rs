@@ -119,6 +119,23 @@ impl Cluster {
         self.record(Event::NodeDown { node: NodeId(node as u32) });
     }
 
+    /// The node evicts the lock key before its expiry. Emulated: the key is deleted from outside,
+    /// which is what an eviction is to a lock (Redis's own evictions need memory pressure, which
+    /// a replay cannot time; the conformance tests show a real one). The history records the
+    /// key's loss with its owner, the client whose `SET` the node accepted last.
+    pub async fn evict(&self, node: usize) -> Result<(), String> {
+        let owner = self.history.records().iter().rev().find_map(|r| match r.event {
+            Event::KeySet { node: n, owner, .. } if n.0 as usize == node => Some(owner),
+            _ => None,
+        });
+        let mut conn = self.servers[node].connect().await.map_err(|e| e.to_string())?;
+        let deleted: i64 = redis::cmd("DEL").arg(self.history.resource()).query_async(&mut conn).await.map_err(|e| e.to_string())?;
+        if let (1, Some(owner)) = (deleted, owner) {
+            self.record(Event::KeyLost { node: NodeId(node as u32), owner });
+        }
+        Ok(())
+    }
+
     /// Starts a crashed node again, on its port, from its directory.
     pub async fn restart(&mut self, node: usize) -> io::Result<()> {
         self.servers[node].restart().await?;

@@ -51,6 +51,11 @@ impl Write for Buffer {
 }
 
 impl History {
+    /// The name of the lock the run is about (its key on every node).
+    pub fn resource(&self) -> &str {
+        &self.lock
+    }
+
     /// The history of a run about the lock named `lock`.
     pub fn new(lock: impl Into<String>) -> History {
         let buffer = Buffer::default();

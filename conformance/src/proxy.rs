@@ -6,7 +6,8 @@
 //! - `Pass`: forward at once; `Delay(d)`: forward each message `d` after it arrived, in order;
 //! - `Hold`: keep every request and reply of the lock protocol until the harness releases them
 //!   one by one ([`Link::release`]): the directed replays deliver messages in the model's order
-//!   this way. Connection chores (`CLIENT SETINFO`, `SCRIPT LOAD`, `PING`, ...) and their
+//!   this way. Connection chores (`CLIENT SETINFO`, `SCRIPT LOAD`, `PING`, the client's
+//!   `CONFIG GET maxmemory*`, ...) and their
 //!   replies pass, in order; a `NOSCRIPT` reply passes too, and the retried script call with
 //!   it, so that one model message is one release however redis-rs sends it;
 //! - `Blackhole`: drop what arrives (one-way loss). TCP never loses a message inside a live
@@ -70,7 +71,7 @@ enum Kind {
 }
 
 /// Requests that set up or maintain a connection rather than act on a lock.
-const CHORES: &[&str] = &["CLIENT", "HELLO", "AUTH", "SELECT", "PING", "SCRIPT", "READONLY", "INFO", "REPLCONF", "PSYNC", "SYNC"];
+const CHORES: &[&str] = &["CLIENT", "HELLO", "AUTH", "SELECT", "PING", "SCRIPT", "READONLY", "INFO", "CONFIG", "REPLCONF", "PSYNC", "SYNC"];
 
 struct Message {
     bytes: Vec<u8>,

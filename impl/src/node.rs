@@ -101,7 +101,8 @@ impl Node {
     }
 
     /// Asks the server, once and in the background, whether it may evict lock keys: keys with
-    /// a TTL go under `volatile-*` and `allkeys-*` policies once `maxmemory` is reached.
+    /// a TTL go under `volatile-*` and `allkeys-*` policies once `maxmemory` is reached. One
+    /// command on the connection just opened, before the lock's first request.
     fn check_eviction(&self, mut conn: MultiplexedConnection) {
         let (node, warnings) = (self.index, self.warnings.clone());
         tokio::spawn(async move {
@@ -116,6 +117,9 @@ impl Node {
                         warnings.add(Warning::EvictionPossible { node, policy, maxmemory });
                     }
                 }
+                // A server that cannot be reached says nothing of its policy; one that refuses
+                // CONFIG (renamed, or an ACL without it) is said so once.
+                Err(e) if e.kind() == redis::ErrorKind::Io || e.is_timeout() || e.is_connection_refusal() => {}
                 Err(e) => warnings.add(Warning::EvictionUnknown { node, reason: e.to_string() }),
             }
         });

@@ -32,6 +32,9 @@ pub struct Config {
     pub password: Option<String>,
     /// Speak only TLS, with this certificate (the plain port is off).
     pub tls: Option<Tls>,
+    /// `--maxmemory` (bytes) and `--maxmemory-policy`: a server that evicts keys under memory
+    /// pressure.
+    pub maxmemory: Option<(u64, String)>,
 }
 
 /// A `redis-server` process. Killed, and its directory removed, when dropped.
@@ -104,6 +107,9 @@ impl RedisServer {
         }
         if let Some(password) = &self.config.password {
             cmd.args(["--requirepass", password]);
+        }
+        if let Some((bytes, policy)) = &self.config.maxmemory {
+            cmd.args(["--maxmemory", &bytes.to_string(), "--maxmemory-policy", policy]);
         }
         let child = Child::spawn(cmd)
             .map_err(|e| io::Error::new(e.kind(), format!("redis-server: {e} (apt-get install redis-server)")))?;

@@ -107,6 +107,7 @@ impl Execution {
             Op::Crash(node) => self.cluster.crash(node),
             Op::Restart(node) => self.cluster.restart(node).await.map_err(|e| e.to_string())?,
             Op::Failover(node) => self.cluster.failover(node).await?,
+            Op::Evict(node) => self.cluster.evict(node).await?,
             Op::ClientCrash(c) => {
                 self.history.record(Event::ClientCrashed { client: ClientId(c as u32) });
                 self.workers[c].stop();

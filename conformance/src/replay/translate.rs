@@ -125,6 +125,7 @@ pub enum Op {
     Restart(usize),
     Failover(usize),
     ClientCrash(usize),
+    Evict(usize),
     /// A model step with no real counterpart, and why.
     Nothing(&'static str),
 }
@@ -153,6 +154,7 @@ impl fmt::Display for Op {
             Op::Restart(n) => write!(f, "restart node {n}"),
             Op::Failover(n) => write!(f, "kill node {n}'s primary, promote its replica"),
             Op::ClientCrash(c) => write!(f, "client {c} crashes"),
+            Op::Evict(node) => write!(f, "node {node} evicts the lock key (emulated: DEL from outside)"),
             Op::Nothing(why) => write!(f, "nothing: {why}"),
         }
     }
@@ -361,6 +363,7 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
             }
             Action::Failover { server, .. } => ops.push(Op::Failover(*server as usize)),
             Action::ClientCrash { client } => ops.push(Op::ClientCrash(*client as usize)),
+            Action::Evict { server } => ops.push(Op::Evict(*server as usize)),
         }
         ops.extend(step.events.iter().filter_map(Decision::of).map(|(client, decision)| Op::AwaitDecision { client, decision }));
         steps.push(PlannedStep { number: i + 1, model: line.trim().to_string(), ops });

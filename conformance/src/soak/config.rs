@@ -82,6 +82,8 @@ pub enum FaultKind {
     Failover,
     /// A pitfall client dies between `SETNX` and `PEXPIRE` at its next grant.
     ClientCrash { client: usize },
+    /// The node evicts the lock key before its expiry (emulated: `DEL` from outside).
+    Evict { node: Target },
 }
 
 /// A fault of the schedule.
@@ -105,6 +107,7 @@ pub const FAULT_KINDS: &[&str] = &[
     "one_way_loss",
     "failover",
     "client_crash",
+    "eviction",
     "resource_delay",
 ];
 
@@ -153,6 +156,7 @@ impl RunConfig {
             FaultKind::OneWayLoss { .. } => "one_way_loss",
             FaultKind::Failover => "failover",
             FaultKind::ClientCrash { .. } => "client_crash",
+            FaultKind::Evict { .. } => "eviction",
         }
     }
 
@@ -228,6 +232,7 @@ fn draw_fault(config: &RunConfig, rng: &mut StdRng) -> Option<PlannedFault> {
         8 if config.workload == (Workload::Pitfall { pitfall: Pitfall::SetnxThenExpire }) => {
             (Trigger::AtMs(0), FaultKind::ClientCrash { client: client(rng) })
         }
+        9 if !pitfall => (soon_or_after_grant(rng), FaultKind::Evict { node: node(rng) }),
         _ => return None,
     };
     Some(PlannedFault { trigger, fault })

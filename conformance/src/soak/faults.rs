@@ -189,6 +189,13 @@ impl State<'_> {
                 return Ok(follow);
             }
             FaultKind::ClientCrash { .. } => return Ok(follow),
+            FaultKind::Evict { node } => {
+                let node = self.target(node);
+                if !self.usable(node) {
+                    return Ok(follow);
+                }
+                self.cluster.evict(node).await?;
+            }
         }
         self.struck.push(fault);
         Ok(follow)

@@ -16,6 +16,7 @@
 //! | a check-then-write register whose write lands late | `fence-check-then-write`, async |
 //! | a failover before replication | `failover-async-replica`, sync |
 //! | a pitfall client's crash between SETNX and EXPIRE | `single-setnx-then-expire`, sync |
+//! | an eviction of the lock key (emulated by a `DEL` from outside) | `single-eviction` / `redlock-eviction`, sync |
 //!
 //! Two rules derive what the model's cells do not state alone:
 //! - a register that does not check tokens atomically (unfenced, check-then-write) is only as
@@ -135,6 +136,7 @@ pub fn cells(config: &RunConfig, struck: &[FaultKind]) -> Vec<Cell> {
             FaultKind::ClientPause { .. } => cells.extend(register.map(|r| (r, Async))),
             FaultKind::Failover => cells.push(("failover-async-replica", Sync)),
             FaultKind::ClientCrash { .. } => cells.push(("single-setnx-then-expire", Sync)),
+            FaultKind::Evict { .. } => cells.push((if config.servers == 1 { "single-eviction" } else { "redlock-eviction" }, Sync)),
         }
     }
     if let Workload::Writes { register } = config.workload {
