@@ -15,7 +15,7 @@
 (* unique-token check-and-set.                                             *)
 (*                                                                         *)
 (* Time. Real time advances by Tick. The state holds no absolute time,     *)
-(* only relative countdowns (decision 1 of ../../shared/decisions.md).     *)
+(* only relative countdowns (docs/design.md, Time and the judge).       *)
 (* What a server measures on its own clock (a key's TTL, a lock-delay, a   *)
 (* delayed restart) is a Window: the earliest and the latest number of     *)
 (* real ticks from now at which it may end. Clock drift (Skew ticks per    *)
@@ -362,7 +362,7 @@ JudgeApply(j, e) ==
       [] e.kind = "WriteApplied" -> WriteApplied(CheckReported(j, e.client, "wrote to the resource"), e.client, e.value)
       [] e.kind = "WriteRejected" -> CheckReported(j, e.client, "wrote to the resource")
 
-\* Bounded liveness (decision 4): once nobody holds or acquires, every expiring key is
+\* Bounded liveness (docs/design.md): once nobody holds or acquires, every expiring key is
 \* gone and a majority is up, a majority of the up servers must be free.
 CheckAcquirable(j) ==
     LET up == NumServers - Cardinality(j.down)

@@ -1,4 +1,4 @@
-//! The single-node pitfalls of `003-redlock-analysis-part1.txt`, which the shipped client does
+//! The single-node pitfalls of Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 1, which the shipped client does
 //! not have (on purpose), as test tooling: the crate's own sans-IO core drives the lock (quorum,
 //! validity, retries, release after a failed attempt), and only the commands differ, exactly
 //! as in the model, where the pitfalls are command encodings of that same core.

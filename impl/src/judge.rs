@@ -27,14 +27,14 @@ pub enum Property {
     ///
     /// This is Redlock's central claim, and what Kleppmann disputes: it holds if clocks drift
     /// within the allowance, and fails once a clock jumps, a node forgets a key, or a replica is
-    /// promoted before it has the key (`004-kleppmann-how-to-do-distributed-locking.txt`,
-    /// `001-redlock-analysis-part2.txt`).
+    /// promoted before it has the key (Kleppmann, *How to do distributed locking*,
+    /// Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 2).
     MutualExclusion,
     /// A release never removes a key written by another client.
     ///
     /// The single-node pitfalls: deleting with a plain `DEL` or a fixed value, or as `GET` then
     /// `DEL`, lets a late client delete the lock of the next one
-    /// (`003-redlock-analysis-part1.txt`).
+    /// (Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 1).
     OwnerOnlyRelease,
     /// Once the resource has applied a write from a newer holder, it never applies one from an
     /// older holder. Holders are ranked by the real-time order of their grants, not by token
@@ -44,7 +44,7 @@ pub enum Property {
     /// is what separates monotonic fencing tokens, which keep that order, from unique random
     /// tokens, which cannot
     /// (Kleppmann's fencing tokens 33 and 34; antirez's check-and-set; reza_n's case on Hacker
-    /// News, `001-redlock-analysis-part2.txt`).
+    /// News, Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 2).
     OrderedFencedWrites,
     /// Read-modify-write increments on the resource are never lost: every applied write was
     /// computed from the value the resource held when it was applied. A holder paused between
@@ -54,7 +54,7 @@ pub enum Property {
     /// has expired or been deleted, and a majority of servers is up, then a majority of the up
     /// servers is free, so the next client that reaches them is granted. `SETNX` followed by an
     /// `EXPIRE` that never comes (the client crashed in between) leaves a key that never
-    /// expires (`003-redlock-analysis-part1.txt`).
+    /// expires (Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 1).
     EventuallyAcquirable,
     /// A holder that so many servers have told "the key is not yours" that no majority can
     /// hold its key stops believing it holds the lock before it does anything else: it reports

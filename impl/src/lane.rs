@@ -4,7 +4,7 @@
 //! issued them and waits for each answer (or for the I/O timeout) before sending the next. So a
 //! release is always sent after the acquire it undoes has been answered or abandoned on the
 //! same connection, and the server processes it after that acquire: a release that overtook its
-//! acquire would leave an orphan key behind (decision 15).
+//! acquire would leave an orphan key behind (`docs/design.md`, *Cancellation*).
 //!
 //! The lanes are futures polled in place by whoever drives the lock (the acquiring task, the
 //! releasing task, the extender), like a hand-written `join` of the nodes' requests: no task

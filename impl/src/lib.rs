@@ -93,6 +93,9 @@
 //! | … when a server restarts without persistence | violated | violated | `redlock-restart-no-fsync` |
 //! | … when it restarts empty but stays away for a TTL, or persists with `appendfsync always` | holds | violated | `redlock-delayed-restart`, `redlock-fsync-restart` |
 //! | … with one primary and an asynchronous replica that is promoted | violated | violated | `failover-async-replica` |
+//! | … when a server evicts the lock key under memory pressure (`maxmemory` with a `volatile-*` or `allkeys-*` policy; [`Client::warnings`] says so on connect) | violated | violated | `redlock-eviction`, `single-eviction` |
+//! | … while [`Client::with_lock`] extends the lock every TTL/3 | holds | violated | `redlock-extend`, `redlock-extend-n3` |
+//! | A holder that a majority tells "the key is not yours" (expired early, evicted, deleted, another's) reports the loss at once, before any further step | holds | holds | `single-eviction` (and the core's tests) |
 //! | A release never deletes another client's key (Lua compare-and-delete; never `DEL`, never `GET` then `DEL`) | holds | holds | `single-node` (vs `single-plain-del`, `single-get-then-del`) |
 //! | A lock never stays stuck (the TTL is set atomically with the key; never `SETNX` then `EXPIRE`) | holds | holds | `single-node` (vs `single-setnx-then-expire`) |
 //! | A paused holder never overwrites a newer holder's work, **without** fencing | holds | violated | `pause-unfenced`, `watchdog-pause` |
@@ -117,10 +120,23 @@
 //!   generate fencing tokens"). So [`Fencing::Counter`] needs a single server, and a failover of
 //!   that server can repeat tokens (`failover-async-replica`).
 //! - Background extension does not help against pauses (a pause stops the extender too,
-//!   `watchdog-pause`), but it never loses a lock silently: the loss signal fires no later than
-//!   one extension interval after the client runs past its validity (decision 16).
+//!   `watchdog-pause`), but it never loses a lock silently. When a majority of servers answers
+//!   an extension definitively that the key is not ours (it expired early, was evicted or
+//!   deleted, or another client's key is there), the lock is lost at once, whatever its validity
+//!   says: [`ExtendError::Refused`], [`LockError::Lost`] with [`LossReason::Refused`], and the
+//!   `lost()` signal, within one round trip of the refusals. Timeouts and connection errors say
+//!   nothing definite, so they leave the validity standing; then the loss signal fires no later
+//!   than one extension interval after the client runs past its validity (a pause during which
+//!   nothing runs delays it only until the process runs again). `docs/design.md` gives the
+//!   reasons.
+//! - Errors say what each node answered ([`NodeOutcomes`]: refused, timed out, connection
+//!   refused, authentication or TLS failed, a server error with its text), and their `Display`
+//!   names the dominant cause; [`AcquireError::is_contention`] tells a busy lock from failing
+//!   servers.
 //! - An even number of servers is allowed, but tolerates no more failures than one server
-//!   fewer (4 servers: quorum 3, one failure) and is warned about at build time.
+//!   fewer (4 servers: quorum 3, one failure): [`Client::warnings`] says so, as it says when a
+//!   server's `maxmemory-policy` may evict lock keys (read on the first connection; where
+//!   `CONFIG GET` is disabled, it says that it cannot tell).
 //!
 //! # Cancellation and shutdown
 //!
@@ -129,7 +145,7 @@
 //! hide a success). Each lock sends its requests to one server in order, one after the other,
 //! on one connection: the release of a server goes out only after that server's acquire was
 //! answered or abandoned (after the I/O timeout, which defaults to the TTL), so the server
-//! processes it after the acquire and no orphan key is left behind (decision 15). Releases
+//! processes it after the acquire and no orphan key is left behind (`docs/design.md`). Releases
 //! from `Drop` run on a task spawned on the runtime the lock was acquired on; if the runtime
 //! shuts down before they run, they are lost and the keys expire after their TTL. Before
 //! shutting down, release explicitly with [`Guard::release`] (which returns once a majority
@@ -159,7 +175,8 @@
 //! | attempts | `retries` 3 (4 attempts), 100–300 ms apart | `tries` 32, 50–250 ms apart | `retryCount` 10, 200 ms + up to 100 ms | waits on pub/sub | `retry_count` 3, 200 ms | `retry_count` 3, 200 ms |
 //! | lock value | 20 B, CSPRNG (ChaCha12, OS-seeded), hex | 16 B, crypto/rand, base64 | 16 B, crypto, hex | UUID + thread id | 20 random bytes | 20 random bytes |
 //! | auto-extension | `with_lock`, every TTL/3 | manual `Extend` | `using`, 500 ms before expiry | watchdog, every 10 s | manual `extend` | none |
-//! | a lost lock is reported | at once: `lost()`, work dropped, `LockError::Lost` | on the next call | `AbortSignal` in `using` | never (silent) | on the next call | on the next call |
+//! | a lost lock is reported | at once when a majority says the key is gone; else one interval after validity: `lost()`, work dropped, `LockError::Lost(reason)` | on the next call | `AbortSignal` in `using` | never (silent) | on the next call | on the next call |
+//! | why an acquire failed | each node's outcome (contention, timeout, refused connection, AUTH, TLS, server error) | per-node errors | the last error | an exception | "no quorum" | "no quorum" |
 //! | extending an expired lock | error | error | error | — | error | — |
 //! | fencing token | single-server counter, and resource adapters that check it | none | none | `RFencedLock` (one primary's counter) | none | none |
 //! | a release returns | once a majority confirmed (a slow node does not delay it) | after every node answered | at a quorum | after the primary answered | after every node answered | after each node in turn |

@@ -515,7 +515,7 @@ mod tests {
     #[test]
     fn a_quorum_that_arrives_after_the_validity_is_a_failure_and_releases_everywhere() {
         // Kleppmann's "GC pause before the replies are processed": the elapsed-time check
-        // catches it (antirez, 001-redlock-analysis-part2.txt).
+        // catches it (antirez, Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 2).
         let p = params(3);
         let mut s = LockState::new();
         feed(&mut s, &p, 0, Input::Acquire);

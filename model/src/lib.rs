@@ -3,10 +3,10 @@
 //! In February 2016 Martin Kleppmann argued that Redlock, the Redis distributed lock, is
 //! unsafe: it assumes that clocks run at about the right rate, that network delays are short
 //! and that processes do not pause, and a lock that rests on timing assumptions cannot give
-//! correctness without fencing tokens (`004-kleppmann-how-to-do-distributed-locking.txt`).
+//! correctness without fencing tokens (Kleppmann, *How to do distributed locking*).
 //! antirez answered that the assumptions are reasonable, that the elapsed-time check catches
 //! slow replies, and that a unique random token can fence as well
-//! (`001-redlock-analysis-part2.txt`). Both are right about something; this model says exactly
+//! (Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 2). Both are right about something; this model says exactly
 //! what, by exploring every interleaving of small systems.
 //!
 //! The system is an actor model ([`actor`]): lock clients that drive the shipped Redlock core

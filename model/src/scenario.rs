@@ -2,10 +2,10 @@
 //! both timing modes. A scenario switches on its own faults and may override one timing bound
 //! when its claim needs it; its doc says so.
 //!
-//! Sources (in `../shared/seeds/`): `004-kleppmann-how-to-do-distributed-locking.txt`
-//! (Kleppmann), `003-redlock-analysis-part1.txt` (the single-node pitfalls, failover, Redlock,
-//! restarts, Kleppmann's examples), `001-redlock-analysis-part2.txt` (antirez's rebuttal, the
-//! Hacker News discussion, ZooKeeper and Chubby), `000-blog-index-redlock-note.txt` (network
+//! Sources (`docs/design.md` lists them): Martin Kleppmann's *How to do distributed locking*;
+//! Zhang Tielei's *Is a Redis-based distributed lock safe?*, part 1 (the single-node pitfalls,
+//! failover, Redlock, restarts, Kleppmann's examples) and part 2 (antirez's *Is Redlock safe?*,
+//! the Hacker News discussion, ZooKeeper and Chubby); KKKZOZ's *Talk about Redlock* (network
 //! delay, process pause, clock drift).
 
 use crate::setup::{Bounds, Encoding, Resource, Restart, Service, Setup, Timing, Tokens};
@@ -150,7 +150,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 compare-and-delete to release. A release never removes another client's key and \
                 the lock never stays stuck, whatever the timing; mutual exclusion holds while the \
                 server's clock keeps its rate.",
-        source: "003-redlock-analysis-part1.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "",
         build: |t| base("single-node", t),
         expected: &[(ME, Holds, Violated), (OOR, Holds, Holds), (EA, Holds, Holds)],
@@ -159,7 +159,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "single-plain-del",
         claim: "One Redis node, released with a plain DEL: a holder whose key expired while it \
                 still worked deletes the next holder's key (pitfall 3 of the single-node lock).",
-        source: "003-redlock-analysis-part1.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "",
         build: |t| Setup { encoding: Encoding::PlainDel, ..base("single-plain-del", t) },
         expected: &[(OOR, Violated, Violated), (ME, Holds, Violated)],
@@ -168,7 +168,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "single-get-then-del",
         claim: "One Redis node, released as GET then DEL: the key can expire and be taken by \
                 another client between the two commands (pitfall 4 of the single-node lock).",
-        source: "003-redlock-analysis-part1.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "The literature places this under delays (async); the model finds it in sync too: \
                the expiry and the next client's SET fit between the GET and the DEL with no \
                delay at all. Bounded delays narrow the window, they never close it.",
@@ -179,7 +179,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "single-setnx-then-expire",
         claim: "One Redis node, acquired with SETNX then EXPIRE as two commands: a client that \
                 crashes between them leaves a key that never expires (pitfall 2).",
-        source: "003-redlock-analysis-part1.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "",
         build: |t| Setup {
             encoding: Encoding::SetnxThenExpire,
@@ -192,7 +192,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "failover-async-replica",
         claim: "One Redis primary with an asynchronous replica: the primary acknowledges the lock, \
                 fails before replicating it, the replica is promoted and grants the lock again.",
-        source: "003-redlock-analysis-part1.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "",
         build: |t| Setup { replicas: 1, failover: true, ..base("failover-async-replica", t) },
         expected: &[(ME, Violated, Violated), (OOR, Holds, Holds)],
@@ -202,7 +202,7 @@ pub const SCENARIOS: &[Scenario] = &[
         claim: "Redlock on N=5 independent nodes: majority quorum, validity = TTL - elapsed - \
                 drift. antirez: safe if clocks drift within the allowance; Kleppmann: unsafe once \
                 timing assumptions fail.",
-        source: "004-kleppmann-how-to-do-distributed-locking.txt, 001-redlock-analysis-part2.txt",
+        source: "Kleppmann, How to do distributed locking, Zhang, Is a Redis-based distributed lock safe? part 2",
         note: "",
         build: |t| redlock("redlock", 5, t),
         expected: &[(ME, Holds, Violated)],
@@ -211,7 +211,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "redlock-n3",
         claim: "Redlock on N=3 nodes: the same claims as `redlock` on the smallest cluster that \
                 tolerates a failure.",
-        source: "003-redlock-analysis-part1.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "",
         build: |t| redlock("redlock-n3", 3, t),
         expected: &[(ME, Holds, Violated)],
@@ -223,7 +223,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 of a whole TTL; in sync it is limited by the drift bound, which shows what \
                 bounded clocks buy. The async cell keeps clock rates bounded (override) so that \
                 the jump is the only clock fault.",
-        source: "003-redlock-analysis-part1.txt (Kleppmann's clock-jump example)",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1 (Kleppmann's clock-jump example)",
         note: "",
         build: |t| {
             let mut s = redlock("redlock-clock-jump", 3, t);
@@ -238,7 +238,7 @@ pub const SCENARIOS: &[Scenario] = &[
         claim: "A node restarts without persistence right after granting: it forgets the key and \
                 grants it again, handing a second client a majority. The second client needs a \
                 retry: its first attempt lost the race for the majority.",
-        source: "003-redlock-analysis-part1.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "",
         build: |t| Setup { restart: Some(Restart::Empty), attempts: 2, ..redlock("redlock-restart-no-fsync", 3, t) },
         expected: &[(ME, Violated, Violated)],
@@ -247,7 +247,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "redlock-delayed-restart",
         claim: "antirez's fix: a node that restarts empty stays unavailable for a TTL of its own \
                 clock, so every key it forgot has expired anyway.",
-        source: "003-redlock-analysis-part1.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "",
         build: |t| Setup { restart: Some(Restart::Delayed), attempts: 2, ..redlock("redlock-delayed-restart", 3, t) },
         expected: &[(ME, Holds, Violated)],
@@ -256,7 +256,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "redlock-fsync-restart",
         claim: "A node restarts with AOF appendfsync always: it keeps its keys, and Redlock keeps \
                 its guarantees.",
-        source: "003-redlock-analysis-part1.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "",
         build: |t| Setup { restart: Some(Restart::Fsync), attempts: 2, ..redlock("redlock-fsync-restart", 3, t) },
         expected: &[(ME, Holds, Violated)],
@@ -270,7 +270,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 so that late replies are counted. The elapsed-time check is the client's alone, \
                 so two nodes (a quorum of both) show it: with unbounded delay the interleavings \
                 explode (3 nodes: over 1.2M states, beyond the default budget).",
-        source: "003-redlock-analysis-part1.txt, 001-redlock-analysis-part2.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1, Zhang, Is a Redis-based distributed lock safe? part 2",
         note: "",
         build: |t| {
             let mut s = redlock("redlock-slow-replies", 2, t);
@@ -286,7 +286,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 the crate's with_lock does. An extension renews the keys on a quorum within the old \
                 validity: antirez's rules hold it as safe as a single acquisition; Kleppmann's \
                 timing faults break it as they break the acquisition.",
-        source: "001-redlock-analysis-part2.txt (extending a lock); the crate's with_lock",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2 (extending a lock); the crate's with_lock",
         note: "",
         build: |t| Setup { watchdog: true, ..redlock("redlock-extend", 5, t) },
         expected: &[(ME, Holds, Violated)],
@@ -294,7 +294,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "redlock-extend-n3",
         claim: "The same on N=3 nodes.",
-        source: "001-redlock-analysis-part2.txt (extending a lock); the crate's with_lock",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2 (extending a lock); the crate's with_lock",
         note: "",
         build: |t| Setup { watchdog: true, ..redlock("redlock-extend-n3", 3, t) },
         expected: &[(ME, Holds, Violated)],
@@ -305,7 +305,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 volatile-* or allkeys-* maxmemory-policy under memory pressure: lock keys carry a \
                 TTL, so they are candidates). An eviction is a restart without persistence for one \
                 key: another client can gather a majority while the holder still believes.",
-        source: "003-redlock-analysis-part1.txt (a node that forgets a key); Redis's eviction policies",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 1 (a node that forgets a key); Redis's eviction policies",
         note: "",
         build: |t| Setup { watchdog: true, eviction: true, ..redlock("redlock-eviction", 3, t) },
         expected: &[(ME, Violated, Violated)],
@@ -325,7 +325,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "pause-unfenced",
         claim: "A perfect lease lock; the holder pauses after its validity check and before its \
                 write (Kleppmann's GC-pause figure); the resource applies every write.",
-        source: "004-kleppmann-how-to-do-distributed-locking.txt, 003-redlock-analysis-part1.txt",
+        source: "Kleppmann, How to do distributed locking, Zhang, Is a Redis-based distributed lock safe? part 1",
         note: "Kleppmann's point is about unbounded pauses: in sync a pause is bounded and the \
                holder writes only while more validity is left than the longest pause, so the \
                model finds it safe there, and unsafe in async.",
@@ -336,7 +336,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "pause-fenced",
         claim: "The same, with monotonic fencing tokens (a counter incremented with each grant) \
                 that the resource checks atomically with the write (Kleppmann's tokens 33/34).",
-        source: "004-kleppmann-how-to-do-distributed-locking.txt",
+        source: "Kleppmann, How to do distributed locking",
         note: "",
         build: |t| Setup { tokens: Tokens::IncrMax, resource: Some(Resource::Fenced), ..lease("pause-fenced", t) },
         expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
@@ -345,7 +345,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "fence-check-then-write",
         claim: "Monotonic tokens, but the resource checks the token and applies the write as two \
                 steps (reza_n on Hacker News): a newer holder's write can land in between.",
-        source: "001-redlock-analysis-part2.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2",
         note: "The race needs two holders writing at once, which the lease rules out in sync \
                (bounded pause, write margin); the model finds it in async only.",
         build: |t| {
@@ -367,7 +367,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 a newer one. Unlike the pause scenarios, the lock here is a real Redis node whose \
                 clock is bounded only in sync: the point of a token is to protect the resource \
                 when the lock fails.",
-        source: "001-redlock-analysis-part2.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2",
         note: "",
         build: |t| Setup {
             tokens: Tokens::Unique,
@@ -383,7 +383,7 @@ pub const SCENARIOS: &[Scenario] = &[
         claim: "Fencing tokens for Redlock made by INCR on each node inside the acquire script, \
                 the client taking the largest value of its quorum, checked atomically by the \
                 resource. Does the order of tokens follow the order of holders?",
-        source: "001-redlock-analysis-part2.txt (Kleppmann: Redlock has no way to generate fencing tokens)",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2 (Kleppmann: Redlock has no way to generate fencing tokens)",
         note: "",
         build: |t| {
             let mut s = redlock("redlock-incr-tokens", 3, t);
@@ -397,7 +397,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "zookeeper-session",
         claim: "Flavio Junqueira: a ZooKeeper lock (an ephemeral node of the client's session) is \
                 lost when the session expires during a pause, and the paused holder writes on.",
-        source: "001-redlock-analysis-part2.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2",
         note: "",
         build: |t| Setup {
             service: Service::ZooKeeper,
@@ -410,7 +410,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "zookeeper-session-zxid",
         claim: "The same, with the lock node's creation zxid as a fencing token that the resource \
                 checks (\"marking the resource with increasing epochs\").",
-        source: "001-redlock-analysis-part2.txt",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2",
         note: "",
         build: |t| Setup {
             service: Service::ZooKeeper,
@@ -425,7 +425,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "watchdog-pause",
         claim: "Redisson's watchdog extends the lease every TTL/3 while the holder lives; a pause \
                 stops the watchdog too, the lease expires, and the holder writes on unfenced.",
-        source: "../shared/seeds/README.md (the Redis study guide's watchdog)",
+        source: "Redisson's documentation (the lock watchdog, every internalLockLeaseTime / 3)",
         note: "",
         build: |t| {
             let mut s = lease("watchdog-pause", t);
@@ -442,7 +442,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 resource asks the lock service whether it is still valid (CheckSequencer), then \
                 applies the write as a separate step: the lock can be lost between the check \
                 and the write. KeepAlives hold the session while the client runs.",
-        source: "001-redlock-analysis-part2.txt (Chubby's sequencers)",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2 (Chubby's sequencers)",
         note: "",
         build: |t| {
             let mut s = chubby("chubby-check-sequencer", t);
@@ -459,7 +459,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "chubby-latest-sequencer",
         claim: "Chubby's strongest defence: the resource keeps the latest sequencer (lock \
                 generation) it has seen and rejects older ones, atomically with the write.",
-        source: "001-redlock-analysis-part2.txt (Chubby's sequencers)",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2 (Chubby's sequencers)",
         note: "",
         build: |t| Setup { tokens: Tokens::Sequencer, resource: Some(Resource::Fenced), ..chubby("chubby-latest-sequencer", t) },
         expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
@@ -470,7 +470,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 session expires), the service grants the lock to no one for a lock-delay (2 \
                 ticks, longer than message delay plus pause in sync). The client checks only \
                 that its validity has not run out before it writes (no margin).",
-        source: "001-redlock-analysis-part2.txt (Chubby's lock-delay)",
+        source: "Zhang, Is a Redis-based distributed lock safe? part 2 (Chubby's lock-delay)",
         note: "",
         build: |t| Setup { lock_delay: Some(2), write_margin: 0, ..chubby("chubby-lock-delay", t) },
         expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
@@ -481,7 +481,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 asynchronous replicas; after SET NX PX the client runs WAIT 1 and counts the lock \
                 only once a replica has it; the primary fails and a replica is promoted. Which \
                 replica is promoted is the failover's choice.",
-        source: "Redisson's documentation (RedissonRedLock deprecated in 2020; syncSlaves / WAIT); 003-redlock-analysis-part1.txt (failover)",
+        source: "Redisson's documentation (RedissonRedLock deprecated in 2020; syncSlaves / WAIT); Zhang, Is a Redis-based distributed lock safe? part 1 (failover)",
         note: "The model decides: with WAIT 1 the replica that did not acknowledge can be the one \
                promoted, and it grants the lock again.",
         build: |t| Setup { replicas: 2, wait_replicas: Some(1), failover: true, ..base("redisson-wait-1", t) },
@@ -490,7 +490,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "redisson-wait-2",
         claim: "The same with WAIT 2: every replica has the key before the client counts it.",
-        source: "Redisson's documentation; 003-redlock-analysis-part1.txt (failover)",
+        source: "Redisson's documentation; Zhang, Is a Redis-based distributed lock safe? part 1 (failover)",
         note: "The model decides: in sync every replica that can be promoted has the key; in \
                async clocks alone break it, as for a single node.",
         build: |t| Setup { replicas: 2, wait_replicas: Some(2), failover: true, ..base("redisson-wait-2", t) },
@@ -502,7 +502,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 asynchronously like the key; the primary fails before the counter reaches the \
                 replica. Can a token repeat or go backwards, and what does that do to the \
                 resource? The holder may pause (bounded in sync) before its write.",
-        source: "Redisson's documentation (RFencedLock); 004-kleppmann-how-to-do-distributed-locking.txt (fencing)",
+        source: "Redisson's documentation (RFencedLock); Kleppmann, How to do distributed locking (fencing)",
         note: "The model decides: the promoted replica hands out the same token again, the fenced \
                resource accepts the equal token, and the older holder's write lands after the \
                newer one's.",

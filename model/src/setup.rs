@@ -62,7 +62,7 @@ pub enum Service {
 }
 
 /// How the client encodes the protocol's commands: the correct encoding, or one of the
-/// single-node pitfalls of `003-redlock-analysis-part1.txt`. The pitfalls exist only in the
+/// single-node pitfalls of Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 1. The pitfalls exist only in the
 /// model; the shipped client has only the correct one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -258,7 +258,7 @@ impl Setup {
 /// Relative countdowns, in real ticks, to the earliest and latest moment something measured
 /// on a server's clock may happen. Time passing lowers both; the event may happen once
 /// `earliest` is 0 and must happen before `latest` goes below 0. This is the drift-as-a-window
-/// encoding (`../shared/notes/modelling-time.md`): far fewer states than per-tick clock steps,
+/// encoding (`docs/design.md`, *Time and the judge*): far fewer states than per-tick clock steps,
 /// and no absolute time, so the search ends without a horizon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 pub struct Window {

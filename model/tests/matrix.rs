@@ -159,7 +159,7 @@ fn has(lines: &[String], text: &str) -> bool {
 
 #[test]
 fn kleppmann_clock_jump_takes_eleven_steps_on_three_nodes() {
-    // 003-redlock-analysis-part1.txt: client 1 locks A, B (a majority); C's clock jumps; ...
+    // Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 1: client 1 locks A, B (a majority); C's clock jumps; ...
     let (servers, shortest, lines) = counterexample("redlock-clock-jump", Timing::Async, Property::MutualExclusion);
     assert_eq!((servers, shortest), (3, true));
     assert_eq!(lines.iter().filter(|l| !l.contains("VIOLATION")).count(), 11, "{lines:#?}");
@@ -169,7 +169,7 @@ fn kleppmann_clock_jump_takes_eleven_steps_on_three_nodes() {
 
 #[test]
 fn a_pause_after_the_validity_check_loses_an_update_in_twenty_one_steps() {
-    // Kleppmann's GC-pause figure (004-kleppmann-how-to-do-distributed-locking.txt).
+    // Kleppmann's GC-pause figure (Kleppmann, *How to do distributed locking*).
     let (_, shortest, lines) = counterexample("pause-unfenced", Timing::Async, Property::NoLostUpdate);
     assert!(shortest);
     assert_eq!(lines.iter().filter(|l| !l.contains("VIOLATION")).count(), 21, "{lines:#?}");

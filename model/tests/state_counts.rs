@@ -1,6 +1,6 @@
 //! Pinned state counts: a change in the model's state space shows up here (deterministic
 //! depth-first search with one thread). Also the cost of keeping the judge in the state
-//! (decision 5: at most 10% more unique states on the canonical `redlock` scenario).
+//! (`docs/design.md`: at most 10% more unique states on the canonical `redlock` scenario).
 
 use redlock_model::check::count_states;
 use redlock_model::scenario::find;

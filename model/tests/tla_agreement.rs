@@ -41,7 +41,7 @@ fn manifest() -> Vec<Entry> {
     serde_json::from_str(&text).expect("tla/manifest.json is a list of models")
 }
 
-/// `mutual_exclusion` -> `MutualExclusion` (decision 12: snake_case in Rust, CamelCase in TLA+).
+/// `mutual_exclusion` -> `MutualExclusion` (`docs/design.md`, *Output contracts*: snake_case in Rust, CamelCase in TLA+).
 fn camel(snake: &str) -> String {
     snake
         .split(['_', '-'])
@@ -179,7 +179,7 @@ fn every_tlc_model_matches_its_rust_cell() {
         };
         let setup = sc.setup(timing);
         let stem = format!("MC{}{}", camel(&e.scenario), camel(&e.timing));
-        assert_eq!((e.spec.as_str(), e.cfg.as_str()), (&*format!("{stem}.tla"), &*format!("{stem}.cfg")), "decision 12's names");
+        assert_eq!((e.spec.as_str(), e.cfg.as_str()), (&*format!("{stem}.tla"), &*format!("{stem}.cfg")), "the MC<Scenario><Timing> names");
 
         let module = std::fs::read_to_string(tla_dir().join(&e.spec)).expect("the model's module");
         assert!(module.contains(&format!("MODULE {stem} ")) && module.contains("EXTENDS Redlock"), "{}", e.spec);

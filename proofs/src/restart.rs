@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn waiting_only_the_validity_time_is_too_short_whenever_clocks_drift() {
-        // 003-redlock-analysis-part1.txt has antirez wait "longer than the lock validity time",
+        // Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 1 has antirez wait "longer than the lock validity time",
         // at most ttl - drift. Read on the node's own clock, that is enough only for exact
         // clocks: for every rho > 0 and every allowance below the TTL, the worst case overlaps.
         let ctx = Context::new(&Config::new());

@@ -31,7 +31,7 @@ pub fn default_property(scenario: &Scenario) -> Option<Property> {
         .find(|p| Timing::BOTH.iter().any(|t| scenario.expected(*t, *p) == Expected::Violated))
 }
 
-/// The timing whose counterexample shows the scenario's own fault (decision 7).
+/// The timing whose counterexample shows the scenario's own fault (`docs/design.md`, *Scenarios and timing*).
 pub fn timing_for(scenario: &Scenario, property: Property) -> Timing {
     match scenario.expected(Timing::Sync, property) {
         Expected::Violated => Timing::Sync,

@@ -85,7 +85,7 @@ impl Outcome {
 }
 
 /// Replays the counterexample of `property` (default: the scenario's first violated one) in
-/// `timing` (default: decision 7's choice) of scenario `name`.
+/// `timing` (default: the timing of the scenario's own fault, `docs/design.md`) of scenario `name`.
 pub async fn replay(name: &str, property: Option<Property>, timing: Option<Timing>, options: &Options) -> Result<Outcome, String> {
     let (owned_name, owned_timing) = (name.to_string(), timing);
     let cx = tokio::task::spawn_blocking(move || counterexample::counterexample(&owned_name, property, owned_timing))

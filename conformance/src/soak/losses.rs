@@ -1,4 +1,4 @@
-//! Lost locks, as the judge sees them, against what the client told its user (decision 16).
+//! Lost locks, as the judge sees them, against what the client told its user (`docs/design.md`, *Lost-lock reports*).
 //!
 //! A holder's belief window ends when its validity runs out (the grant's or the latest
 //! extension's stamp plus its validity, as the auditor derives it), when it starts releasing,

@@ -4,7 +4,7 @@
 //! - [`config`]: a run's configuration and fault schedule, drawn from (seed, run);
 //! - [`workload`]: what its clients do; [`faults`]: the schedule carried out;
 //! - [`run`]: one run end to end; [`verdicts`]: where the model stands on it;
-//! - [`losses`]: lost locks against their reports (decision 16); [`summary`]: the totals.
+//! - [`losses`]: lost locks against their reports (`docs/design.md`, *Lost-lock reports*); [`summary`]: the totals.
 
 pub mod config;
 pub mod faults;

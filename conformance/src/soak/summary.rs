@@ -29,7 +29,7 @@ pub struct Summary {
     pub violations: BTreeMap<&'static str, ByStanding>,
     pub violations_in_safe: u64,
     pub violations_in_unsafe: u64,
-    /// Windows that ended by running out, in `with_lock` runs (decision 16).
+    /// Windows that ended by running out, in `with_lock` runs (`docs/design.md`, *Lost-lock reports*).
     pub losses_detected: u64,
     pub losses_reported: u64,
     pub unreported_losses: u64,

@@ -2,7 +2,7 @@
 //! floors through redis-rs with no lock logic.
 //!
 //! Every contender answers one call, [`Contender::acquire_release`]: acquire `resource` (with
-//! the same retry count and delay range for all, decision 21), release it at once, and return
+//! the same retry count and delay range for all, `docs/design.md`), release it at once, and return
 //! the instant the acquire returned, or `None` when every attempt failed.
 
 use redis::aio::MultiplexedConnection;

@@ -82,7 +82,7 @@ const OURS: [&str; 4] = ["redlock-client", "redlock-client-recorder", "floor", "
 /// The peers "faster than every peer" is judged against.
 const PEERS: [&str; 3] = ["rslock", "redlock", "node-redlock"];
 
-/// Same for every contender in the contended cell (decision 21): 4 attempts, each retry after
+/// Same for every contender in the contended cell (`docs/design.md`, *Client benchmark fairness*): 4 attempts, each retry after
 /// a delay drawn from 0..10 ms.
 const RETRY: Retry = Retry { attempts: 4, delay_below_ms: 10 };
 
