@@ -38,11 +38,11 @@ async fn set_field(conn: &MultiplexedConnection, key: &str, name: &str, value: u
 impl FencedResource for UnfencedRegister {
     type Error = RedisFenceError;
 
-    async fn read(&self, _token: u64) -> Result<Read, RedisFenceError> {
-        Ok(Read { value: field(&self.conn, &self.key, "value").await?, fence: 0 })
+    async fn read(&self, _token: u64, _holder: &str) -> Result<Read, RedisFenceError> {
+        Ok(Read { value: field(&self.conn, &self.key, "value").await?, fence: 0, holder: String::new() })
     }
 
-    async fn write(&self, _token: u64, value: u64) -> Result<Write, RedisFenceError> {
+    async fn write(&self, _token: u64, _holder: &str, value: u64) -> Result<Write, RedisFenceError> {
         set_field(&self.conn, &self.key, "value", value).await?;
         Ok(Write::Applied)
     }
@@ -102,11 +102,13 @@ impl CheckThenWriteRegister {
 impl FencedResource for CheckThenWriteRegister {
     type Error = RedisFenceError;
 
-    async fn read(&self, token: u64) -> Result<Read, RedisFenceError> {
-        self.reads.read(token).await
+    async fn read(&self, token: u64, holder: &str) -> Result<Read, RedisFenceError> {
+        self.reads.read(token, holder).await
     }
 
-    async fn write(&self, token: u64, value: u64) -> Result<Write, RedisFenceError> {
+    /// The model's check-then-write resource: any token at least the fence passes the check
+    /// (the check, not the holder, is what this register is about).
+    async fn write(&self, token: u64, _holder: &str, value: u64) -> Result<Write, RedisFenceError> {
         let fence = field(&self.conn, &self.key, "fence").await?;
         if token < fence {
             return Ok(Write::Rejected { fence });
@@ -153,21 +155,21 @@ fn failed(e: impl std::fmt::Display) -> RegisterError {
 impl FencedResource for Register {
     type Error = RegisterError;
 
-    async fn read(&self, token: u64) -> Result<Read, RegisterError> {
+    async fn read(&self, token: u64, holder: &str) -> Result<Read, RegisterError> {
         match self {
-            Register::Unfenced(r) => r.read(token).await.map_err(failed),
-            Register::CheckThenWrite(r) => r.read(token).await.map_err(failed),
-            Register::Redis(r) => r.read(token).await.map_err(failed),
-            Register::Postgres(r) => r.read(token).await.map_err(failed),
+            Register::Unfenced(r) => r.read(token, holder).await.map_err(failed),
+            Register::CheckThenWrite(r) => r.read(token, holder).await.map_err(failed),
+            Register::Redis(r) => r.read(token, holder).await.map_err(failed),
+            Register::Postgres(r) => r.read(token, holder).await.map_err(failed),
         }
     }
 
-    async fn write(&self, token: u64, value: u64) -> Result<Write, RegisterError> {
+    async fn write(&self, token: u64, holder: &str, value: u64) -> Result<Write, RegisterError> {
         match self {
-            Register::Unfenced(r) => r.write(token, value).await.map_err(failed),
-            Register::CheckThenWrite(r) => r.write(token, value).await.map_err(failed),
-            Register::Redis(r) => r.write(token, value).await.map_err(failed),
-            Register::Postgres(r) => r.write(token, value).await.map_err(failed),
+            Register::Unfenced(r) => r.write(token, holder, value).await.map_err(failed),
+            Register::CheckThenWrite(r) => r.write(token, holder, value).await.map_err(failed),
+            Register::Redis(r) => r.write(token, holder, value).await.map_err(failed),
+            Register::Postgres(r) => r.write(token, holder, value).await.map_err(failed),
         }
     }
 }

@@ -11,7 +11,7 @@
 //! is the resource you protect (another Redis, or PostgreSQL with `PostgresFenced`).
 
 use redlock_client::event::ClientId;
-use redlock_client::fence::{FencedResource, RedisFenced, Write};
+use redlock_client::fence::{RedisFenced, Write};
 use redlock_client::{Client, Fencing, Guard};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -70,7 +70,7 @@ async fn main() -> Result<(), Error> {
     }
     drop(slow);
     // A read with token 0 never raises the fence: a lock-free look at the value.
-    let total = counter.read(0).await?.value;
+    let total = counter.peek().await?.value;
     println!("counter = {total} (3 increments, none lost)");
     assert_eq!(total, seen.value + 3);
     Ok(())

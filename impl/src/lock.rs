@@ -156,7 +156,8 @@ impl Shared {
         }
     }
 
-    /// Reads `resource` presenting this lock's token; records `resource_read`.
+    /// Reads `resource` presenting this lock's token and value (its holder identity); records
+    /// `resource_read`.
     pub(crate) async fn read<R: FencedResource>(
         &self,
         resource: &R,
@@ -164,7 +165,7 @@ impl Shared {
         let token = self.token().ok_or(FencedError::NoToken)?;
         #[cfg(feature = "fault-injection")]
         self.pause_point(crate::fault::FencedOp::Read);
-        let read = resource.read(token).await.map_err(FencedError::Resource)?;
+        let read = resource.read(token, self.ident.key.value.as_str()).await.map_err(FencedError::Resource)?;
         let client = self.ident.client;
         self.ident.record(Event::ResourceRead { client, value: read.value, token: Some(token) });
         Ok(read)
@@ -179,7 +180,7 @@ impl Shared {
         let token = self.token().ok_or(FencedError::NoToken)?;
         #[cfg(feature = "fault-injection")]
         self.pause_point(crate::fault::FencedOp::Write);
-        let write = resource.write(token, value).await.map_err(FencedError::Resource)?;
+        let write = resource.write(token, self.ident.key.value.as_str(), value).await.map_err(FencedError::Resource)?;
         let client = self.ident.client;
         self.ident.record(match write {
             Write::Applied => Event::WriteApplied { client, value, token: Some(token) },

@@ -24,6 +24,8 @@ pub struct ResourceState {
     pub value: u8,
     /// The largest token seen (fenced kinds), or the token last claimed (check-and-set).
     pub fence: Option<u64>,
+    /// Who raised the fence to its token (only the holder-checking fence keeps it).
+    pub fence_holder: Option<u8>,
     pub pending: Vec<Pending>,
     /// Clients whose writes were applied (a bit each).
     pub writers: u8,
@@ -32,14 +34,18 @@ pub struct ResourceState {
 
 impl ResourceState {
     pub fn new() -> ResourceState {
-        ResourceState { value: 0, fence: None, pending: Vec::new(), writers: 0, events: Vec::new() }
+        ResourceState { value: 0, fence: None, fence_holder: None, pending: Vec::new(), writers: 0, events: Vec::new() }
     }
 
     pub fn on_msg(&mut self, kind: Resource, client: u8, src: Id, msg: Msg, o: &mut Out<crate::actor::LockActor>) {
         match msg {
             Msg::Claim { token } => self.fence = Some(token),
             Msg::Read { token } => {
-                if kind != Resource::UniqueTokenCas && token >= self.fence {
+                if kind == Resource::FencedByHolder {
+                    if token > self.fence {
+                        (self.fence, self.fence_holder) = (token, Some(client));
+                    }
+                } else if kind != Resource::UniqueTokenCas && token >= self.fence {
                     self.fence = token;
                 }
                 o.send(src, Msg::ReadReply { value: self.value });
@@ -48,6 +54,9 @@ impl ResourceState {
                 let accepted = match kind {
                     Resource::Unfenced | Resource::CheckSequencer => true,
                     Resource::Fenced | Resource::FencedCheckThenWrite => token >= self.fence,
+                    // Greater, or equal and from the holder that set the fence: a token that a
+                    // restarted counter handed out again does not open the fence to another holder.
+                    Resource::FencedByHolder => token > self.fence || (token == self.fence && self.fence_holder.is_none_or(|h| h == client)),
                     Resource::UniqueTokenCas => token.is_some() && token == self.fence,
                 };
                 if !accepted {
@@ -63,6 +72,9 @@ impl ResourceState {
                 } else {
                     if kind == Resource::Fenced {
                         self.fence = token;
+                    }
+                    if kind == Resource::FencedByHolder {
+                        (self.fence, self.fence_holder) = (token, Some(client));
                     }
                     self.apply(Pending { client, value, token, checked: true });
                     o.send(src, Msg::WriteReply { applied: true });
@@ -127,6 +139,7 @@ impl ResourceState {
         self.pending.sort();
         let writers = self.writers;
         self.writers = (0..8u8).filter(|c| writers & (1 << c) != 0).fold(0, |w, c| w | 1 << rename(c));
+        self.fence_holder = self.fence_holder.map(&rename);
     }
 
     fn apply(&mut self, p: Pending) {

@@ -342,6 +342,27 @@ pub const SCENARIOS: &[Scenario] = &[
         expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
     },
     Scenario {
+        name: "fence-counter-restart",
+        claim: "Fencing tokens from a single counter that restarts empty (no fsync) and hands out \
+                tokens again; the resource accepts a token equal to the largest it has seen from \
+                any holder. Does a repeated token let a stale holder's write through?",
+        source: "Kleppmann, How to do distributed locking (fencing tokens); Redis persistence (appendfsync)",
+        note: "The model decides: a newer holder's write with the repeated token applies, then the \
+               paused older holder's write with the same token applies after it.",
+        build: |t| Setup { tokens: Tokens::IncrMax, resource: Some(Resource::Fenced), restart: Some(Restart::Empty), ..lease("fence-counter-restart", t) },
+        expected: &[(OFW, Undecided, Undecided), (NLU, Undecided, Undecided)],
+    },
+    Scenario {
+        name: "fence-counter-restart-holder",
+        claim: "The same with the crate's fence: an equal token passes only from the holder that \
+                set the fence. The restarted counter's repeated tokens open nothing (new holders \
+                are kept out until tokens pass the fence: a liveness cost, not a safety one).",
+        source: "Kleppmann, How to do distributed locking (fencing tokens); the crate's fence adapters",
+        note: "",
+        build: |t| Setup { tokens: Tokens::IncrMax, resource: Some(Resource::FencedByHolder), restart: Some(Restart::Empty), ..lease("fence-counter-restart-holder", t) },
+        expected: &[(OFW, Holds, Holds), (NLU, Holds, Holds)],
+    },
+    Scenario {
         name: "fence-check-then-write",
         claim: "Monotonic tokens, but the resource checks the token and applies the write as two \
                 steps (reza_n on Hacker News): a newer holder's write can land in between.",

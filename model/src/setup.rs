@@ -101,8 +101,11 @@ pub enum Resource {
     /// Applies every write.
     Unfenced,
     /// Refuses any request whose token is below the largest it has seen, atomically with the
-    /// write.
+    /// write (an equal token from any holder passes).
     Fenced,
+    /// The same, and an equal token passes only from the holder that set the fence (the crate's
+    /// adapters): a token that a restarted counter hands out again opens nothing.
+    FencedByHolder,
     /// Checks the token, then writes as a separate step (reza_n's case on Hacker News).
     FencedCheckThenWrite,
     /// Asks the lock service whether the writer's sequencer is still valid (Chubby's

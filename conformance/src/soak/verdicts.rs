@@ -22,7 +22,9 @@
 //! - a register that does not check tokens atomically (unfenced, check-then-write) is only as
 //!   safe as the lock: where mutual exclusion is unsafe, so are its ordered writes and updates;
 //! - the crate's fencing counter lives on the lock server: a failover, or a restart without
-//!   persistence, can hand out a token again, which is `redisson-fenced-failover`'s finding.
+//!   persistence, can hand out a token again; the crate's fence lets an equal token through
+//!   only from the holder that set it, so the run stands where `fence-counter-restart-holder`
+//!   stands (a repeated token opens nothing).
 //!
 //! Verdicts come from the scenario table's expectations, except where the table cannot speak
 //! for the soak; those cells are checked by the model when the soak starts:
@@ -146,7 +148,7 @@ pub fn cells(config: &RunConfig, struck: &[FaultKind]) -> Vec<Cell> {
             _ => false,
         });
         if register.fenced_atomically() && counter_forgets {
-            cells.push(("redisson-fenced-failover", Sync));
+            cells.push(("fence-counter-restart-holder", Sync));
         }
     }
     cells.sort();

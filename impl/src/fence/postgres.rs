@@ -1,5 +1,5 @@
-//! A fenced register in a PostgreSQL row: `(id TEXT PRIMARY KEY, value BIGINT, fence BIGINT)`,
-//! each operation one conditional statement (atomic under the row lock).
+//! A fenced register in a PostgreSQL row: `(id TEXT PRIMARY KEY, value BIGINT, fence BIGINT,
+//! holder TEXT)`, each operation one conditional statement (atomic under the row lock).
 
 use super::{FencedResource, Read, Write};
 use std::fmt;
@@ -26,17 +26,21 @@ impl PostgresFenced {
             id: id.into(),
             create: format!(
                 "CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, \
-                 value BIGINT NOT NULL DEFAULT 0, fence BIGINT NOT NULL DEFAULT 0)"
+                 value BIGINT NOT NULL DEFAULT 0, fence BIGINT NOT NULL DEFAULT 0); \
+                 ALTER TABLE {t} ADD COLUMN IF NOT EXISTS holder TEXT NOT NULL DEFAULT ''"
             ),
             read: format!(
-                "INSERT INTO {t} AS r (id, fence) VALUES ($1, $2) \
-                 ON CONFLICT (id) DO UPDATE SET fence = GREATEST(r.fence, EXCLUDED.fence) \
-                 RETURNING value, fence"
+                "INSERT INTO {t} AS r (id, fence, holder) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET \
+                   holder = CASE WHEN EXCLUDED.fence > r.fence THEN EXCLUDED.holder ELSE r.holder END, \
+                   fence = GREATEST(r.fence, EXCLUDED.fence) \
+                 RETURNING value, fence, holder"
             ),
             write: format!(
-                "INSERT INTO {t} AS r (id, value, fence) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value, fence = EXCLUDED.fence \
-                 WHERE r.fence <= EXCLUDED.fence"
+                "INSERT INTO {t} AS r (id, value, fence, holder) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value, fence = EXCLUDED.fence, holder = EXCLUDED.holder \
+                 WHERE r.fence < EXCLUDED.fence \
+                    OR (r.fence = EXCLUDED.fence AND (r.holder = '' OR r.holder = EXCLUDED.holder))"
             ),
             select_fence: format!("SELECT fence FROM {t} WHERE id = $1"),
         }
@@ -86,24 +90,43 @@ fn from_db(n: i64) -> Result<u64, PostgresFenceError> {
     u64::try_from(n).map_err(|_| PostgresFenceError::Negative(n))
 }
 
-impl FencedResource for PostgresFenced {
-    type Error = PostgresFenceError;
-
-    async fn read(&self, token: u64) -> Result<Read, PostgresFenceError> {
-        let row = self
-            .client
-            .query_one(&self.read, &[&self.id, &to_db(token)?])
-            .await
-            .map_err(PostgresFenceError::Db)?;
-        Ok(Read { value: from_db(row.get(0))?, fence: from_db(row.get(1))? })
+impl PostgresFenced {
+    /// The register as it is, without presenting a token (the fence is left alone).
+    pub async fn peek(&self) -> Result<Read, PostgresFenceError> {
+        self.read(0, "").await
     }
 
-    async fn write(&self, token: u64, value: u64) -> Result<Write, PostgresFenceError> {
+    /// Reads the value, raising the fence to (`token`, `holder`) if `token` is larger (see
+    /// [`FencedResource::read`]).
+    pub async fn read(&self, token: u64, holder: &str) -> Result<Read, PostgresFenceError> {
+        let row = self
+            .client
+            .query_one(&self.read, &[&self.id, &to_db(token)?, &holder])
+            .await
+            .map_err(PostgresFenceError::Db)?;
+        Ok(Read { value: from_db(row.get(0))?, fence: from_db(row.get(1))?, holder: row.get(2) })
+    }
+
+    /// Writes `value` if the fence lets (`token`, `holder`) through (see
+    /// [`FencedResource::write`]).
+    pub async fn write(&self, token: u64, holder: &str, value: u64) -> Result<Write, PostgresFenceError> {
         let applied = self
             .client
-            .execute(&self.write, &[&self.id, &to_db(value)?, &to_db(token)?])
+            .execute(&self.write, &[&self.id, &to_db(value)?, &to_db(token)?, &holder])
             .await
             .map_err(PostgresFenceError::Db)?;
         Ok(if applied == 1 { Write::Applied } else { Write::Rejected { fence: self.fence().await? } })
+    }
+}
+
+impl FencedResource for PostgresFenced {
+    type Error = PostgresFenceError;
+
+    async fn read(&self, token: u64, holder: &str) -> Result<Read, PostgresFenceError> {
+        PostgresFenced::read(self, token, holder).await
+    }
+
+    async fn write(&self, token: u64, holder: &str, value: u64) -> Result<Write, PostgresFenceError> {
+        PostgresFenced::write(self, token, holder, value).await
     }
 }

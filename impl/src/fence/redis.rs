@@ -1,4 +1,5 @@
-//! A fenced register in a Redis hash (`value` and `fence` fields), checked by Lua scripts.
+//! A fenced register in a Redis hash (`value`, `fence` and `holder` fields), checked by Lua
+//! scripts.
 //!
 //! Tokens and values are decimal strings compared by length, then by digits, so that they are
 //! exact over the whole `u64` range (Lua numbers are doubles).
@@ -18,11 +19,13 @@ static READ: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{LESS} \
          local fence = redis.call('HGET', KEYS[1], 'fence') or '0' \
+         local holder = redis.call('HGET', KEYS[1], 'holder') or '' \
          if less(fence, ARGV[1]) then \
-             redis.call('HSET', KEYS[1], 'fence', ARGV[1]) \
+             redis.call('HSET', KEYS[1], 'fence', ARGV[1], 'holder', ARGV[2]) \
              fence = ARGV[1] \
+             holder = ARGV[2] \
          end \
-         return {{redis.call('HGET', KEYS[1], 'value') or '0', fence}}"
+         return {{redis.call('HGET', KEYS[1], 'value') or '0', fence, holder}}"
     ))
 });
 
@@ -30,8 +33,10 @@ static WRITE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{LESS} \
          local fence = redis.call('HGET', KEYS[1], 'fence') or '0' \
+         local holder = redis.call('HGET', KEYS[1], 'holder') or '' \
          if less(ARGV[1], fence) then return {{0, fence}} end \
-         redis.call('HSET', KEYS[1], 'value', ARGV[2], 'fence', ARGV[1]) \
+         if ARGV[1] == fence and holder ~= '' and holder ~= ARGV[2] then return {{0, fence}} end \
+         redis.call('HSET', KEYS[1], 'value', ARGV[3], 'fence', ARGV[1], 'holder', ARGV[2]) \
          return {{1, ARGV[1]}}"
     ))
 });
@@ -75,29 +80,48 @@ impl RedisFenced {
         text.parse()
             .map_err(|_| RedisFenceError::Corrupt { key: self.key.clone(), found: text.into() })
     }
-}
 
-impl FencedResource for RedisFenced {
-    type Error = RedisFenceError;
+    /// The register as it is, without presenting a token (the fence is left alone).
+    pub async fn peek(&self) -> Result<Read, RedisFenceError> {
+        self.read(0, "").await
+    }
 
-    async fn read(&self, token: u64) -> Result<Read, RedisFenceError> {
-        let (value, fence): (String, String) = READ
+    /// Reads the value, raising the fence to (`token`, `holder`) if `token` is larger (see
+    /// [`FencedResource::read`]).
+    pub async fn read(&self, token: u64, holder: &str) -> Result<Read, RedisFenceError> {
+        let (value, fence, holder): (String, String, String) = READ
             .key(&self.key)
             .arg(token.to_string())
+            .arg(holder)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(RedisFenceError::Redis)?;
-        Ok(Read { value: self.number(&value)?, fence: self.number(&fence)? })
+        Ok(Read { value: self.number(&value)?, fence: self.number(&fence)?, holder })
     }
 
-    async fn write(&self, token: u64, value: u64) -> Result<Write, RedisFenceError> {
+    /// Writes `value` if the fence lets (`token`, `holder`) through (see
+    /// [`FencedResource::write`]).
+    pub async fn write(&self, token: u64, holder: &str, value: u64) -> Result<Write, RedisFenceError> {
         let (applied, fence): (i64, String) = WRITE
             .key(&self.key)
             .arg(token.to_string())
+            .arg(holder)
             .arg(value.to_string())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(RedisFenceError::Redis)?;
         Ok(if applied == 1 { Write::Applied } else { Write::Rejected { fence: self.number(&fence)? } })
+    }
+}
+
+impl FencedResource for RedisFenced {
+    type Error = RedisFenceError;
+
+    async fn read(&self, token: u64, holder: &str) -> Result<Read, RedisFenceError> {
+        RedisFenced::read(self, token, holder).await
+    }
+
+    async fn write(&self, token: u64, holder: &str, value: u64) -> Result<Write, RedisFenceError> {
+        RedisFenced::write(self, token, holder, value).await
     }
 }

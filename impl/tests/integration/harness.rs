@@ -47,6 +47,11 @@ impl Redis {
         self.0.kill();
     }
 
+    /// Kills the process and starts it again on its port: without persistence, empty.
+    pub async fn restart(&mut self) {
+        self.0.restart().await.expect("redis-server restarts");
+    }
+
     /// A direct connection, to look at or tamper with the keys behind the client's back.
     pub async fn conn(&self) -> redis::aio::MultiplexedConnection {
         self.0.connect().await.unwrap()
