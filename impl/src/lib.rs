@@ -51,6 +51,8 @@
 //! - [`params`]: the protocol's parameters, validated up front.
 //! - [`protocol`]: the sans-IO Redlock state machine: the only place where the rules live.
 //!   The async client and the model's client actors both drive it.
+//! - [`lease_lock`]: the sans-IO lock on a lease in a linearizable store (etcd), its token the
+//!   key's create revision.
 //! - [`event`]: one vocabulary of observable steps, and the NDJSON history record.
 //! - [`observe`]: the one observer that turns a core step into events, for every driver.
 //! - [`judge`]: the invariants, written once, as a fold over events.
@@ -189,6 +191,7 @@
 pub mod event;
 pub mod history;
 pub mod judge;
+pub mod lease_lock;
 pub mod observe;
 pub mod params;
 pub mod protocol;

@@ -7,6 +7,7 @@
 //! apart from the core (a key set or deleted on a node) is the driver's to record.
 
 use crate::event::{ClientId, Event, NodeId};
+use crate::lease_lock::{LeaseInput, LeaseLockState, LeaseOutput, LeasePhase};
 use crate::params::Params;
 use crate::protocol::{Input, LockState, Output, Phase, Reply};
 
@@ -56,6 +57,36 @@ pub fn observe(
     }
 }
 
+/// The same for a step of the lease lock ([`crate::lease_lock`]): its store is one node (0),
+/// its token the key's create revision.
+pub fn observe_lease(client: ClientId, before: &LeaseLockState, input: LeaseInput, outputs: &[LeaseOutput], events: &mut Vec<Event>) {
+    if input == LeaseInput::Acquire && !outputs.is_empty() {
+        events.push(Event::Setup { nodes: 1 });
+    }
+    if let (LeaseInput::KeptAlive { alive: false }, LeasePhase::KeepingAlive { .. }) = (input, before.phase) {
+        events.push(Event::Refused { client, node: NodeId(0) });
+    }
+    let held = matches!(before.phase, LeasePhase::Held { .. } | LeasePhase::KeepingAlive { .. } | LeasePhase::Lost { .. });
+    if input == LeaseInput::Release && (held || !outputs.is_empty()) {
+        events.push(Event::ReleaseStarted { client });
+    }
+    for output in outputs {
+        match *output {
+            LeaseOutput::CreateIfAbsent { .. } => events.push(Event::AcquireStarted { client }),
+            // An attempt that found the key taken, or that failed; a wait that gives up ends no
+            // attempt (the one before it failed when it found the key taken).
+            LeaseOutput::WatchDeletion { .. } => events.push(Event::AcquireFailed { client }),
+            LeaseOutput::NotAcquired if before.phase != LeasePhase::Waiting => events.push(Event::AcquireFailed { client }),
+            LeaseOutput::Acquired { validity_ms, token, .. } => {
+                events.push(Event::Granted { client, validity_ms, token: u64::try_from(token).ok() })
+            }
+            LeaseOutput::Extended { validity_ms, .. } => events.push(Event::Extended { client, validity_ms }),
+            LeaseOutput::Lost { .. } => events.push(Event::LockLost { client }),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +117,44 @@ mod tests {
                 Event::Setup { nodes: 1 },
                 Event::AcquireStarted { client: c },
                 Event::Granted { client: c, validity_ms: 987, token: Some(5) },
+                Event::ReleaseStarted { client: c },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lease_lock_that_waits_holds_and_hears_its_lease_is_gone() {
+        use crate::lease_lock::LeaseParams;
+        let p = LeaseParams { ttl_ms: 3000, drift_ms: 32, request_timeout_ms: 100, acquire_timeout_ms: 1000 };
+        let c = ClientId(7);
+        let mut state = LeaseLockState::new();
+        let mut events = Vec::new();
+        for (now, input) in [
+            (0, LeaseInput::Acquire),
+            (1, LeaseInput::LeaseGranted { lease: 1 }),
+            (2, LeaseInput::Taken { revision: 9 }),
+            (50, LeaseInput::Freed),
+            (51, LeaseInput::LeaseGranted { lease: 2 }),
+            (52, LeaseInput::Created { revision: 12 }),
+            (1000, LeaseInput::KeepAlive),
+            (1001, LeaseInput::KeptAlive { alive: false }),
+            (1002, LeaseInput::Release),
+        ] {
+            let before = state;
+            let mut outputs = Vec::new();
+            state.handle(&p, LocalMillis(now), input, &mut outputs);
+            observe_lease(c, &before, input, &outputs, &mut events);
+        }
+        assert_eq!(
+            events,
+            [
+                Event::Setup { nodes: 1 },
+                Event::AcquireStarted { client: c },
+                Event::AcquireFailed { client: c },
+                Event::AcquireStarted { client: c },
+                Event::Granted { client: c, validity_ms: 2966, token: Some(12) },
+                Event::Refused { client: c, node: NodeId(0) },
+                Event::LockLost { client: c },
                 Event::ReleaseStarted { client: c },
             ]
         );

@@ -80,6 +80,8 @@ scenarios! {
     pause_unfenced => "pause-unfenced",
     pause_fenced => "pause-fenced",
     fence_check_then_write => "fence-check-then-write",
+    fence_counter_restart => "fence-counter-restart",
+    fence_counter_restart_holder => "fence-counter-restart-holder",
     unique_token_cas => "unique-token-cas",
     redlock_incr_tokens => "redlock-incr-tokens",
     zookeeper_session => "zookeeper-session",
@@ -99,6 +101,8 @@ scenarios! {
 fn the_models_own_verdicts_are_pinned() {
     use redlock_client::judge::Property::*;
     let cases = [
+        ("fence-counter-restart", Timing::Sync, OrderedFencedWrites, Verdict::Violated),
+        ("fence-counter-restart", Timing::Async, NoLostUpdate, Verdict::Violated),
         ("redlock-incr-tokens", Timing::Sync, OrderedFencedWrites, Verdict::Holds),
         ("redlock-incr-tokens", Timing::Async, OrderedFencedWrites, Verdict::Violated),
         ("redisson-wait-1", Timing::Sync, MutualExclusion, Verdict::Violated),
