@@ -8,7 +8,8 @@
 use crate::msg::{Msg, Timer};
 use crate::setup::{Encoding, Resource, Setup, Tokens};
 use redlock_client::event::{ClientId, Event};
-use redlock_client::observe::observe;
+use redlock_client::lease_lock::{LeaseInput, LeaseLockState, LeaseOutput, LeaseParams};
+use redlock_client::observe::{observe, observe_lease};
 use redlock_client::protocol::{Input, LockState, NodeSet, Output, Reply};
 use redlock_client::time::LocalMillis;
 use serde::Serialize;
@@ -47,8 +48,12 @@ pub struct ClientState {
     /// The client's clock reading, counted from the start of its run (only differences
     /// matter; it reads 0 before the start and after the end).
     pub clock: u8,
-    /// The shipped protocol core.
+    /// The shipped protocol core (Redlock).
     pub lock: LockState,
+    /// The shipped lease-lock core, for an etcd-style store.
+    pub lease: LeaseLockState,
+    /// When the lease-lock core asked to be woken.
+    pub wake_at: Option<u8>,
     pub step: Step,
     pub paused: Option<Pause>,
     pub retry_at: Option<u8>,
@@ -80,6 +85,8 @@ impl Client {
         ClientState {
             clock: 0,
             lock: LockState::new(),
+            lease: LeaseLockState::new(),
+            wake_at: None,
             step: Step::Idle,
             paused: None,
             retry_at: None,
@@ -105,6 +112,12 @@ impl Client {
             (Msg::ExtendReply { round, reply }, Some(node)) => {
                 self.feed(setup, s, Input::Reply { round, node: node as usize, reply }, o)
             }
+            (Msg::LeaseGranted { lease }, Some(_)) => self.feed_lease(setup, s, LeaseInput::LeaseGranted { lease: lease as i64 }, o),
+            (Msg::Created { revision }, Some(_)) => self.feed_lease(setup, s, LeaseInput::Created { revision: revision as i64 }, o),
+            (Msg::Taken { revision }, Some(_)) => self.feed_lease(setup, s, LeaseInput::Taken { revision: revision as i64 }, o),
+            (Msg::TxnFailed, Some(_)) => self.feed_lease(setup, s, LeaseInput::Failed, o),
+            (Msg::Freed, Some(_)) => self.feed_lease(setup, s, LeaseInput::Freed, o),
+            (Msg::KeptAlive { alive }, Some(_)) => self.feed_lease(setup, s, LeaseInput::KeptAlive { alive }, o),
             (Msg::GetReply { owner }, Some(node)) => {
                 // The second half of GET-then-DEL: the key was ours a moment ago.
                 if owner == Some(self.index) {
@@ -115,7 +128,7 @@ impl Client {
                 s.read = Some(value);
                 s.events.push(Event::ResourceRead { client: self.id(), value: value as u64, token: self.token(setup, s) });
                 // The validity check, with a margin for the pause the write may suffer.
-                let left = s.lock.remaining_ms(self.now(s)).unwrap_or(0);
+                let left = s.held_until().filter(|u| u.0 > s.clock as u64).map_or(0, |u| u.0 - s.clock as u64);
                 if left > setup.write_margin as u64 {
                     s.step = Step::ReadyToWrite;
                     o.set_timer(Timer::Write, model_timeout());
@@ -129,6 +142,26 @@ impl Client {
     }
 
     pub fn on_timeout(&self, setup: &Setup, s: &mut ClientState, timer: Timer, o: &mut Out<crate::actor::LockActor>) {
+        if setup.service == crate::setup::Service::Etcd {
+            let input = match timer {
+                Timer::Start => LeaseInput::Acquire,
+                Timer::Deadline => {
+                    s.wake_at = None;
+                    LeaseInput::Timeout
+                }
+                Timer::Extend => {
+                    s.extend_at = None;
+                    LeaseInput::KeepAlive
+                }
+                Timer::Release => {
+                    s.extend_at = None;
+                    self.feed_lease(setup, s, LeaseInput::Release, o);
+                    return self.end(s, o);
+                }
+                _ => return self.work(setup, s, timer, o),
+            };
+            return self.feed_lease(setup, s, input, o);
+        }
         match timer {
             Timer::Start => self.feed(setup, s, Input::Acquire, o),
             Timer::Deadline => self.feed(setup, s, Input::Timeout, o),
@@ -146,6 +179,19 @@ impl Client {
                 }
                 s.expire_pending = NodeSet::default();
             }
+            Timer::Work | Timer::Write => self.work(setup, s, timer, o),
+            Timer::Release => {
+                s.extend_at = None;
+                self.feed(setup, s, Input::Release, o);
+                self.end(s, o);
+            }
+            _ => {}
+        }
+    }
+
+    /// The holder's work on the resource: its read, then its write.
+    fn work(&self, setup: &Setup, s: &mut ClientState, timer: Timer, o: &mut Out<crate::actor::LockActor>) {
+        match timer {
             Timer::Work => {
                 if setup.resource == Some(Resource::UniqueTokenCas) {
                     o.send(self.resource, Msg::Claim { token: self.token(setup, s).unwrap_or_default() });
@@ -157,11 +203,6 @@ impl Client {
                 let value = s.read.unwrap_or_default() + 1;
                 o.send(self.resource, Msg::Write { value, token: self.token(setup, s) });
                 s.step = Step::Writing;
-            }
-            Timer::Release => {
-                s.extend_at = None;
-                self.feed(setup, s, Input::Release, o);
-                self.end(s, o);
             }
             _ => {}
         }
@@ -180,6 +221,7 @@ impl Client {
             Timer::Work if s.step == Step::Granted => Due::Whenever,
             Timer::Release if s.step == Step::Holding => Due::Whenever,
             Timer::Write if s.step == Step::ReadyToWrite => Due::Now,
+            Timer::Deadline if setup.service == crate::setup::Service::Etcd => at(s.wake_at),
             Timer::Deadline => match s.lock.round_deadline(&setup.params()) {
                 Some(d) if d <= self.now(s) => Due::Now,
                 _ => Due::No,
@@ -201,6 +243,7 @@ impl Client {
             // antirez's unique token: the lock's random value, here the client's own number.
             Tokens::Unique => Some(self.index as u64 + 1),
             Tokens::IncrMax | Tokens::Zxid | Tokens::Sequencer => s.lock.token(),
+            Tokens::Revision => s.lease.token().and_then(|t| u64::try_from(t).ok()),
         }
     }
 
@@ -225,6 +268,55 @@ impl Client {
             self.carry_out(setup, s, output, o);
         }
         if s.lock.round_deadline(&params).is_none() {
+            o.cancel_timer(Timer::Deadline);
+        }
+    }
+
+    /// Feeds the lease-lock core, records what the step showed and carries out what it says.
+    fn feed_lease(&self, setup: &Setup, s: &mut ClientState, input: LeaseInput, o: &mut Out<crate::actor::LockActor>) {
+        let params = lease_params(setup);
+        let mut outputs = Vec::new();
+        if input == LeaseInput::Acquire {
+            s.step = Step::Acquiring;
+        }
+        let before = s.lease;
+        s.lease.handle(&params, self.now(s), input, &mut outputs);
+        observe_lease(self.id(), &before, input, &outputs, &mut s.events);
+        let store = Id::from(0);
+        let lease = |id: i64| u8::try_from(id).unwrap_or_default();
+        for output in outputs {
+            match output {
+                LeaseOutput::GrantLease => o.send(store, Msg::GrantLease),
+                LeaseOutput::CreateIfAbsent { lease: l } => o.send(store, Msg::CreateIfAbsent { lease: lease(l) }),
+                LeaseOutput::RevokeLease { lease: l } => o.send(store, Msg::RevokeLease { lease: lease(l) }),
+                LeaseOutput::WatchDeletion { after } => o.send(store, Msg::WatchDeletion { after: after as u64 }),
+                LeaseOutput::SendKeepAlive { lease: l } => o.send(store, Msg::KeepAlive { lease: lease(l) }),
+                LeaseOutput::DeleteKey { token } => o.send(store, Msg::DeleteKey { token: token as u64 }),
+                LeaseOutput::WakeAt { at } => {
+                    s.wake_at = Some(u8::try_from(at.0).unwrap_or(u8::MAX));
+                    o.set_timer(Timer::Deadline, model_timeout());
+                }
+                LeaseOutput::Acquired { .. } => {
+                    s.extensions = 0;
+                    self.schedule_extension(setup, s, o);
+                    match setup.resource {
+                        None => self.finish_work(s, o),
+                        Some(_) => {
+                            s.step = Step::Granted;
+                            o.set_timer(Timer::Work, model_timeout());
+                        }
+                    }
+                }
+                LeaseOutput::Extended { .. } => {
+                    s.extensions += 1;
+                    self.schedule_extension(setup, s, o);
+                }
+                LeaseOutput::ExtendFailed { .. } => {}
+                LeaseOutput::NotAcquired | LeaseOutput::Lost { .. } => self.end(s, o),
+            }
+        }
+        if s.lease.held_until().is_none() && !matches!(s.lease.phase, redlock_client::lease_lock::LeasePhase::Granting { .. } | redlock_client::lease_lock::LeasePhase::Creating { .. } | redlock_client::lease_lock::LeasePhase::Waiting) {
+            s.wake_at = None;
             o.cancel_timer(Timer::Deadline);
         }
     }
@@ -289,6 +381,17 @@ impl Client {
     }
 }
 
+/// The lease-lock core's parameters for a setup: one tick is one millisecond; an acquire may
+/// wait for other holders up to a TTL.
+pub fn lease_params(setup: &Setup) -> LeaseParams {
+    LeaseParams {
+        ttl_ms: setup.ttl as u64,
+        drift_ms: setup.drift as u64,
+        request_timeout_ms: setup.node_timeout as u64,
+        acquire_timeout_ms: setup.ttl as u64,
+    }
+}
+
 /// When an actor's timer may fire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Due {
@@ -301,6 +404,12 @@ pub enum Due {
 }
 
 impl ClientState {
+    /// The local time until which the client believes it holds the lock, by whichever core it
+    /// drives.
+    pub fn held_until(&self) -> Option<LocalMillis> {
+        self.lock.held_until().or(self.lease.held_until())
+    }
+
     /// Whether the client's run has started and not ended, so its clock runs.
     pub fn active(&self) -> bool {
         !matches!(self.step, Step::Idle | Step::Done)
@@ -325,6 +434,8 @@ impl ClientState {
         self.active()
             && (ahead(self.lock.round_deadline(&setup.params()).map(|d| d.0))
                 || ahead(self.lock.held_until().map(|u| u.0))
+                || ahead(self.lease.held_until().map(|u| u.0))
+                || ahead(self.wake_at.map(u64::from))
                 || ahead(self.retry_at.map(u64::from))
                 || ahead(self.extend_at.map(u64::from)))
     }
@@ -352,6 +463,7 @@ impl ClientState {
             self.clock = 0;
             self.retry_at = None;
             self.extend_at = None;
+            self.wake_at = None;
         }
     }
 }
@@ -362,11 +474,14 @@ impl fmt::Display for ClientState {
         match self.step {
             Step::Idle => write!(f, "not started")?,
             Step::Done => write!(f, "done")?,
-            _ => match self.lock.held_until() {
+            _ => match self.held_until() {
                 Some(until) if until.0 > self.clock as u64 => {
                     write!(f, "believes it holds until local {until}")?;
                     if let Some(t) = self.lock.token() {
                         write!(f, " (token {t})")?;
+                    }
+                    if let Some(t) = self.lease.token() {
+                        write!(f, " (revision {t})")?;
                     }
                 }
                 Some(_) => write!(f, "validity over")?,

@@ -32,7 +32,8 @@
 //! - [`setup`]: timing modes, bounds, the parameters of a run; the `Window` encoding of drift.
 //! - [`scenario`]: the named scenarios, their claims, sources and expected verdicts.
 //! - [`msg`]: messages and timers (the TLA+ twin's names too).
-//! - [`actor`], [`client`], [`server`], [`resource`]: the actors.
+//! - [`actor`], [`client`], [`server`], [`resource`]: the actors; [`etcd`]: the etcd-style
+//!   store a server is for `Service::Etcd`.
 //! - [`system`]: the wrapper model: time, faults, the judge.
 //! - [`properties`]: invariants and their `Sometimes` witnesses.
 //! - [`symmetry`]: representatives for server and client symmetry.
@@ -51,6 +52,7 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod client;
+pub mod etcd;
 pub mod explore;
 pub mod msg;
 pub mod output;

@@ -31,6 +31,28 @@ pub enum Msg {
     ExtendReply { round: u32, reply: Reply },
     /// The value `GET` found: the owning client, if any.
     GetReply { owner: Option<u8> },
+    // Client -> etcd-style store, and back (see `etcd.rs`).
+    /// Grant a lease of the TTL.
+    GrantLease,
+    LeaseGranted { lease: u8 },
+    /// Create the lock key with `lease` only if it is absent (one transaction).
+    CreateIfAbsent { lease: u8 },
+    /// The key was created at `revision` (its fencing token).
+    Created { revision: u64 },
+    /// Another client's key exists; the store was at `revision`.
+    Taken { revision: u64 },
+    /// The transaction failed: its lease is gone.
+    TxnFailed,
+    /// Watch the key for its deletion after `after`.
+    WatchDeletion { after: u64 },
+    /// The watched key was deleted.
+    Freed,
+    KeepAlive { lease: u8 },
+    /// `alive` false: the store has no such lease any more.
+    KeptAlive { alive: bool },
+    RevokeLease { lease: u8 },
+    /// Delete the key if its create revision is `token`.
+    DeleteKey { token: u64 },
     // Resource -> lock service, and back (Chubby's CheckSequencer).
     /// Is `token` the sequencer of the lock `client` holds now?
     CheckSequencer { client: u8, token: u64 },
@@ -74,6 +96,19 @@ impl fmt::Display for Msg {
             Msg::SequencerValid { client, valid } => {
                 write!(f, "client {client}'s sequencer is {}", if *valid { "valid" } else { "stale" })
             }
+            Msg::GrantLease => write!(f, "grant a lease"),
+            Msg::LeaseGranted { lease } => write!(f, "lease {lease} granted"),
+            Msg::CreateIfAbsent { lease } => write!(f, "create the key with lease {lease} if absent"),
+            Msg::Created { revision } => write!(f, "created at revision {revision}"),
+            Msg::Taken { revision } => write!(f, "taken (store at revision {revision})"),
+            Msg::TxnFailed => write!(f, "failed: lease not found"),
+            Msg::WatchDeletion { after } => write!(f, "watch the key's deletion after revision {after}"),
+            Msg::Freed => write!(f, "the key was deleted"),
+            Msg::KeepAlive { lease } => write!(f, "keep lease {lease} alive"),
+            Msg::KeptAlive { alive: true } => write!(f, "lease renewed"),
+            Msg::KeptAlive { alive: false } => write!(f, "lease not found (TTL 0)"),
+            Msg::RevokeLease { lease } => write!(f, "revoke lease {lease}"),
+            Msg::DeleteKey { token } => write!(f, "delete the key if created at revision {token}"),
             Msg::Claim { token } => write!(f, "claim token {token}"),
             Msg::Read { token: t } => write!(f, "read{}", token(t)),
             Msg::Write { value, token: t } => write!(f, "write {value}{}", token(t)),
@@ -111,6 +146,8 @@ pub enum Timer {
     Replicate { replica: u8 },
     /// Chubby's lock-delay is over.
     LockDelay,
+    /// Client `client`'s lease expires, by the etcd-style store's clock.
+    LeaseExpire { client: u8 },
     // Resource.
     /// Apply `client`'s write whose token was checked (check-then-write resource).
     Apply { client: u8 },

@@ -443,6 +443,33 @@ pub const SCENARIOS: &[Scenario] = &[
         expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
     },
     Scenario {
+        name: "etcd-lease",
+        claim: "A lock in etcd: a key attached to a lease, created only if absent; the holder keeps \
+                the lease alive every TTL/3 (the crate's etcd lock, driving the same core). A \
+                pause outlasts the lease, etcd deletes the key with it, the next client creates \
+                it, and the paused holder writes on: the resource is unfenced.",
+        source: "Kleppmann, How to do distributed locking; Jepsen, etcd 3.4.3 (2020): etcd locks cannot guarantee mutual exclusion without a fence",
+        note: "",
+        build: |t| Setup { service: Service::Etcd, watchdog: true, ..lease("etcd-lease", t) },
+        expected: &[(NLU, Holds, Violated), (OFW, Holds, Violated)],
+    },
+    Scenario {
+        name: "etcd-lease-revision",
+        claim: "The same, with the lock key's create revision as the fencing token, checked by the \
+                resource atomically with the write: etcd's revision only grows, so a later holder's \
+                token is larger, and a repeated token is impossible.",
+        source: "Jepsen, etcd 3.4.3 (2020) and etcd's documentation (use the revision as a fencing token); Kleppmann, How to do distributed locking",
+        note: "",
+        build: |t| Setup {
+            service: Service::Etcd,
+            watchdog: true,
+            tokens: Tokens::Revision,
+            resource: Some(Resource::Fenced),
+            ..lease("etcd-lease-revision", t)
+        },
+        expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
+    },
+    Scenario {
         name: "watchdog-pause",
         claim: "Redisson's watchdog extends the lease every TTL/3 while the holder lives; a pause \
                 stops the watchdog too, the lease expires, and the holder writes on unfenced.",

@@ -60,6 +60,8 @@ pub struct ServerState {
     pub lock_delay: Option<Window>,
     /// Crashed, restarting once this window is due.
     pub down: Option<Window>,
+    /// The etcd-style store, for `Service::Etcd` (the fields above then stay unused).
+    pub etcd: Option<crate::etcd::EtcdStore>,
     /// Events of the step in progress, drained by the system model.
     pub events: Vec<Event>,
 }
@@ -85,6 +87,7 @@ impl Server {
             waits: Vec::new(),
             lock_delay: None,
             down: None,
+            etcd: (setup.service == crate::setup::Service::Etcd).then(crate::etcd::EtcdStore::default),
             events: Vec::new(),
         }
     }
@@ -93,6 +96,9 @@ impl Server {
     pub fn on_msg(&self, setup: &Setup, s: &mut ServerState, client: u8, src: Id, msg: Msg, o: &mut Out<crate::actor::LockActor>) {
         let node = self.node();
         let owner = ClientId(client as u32);
+        if let Some(store) = &mut s.etcd {
+            return store.on_msg(setup, client, src, msg, &mut s.events, o);
+        }
         match msg {
             Msg::Acquire { round, ttl, incr, wait } => {
                 let reply = if s.key.is_none() && s.lock_delay.is_none() {
@@ -184,6 +190,11 @@ impl Server {
                 self.answer_waits(s, o);
             }
             Timer::LockDelay => s.lock_delay = None,
+            Timer::LeaseExpire { client } => {
+                if let Some(store) = &mut s.etcd {
+                    store.expire(client, setup, &mut s.events, o);
+                }
+            }
             _ => {}
         }
     }
@@ -226,6 +237,7 @@ impl Server {
             _ => Due::No,
         };
         match timer {
+            Timer::LeaseExpire { client } => s.etcd.as_ref().map_or(Due::No, |store| store.due(client)),
             Timer::Expire => window(s.key.and_then(|k| k.life)),
             Timer::LockDelay => window(s.lock_delay),
             // Replication is part of the bounded message delay in sync runs.
@@ -248,6 +260,9 @@ impl ServerState {
             w.client = rename(w.client);
         }
         self.waits.sort();
+        if let Some(store) = &mut self.etcd {
+            store.rename_clients(&rename);
+        }
     }
 
     /// Everything about this server, comparable (for symmetry reduction).
@@ -260,6 +275,7 @@ impl ServerState {
     pub fn counts_time(&self) -> bool {
         let key = |k: Option<Key>| k.and_then(|k| k.life).is_some_and(|w| w.counting());
         key(self.key)
+            || self.etcd.as_ref().is_some_and(|e| e.counts_time())
             || self.replicas.iter().any(|r| key(r.key))
             || self.lock_delay.is_some_and(|w| w.counting())
             || self.down.is_some_and(|w| w.counting())
@@ -278,12 +294,18 @@ impl ServerState {
         for w in [self.lock_delay.as_mut(), self.down.as_mut()].into_iter().flatten() {
             w.tick();
         }
+        if let Some(store) = &mut self.etcd {
+            store.tick();
+        }
     }
 
     /// The server's clock jumps forward by `by` ticks.
     pub fn jump(&mut self, by: u8, bounded: bool) {
         for w in [self.key.as_mut().and_then(|k| k.life.as_mut()), self.lock_delay.as_mut()].into_iter().flatten() {
             w.jump(by, bounded);
+        }
+        if let Some(store) = &mut self.etcd {
+            store.jump(by, bounded);
         }
     }
 
@@ -316,6 +338,7 @@ impl ServerState {
             waits: Vec::new(),
             lock_delay: None,
             down: None,
+            etcd: None,
             events: Vec::new(),
         };
         (state, lost)
@@ -324,6 +347,9 @@ impl ServerState {
 
 impl fmt::Display for ServerState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(store) = &self.etcd {
+            return store.fmt(f);
+        }
         if let Some(down) = self.down {
             return write!(f, "down (restart {down})");
         }

@@ -59,6 +59,9 @@ pub enum Service {
     /// A Chubby-style lock service: a lock tied to a session kept alive by KeepAlives, a
     /// sequencer (the lock's generation) per grant, optionally a lock-delay.
     Chubby,
+    /// An etcd-style store: a lease, the key created with it only if absent, its create
+    /// revision the token; the client drives the crate's lease-lock core (`etcd.rs`).
+    Etcd,
 }
 
 /// How the client encodes the protocol's commands: the correct encoding, or one of the
@@ -92,6 +95,8 @@ pub enum Tokens {
     Zxid,
     /// Chubby's sequencer: the lock's generation number.
     Sequencer,
+    /// The etcd key's create revision.
+    Revision,
 }
 
 /// What the protected resource is.

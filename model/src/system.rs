@@ -356,7 +356,7 @@ impl LockSystem {
                 ActorState::Server(server) => server.tick(),
                 ActorState::Client(c) => {
                     c.tick(&self.setup);
-                    let expired = c.lock.held_until().is_some_and(|u| u.0 <= c.clock as u64);
+                    let expired = c.held_until().is_some_and(|u| u.0 <= c.clock as u64);
                     let client = ClientId((i - self.setup.servers as usize) as u32);
                     if expired && s.judge.holders().any(|h| h == client) {
                         events.push(Event::ValidityEnded { client });

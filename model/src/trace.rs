@@ -69,6 +69,7 @@ fn timer_phrase(timer: Timer) -> String {
         Timer::Expire => "expires its key by its own clock".into(),
         Timer::Replicate { replica } => format!("replicates to replica {replica}"),
         Timer::LockDelay => "ends the lock-delay".into(),
+        Timer::LeaseExpire { client } => format!("expires client {client}'s lease by its own clock (the key goes with it)"),
         Timer::Apply { client } => format!("applies the checked write of client {client}"),
     }
 }
@@ -178,7 +179,7 @@ fn consequence(sys: &LockSystem, next: &SystemState, event: &Event) -> Option<St
     let client_state = |c: u32| next.actors.actor_states[sys.client_index(c as u8)].as_client();
     Some(match event {
         Event::Granted { client, validity_ms, token } => {
-            let until = client_state(client.0).and_then(|c| c.lock.held_until()).map(|u| u.0).unwrap_or_default();
+            let until = client_state(client.0).and_then(|c| c.held_until()).map(|u| u.0).unwrap_or_default();
             let token = token.map(|t| format!(", token {t}")).unwrap_or_default();
             format!("{client} is GRANTED the lock: it believes it holds it until its clock reads {until} (validity {validity_ms}{token})")
         }

@@ -87,6 +87,8 @@ scenarios! {
     zookeeper_session => "zookeeper-session",
     zookeeper_session_zxid => "zookeeper-session-zxid",
     watchdog_pause => "watchdog-pause",
+    etcd_lease => "etcd-lease",
+    etcd_lease_revision => "etcd-lease-revision",
     chubby_check_sequencer => "chubby-check-sequencer",
     chubby_latest_sequencer => "chubby-latest-sequencer",
     chubby_lock_delay => "chubby-lock-delay",
