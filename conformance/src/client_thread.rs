@@ -65,8 +65,13 @@ pub enum PauseLength {
 enum Gate {
     Open,
     /// The next fenced operation (of this kind, or any) pauses the client.
-    Armed { op: Option<FencedOp>, length: PauseLength },
-    Paused { length: PauseLength },
+    Armed {
+        op: Option<FencedOp>,
+        length: PauseLength,
+    },
+    Paused {
+        length: PauseLength,
+    },
     Resumed,
 }
 

@@ -15,14 +15,14 @@
 //! driver (`setup`, `acquire_started`, `key_set`, `granted`, `acquire_failed`,
 //! `release_started`, `key_deleted`), plus `client_crashed` when it dies between its commands.
 
-use redlock_client::observe::observe;
+use rand::Rng;
 use redlock_client::event::{ClientId, Event, NodeId};
+use redlock_client::observe::observe;
 use redlock_client::params::Params;
 use redlock_client::protocol::{Input, LockState, Output, Reply};
 use redlock_client::redis::{self, aio::MultiplexedConnection, AsyncConnectionConfig};
 use redlock_client::time::LocalMillis;
 use redlock_client::Recorder;
-use rand::Rng;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -36,9 +36,8 @@ pub enum Pitfall {
     SetnxThenExpire,
 }
 
-static COMPARE_AND_DELETE: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
-});
+static COMPARE_AND_DELETE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"));
 
 /// Why an acquire did not end with the lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,13 +97,7 @@ impl PitfallClient {
     /// A client of the node at `url` (a proxy link's URL); `params.nodes` must be 1.
     pub fn new(id: ClientId, url: &str, params: Params, pitfall: Pitfall, lock: &str, recorder: Recorder) -> PitfallClient {
         assert_eq!(params.nodes, 1, "the pitfalls are single-node locks, as in the model");
-        let ident = Ident {
-            lock: lock.into(),
-            client: id,
-            ttl_ms: params.ttl_ms,
-            pitfall,
-            recorder: Arc::new(recorder),
-        };
+        let ident = Ident { lock: lock.into(), client: id, ttl_ms: params.ttl_ms, pitfall, recorder: Arc::new(recorder) };
         let (jobs, rx) = mpsc::unbounded_channel();
         let (replies_tx, replies) = mpsc::unbounded_channel();
         let io_timeout = Duration::from_millis(params.ttl_ms);
@@ -254,7 +247,15 @@ async fn carry_out(conn: &mut MultiplexedConnection, job: &Job, ident: &Ident) -
             let value: &str = value;
             let set = match ident.pitfall {
                 Pitfall::SetnxThenExpire => redis::cmd("SETNX").arg(key).arg(value).query_async::<i64>(conn).await? == 1,
-                _ => redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ident.ttl_ms).query_async::<Option<String>>(conn).await?.is_some(),
+                _ => redis::cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ident.ttl_ms)
+                    .query_async::<Option<String>>(conn)
+                    .await?
+                    .is_some(),
             };
             if !set {
                 return Ok(Reply::Refused);

@@ -178,11 +178,25 @@ impl FencedResource for Register {
 /// the runtime that opens them).
 #[derive(Clone)]
 pub enum RegisterSpec {
-    Unfenced { url: String, key: String },
-    CheckThenWrite { url: String, key: String, gap: ApplyGap },
-    Redis { url: String, key: String },
+    Unfenced {
+        url: String,
+        key: String,
+    },
+    CheckThenWrite {
+        url: String,
+        key: String,
+        gap: ApplyGap,
+    },
+    Redis {
+        url: String,
+        key: String,
+    },
     /// `config` is a tokio-postgres connection string; the table exists already.
-    Postgres { config: String, table: String, id: String },
+    Postgres {
+        config: String,
+        table: String,
+        id: String,
+    },
 }
 
 impl RegisterSpec {

@@ -27,18 +27,15 @@ async fn a_redis_under_memory_pressure_evicts_a_lock_and_the_judge_sees_two_hold
     let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(used + (4 << 20)).query_async(&mut admin).await.unwrap();
 
     let history = History::new("job");
-    let client = Client::builder([server.url()])
-        .ttl(Duration::from_secs(30))
-        .recorder(history.recorder())
-        .build()
-        .unwrap();
+    let client = Client::builder([server.url()]).ttl(Duration::from_secs(30)).recorder(history.recorder()).build().unwrap();
     let rival = client.with_client_id(ClientId(2));
     let mut guard = client.acquire("job").await.unwrap();
     // The client read the policy when it connected.
     let warned = async {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if client.warnings().iter().any(|w| matches!(w, Warning::EvictionPossible { node: 0, policy, .. } if policy == "volatile-lru")) {
+            if client.warnings().iter().any(|w| matches!(w, Warning::EvictionPossible { node: 0, policy, .. } if policy == "volatile-lru"))
+            {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -57,7 +54,14 @@ async fn a_redis_under_memory_pressure_evicts_a_lock_and_the_judge_sees_two_hold
         }
         assert!(written < 20_000, "the lock key was not evicted after {written} filler keys");
         for _ in 0..16 {
-            let _: () = redis::cmd("SET").arg(format!("filler:{written}")).arg(&filler[..]).arg("PX").arg(600_000).query_async(&mut admin).await.unwrap();
+            let _: () = redis::cmd("SET")
+                .arg(format!("filler:{written}"))
+                .arg(&filler[..])
+                .arg("PX")
+                .arg(600_000)
+                .query_async(&mut admin)
+                .await
+                .unwrap();
             written += 1;
         }
     }

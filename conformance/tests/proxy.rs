@@ -1,9 +1,9 @@
 //! The proxy against a real redis-server: messages pass, wait, and go one by one when held;
 //! a script call that meets NOSCRIPT is still one message; losses reset the connection.
 
+use redlock_client::redis::{self, aio::MultiplexedConnection};
 use redlock_conformance::proxy::{Direction, Flow, Framing, Link};
 use redlock_conformance::redis_server::{Persistence, RedisServer};
-use redlock_client::redis::{self, aio::MultiplexedConnection};
 use std::time::{Duration, Instant};
 
 const SOON: Duration = Duration::from_secs(2);

@@ -145,9 +145,6 @@ impl Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("params", &self.inner.params)
-            .field("client_id", &self.inner.client_id)
-            .finish_non_exhaustive()
+        f.debug_struct("Client").field("params", &self.inner.params).field("client_id", &self.inner.client_id).finish_non_exhaustive()
     }
 }

@@ -42,36 +42,21 @@ pub(crate) enum Outcome {
 }
 
 /// Sends `job` on `conn` and reads the answer.
-pub(crate) async fn send(
-    conn: &mut MultiplexedConnection,
-    job: Job,
-    key: &LockKey,
-) -> RedisResult<Outcome> {
+pub(crate) async fn send(conn: &mut MultiplexedConnection, job: Job, key: &LockKey) -> RedisResult<Outcome> {
     let value = key.value.as_str();
     match job {
         Job::Acquire { .. } => match &key.fence_key {
             None => {
-                let set: Option<String> = redis::cmd("SET")
-                    .arg(&key.resource)
-                    .arg(value)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(key.ttl_ms)
-                    .query_async(conn)
-                    .await?;
+                let set: Option<String> =
+                    redis::cmd("SET").arg(&key.resource).arg(value).arg("NX").arg("PX").arg(key.ttl_ms).query_async(conn).await?;
                 Ok(Outcome::Round(match set {
                     Some(_) => Reply::Ok { token: None },
                     None => Reply::Refused,
                 }))
             }
             Some(fence_key) => {
-                let token: Option<u64> = ACQUIRE_FENCED
-                    .key(&key.resource)
-                    .key(fence_key)
-                    .arg(value)
-                    .arg(key.ttl_ms)
-                    .invoke_async(conn)
-                    .await?;
+                let token: Option<u64> =
+                    ACQUIRE_FENCED.key(&key.resource).key(fence_key).arg(value).arg(key.ttl_ms).invoke_async(conn).await?;
                 Ok(Outcome::Round(match token {
                     Some(token) => Reply::Ok { token: Some(token) },
                     None => Reply::Refused,
@@ -79,8 +64,7 @@ pub(crate) async fn send(
             }
         },
         Job::Extend { .. } => {
-            let renewed: i64 =
-                EXTEND.key(&key.resource).arg(value).arg(key.ttl_ms).invoke_async(conn).await?;
+            let renewed: i64 = EXTEND.key(&key.resource).arg(value).arg(key.ttl_ms).invoke_async(conn).await?;
             Ok(Outcome::Round(if renewed == 1 { Reply::Ok { token: None } } else { Reply::Refused }))
         }
         Job::Release => {

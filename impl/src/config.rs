@@ -89,21 +89,18 @@ pub enum Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::EvenServers { servers, quorum } => write!(
-                f,
-                "{servers} lock servers (quorum {quorum}) tolerate no more failures than {}: use an odd number",
-                servers - 1
-            ),
+            Warning::EvenServers { servers, quorum } => {
+                write!(f, "{servers} lock servers (quorum {quorum}) tolerate no more failures than {}: use an odd number", servers - 1)
+            }
             Warning::EvictionPossible { node, policy, maxmemory } => write!(
                 f,
                 "server {node} may evict lock keys under memory pressure (maxmemory {maxmemory} bytes, \
                  maxmemory-policy {policy}): an evicted key is a lock the server forgot; use noeviction \
                  on lock servers"
             ),
-            Warning::EvictionUnknown { node, reason } => write!(
-                f,
-                "cannot tell whether server {node} may evict lock keys (CONFIG GET maxmemory-policy: {reason})"
-            ),
+            Warning::EvictionUnknown { node, reason } => {
+                write!(f, "cannot tell whether server {node} may evict lock keys (CONFIG GET maxmemory-policy: {reason})")
+            }
         }
     }
 }
@@ -126,8 +123,7 @@ impl ClientBuilder {
             drift_fixed: Duration::from_millis(defaults.drift_fixed_ms),
             node_timeout: Duration::from_millis(defaults.node_timeout_ms),
             retries: defaults.retries,
-            retry_delay: Duration::from_millis(defaults.retry_delay_min_ms)
-                ..=Duration::from_millis(defaults.retry_delay_max_ms),
+            retry_delay: Duration::from_millis(defaults.retry_delay_min_ms)..=Duration::from_millis(defaults.retry_delay_max_ms),
             extend_interval: None,
             io_timeout: None,
             fencing: Fencing::Off,
@@ -267,7 +263,10 @@ impl ClientBuilder {
                     return Err(ConfigError::ExtendInterval { interval_ms, budget_ms });
                 }
                 if params.node_timeout_ms >= interval_ms {
-                    return Err(ConfigError::NodeTimeoutTooLong { node_timeout_ms: params.node_timeout_ms, extend_interval_ms: interval_ms });
+                    return Err(ConfigError::NodeTimeoutTooLong {
+                        node_timeout_ms: params.node_timeout_ms,
+                        extend_interval_ms: interval_ms,
+                    });
                 }
                 interval_ms
             }
@@ -325,10 +324,9 @@ impl ClientBuilder {
             }
             seen.push((address, index));
             let client = match (&self.tls_root_certificate, info.addr()) {
-                (Some(pem), ConnectionAddr::TcpTls { .. }) => redis::Client::build_with_tls(
-                    info,
-                    redis::TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) },
-                ),
+                (Some(pem), ConnectionAddr::TcpTls { .. }) => {
+                    redis::Client::build_with_tls(info, redis::TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) })
+                }
                 _ => redis::Client::open(info),
             };
             clients.push(client.map_err(|e| bad(e.to_string()))?);

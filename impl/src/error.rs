@@ -241,11 +241,9 @@ impl fmt::Display for ExtendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExtendError::Expired => write!(f, "the lock had expired: it is lost, not extended"),
-            ExtendError::Refused { nodes } => write!(
-                f,
-                "the lock is lost: nodes {} said the key is no longer ours, so no majority holds it",
-                node_list(nodes)
-            ),
+            ExtendError::Refused { nodes } => {
+                write!(f, "the lock is lost: nodes {} said the key is no longer ours, so no majority holds it", node_list(nodes))
+            }
             ExtendError::NoQuorum { remaining, nodes } => write!(
                 f,
                 "no quorum renewed the lock ({}); no majority refused it, so it stays valid for {} ms",
@@ -262,11 +260,9 @@ impl fmt::Display for ReleaseError {
             ReleaseError::Expired => {
                 write!(f, "the lock had expired before it was released: the critical section overran it")
             }
-            ReleaseError::Unconfirmed { nodes } => write!(
-                f,
-                "no majority confirmed the release in time ({}): the lock may stay taken until its keys expire",
-                nodes.summary()
-            ),
+            ReleaseError::Unconfirmed { nodes } => {
+                write!(f, "no majority confirmed the release in time ({}): the lock may stay taken until its keys expire", nodes.summary())
+            }
         }
     }
 }

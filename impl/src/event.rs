@@ -11,16 +11,12 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A client (a lock holder or contender), by a number its recorder chose.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(transparent)]
 pub struct ClientId(pub u32);
 
 /// A lock server, by its index in the lock's server list.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(transparent)]
 pub struct NodeId(pub u32);
 
@@ -135,19 +131,13 @@ mod tests {
             event: Event::Granted { client: ClientId(3), validity_ms: 950, token: Some(7) },
         };
         let line = serde_json::to_string(&r).unwrap();
-        assert_eq!(
-            line,
-            r#"{"v":1,"t_ns":42,"resource":"orders","kind":"granted","client":3,"validity_ms":950,"token":7}"#
-        );
+        assert_eq!(line, r#"{"v":1,"t_ns":42,"resource":"orders","kind":"granted","client":3,"validity_ms":950,"token":7}"#);
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
     }
 
     #[test]
     fn faults_nest_under_their_own_tag() {
         let e = Event::Fault { fault: Fault::ClockJump { node: NodeId(2), by_ms: 500 } };
-        assert_eq!(
-            serde_json::to_string(&e).unwrap(),
-            r#"{"kind":"fault","fault":{"type":"clock_jump","node":2,"by_ms":500}}"#
-        );
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"kind":"fault","fault":{"type":"clock_jump","node":2,"by_ms":500}}"#);
     }
 }

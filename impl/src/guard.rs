@@ -50,9 +50,7 @@ impl Guard {
     pub async fn extend(&mut self) -> Result<Duration, ExtendError> {
         match self.lock.extend().await {
             Output::Extended { validity_ms, .. } => Ok(Duration::from_millis(validity_ms)),
-            Output::ExtendFailed { .. } => {
-                Err(ExtendError::NoQuorum { remaining: self.remaining(), nodes: self.lock.outcomes().clone() })
-            }
+            Output::ExtendFailed { .. } => Err(ExtendError::NoQuorum { remaining: self.remaining(), nodes: self.lock.outcomes().clone() }),
             Output::Lost { loss: Loss::Refused { nodes } } => Err(ExtendError::Refused { nodes: nodes.iter().collect() }),
             _ => Err(ExtendError::Expired),
         }
@@ -73,11 +71,7 @@ impl Guard {
     }
 
     /// Writes a fenced resource with this lock's token (and records the outcome).
-    pub async fn write<R: FencedResource>(
-        &self,
-        resource: &R,
-        value: u64,
-    ) -> Result<Write, FencedError<R::Error>> {
+    pub async fn write<R: FencedResource>(&self, resource: &R, value: u64) -> Result<Write, FencedError<R::Error>> {
         self.lock.shared().write(resource, value).await
     }
 }

@@ -252,9 +252,7 @@ impl Auditor {
                 self.drop_deadline(lock, Deadline::Window(client))
             }
             Event::KeySet { node, owner, ttl_ms: Some(ttl) } => self.set_deadline(lock, Deadline::Key(node, owner), at(ttl)),
-            Event::KeyDeleted { node, owner, .. } | Event::KeyLost { node, owner } => {
-                self.drop_deadline(lock, Deadline::Key(node, owner))
-            }
+            Event::KeyDeleted { node, owner, .. } | Event::KeyLost { node, owner } => self.drop_deadline(lock, Deadline::Key(node, owner)),
             _ => {}
         }
     }
@@ -297,9 +295,7 @@ impl Auditor {
             return;
         }
         let locks = &self.locks;
-        self.due.retain(|Reverse(d)| {
-            locks.get(&d.lock).and_then(|l| l.deadlines.get(&d.deadline)).is_some_and(|p| p.queued == d.at)
-        });
+        self.due.retain(|Reverse(d)| locks.get(&d.lock).and_then(|l| l.deadlines.get(&d.deadline)).is_some_and(|p| p.queued == d.at));
     }
 
     /// Brings about every deadline at or before `t` (a window is half-open: it has ended by its
@@ -374,14 +370,12 @@ fn check_nodes(live: &LiveLock, event: &Event) -> Result<(), String> {
         _ => None,
     };
     match (event, named, live.setup) {
-        (_, Some(node), Some((nodes, setup_line))) if node.0 >= nodes => Err(format!(
-            "{node} is outside the lock's {nodes} node(s) (nodes are numbered from 0; setup on line {setup_line})"
-        )),
+        (_, Some(node), Some((nodes, setup_line))) if node.0 >= nodes => {
+            Err(format!("{node} is outside the lock's {nodes} node(s) (nodes are numbered from 0; setup on line {setup_line})"))
+        }
         (&Event::Setup { nodes: 0 }, _, _) => Err("a setup with 0 nodes: a lock needs at least one server".into()),
         (&Event::Setup { nodes }, _, _) => match live.judge.highest_node() {
-            Some(node) if node.0 >= nodes => {
-                Err(format!("the setup says the lock spans {nodes} node(s), but {node} was named before it"))
-            }
+            Some(node) if node.0 >= nodes => Err(format!("the setup says the lock spans {nodes} node(s), but {node} was named before it")),
             _ => Ok(()),
         },
         _ => Ok(()),
@@ -474,10 +468,7 @@ impl<R: BufRead> Lines<R> {
         self.buffer.clear();
         self.line += 1;
         let line = self.line;
-        let too_long = || HistoryError {
-            line,
-            message: format!("the line is longer than {MAX_LINE_BYTES} bytes: not a history record"),
-        };
+        let too_long = || HistoryError { line, message: format!("the line is longer than {MAX_LINE_BYTES} bytes: not a history record") };
         loop {
             let available = match self.reader.fill_buf() {
                 Ok(available) => available,
@@ -643,10 +634,16 @@ mod tests {
             ("{\"v\":1.0,\"t_ns\":0,\"resource\":\"r\",\"kind\":\"setup\",\"nodes\":1}", "must be the integer 1, not 1.0"),
             ("{\"v\":\"1\",\"t_ns\":0,\"resource\":\"r\",\"kind\":\"setup\",\"nodes\":1}", "must be the integer 1, not \"1\""),
             ("{\"v\":1,\"t_ns\":0,\"resource\":\"r\",\"kind\":\"teleported\"}", "unknown event kind \"teleported\""),
-            ("{\"v\":1,\"t_ns\":0,\"resource\":\"r\",\"kind\":\"fault\",\"fault\":{\"type\":\"meteor\"}}", "bad \"fault\" record: unknown variant `meteor`"),
+            (
+                "{\"v\":1,\"t_ns\":0,\"resource\":\"r\",\"kind\":\"fault\",\"fault\":{\"type\":\"meteor\"}}",
+                "bad \"fault\" record: unknown variant `meteor`",
+            ),
             ("{\"v\":1,\"t_ns\":0,\"resource\":\"r\"}", "no \"kind\""),
             ("{\"t_ns\":0}", "no schema version"),
-            ("{\"v\":1,\"t_ns\":0,\"resource\":\"r\",\"kind\":\"key_set\",\"node\":4,\"owner\":1,\"ttl_ms\":null}", "node 4 is outside the lock's 1 node(s)"),
+            (
+                "{\"v\":1,\"t_ns\":0,\"resource\":\"r\",\"kind\":\"key_set\",\"node\":4,\"owner\":1,\"ttl_ms\":null}",
+                "node 4 is outside the lock's 1 node(s)",
+            ),
             ("\u{feff}{\"v\":1}", "byte-order mark"),
         ];
         for (bad, message) in cases {
@@ -664,17 +661,17 @@ mod tests {
 
     #[test]
     fn a_setup_that_contradicts_a_key_it_holds_is_an_error() {
-        let h = [
-            line(0, Event::KeySet { node: NodeId(3), owner: A, ttl_ms: None }),
-            line(1, Event::Setup { nodes: 1 }),
-        ];
+        let h = [line(0, Event::KeySet { node: NodeId(3), owner: A, ttl_ms: None }), line(1, Event::Setup { nodes: 1 })];
         let err = audit(&h).unwrap_err();
         assert!(err.message.contains("spans 1 node(s), but node 3 was named before it"), "{err}");
     }
 
     #[test]
     fn the_largest_node_id_is_judged_without_overflow() {
-        let h = [line(0, Event::KeySet { node: NodeId(u32::MAX), owner: A, ttl_ms: Some(1) }), line(1, Event::NodeDown { node: NodeId(u32::MAX) })];
+        let h = [
+            line(0, Event::KeySet { node: NodeId(u32::MAX), owner: A, ttl_ms: Some(1) }),
+            line(1, Event::NodeDown { node: NodeId(u32::MAX) }),
+        ];
         assert!(audit(&h).unwrap().findings.is_empty());
     }
 

@@ -270,10 +270,7 @@ impl Judge {
     }
 
     fn live_keys(&self) -> impl Iterator<Item = (NodeId, bool)> + '_ {
-        self.keys
-            .iter()
-            .filter(|(n, _)| !self.down.contains_key(n))
-            .map(|(n, (_, expires))| (*n, *expires))
+        self.keys.iter().filter(|(n, _)| !self.down.contains_key(n)).map(|(n, (_, expires))| (*n, *expires))
     }
 
     fn violate(&mut self, property: Property, explanation: String) {
@@ -289,17 +286,20 @@ impl Judge {
     fn open_window(&mut self, client: ClientId, how: &str) {
         let others: Vec<ClientId> = self.holders().filter(|&c| c != client).collect();
         if let Some(other) = others.first() {
-            self.violate(
-                Property::MutualExclusion,
-                format!("{client} {how} while {other} still believes it holds the lock"),
-            );
+            self.violate(Property::MutualExclusion, format!("{client} {how} while {other} still believes it holds the lock"));
         }
         self.client(client).holding = true;
     }
 
     fn apply(&mut self, event: &Event) {
         // A history may name nodes before (or without) saying how many there are.
-        if let Event::KeySet { node, .. } | Event::KeyDeleted { node, .. } | Event::KeyExpired { node, .. } | Event::KeyLost { node, .. } | Event::NodeDown { node } | Event::NodeUp { node } = *event {
+        if let Event::KeySet { node, .. }
+        | Event::KeyDeleted { node, .. }
+        | Event::KeyExpired { node, .. }
+        | Event::KeyLost { node, .. }
+        | Event::NodeDown { node }
+        | Event::NodeUp { node } = *event
+        {
             self.nodes = self.nodes.max(node.0.saturating_add(1));
         }
         match *event {
@@ -376,10 +376,7 @@ impl Judge {
             }
             Event::KeyDeleted { node, owner, by } => {
                 if owner != by {
-                    self.violate(
-                        Property::OwnerOnlyRelease,
-                        format!("{by}'s release deleted {owner}'s key on {node}"),
-                    );
+                    self.violate(Property::OwnerOnlyRelease, format!("{by}'s release deleted {owner}'s key on {node}"));
                 }
                 self.keys.remove(&node);
             }
@@ -497,10 +494,7 @@ impl Judge {
         let up = (self.nodes as usize).saturating_sub(self.down.len());
         let taken: Vec<NodeId> = self.live_keys().map(|(n, _)| n).collect();
         if up.saturating_sub(taken.len()) < self.quorum() {
-            let owners: Vec<String> = taken
-                .iter()
-                .map(|n| format!("{n} ({})", self.keys[n].0))
-                .collect();
+            let owners: Vec<String> = taken.iter().map(|n| format!("{n} ({})", self.keys[n].0)).collect();
             self.violate(
                 Property::EventuallyAcquirable,
                 format!(
@@ -568,9 +562,11 @@ mod tests {
         // Kleppmann's figure: client 1 (token 33) pauses, client 2 (token 34) writes, client 1
         // wakes and writes.
         let base = [granted(A), ValidityEnded { client: A }, granted(B)];
-        let in_order = [&base[..], &[WriteApplied { client: A, value: 1, token: None }, WriteApplied { client: B, value: 2, token: None }]].concat();
+        let in_order =
+            [&base[..], &[WriteApplied { client: A, value: 1, token: None }, WriteApplied { client: B, value: 2, token: None }]].concat();
         assert!(judge(1, &in_order).violation(Property::OrderedFencedWrites).is_none());
-        let reversed = [&base[..], &[WriteApplied { client: B, value: 1, token: None }, WriteApplied { client: A, value: 2, token: None }]].concat();
+        let reversed =
+            [&base[..], &[WriteApplied { client: B, value: 1, token: None }, WriteApplied { client: A, value: 2, token: None }]].concat();
         assert!(judge(1, &reversed).violation(Property::OrderedFencedWrites).is_some());
     }
 
@@ -607,10 +603,21 @@ mod tests {
     #[test]
     fn a_write_computed_from_an_overwritten_read_is_a_lost_update() {
         let read = |client| ResourceRead { client, value: 0, token: None };
-        let lost = judge(1, &[read(A), read(B), WriteApplied { client: B, value: 1, token: None }, WriteApplied { client: A, value: 1, token: None }]);
+        let lost = judge(
+            1,
+            &[read(A), read(B), WriteApplied { client: B, value: 1, token: None }, WriteApplied { client: A, value: 1, token: None }],
+        );
         let v = lost.violation(Property::NoLostUpdate).expect("lost");
         assert!(v.explanation.contains("increment was lost"));
-        let serial = judge(1, &[read(A), WriteApplied { client: A, value: 1, token: None }, ResourceRead { client: B, value: 1, token: None }, WriteApplied { client: B, value: 2, token: None }]);
+        let serial = judge(
+            1,
+            &[
+                read(A),
+                WriteApplied { client: A, value: 1, token: None },
+                ResourceRead { client: B, value: 1, token: None },
+                WriteApplied { client: B, value: 2, token: None },
+            ],
+        );
         assert!(serial.violations().is_empty());
         assert_eq!(serial.value(), 2);
     }
@@ -651,7 +658,8 @@ mod tests {
         // A minority refused: the old validity stands.
         let minority = judge(3, &[granted(A), refused(0), ValidityEnded { client: A }]);
         assert!(minority.violations().is_empty());
-        for next in [ValidityEnded { client: A }, Extended { client: A, validity_ms: 5 }, WriteApplied { client: A, value: 1, token: None }] {
+        for next in [ValidityEnded { client: A }, Extended { client: A, validity_ms: 5 }, WriteApplied { client: A, value: 1, token: None }]
+        {
             let j = judge(3, &[granted(A), refused(0), refused(1), next.clone()]);
             let v = j.violation(Property::LostLockReported).unwrap_or_else(|| panic!("{next:?}"));
             assert!(v.explanation.contains("2 of 3 nodes"), "{}", v.explanation);

@@ -72,11 +72,7 @@ impl LockContext {
     }
 
     /// Writes a fenced resource with this lock's token (and records the outcome).
-    pub async fn write<R: FencedResource>(
-        &self,
-        resource: &R,
-        value: u64,
-    ) -> Result<Write, FencedError<R::Error>> {
+    pub async fn write<R: FencedResource>(&self, resource: &R, value: u64) -> Result<Write, FencedError<R::Error>> {
         self.shared.write(resource, value).await
     }
 }

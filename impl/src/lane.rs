@@ -76,8 +76,7 @@ pub(crate) struct Lanes {
 
 impl Lanes {
     pub(crate) fn new(nodes: &[Arc<Node>], shared: Arc<Shared>) -> Lanes {
-        let lanes =
-            nodes.iter().map(|node| Lane { node: node.clone(), in_flight: None, queue: VecDeque::new() }).collect();
+        let lanes = nodes.iter().map(|node| Lane { node: node.clone(), in_flight: None, queue: VecDeque::new() }).collect();
         Lanes { lanes, shared }
     }
 
@@ -178,11 +177,7 @@ impl Lanes {
 }
 
 /// A task that drives `lanes` (with their indices) until each has nothing left.
-fn spawn_driver(
-    handle: &tokio::runtime::Handle,
-    shared: &Arc<Shared>,
-    mut lanes: Vec<(usize, Lane)>,
-) -> tokio::task::JoinHandle<()> {
+fn spawn_driver(handle: &tokio::runtime::Handle, shared: &Arc<Shared>, mut lanes: Vec<(usize, Lane)>) -> tokio::task::JoinHandle<()> {
     let shared = shared.clone();
     handle.spawn(async move {
         let mut sink = Vec::new();
@@ -208,9 +203,7 @@ impl Lane {
     fn needs_driver(&self, any_in_flight: bool) -> bool {
         match &self.in_flight {
             None => !self.queue.is_empty(),
-            Some(InFlight::Request { connected, polled, .. }) => {
-                any_in_flight || !(*connected && *polled) || !self.queue.is_empty()
-            }
+            Some(InFlight::Request { connected, polled, .. }) => any_in_flight || !(*connected && *polled) || !self.queue.is_empty(),
             Some(InFlight::HandedOff(_)) => !self.queue.is_empty(),
         }
     }

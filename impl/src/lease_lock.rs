@@ -164,20 +164,37 @@ pub enum LeaseOutput {
 pub enum LeasePhase {
     Idle,
     /// A lease was asked for at `asked` (local time).
-    Granting { asked: LocalMillis },
+    Granting {
+        asked: LocalMillis,
+    },
     /// The key is being created with `lease`, granted after `asked`.
-    Creating { lease: LeaseId, asked: LocalMillis },
+    Creating {
+        lease: LeaseId,
+        asked: LocalMillis,
+    },
     /// Another holder's key exists: waiting for its deletion.
     Waiting,
     /// Held until `until`, with `lease` and `token`.
-    Held { lease: LeaseId, until: LocalMillis, token: i64 },
+    Held {
+        lease: LeaseId,
+        until: LocalMillis,
+        token: i64,
+    },
     /// Held, a keep-alive sent at `sent` in flight.
-    KeepingAlive { lease: LeaseId, until: LocalMillis, token: i64, sent: LocalMillis },
+    KeepingAlive {
+        lease: LeaseId,
+        until: LocalMillis,
+        token: i64,
+        sent: LocalMillis,
+    },
     Released,
     NotAcquired,
     /// Lost while held; its key may still be in the store (the validity ran out while the
     /// store kept the lease), so a release still deletes it.
-    Lost { lease: LeaseId, token: i64 },
+    Lost {
+        lease: LeaseId,
+        token: i64,
+    },
 }
 
 /// The whole state of one lease lock: small, deterministic and hashable, so that the model can
@@ -237,9 +254,7 @@ impl LeaseLockState {
             (LeasePhase::Waiting, LeaseInput::Freed) => self.give_up(None, None, out),
             (LeasePhase::Waiting, LeaseInput::Timeout) if now >= deadline => self.give_up(None, None, out),
             (LeasePhase::Granting { .. } | LeasePhase::Waiting, LeaseInput::Failed) => self.give_up(None, None, out),
-            (LeasePhase::Granting { asked }, LeaseInput::Timeout) if now >= answer_due(asked) => {
-                self.give_up(None, None, out)
-            }
+            (LeasePhase::Granting { asked }, LeaseInput::Timeout) if now >= answer_due(asked) => self.give_up(None, None, out),
             // The create may still land, or may have: revoking the lease deletes what it made.
             (LeasePhase::Creating { lease, .. }, LeaseInput::Failed) => self.give_up(Some(lease), None, out),
             (LeasePhase::Creating { lease, asked }, LeaseInput::Timeout) if now >= answer_due(asked) => {
@@ -253,9 +268,7 @@ impl LeaseLockState {
                 out.push(LeaseOutput::SendKeepAlive { lease });
                 out.push(LeaseOutput::WakeAt { at: answer_due(now).min(until) });
             }
-            (LeasePhase::Held { lease, until, token }, LeaseInput::Timeout) if now >= until => {
-                self.lose(lease, token, false, out)
-            }
+            (LeasePhase::Held { lease, until, token }, LeaseInput::Timeout) if now >= until => self.lose(lease, token, false, out),
             (LeasePhase::KeepingAlive { lease, until, token, sent }, LeaseInput::KeptAlive { alive }) => {
                 if !alive {
                     // The store says the lease is gone: the key went with it.
@@ -280,9 +293,7 @@ impl LeaseLockState {
                 out.push(LeaseOutput::WakeAt { at: until });
             }
             (
-                LeasePhase::Held { lease, token, .. }
-                | LeasePhase::KeepingAlive { lease, token, .. }
-                | LeasePhase::Lost { lease, token },
+                LeasePhase::Held { lease, token, .. } | LeasePhase::KeepingAlive { lease, token, .. } | LeasePhase::Lost { lease, token },
                 LeaseInput::Release,
             ) => {
                 out.push(LeaseOutput::DeleteKey { token });
@@ -429,7 +440,10 @@ mod tests {
         let mut s = LeaseLockState::new();
         feed(&mut s, 0, LeaseInput::Acquire);
         feed(&mut s, 5, LeaseInput::LeaseGranted { lease: 7 });
-        assert_eq!(feed(&mut s, 2968, LeaseInput::Created { revision: 42 }), [DeleteKey { token: 42 }, RevokeLease { lease: 7 }, NotAcquired]);
+        assert_eq!(
+            feed(&mut s, 2968, LeaseInput::Created { revision: 42 }),
+            [DeleteKey { token: 42 }, RevokeLease { lease: 7 }, NotAcquired]
+        );
     }
 
     #[test]

@@ -232,9 +232,9 @@ pub use crate::{
     client::Client,
     config::{ClientBuilder, ConfigError, Fencing, Warning, FENCE_KEY_SUFFIX},
     error::{AcquireError, ExtendError, FencedError, LockError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released},
+    event::ClientId,
     guard::Guard,
     keep_alive::LockContext,
-    event::ClientId,
     recorder::Recorder,
 };
 /// The redis-rs version this crate is built with (for [`fence::RedisFenced`] connections).

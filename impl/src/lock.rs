@@ -10,8 +10,8 @@ use crate::event::{ClientId, Event};
 use crate::fence::{FencedResource, Read, Write};
 use crate::lane::{Answer, Lanes};
 use crate::protocol::{Input, LockState, Loss, NodeSet, Output};
-use crate::time::LocalMillis;
 use crate::recorder::Recorder;
+use crate::time::LocalMillis;
 use crate::value::LockValue;
 use rand::Rng;
 use std::future::{poll_fn, Future};
@@ -86,10 +86,7 @@ impl Shared {
         }
         for output in out {
             match *output {
-                Output::SendAcquire { .. }
-                | Output::SendExtend { .. }
-                | Output::SendRelease { .. }
-                | Output::WakeAt { .. } => {}
+                Output::SendAcquire { .. } | Output::SendExtend { .. } | Output::SendRelease { .. } | Output::WakeAt { .. } => {}
                 Output::RetryAfter { .. } | Output::Failed => {
                     tracing::debug!(attempt = core.state.attempts, "attempt failed");
                 }
@@ -158,10 +155,7 @@ impl Shared {
 
     /// Reads `resource` presenting this lock's token and value (its holder identity); records
     /// `resource_read`.
-    pub(crate) async fn read<R: FencedResource>(
-        &self,
-        resource: &R,
-    ) -> Result<Read, FencedError<R::Error>> {
+    pub(crate) async fn read<R: FencedResource>(&self, resource: &R) -> Result<Read, FencedError<R::Error>> {
         let token = self.token().ok_or(FencedError::NoToken)?;
         #[cfg(feature = "fault-injection")]
         self.pause_point(crate::fault::FencedOp::Read);
@@ -172,11 +166,7 @@ impl Shared {
     }
 
     /// Writes `value` to `resource` if this lock's token is not stale; records the outcome.
-    pub(crate) async fn write<R: FencedResource>(
-        &self,
-        resource: &R,
-        value: u64,
-    ) -> Result<Write, FencedError<R::Error>> {
+    pub(crate) async fn write<R: FencedResource>(&self, resource: &R, value: u64) -> Result<Write, FencedError<R::Error>> {
         let token = self.token().ok_or(FencedError::NoToken)?;
         #[cfg(feature = "fault-injection")]
         self.pause_point(crate::fault::FencedOp::Write);
@@ -227,12 +217,7 @@ impl Lock {
         let fence_key = (client.fencing == Fencing::Counter).then(|| format!("{resource}{FENCE_KEY_SUFFIX}"));
         let span = tracing::info_span!("lock", resource, client = client.client_id.0);
         let ident = Ident {
-            key: LockKey {
-                resource: resource.to_string(),
-                fence_key,
-                value: LockValue::random(),
-                ttl_ms: client.params.ttl_ms,
-            },
+            key: LockKey { resource: resource.to_string(), fence_key, value: LockValue::random(), ttl_ms: client.params.ttl_ms },
             client: client.client_id,
             recorder: client.recorder.clone(),
             span,

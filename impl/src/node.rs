@@ -9,10 +9,10 @@
 use crate::client::Warnings;
 use crate::commands::{self, Job, LockKey, Outcome};
 use crate::config::Warning;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisResult};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -106,8 +106,7 @@ impl Node {
     fn check_eviction(&self, mut conn: MultiplexedConnection) {
         let (node, warnings) = (self.index, self.warnings.clone());
         tokio::spawn(async move {
-            let config: RedisResult<Vec<String>> =
-                redis::cmd("CONFIG").arg("GET").arg("maxmemory*").query_async(&mut conn).await;
+            let config: RedisResult<Vec<String>> = redis::cmd("CONFIG").arg("GET").arg("maxmemory*").query_async(&mut conn).await;
             match config {
                 Ok(pairs) => {
                     let value = |name: &str| pairs.chunks(2).find(|p| p[0] == name).map(|p| p[1].clone());

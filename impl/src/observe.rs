@@ -27,9 +27,7 @@ pub fn observe(
     if input == Input::Acquire && !outputs.is_empty() {
         events.push(Event::Setup { nodes: params.nodes as u32 });
     }
-    if let (Input::Reply { round, node, reply: Reply::Refused }, Phase::Extending { round: current, .. }) =
-        (input, before.phase)
-    {
+    if let (Input::Reply { round, node, reply: Reply::Refused }, Phase::Extending { round: current, .. }) = (input, before.phase) {
         if round == current.number && current.pending.contains(node) {
             events.push(Event::Refused { client, node: NodeId(node as u32) });
         }

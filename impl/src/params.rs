@@ -94,19 +94,13 @@ impl Params {
             return Err(ParamsError::TooManyRetries { retries: self.retries });
         }
         if self.drift_ms() >= self.ttl_ms {
-            return Err(ParamsError::TtlTooSmallForDrift {
-                ttl_ms: self.ttl_ms,
-                drift_ms: self.drift_ms(),
-            });
+            return Err(ParamsError::TtlTooSmallForDrift { ttl_ms: self.ttl_ms, drift_ms: self.drift_ms() });
         }
         if self.node_timeout_ms == 0 {
             return Err(ParamsError::ZeroNodeTimeout);
         }
         if self.retry_delay_min_ms > self.retry_delay_max_ms {
-            return Err(ParamsError::RetryDelayRange {
-                min_ms: self.retry_delay_min_ms,
-                max_ms: self.retry_delay_max_ms,
-            });
+            return Err(ParamsError::RetryDelayRange { min_ms: self.retry_delay_min_ms, max_ms: self.retry_delay_max_ms });
         }
         Ok(self)
     }
@@ -149,14 +143,12 @@ impl fmt::Display for ParamsError {
             ParamsError::ZeroNodeTimeout => {
                 write!(f, "the per-node timeout is 0 ms: no reply could ever count")
             }
-            ParamsError::RetryDelayRange { min_ms, max_ms } => write!(
-                f,
-                "the retry delay range {min_ms}..={max_ms} ms is empty (minimum above maximum)"
-            ),
-            ParamsError::TooLong { what, ms } => write!(
-                f,
-                "the {what} of {ms} ms is longer than a year ({MAX_DURATION_MS} ms), the most this client accepts"
-            ),
+            ParamsError::RetryDelayRange { min_ms, max_ms } => {
+                write!(f, "the retry delay range {min_ms}..={max_ms} ms is empty (minimum above maximum)")
+            }
+            ParamsError::TooLong { what, ms } => {
+                write!(f, "the {what} of {ms} ms is longer than a year ({MAX_DURATION_MS} ms), the most this client accepts")
+            }
             ParamsError::TooManyRetries { retries } => {
                 write!(f, "{retries} retries is more than the {MAX_RETRIES} this client allows")
             }
@@ -188,19 +180,10 @@ mod tests {
         assert!(ok.clone().validate().is_ok());
         let refused = |p: Params| p.validate().unwrap_err();
         assert_eq!(refused(Params { nodes: 0, ..ok.clone() }), ParamsError::NoNodes);
-        assert_eq!(
-            refused(Params { nodes: 33, ..ok.clone() }),
-            ParamsError::TooManyNodes { nodes: 33 }
-        );
+        assert_eq!(refused(Params { nodes: 33, ..ok.clone() }), ParamsError::TooManyNodes { nodes: 33 });
         assert_eq!(refused(Params { ttl_ms: 0, ..ok.clone() }), ParamsError::ZeroTtl);
-        assert_eq!(
-            refused(Params { ttl_ms: 2, ..ok.clone() }),
-            ParamsError::TtlTooSmallForDrift { ttl_ms: 2, drift_ms: 3 }
-        );
-        assert_eq!(
-            refused(Params { node_timeout_ms: 0, ..ok.clone() }),
-            ParamsError::ZeroNodeTimeout
-        );
+        assert_eq!(refused(Params { ttl_ms: 2, ..ok.clone() }), ParamsError::TtlTooSmallForDrift { ttl_ms: 2, drift_ms: 3 });
+        assert_eq!(refused(Params { node_timeout_ms: 0, ..ok.clone() }), ParamsError::ZeroNodeTimeout);
         assert_eq!(
             refused(Params { retry_delay_min_ms: 5, retry_delay_max_ms: 4, ..ok.clone() }),
             ParamsError::RetryDelayRange { min_ms: 5, max_ms: 4 }

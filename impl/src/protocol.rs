@@ -34,9 +34,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A set of node indices, bit i standing for node i.
-#[derive(
-    Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct NodeSet(u32);
 
@@ -217,22 +215,15 @@ impl LockState {
         match (self.phase, input) {
             (Phase::Idle, Input::Acquire) | (Phase::Backoff, Input::Retry) => {
                 self.attempts = self.attempts.saturating_add(1);
-                let round = self.start_round(p, now, out, |node, round| Output::SendAcquire {
-                    node,
-                    round,
-                });
+                let round = self.start_round(p, now, out, |node, round| Output::SendAcquire { node, round });
                 self.phase = Phase::Acquiring(round);
             }
-            (Phase::Acquiring(mut round), Input::Reply { round: r, node, reply })
-                if r == round.number && round.pending.contains(node) =>
-            {
+            (Phase::Acquiring(mut round), Input::Reply { round: r, node, reply }) if r == round.number && round.pending.contains(node) => {
                 round.record(node, reply);
                 self.phase = Phase::Acquiring(round);
                 self.settle_acquire(p, now, out);
             }
-            (Phase::Acquiring(mut round), Input::Timeout)
-                if now >= round.started.plus(p.node_timeout_ms) =>
-            {
+            (Phase::Acquiring(mut round), Input::Timeout) if now >= round.started.plus(p.node_timeout_ms) => {
                 round.pending = NodeSet::default();
                 self.phase = Phase::Acquiring(round);
                 self.settle_acquire(p, now, out);
@@ -241,18 +232,14 @@ impl LockState {
                 if now >= until {
                     self.lose(Loss::Expired, out);
                 } else {
-                    let round = self.start_round(p, now, out, |node, round| Output::SendExtend {
-                        node,
-                        round,
-                    });
+                    let round = self.start_round(p, now, out, |node, round| Output::SendExtend { node, round });
                     self.phase = Phase::Extending { round, until, token, gone };
                 }
             }
             (Phase::Held { until, .. }, Input::Timeout) if now >= until => self.lose(Loss::Expired, out),
-            (
-                Phase::Extending { mut round, until, token, mut gone },
-                Input::Reply { round: r, node, reply },
-            ) if r == round.number && round.pending.contains(node) => {
+            (Phase::Extending { mut round, until, token, mut gone }, Input::Reply { round: r, node, reply })
+                if r == round.number && round.pending.contains(node) =>
+            {
                 round.record(node, reply);
                 if reply == Reply::Refused {
                     gone.insert(node);
@@ -260,23 +247,14 @@ impl LockState {
                 self.phase = Phase::Extending { round, until, token, gone };
                 self.settle_extend(p, now, out);
             }
-            (Phase::Extending { mut round, until, token, gone }, Input::Timeout)
-                if now >= round.started.plus(p.node_timeout_ms) =>
-            {
+            (Phase::Extending { mut round, until, token, gone }, Input::Timeout) if now >= round.started.plus(p.node_timeout_ms) => {
                 round.pending = NodeSet::default();
                 self.phase = Phase::Extending { round, until, token, gone };
                 self.settle_extend(p, now, out);
             }
             // After a loss too: an extension that settled too late may have renewed the key on
             // some nodes, and the holder's release must still reach them.
-            (
-                Phase::Acquiring(_)
-                | Phase::Backoff
-                | Phase::Held { .. }
-                | Phase::Extending { .. }
-                | Phase::Lost,
-                Input::Release,
-            ) => {
+            (Phase::Acquiring(_) | Phase::Backoff | Phase::Held { .. } | Phase::Extending { .. } | Phase::Lost, Input::Release) => {
                 release_everywhere(p, out);
                 self.phase = Phase::Released;
             }
@@ -309,20 +287,14 @@ impl LockState {
     /// The deadline of the round in flight, if any: when `Input::Timeout` is due.
     pub fn round_deadline(&self, p: &Params) -> Option<LocalMillis> {
         match self.phase {
-            Phase::Acquiring(round) | Phase::Extending { round, .. } => {
-                Some(round.started.plus(p.node_timeout_ms))
-            }
+            Phase::Acquiring(round) | Phase::Extending { round, .. } => Some(round.started.plus(p.node_timeout_ms)),
             _ => None,
         }
     }
 
     /// The same state with every node index renamed (for the model's symmetry reduction).
     pub fn renamed(&self, rename: impl Fn(usize) -> usize + Copy) -> LockState {
-        let rename_round = |r: Round| Round {
-            pending: r.pending.renamed(rename),
-            ok: r.ok.renamed(rename),
-            ..r
-        };
+        let rename_round = |r: Round| Round { pending: r.pending.renamed(rename), ok: r.ok.renamed(rename), ..r };
         let phase = match self.phase {
             Phase::Acquiring(r) => Phase::Acquiring(rename_round(r)),
             Phase::Held { until, token, gone } => Phase::Held { until, token, gone: gone.renamed(rename) },
@@ -334,23 +306,11 @@ impl LockState {
         LockState { phase, ..*self }
     }
 
-    fn start_round(
-        &mut self,
-        p: &Params,
-        now: LocalMillis,
-        out: &mut Vec<Output>,
-        request: impl Fn(usize, u32) -> Output,
-    ) -> Round {
+    fn start_round(&mut self, p: &Params, now: LocalMillis, out: &mut Vec<Output>, request: impl Fn(usize, u32) -> Output) -> Round {
         // Round numbers only tell the current round from earlier ones: wrapping after 2^32
         // rounds (a lock extended every millisecond for 49 days) confuses nothing.
         self.rounds = self.rounds.wrapping_add(1);
-        let round = Round {
-            number: self.rounds,
-            started: now,
-            pending: NodeSet::all(p.nodes),
-            ok: NodeSet::default(),
-            token: None,
-        };
+        let round = Round { number: self.rounds, started: now, pending: NodeSet::all(p.nodes), ok: NodeSet::default(), token: None };
         out.extend((0..p.nodes).map(|node| request(node, round.number)));
         out.push(Output::WakeAt { at: now.plus(p.node_timeout_ms) });
         round
@@ -368,10 +328,7 @@ impl LockState {
                 release_everywhere(p, out);
                 if self.attempts <= p.retries {
                     self.phase = Phase::Backoff;
-                    out.push(Output::RetryAfter {
-                        min_ms: p.retry_delay_min_ms,
-                        max_ms: p.retry_delay_max_ms,
-                    });
+                    out.push(Output::RetryAfter { min_ms: p.retry_delay_min_ms, max_ms: p.retry_delay_max_ms });
                 } else {
                     self.phase = Phase::Failed;
                     out.push(Output::Failed);
@@ -440,10 +397,7 @@ impl Round {
             let elapsed = now.since(self.started);
             let budget = p.ttl_ms.saturating_sub(p.drift_ms());
             match budget.checked_sub(elapsed).filter(|&v| v > 0) {
-                Some(validity_ms) => RoundOutcome::Valid {
-                    validity_ms,
-                    until: self.started.plus(budget),
-                },
+                Some(validity_ms) => RoundOutcome::Valid { validity_ms, until: self.started.plus(budget) },
                 None => RoundOutcome::Failed,
             }
         } else if self.ok.len() + self.pending.len() < p.quorum() {
@@ -463,12 +417,7 @@ mod tests {
     use super::*;
 
     fn params(nodes: usize) -> Params {
-        Params {
-            retries: 1,
-            ..Params::new(nodes, 1000)
-        }
-        .validate()
-        .unwrap()
+        Params { retries: 1, ..Params::new(nodes, 1000) }.validate().unwrap()
     }
 
     fn feed(s: &mut LockState, p: &Params, now: u64, input: Input) -> Vec<Output> {
@@ -504,10 +453,7 @@ mod tests {
         assert!(feed(&mut s, &p, 104, ok(1, 3)).is_empty());
         let out = feed(&mut s, &p, 110, ok(1, 4));
         // Held until start + ttl - drift, whatever the replies' delay: 100 + 1000 - 12.
-        assert_eq!(
-            out,
-            vec![Output::Acquired { validity_ms: 978, until: LocalMillis(1088), token: Some(14) }]
-        );
+        assert_eq!(out, vec![Output::Acquired { validity_ms: 978, until: LocalMillis(1088), token: Some(14) }]);
         assert_eq!(s.remaining_ms(LocalMillis(1000)), Some(88));
         assert_eq!(s.remaining_ms(LocalMillis(1088)), None);
     }
@@ -614,10 +560,7 @@ mod tests {
         feed(&mut s, &p, 101, refused(2, 0));
         assert_eq!(feed(&mut s, &p, 150, Input::Timeout), vec![Output::ExtendFailed { until: LocalMillis(988) }]);
         feed(&mut s, &p, 400, Input::Extend);
-        assert_eq!(
-            feed(&mut s, &p, 401, refused(3, 2)),
-            vec![Output::Lost { loss: Loss::Refused { nodes: NodeSet(0b101) } }]
-        );
+        assert_eq!(feed(&mut s, &p, 401, refused(3, 2)), vec![Output::Lost { loss: Loss::Refused { nodes: NodeSet(0b101) } }]);
     }
 
     #[test]

@@ -68,8 +68,7 @@ impl Recorder {
     pub fn record(&self, resource: &str, event: Event) {
         let mut out = self.out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Stamped under the lock: the file's order is the stamps' order.
-        let record =
-            Record { v: HISTORY_VERSION, t_ns: monotonic_now().0, resource: resource.into(), event };
+        let record = Record { v: HISTORY_VERSION, t_ns: monotonic_now().0, resource: resource.into(), event };
         let mut line = serde_json::to_vec(&record).expect("a record always serializes");
         line.push(b'\n');
         if let Err(e) = out.write_all(&line).and_then(|()| out.flush()) {
@@ -105,8 +104,7 @@ mod tests {
         rec.record("r", Event::AcquireStarted { client: ClientId(1) });
         rec.record("r", Event::AcquireFailed { client: ClientId(1) });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        let records: Vec<Record> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let records: Vec<Record> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(records.len(), 2);
         assert!(records[0].t_ns <= records[1].t_ns);
         assert_eq!(records[1].event, Event::AcquireFailed { client: ClientId(1) });

@@ -13,9 +13,7 @@ use std::fmt;
 /// A reading of one node's own clock, in milliseconds from an arbitrary origin.
 ///
 /// Only differences between two readings of the *same* clock mean anything.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct LocalMillis(pub u64);
 
@@ -38,9 +36,7 @@ impl fmt::Display for LocalMillis {
 }
 
 /// Real time in nanoseconds from an arbitrary origin, as one observer's monotonic clock reads it.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RealNanos(pub u64);
 

@@ -147,9 +147,7 @@ impl Actor for LockActor {
                 let Some(kind) = setup.resource else { return };
                 let ActorState::Resource(s) = state.to_mut() else { return };
                 match (self.client_of(src), msg) {
-                    (_, Msg::SequencerValid { client, valid }) => {
-                        s.on_sequencer_checked(client, valid, setup.servers as usize, o)
-                    }
+                    (_, Msg::SequencerValid { client, valid }) => s.on_sequencer_checked(client, valid, setup.servers as usize, o),
                     (Some(client), msg) => s.on_msg(kind, client, src, msg, o),
                     (None, _) => {}
                 }
@@ -162,9 +160,7 @@ impl Actor for LockActor {
         match (&self.role, state.to_mut()) {
             (Role::Server(server), ActorState::Server(s)) => server.on_timeout(&self.setup, s, *timer, o),
             (Role::Client(client), ActorState::Client(s)) => client.on_timeout(&self.setup, s, *timer, o),
-            (Role::Resource, ActorState::Resource(s)) => {
-                s.on_timeout(*timer, |c| Id::from(servers + c as usize), o)
-            }
+            (Role::Resource, ActorState::Resource(s)) => s.on_timeout(*timer, |c| Id::from(servers + c as usize), o),
             _ => {}
         }
     }

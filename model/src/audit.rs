@@ -59,10 +59,7 @@ pub fn run(files: &[String], json: bool) -> Result<bool, String> {
     let mut auditor = Auditor::new();
     let mut sources = Vec::new();
     // A k-way merge by stamp: each file is already in stamp order.
-    while let Some(i) = (0..inputs.len())
-        .filter(|&i| inputs[i].next.is_some())
-        .min_by_key(|&i| inputs[i].next.as_ref().map(|r| r.t_ns))
-    {
+    while let Some(i) = (0..inputs.len()).filter(|&i| inputs[i].next.is_some()).min_by_key(|&i| inputs[i].next.as_ref().map(|r| r.t_ns)) {
         let input = &mut inputs[i];
         let Some(record) = input.next.take() else { break };
         auditor.record(record, input.line()).map_err(|e| format!("{}: line {}: {}", input.name, e.line, e.message))?;

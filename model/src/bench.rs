@@ -145,7 +145,12 @@ pub fn matrix(scenario: &Scenario, threads: usize, budget: Duration, mut each: i
 
 /// How the canonical `redlock` sync space grows: servers, clients, attempts and TTL, one at a
 /// time from 3 servers, 2 clients, 1 attempt, TTL 4 (depth first with symmetry).
-pub fn scaling(redlock: &Scenario, threads: usize, budget: Duration, mut each: impl FnMut(&str, &Row)) -> Result<Vec<(String, Row)>, String> {
+pub fn scaling(
+    redlock: &Scenario,
+    threads: usize,
+    budget: Duration,
+    mut each: impl FnMut(&str, &Row),
+) -> Result<Vec<(String, Row)>, String> {
     let base = Setup { servers: 3, ..redlock.setup(Timing::Sync) };
     let mut runs: Vec<(&str, Setup)> = Vec::new();
     for servers in [1, 3, 5, 7] {
@@ -171,7 +176,9 @@ pub fn scaling(redlock: &Scenario, threads: usize, budget: Duration, mut each: i
 
 /// The scaling runs as a markdown table.
 pub fn scaling_table(rows: &[(String, Row)]) -> String {
-    let mut out = String::from("| varied | servers | clients | attempts | TTL | unique states | seconds | complete |\n|---|---|---|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| varied | servers | clients | attempts | TTL | unique states | seconds | complete |\n|---|---|---|---|---|---|---|---|\n",
+    );
     for (axis, r) in rows {
         let _ = writeln!(
             out,
@@ -332,7 +339,8 @@ pub fn race_tlc(config: &str, jar: &std::path::Path, budget: Duration) -> Result
     }
     let manifest = std::fs::read_to_string(tla_dir().join("manifest.json")).map_err(|e| format!("tla/manifest.json: {e}"))?;
     let entries: Vec<Entry> = serde_json::from_str(&manifest).map_err(|e| format!("tla/manifest.json: {e}"))?;
-    let entry = entries.into_iter().find(|e| e.cfg == format!("{config}.cfg")).ok_or_else(|| format!("{config} is not in tla/manifest.json"))?;
+    let entry =
+        entries.into_iter().find(|e| e.cfg == format!("{config}.cfg")).ok_or_else(|| format!("{config} is not in tla/manifest.json"))?;
     if entry.expect != "success" {
         return Err(format!("{config}: TLC stops at a violation, so it cannot race on the whole space"));
     }
@@ -399,7 +407,13 @@ pub fn tlc_table(races: &[TlcRace]) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | {:.1}x |",
-            r.config, r.distinct_states, r.stateright_seconds, r.stateright_states_per_second, r.tlc_seconds, r.tlc_states_per_second, r.ratio
+            r.config,
+            r.distinct_states,
+            r.stateright_seconds,
+            r.stateright_states_per_second,
+            r.tlc_seconds,
+            r.tlc_states_per_second,
+            r.ratio
         );
     }
     out

@@ -13,8 +13,8 @@ use crate::system::{Action, LockSystem, SystemState, WHOLE_SPACE};
 use redlock_client::judge::Property as Invariant;
 use serde::Serialize;
 use stateright::{Checker, HasDiscoveries, Model};
-use std::collections::BTreeSet;
 use std::collections::hash_map::Entry;
+use std::collections::BTreeSet;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,9 @@ impl Verdict {
     pub fn contradicts(self, expected: Expected) -> bool {
         matches!(
             (self, expected),
-            (Verdict::Holds, Expected::Violated) | (Verdict::Violated, Expected::Holds) | (Verdict::Incomplete, Expected::Holds | Expected::Violated)
+            (Verdict::Holds, Expected::Violated)
+                | (Verdict::Violated, Expected::Holds)
+                | (Verdict::Incomplete, Expected::Holds | Expected::Violated)
         )
     }
 }
@@ -246,8 +248,7 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
             InvariantResult { invariant, expected: scenario.expected(timing, invariant), verdict, counterexample: None }
         })
         .collect();
-    let violated: Vec<Invariant> =
-        invariants.iter().filter(|r| r.verdict == Verdict::Violated).map(|r| r.invariant).collect();
+    let violated: Vec<Invariant> = invariants.iter().filter(|r| r.verdict == Verdict::Violated).map(|r| r.invariant).collect();
     let mut counterexamples = counterexamples(&setup, &violated, options.shortest_states(), options.threads, deadline);
     for &invariant in &violated {
         let Entry::Vacant(e) = counterexamples.entry(invariant) else { continue };
@@ -275,7 +276,13 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
         .map(|w| WitnessResult {
             name: w.name,
             meaning: w.meaning,
-            found: if discovered.contains(w.name) { Some(true) } else if complete { Some(false) } else { None },
+            found: if discovered.contains(w.name) {
+                Some(true)
+            } else if complete {
+                Some(false)
+            } else {
+                None
+            },
         })
         .collect();
     CellResult {
@@ -374,7 +381,13 @@ pub fn count_states(model: LockSystem, symmetric: bool, threads: usize) -> usize
 
 /// Shortest counterexamples for `violated`, from the smallest setup that shows each: first with
 /// at most 3 servers, then in the setup itself; each search may visit `max_states` states.
-pub fn counterexamples(setup: &Setup, violated: &[Invariant], max_states: u64, threads: usize, deadline: Option<Instant>) -> HashMap<Invariant, Counterexample> {
+pub fn counterexamples(
+    setup: &Setup,
+    violated: &[Invariant],
+    max_states: u64,
+    threads: usize,
+    deadline: Option<Instant>,
+) -> HashMap<Invariant, Counterexample> {
     let mut found = HashMap::new();
     let mut candidates = vec![setup.clone()];
     if setup.servers > 3 {

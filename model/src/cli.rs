@@ -309,11 +309,8 @@ pub fn run(plan: Plan) -> Result<bool, String> {
         Planned::List { json } => {
             for sc in SCENARIOS {
                 if json {
-                    let expected: Vec<_> = sc
-                        .expected
-                        .iter()
-                        .map(|(i, s, a)| serde_json::json!({"property": i.name(), "sync": s, "async": a}))
-                        .collect();
+                    let expected: Vec<_> =
+                        sc.expected.iter().map(|(i, s, a)| serde_json::json!({"property": i.name(), "sync": s, "async": a})).collect();
                     let line = serde_json::json!({"scenario": sc.name, "claim": sc.claim, "source": sc.source, "expected": expected});
                     outln!("{line}");
                 } else {
@@ -387,8 +384,7 @@ fn table() -> Result<bool, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let record: RecordIn =
-            serde_json::from_str(&line).map_err(|e| format!("line {}: not a `check --json` record: {e}", n + 1))?;
+        let record: RecordIn = serde_json::from_str(&line).map_err(|e| format!("line {}: not a `check --json` record: {e}", n + 1))?;
         let sc = scenario(&record.scenario).map_err(|e| format!("line {}: {e}", n + 1))?;
         if !matches!(record.timing.as_str(), "sync" | "async") {
             return Err(format!("line {}: timing {:?} is neither sync nor async", n + 1, record.timing));
@@ -406,14 +402,23 @@ fn table() -> Result<bool, String> {
     Ok(true)
 }
 
-fn bench(run_budget: Duration, scaling: Option<PathBuf>, scenarios: Vec<&'static Scenario>, threads: usize, json: bool) -> Result<bool, String> {
+fn bench(
+    run_budget: Duration,
+    scaling: Option<PathBuf>,
+    scenarios: Vec<&'static Scenario>,
+    threads: usize,
+    json: bool,
+) -> Result<bool, String> {
     match scaling {
         Some(plot) => {
             // Fail on the path before measuring anything.
             std::fs::write(&plot, "").map_err(|e| format!("cannot write the plot to {}: {e}", plot.display()))?;
             let redlock = scenario("redlock")?;
             let rows = crate::bench::scaling(redlock, threads, run_budget, |axis, r| {
-                eprintln!("{axis}: {} servers, {} clients, {} attempts, TTL {}: {} states in {:.2} s", r.servers, r.clients, r.attempts, r.ttl, r.unique_states, r.seconds)
+                eprintln!(
+                    "{axis}: {} servers, {} clients, {} attempts, TTL {}: {} states in {:.2} s",
+                    r.servers, r.clients, r.attempts, r.ttl, r.unique_states, r.seconds
+                )
             })?;
             std::fs::write(&plot, crate::bench::scaling_plot(&rows)?).map_err(|e| format!("cannot write {}: {e}", plot.display()))?;
             if json {
@@ -438,7 +443,14 @@ fn bench(run_budget: Duration, scaling: Option<PathBuf>, scenarios: Vec<&'static
                                 .and_then(|line| crate::output::write(format_args!("{line}\n")));
                         }
                     } else {
-                        eprintln!("{} {} {}: {} states, {:.0} states/s", r.scenario, r.timing, r.search.name(), r.unique_states, r.states_per_second);
+                        eprintln!(
+                            "{} {} {}: {} states, {:.0} states/s",
+                            r.scenario,
+                            r.timing,
+                            r.search.name(),
+                            r.unique_states,
+                            r.states_per_second
+                        );
                     }
                 })?);
                 printed?;

@@ -10,9 +10,7 @@ use std::net::{SocketAddr, TcpListener};
 
 /// Resolves `addr`, insisting on loopback, and picks a free port where it says 0.
 pub fn loopback_addr(addr: &str) -> Result<SocketAddr, String> {
-    let parsed: SocketAddr = addr
-        .parse()
-        .map_err(|e| format!("--addr {addr:?} is not an address like 127.0.0.1:3000 ({e})"))?;
+    let parsed: SocketAddr = addr.parse().map_err(|e| format!("--addr {addr:?} is not an address like 127.0.0.1:3000 ({e})"))?;
     if !parsed.ip().is_loopback() {
         return Err(format!("--addr {addr}: the Explorer serves on loopback only (127.0.0.0/8 or ::1)"));
     }
@@ -54,7 +52,8 @@ pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptio
         None => {
             crate::outln!(
                 "{} ({}) has no counterexample: every judged property holds. Explore its states at:\n  http://{addr}/",
-                scenario.name, setup.timing
+                scenario.name,
+                setup.timing
             );
             setup
         }

@@ -23,20 +23,15 @@ pub const CLIENTS_CONTEND: Witness = Witness {
 };
 
 /// The lock went to a second holder.
-pub const LOCK_PASSED_ON: Witness = Witness {
-    name: "lock_passed_on",
-    meaning: "the lock was granted twice",
-    condition: |_, s| s.judge.grants() >= 2,
-};
+pub const LOCK_PASSED_ON: Witness =
+    Witness { name: "lock_passed_on", meaning: "the lock was granted twice", condition: |_, s| s.judge.grants() >= 2 };
 
 /// Two different holders' writes reached the resource.
 pub const WRITES_FROM_TWO_HOLDERS: Witness = Witness {
     name: "writes_from_two_holders",
     meaning: "the resource applied writes from two clients",
     condition: |sys, s| {
-        sys.resource_index()
-            .and_then(|i| s.actors.actor_states[i].as_resource())
-            .is_some_and(|r| r.writers.count_ones() >= 2)
+        sys.resource_index().and_then(|i| s.actors.actor_states[i].as_resource()).is_some_and(|r| r.writers.count_ones() >= 2)
     },
 };
 
@@ -78,10 +73,7 @@ pub fn setup_witnesses(setup: &Setup) -> Vec<Witness> {
 
 pub fn for_setup(setup: &Setup) -> Vec<Property<LockSystem>> {
     let invariants = setup.judged.iter().map(|i| always(*i));
-    let witnesses = setup_witnesses(setup).into_iter().map(|w| Property {
-        expectation: Expectation::Sometimes,
-        name: w.name,
-        condition: w.condition,
-    });
+    let witnesses =
+        setup_witnesses(setup).into_iter().map(|w| Property { expectation: Expectation::Sometimes, name: w.name, condition: w.condition });
     invariants.chain(witnesses).collect()
 }

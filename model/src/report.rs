@@ -166,13 +166,7 @@ pub fn matrix_header() -> String {
 /// One row of the verdict matrix; an unexpected verdict is marked with `!`.
 pub fn matrix_row(cell: &CellResult) -> String {
     let setup = &cell.setup;
-    let mut line = format!(
-        "{:<26} {:<6} {:>10} {:>7.2}",
-        setup.scenario,
-        setup.timing.name(),
-        cell.unique_states,
-        cell.seconds
-    );
+    let mut line = format!("{:<26} {:<6} {:>10} {:>7.2}", setup.scenario, setup.timing.name(), cell.unique_states, cell.seconds);
     for inv in Invariant::ALL {
         let cellv = match cell.invariants.iter().find(|r| r.invariant == inv) {
             None => "-".to_string(),

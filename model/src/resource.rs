@@ -56,7 +56,9 @@ impl ResourceState {
                     Resource::Fenced | Resource::FencedCheckThenWrite => token >= self.fence,
                     // Greater, or equal and from the holder that set the fence: a token that a
                     // restarted counter handed out again does not open the fence to another holder.
-                    Resource::FencedByHolder => token > self.fence || (token == self.fence && self.fence_holder.is_none_or(|h| h == client)),
+                    Resource::FencedByHolder => {
+                        token > self.fence || (token == self.fence && self.fence_holder.is_none_or(|h| h == client))
+                    }
                     Resource::UniqueTokenCas => token.is_some() && token == self.fence,
                 };
                 if !accepted {
@@ -124,7 +126,11 @@ impl ResourceState {
     pub fn due(&self, bounded_delay: bool, timer: Timer) -> Due {
         match timer {
             Timer::Apply { client } if self.pending.iter().any(|p| p.client == client && p.checked) => {
-                if bounded_delay { Due::Now } else { Due::Whenever }
+                if bounded_delay {
+                    Due::Now
+                } else {
+                    Due::Whenever
+                }
             }
             _ => Due::No,
         }

@@ -52,11 +52,8 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn expected(&self, timing: Timing, invariant: Invariant) -> Expected {
-        let (_, sync, asynchronous) = *self
-            .expected
-            .iter()
-            .find(|(i, _, _)| *i == invariant)
-            .expect("every judged invariant has an expectation");
+        let (_, sync, asynchronous) =
+            *self.expected.iter().find(|(i, _, _)| *i == invariant).expect("every judged invariant has an expectation");
         match timing {
             Timing::Sync => sync,
             Timing::Async => asynchronous,

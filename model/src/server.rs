@@ -242,7 +242,11 @@ impl Server {
             Timer::LockDelay => window(s.lock_delay),
             // Replication is part of the bounded message delay in sync runs.
             Timer::Replicate { replica } if s.replicas.get(replica as usize).is_some_and(|r| r.offset < s.offset) => {
-                if setup.bounds.delay.is_some() { Due::Now } else { Due::Whenever }
+                if setup.bounds.delay.is_some() {
+                    Due::Now
+                } else {
+                    Due::Whenever
+                }
             }
             _ => Due::No,
         }

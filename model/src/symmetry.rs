@@ -119,7 +119,14 @@ fn canonical_order(n: usize, signature: impl Fn(usize) -> u64) -> Option<(Vec<us
 /// `s` with the actors `first + order[new]` moved to `first + new` (with their timers and crash
 /// flags), and the network, message ages and judge left to the caller, who renames them: they
 /// are not cloned only to be replaced.
-fn permuted(s: &SystemState, first: usize, order: &[usize], network: Network<Msg>, ages: BTreeMap<(usize, usize), std::collections::VecDeque<u8>>, judge: redlock_client::judge::Judge) -> SystemState {
+fn permuted(
+    s: &SystemState,
+    first: usize,
+    order: &[usize],
+    network: Network<Msg>,
+    ages: BTreeMap<(usize, usize), std::collections::VecDeque<u8>>,
+    judge: redlock_client::judge::Judge,
+) -> SystemState {
     let at = |i: usize| if (first..first + order.len()).contains(&i) { first + order[i - first] } else { i };
     let n = s.actors.actor_states.len();
     SystemState {
@@ -189,10 +196,14 @@ fn canonical_clients(s: &SystemState) -> Option<SystemState> {
                 }
                 s.ages.get(&(i, n)).hash(&mut r);
                 s.ages.get(&(n, i)).hash(&mut r);
-                client.map(|cl| match cl.lock.phase {
-                    redlock_client::protocol::Phase::Acquiring(r) | redlock_client::protocol::Phase::Extending { round: r, .. } => (r.pending.contains(n), r.ok.contains(n)),
-                    _ => (false, false),
-                }).hash(&mut r);
+                client
+                    .map(|cl| match cl.lock.phase {
+                        redlock_client::protocol::Phase::Acquiring(r) | redlock_client::protocol::Phase::Extending { round: r, .. } => {
+                            (r.pending.contains(n), r.ok.contains(n))
+                        }
+                        _ => (false, false),
+                    })
+                    .hash(&mut r);
                 r.finish()
             })
             .collect();
@@ -204,7 +215,11 @@ fn canonical_clients(s: &SystemState) -> Option<SystemState> {
     let client = |c: u8| rename.get(c as usize).map_or(c, |&r| r as u8);
     let actor = |id: Id| {
         let i = usize::from(id);
-        if (servers..servers + clients).contains(&i) { Id::from(servers + client((i - servers) as u8) as usize) } else { id }
+        if (servers..servers + clients).contains(&i) {
+            Id::from(servers + client((i - servers) as u8) as usize)
+        } else {
+            id
+        }
     };
     let index = |i: usize| usize::from(actor(Id::from(i)));
     let ages = s.ages.iter().map(|((a, b), q)| ((index(*a), index(*b)), q.clone())).collect();

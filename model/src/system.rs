@@ -112,9 +112,7 @@ impl LockSystem {
         let servers = setup.servers as usize;
         let clients = setup.clients as usize;
         let resource = Id::from(servers + clients);
-        let mut actors = ActorModel::new((), ())
-            .init_network(Network::new_ordered([]))
-            .lossy_network(LossyNetwork::No);
+        let mut actors = ActorModel::new((), ()).init_network(Network::new_ordered([])).lossy_network(LossyNetwork::No);
         for index in 0..servers {
             let server = Server { index: index as u8, servers: setup.servers };
             actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Server(server) });
@@ -208,9 +206,7 @@ impl LockSystem {
                 continue;
             }
             let paused = self.client_state(s, client).paused.is_some();
-            let quiet_due = s.actors.timers_set[index]
-                .iter()
-                .any(|t| is_quiet_timer(*t) && self.timer_due(s, index, *t) != Due::No);
+            let quiet_due = s.actors.timers_set[index].iter().any(|t| is_quiet_timer(*t) && self.timer_due(s, index, *t) != Due::No);
             if paused || quiet_due {
                 ready |= 1 << client;
             }
@@ -231,9 +227,12 @@ impl LockSystem {
         if !self.counting(s) && self.quiet_ready(s) == 0 {
             return false;
         }
-        let urgent_timer = s.actors.timers_set.iter().enumerate().any(|(i, timers)| {
-            !self.stopped(s, i) && timers.iter().any(|t| self.timer_due(s, i, *t) == Due::Now)
-        });
+        let urgent_timer = s
+            .actors
+            .timers_set
+            .iter()
+            .enumerate()
+            .any(|(i, timers)| !self.stopped(s, i) && timers.iter().any(|t| self.timer_due(s, i, *t) == Due::Now));
         let message_due = self.message_due(s);
         !(urgent_timer || message_due)
     }
@@ -640,4 +639,3 @@ pub fn always(invariant: Invariant) -> Property<LockSystem> {
     };
     Property { expectation: Expectation::Always, name: invariant.name(), condition }
 }
-

@@ -101,11 +101,9 @@ pub fn action_label(sys: &LockSystem, action: &Action) -> String {
 fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str, String, String) {
     let setup = &sys.setup;
     match action {
-        Action::Deliver { src, dst, msg } if s.actors.crashed[*dst] => (
-            "deliver",
-            name(sys, *dst),
-            format!("{} is down: {}'s {msg} is refused", name(sys, *dst), name(sys, *src)),
-        ),
+        Action::Deliver { src, dst, msg } if s.actors.crashed[*dst] => {
+            ("deliver", name(sys, *dst), format!("{} is down: {}'s {msg} is refused", name(sys, *dst), name(sys, *src)))
+        }
         Action::Deliver { src, dst, msg } => {
             ("deliver", name(sys, *dst), format!("{} receives {msg} from {}", name(sys, *dst), name(sys, *src)))
         }
@@ -140,11 +138,9 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
             client_name(sys, *client),
             format!("{} PAUSES (a GC pause: it takes no step while time runs)", client_name(sys, *client)),
         ),
-        Action::ClockJump { server, by } => (
-            "clock_jump",
-            server_name(sys, *server),
-            format!("{}'s clock JUMPS forward by {by} ticks", server_name(sys, *server)),
-        ),
+        Action::ClockJump { server, by } => {
+            ("clock_jump", server_name(sys, *server), format!("{}'s clock JUMPS forward by {by} ticks", server_name(sys, *server)))
+        }
         Action::Crash { server } => ("crash", server_name(sys, *server), format!("{} CRASHES", server_name(sys, *server))),
         Action::Restart { server } => {
             let how = match setup.restart {
@@ -159,9 +155,7 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
             server_name(sys, *server),
             format!("{}'s primary FAILS; its replica {replica} is promoted", server_name(sys, *server)),
         ),
-        Action::ClientCrash { client } => {
-            ("client_crash", client_name(sys, *client), format!("{} CRASHES", client_name(sys, *client)))
-        }
+        Action::ClientCrash { client } => ("client_crash", client_name(sys, *client), format!("{} CRASHES", client_name(sys, *client))),
         Action::Evict { server } => {
             let owner = s.actors.actor_states[*server as usize].as_server().and_then(|v| v.key).map(|k| k.owner);
             let whose = owner.map_or("the".to_string(), |o| format!("client {o}'s"));
@@ -261,8 +255,6 @@ pub fn render(sys: &LockSystem, actions: &[Action]) -> Trace {
         steps.push(Step { action: kind, actor, t, params: action.clone(), events });
         s = next;
     }
-    let explorer_path = Path::from_actions(sys, init, actions)
-        .map(|p| format!("/#/steps/{}", p.encode(sys)))
-        .unwrap_or_default();
+    let explorer_path = Path::from_actions(sys, init, actions).map(|p| format!("/#/steps/{}", p.encode(sys))).unwrap_or_default();
     Trace { lines, steps, explorer_path }
 }

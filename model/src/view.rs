@@ -14,10 +14,7 @@ pub fn render(s: &SystemState, name: &dyn Fn(usize) -> String) -> String {
         let crashed = if s.actors.crashed[i] && !matches!(**a, ActorState::Server(_)) { " (CRASHED)" } else { "" };
         let _ = writeln!(out, "{}: {a}{crashed}", name(i));
     }
-    let in_flight: Vec<String> = in_flight(s)
-        .into_iter()
-        .map(|(src, dst, msg)| format!("{} -> {}: {msg}", name(src), name(dst)))
-        .collect();
+    let in_flight: Vec<String> = in_flight(s).into_iter().map(|(src, dst, msg)| format!("{} -> {}: {msg}", name(src), name(dst))).collect();
     if in_flight.is_empty() {
         out.push_str("in flight: nothing\n");
     } else {
@@ -25,12 +22,7 @@ pub fn render(s: &SystemState, name: &dyn Fn(usize) -> String) -> String {
     }
     let holders: Vec<String> = s.judge.holders().map(|c| c.to_string()).collect();
     let acquirers: Vec<String> = s.judge.acquirers().map(|c| c.to_string()).collect();
-    let _ = writeln!(
-        out,
-        "judge: believed holders [{}], acquiring [{}]",
-        holders.join(", "),
-        acquirers.join(", ")
-    );
+    let _ = writeln!(out, "judge: believed holders [{}], acquiring [{}]", holders.join(", "), acquirers.join(", "));
     for v in s.judge.violations() {
         let _ = writeln!(out, "VIOLATED {}: {}", v.property, v.explanation);
     }
@@ -113,11 +105,7 @@ pub fn svg(sys: &LockSystem, path: &[(SystemState, Option<Action>)]) -> String {
         let label = label.split(" -> ").next().unwrap_or_default().to_string();
         match action {
             Action::Deliver { src, dst, msg } => {
-                let from = sent
-                    .iter()
-                    .position(|(s, d, m, _)| s == src && d == dst && m == msg)
-                    .map(|p| sent.remove(p).3)
-                    .unwrap_or(step);
+                let from = sent.iter().position(|(s, d, m, _)| s == src && d == dst && m == msg).map(|p| sent.remove(p).3).unwrap_or(step);
                 let _ = write!(
                     out,
                     "<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='#8ab4f8' marker-end='url(#arrow)'/>",
@@ -131,9 +119,10 @@ pub fn svg(sys: &LockSystem, path: &[(SystemState, Option<Action>)]) -> String {
                 let who = match action {
                     Action::Timeout { actor, .. } => Some(*actor),
                     Action::Pause { client } | Action::ClientCrash { client } => Some(sys.client_index(*client)),
-                    Action::ClockJump { server, .. } | Action::Crash { server } | Action::Restart { server } | Action::Failover { server, .. } => {
-                        Some(*server as usize)
-                    }
+                    Action::ClockJump { server, .. }
+                    | Action::Crash { server }
+                    | Action::Restart { server }
+                    | Action::Failover { server, .. } => Some(*server as usize),
                     _ => None,
                 };
                 if let Some(i) = who {
@@ -141,13 +130,7 @@ pub fn svg(sys: &LockSystem, path: &[(SystemState, Option<Action>)]) -> String {
                 }
             }
         }
-        let _ = write!(
-            out,
-            "<text x='{}' y='{}'>{}</text>",
-            left + col * actors + 8,
-            y(step) + 4,
-            escape(&label)
-        );
+        let _ = write!(out, "<text x='{}' y='{}'>{}</text>", left + col * actors + 8, y(step) + 4, escape(&label));
         if let Some((next, _)) = sys.step(state, action) {
             // Messages this step put in flight start here.
             let before = in_flight(state);
@@ -169,10 +152,9 @@ pub fn svg(sys: &LockSystem, path: &[(SystemState, Option<Action>)]) -> String {
 /// read directly.)
 pub fn in_flight(s: &SystemState) -> Vec<(usize, usize, &crate::msg::Msg)> {
     match &s.actors.network {
-        stateright::actor::Network::Ordered(flows) => flows
-            .iter()
-            .flat_map(|((src, dst), q)| q.iter().map(move |m| (usize::from(*src), usize::from(*dst), m)))
-            .collect(),
+        stateright::actor::Network::Ordered(flows) => {
+            flows.iter().flat_map(|((src, dst), q)| q.iter().map(move |m| (usize::from(*src), usize::from(*dst), m))).collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -49,7 +49,13 @@ impl SplitMix {
 /// Walks from the initial state until every property in `looking_for` is met or `max_steps`
 /// steps have been taken (checked after each round of walks), on `threads` threads; or until
 /// `deadline`, if there is one (then what is found depends on the machine's speed).
-pub fn walk<M>(model: &M, looking_for: &[&'static str], max_steps: u64, threads: usize, deadline: Option<std::time::Instant>) -> Walks<M::Action>
+pub fn walk<M>(
+    model: &M,
+    looking_for: &[&'static str],
+    max_steps: u64,
+    threads: usize,
+    deadline: Option<std::time::Instant>,
+) -> Walks<M::Action>
 where
     M: Model + Sync,
     M::State: Clone,
@@ -68,10 +74,7 @@ where
                 .map(|t| {
                     let wanted = &wanted;
                     scope.spawn(move || {
-                        (first + t..first + ROUND)
-                            .step_by(threads as usize)
-                            .map(|i| (i, one_walk(model, wanted, i)))
-                            .collect::<Vec<_>>()
+                        (first + t..first + ROUND).step_by(threads as usize).map(|i| (i, one_walk(model, wanted, i))).collect::<Vec<_>>()
                     })
                 })
                 .collect();

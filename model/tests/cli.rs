@@ -14,12 +14,24 @@ fn stderr(o: &Output) -> String {
 fn run_json_prints_one_record_per_property_with_a_structured_counterexample() {
     let out = check(&["run", "single-plain-del", "--timing", "sync", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let records: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let names: Vec<&str> = records.iter().map(|r| r["property"].as_str().unwrap()).collect();
     assert_eq!(names, ["owner_only_release", "mutual_exclusion", "lock_passed_on", "clients_contend"]);
     let violated = &records[0];
-    for field in ["scenario", "timing", "property", "kind", "expected", "verdict", "unique_states", "seconds", "explorer_path", "trace", "steps", "config"] {
+    for field in [
+        "scenario",
+        "timing",
+        "property",
+        "kind",
+        "expected",
+        "verdict",
+        "unique_states",
+        "seconds",
+        "explorer_path",
+        "trace",
+        "steps",
+        "config",
+    ] {
         assert!(!violated[field].is_null(), "missing {field} in {violated}");
     }
     assert_eq!(violated["verdict"], "violated");

@@ -10,18 +10,47 @@ use std::process::{Command, Stdio};
 /// Words a user might type, numbers on every edge, and noise.
 fn word() -> impl Strategy<Value = String> {
     let words = prop_oneof![
-        Just("run"), Just("list"), Just("table"), Just("history"), Just("bench"), Just("explore"), Just("bench-run"),
-        Just("redlock"), Just("redlock-n3"), Just("single-node"), Just("pause-fenced"), Just("nope"), Just("-"),
-        Just("--json"), Just("--timing"), Just("sync"), Just("async"), Just("--servers"), Just("--clients"),
-        Just("--ttl"), Just("--attempts"), Just("--drift"), Just("--skew"), Just("--delay"), Just("--threads"),
-        Just("--max-states"), Just("--time-limit"), Just("--budget"), Just("--run-budget"), Just("--scaling"),
-        Just("--scenario"), Just("--addr"), Just("--search"), Just("dfs"), Just("--help"), Just("--version"),
+        Just("run"),
+        Just("list"),
+        Just("table"),
+        Just("history"),
+        Just("bench"),
+        Just("explore"),
+        Just("bench-run"),
+        Just("redlock"),
+        Just("redlock-n3"),
+        Just("single-node"),
+        Just("pause-fenced"),
+        Just("nope"),
+        Just("-"),
+        Just("--json"),
+        Just("--timing"),
+        Just("sync"),
+        Just("async"),
+        Just("--servers"),
+        Just("--clients"),
+        Just("--ttl"),
+        Just("--attempts"),
+        Just("--drift"),
+        Just("--skew"),
+        Just("--delay"),
+        Just("--threads"),
+        Just("--max-states"),
+        Just("--time-limit"),
+        Just("--budget"),
+        Just("--run-budget"),
+        Just("--scaling"),
+        Just("--scenario"),
+        Just("--addr"),
+        Just("--search"),
+        Just("dfs"),
+        Just("--help"),
+        Just("--version"),
     ]
     .prop_map(str::to_string);
-    let numbers = prop_oneof![
-        Just(0u64), Just(1), Just(255), Just(256), Just(u64::MAX), Just(1 << 63), Just(u32::MAX as u64), any::<u64>()
-    ]
-    .prop_map(|n| n.to_string());
+    let numbers =
+        prop_oneof![Just(0u64), Just(1), Just(255), Just(256), Just(u64::MAX), Just(1 << 63), Just(u32::MAX as u64), any::<u64>()]
+            .prop_map(|n| n.to_string());
     prop_oneof![6 => words, 3 => numbers, 1 => Just("-1".to_string()), 1 => "\\PC{0,12}"]
 }
 

@@ -121,7 +121,10 @@ impl Browser {
         self.call("Page.navigate", serde_json::json!({"url": url}));
         let started = Instant::now();
         loop {
-            let result = self.call("Runtime.evaluate", serde_json::json!({"expression": "document.body ? document.body.innerText : ''", "returnByValue": true}));
+            let result = self.call(
+                "Runtime.evaluate",
+                serde_json::json!({"expression": "document.body ? document.body.innerText : ''", "returnByValue": true}),
+            );
             let text = result["result"]["value"].as_str().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
             if wanted.iter().all(|w| text.contains(w)) || started.elapsed() > timeout {
                 return text;

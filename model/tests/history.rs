@@ -20,11 +20,8 @@ fn audit_shape(records: u64, violate: bool, shape: &str) -> (i32, String) {
         args.push("--violate".into());
     }
     let mut gen = Command::new(&generator).args(&args).stdout(Stdio::piped()).spawn().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_check"))
-        .args(["history", "--json", "-"])
-        .stdin(gen.stdout.take().unwrap())
-        .output()
-        .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_check")).args(["history", "--json", "-"]).stdin(gen.stdout.take().unwrap()).output().unwrap();
     assert!(gen.wait().unwrap().success());
     (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -99,12 +96,21 @@ fn bad_histories_get_errors_naming_file_and_line_and_never_a_panic() {
     let cases = [
         (format!("{good}\n{{\"v\":1,\"t_ns\":6,\"resou"), "line 2: truncated record"),
         (format!("{good}\n{{\"v\":1,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"warp\"}}\n"), "line 2: unknown event kind \"warp\""),
-        (format!("{good}\n{{\"v\":9,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"setup\",\"nodes\":3}}\n"), "line 2: history schema version 9 is not supported"),
+        (
+            format!("{good}\n{{\"v\":9,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"setup\",\"nodes\":3}}\n"),
+            "line 2: history schema version 9 is not supported",
+        ),
         (format!("{good}\n{}\n", good.replace("\"t_ns\":5", "\"t_ns\":4")), "line 2: time goes backwards"),
         (format!("{good}\nnonsense\n"), "line 2: malformed JSON"),
         (format!("{good}\n{}\n", "x".repeat(2 << 20)), "line 2: the line is longer than"),
-        (format!("{good}\n{{\"v\":1.0,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"setup\",\"nodes\":3}}\n"), "line 2: the schema version \"v\" must be the integer 1"),
-        (format!("{good}\n{{\"v\":1,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"fault\",\"fault\":{{\"type\":\"meteor\"}}}}\n"), "line 2: bad \"fault\" record: unknown variant `meteor`"),
+        (
+            format!("{good}\n{{\"v\":1.0,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"setup\",\"nodes\":3}}\n"),
+            "line 2: the schema version \"v\" must be the integer 1",
+        ),
+        (
+            format!("{good}\n{{\"v\":1,\"t_ns\":6,\"resource\":\"r\",\"kind\":\"fault\",\"fault\":{{\"type\":\"meteor\"}}}}\n"),
+            "line 2: bad \"fault\" record: unknown variant `meteor`",
+        ),
     ];
     for (contents, message) in cases {
         let out = check_file(&contents);

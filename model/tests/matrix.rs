@@ -16,9 +16,7 @@ use std::sync::OnceLock;
 /// any machine).
 fn matrix() -> &'static [CellResult] {
     static MATRIX: OnceLock<Vec<CellResult>> = OnceLock::new();
-    MATRIX.get_or_init(|| {
-        SCENARIOS.iter().flat_map(|s| Timing::BOTH.map(|t| check_scenario(s, t, SearchOptions::default()))).collect()
-    })
+    MATRIX.get_or_init(|| SCENARIOS.iter().flat_map(|s| Timing::BOTH.map(|t| check_scenario(s, t, SearchOptions::default()))).collect())
 }
 
 fn cell(name: &str, timing: Timing) -> &'static CellResult {
@@ -138,7 +136,9 @@ fn the_readme_matrix_is_current() {
 /// step for step: what `check` prints does not depend on the run, the threads or the machine.
 #[test]
 fn counterexamples_are_the_same_on_every_run() {
-    for (name, timing) in [("redlock-incr-tokens", Timing::Async), ("redlock-clock-jump", Timing::Async), ("chubby-lock-delay", Timing::Async)] {
+    for (name, timing) in
+        [("redlock-incr-tokens", Timing::Async), ("redlock-clock-jump", Timing::Async), ("chubby-lock-delay", Timing::Async)]
+    {
         let again = check_scenario(find(name).unwrap(), timing, SearchOptions { threads: 1, ..SearchOptions::default() });
         let first = cell(name, timing);
         for (a, b) in first.invariants.iter().zip(&again.invariants) {
@@ -205,7 +205,11 @@ fn a_plain_del_after_a_failed_attempt_deletes_the_holders_key() {
     // the key of the client that won.
     let (_, _, lines) = counterexample("single-plain-del", Timing::Sync, Property::OwnerOnlyRelease);
     assert!(has(&lines, "attempt fails"), "{lines:#?}");
-    assert!(has(&lines, "deletes client 0's key at the request of client 1") || has(&lines, "deletes client 1's key at the request of client 0"), "{lines:#?}");
+    assert!(
+        has(&lines, "deletes client 0's key at the request of client 1")
+            || has(&lines, "deletes client 1's key at the request of client 0"),
+        "{lines:#?}"
+    );
 }
 
 #[test]

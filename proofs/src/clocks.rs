@@ -21,32 +21,19 @@ pub struct Clocks<'ctx> {
 
 impl<'ctx> Clocks<'ctx> {
     pub fn new(ctx: &'ctx Context) -> Clocks<'ctx> {
-        Clocks {
-            ctx,
-            rho: real(ctx, "rho"),
-        }
+        Clocks { ctx, rho: real(ctx, "rho") }
     }
 
     /// `0 <= rho < 1`: a clock may be exact, but none stops.
     pub fn bounded(&self) -> Bool<'ctx> {
-        all(
-            self.ctx,
-            &[
-                &self.rho.ge(&number(self.ctx, 0)),
-                &self.rho.lt(&number(self.ctx, 1)),
-            ],
-        )
+        all(self.ctx, &[&self.rho.ge(&number(self.ctx, 0)), &self.rho.lt(&number(self.ctx, 1))])
     }
 
     /// A clock of the system advances by `local` over `duration` of real time.
     pub fn measures(&self, local: &Real<'ctx>, duration: &Real<'ctx>) -> Bool<'ctx> {
         all(
             self.ctx,
-            &[
-                &duration.ge(&number(self.ctx, 0)),
-                &(self.slowest() * duration).le(local),
-                &local.le(&(self.fastest() * duration)),
-            ],
+            &[&duration.ge(&number(self.ctx, 0)), &(self.slowest() * duration).le(local), &local.le(&(self.fastest() * duration))],
         )
     }
 

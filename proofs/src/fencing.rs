@@ -19,8 +19,7 @@ use z3::Context;
 
 pub const TOKENS_POSITIVE: &str = "tokens are positive (a counter's values)";
 pub const INVARIANT: &str = "the last applied token is at most the highest seen";
-pub const FENCE_RAISED_BY_ACCEPTED_REQUESTS: &str =
-    "an accepted request raises the highest token seen to its own";
+pub const FENCE_RAISED_BY_ACCEPTED_REQUESTS: &str = "an accepted request raises the highest token seen to its own";
 
 /// One step of the atomic resource, from any state where the invariant holds.
 pub struct AtomicFence<'ctx> {
@@ -81,11 +80,7 @@ impl<'ctx> AtomicFence<'ctx> {
         Theorem::new(self.ctx, all(self.ctx, &[&in_order, &preserved]))
             .assume(TOKENS_POSITIVE, self.token.ge(&integer(self.ctx, 1)))
             .assume(INVARIANT, self.invariant(&self.highest, &self.last_applied))
-            .assume(
-                FENCE_RAISED_BY_ACCEPTED_REQUESTS,
-                self.next_highest
-                    ._eq(&self.accepted().ite(&self.token, &self.highest)),
-            )
+            .assume(FENCE_RAISED_BY_ACCEPTED_REQUESTS, self.next_highest._eq(&self.accepted().ite(&self.token, &self.highest)))
     }
 }
 
@@ -122,12 +117,7 @@ pub struct Resource {
 
 impl Resource {
     pub fn new(fencing: Fencing) -> Resource {
-        Resource {
-            fencing,
-            highest: 0,
-            checked: Vec::new(),
-            applied: Vec::new(),
-        }
+        Resource { fencing, highest: 0, checked: Vec::new(), applied: Vec::new() }
     }
 
     pub fn handle(&mut self, client: usize, token: u64, step: Step) {
@@ -169,11 +159,7 @@ pub fn program(fencing: Fencing, reads: bool) -> Vec<Step> {
 
 /// Every run of clients with these tokens, each following `program`: every interleaving of
 /// their steps, as the resource's state at the end and the order of the steps.
-pub fn runs(
-    fencing: Fencing,
-    tokens: &[u64],
-    program: &[Step],
-) -> Vec<(Resource, Vec<(usize, Step)>)> {
+pub fn runs(fencing: Fencing, tokens: &[u64], program: &[Step]) -> Vec<(Resource, Vec<(usize, Step)>)> {
     fn extend(
         tokens: &[u64],
         program: &[Step],
@@ -200,14 +186,7 @@ pub fn runs(
         }
     }
     let mut out = Vec::new();
-    extend(
-        tokens,
-        program,
-        &mut vec![0; tokens.len()],
-        Resource::new(fencing),
-        &mut Vec::new(),
-        &mut out,
-    );
+    extend(tokens, program, &mut vec![0; tokens.len()], Resource::new(fencing), &mut Vec::new(), &mut out);
     out
 }
 
@@ -219,11 +198,7 @@ mod tests {
     /// Every assignment of tokens from 1..=clients to the clients (ties included).
     fn token_assignments(clients: usize) -> Vec<Vec<u64>> {
         (0..clients).fold(vec![Vec::new()], |acc, _| {
-            acc.into_iter()
-                .flat_map(|prefix| {
-                    (1..=clients as u64).map(move |t| [prefix.clone(), vec![t]].concat())
-                })
-                .collect()
+            acc.into_iter().flat_map(|prefix| (1..=clients as u64).map(move |t| [prefix.clone(), vec![t]].concat())).collect()
         })
     }
 
@@ -241,24 +216,15 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let fence = AtomicFence::new(&ctx);
         let forgetful = fence.next_highest._eq(&fence.highest);
-        let cx = fence
-            .step()
-            .replacing(FENCE_RAISED_BY_ACCEPTED_REQUESTS, forgetful)
-            .check()
-            .counterexample();
-        assert!(
-            cx.int(&fence.token) > cx.int(&fence.highest),
-            "an accepted token above the fence leaves it behind"
-        );
+        let cx = fence.step().replacing(FENCE_RAISED_BY_ACCEPTED_REQUESTS, forgetful).check().counterexample();
+        assert!(cx.int(&fence.token) > cx.int(&fence.highest), "an accepted token above the fence leaves it behind");
     }
 
     #[test]
     fn token_order_is_not_strict_order_equal_tokens_both_apply() {
         let ctx = Context::new(&Config::new());
         let fence = AtomicFence::new(&ctx);
-        let strictly = fence
-            .applied()
-            .implies(&fence.token.gt(&fence.last_applied));
+        let strictly = fence.applied().implies(&fence.token.gt(&fence.last_applied));
         let cx = fence.step().claiming(strictly).check().counterexample();
         assert_eq!(cx.int(&fence.token), cx.int(&fence.last_applied));
     }
@@ -268,14 +234,8 @@ mod tests {
         for clients in 1..=3 {
             for tokens in token_assignments(clients) {
                 for reads in [false, true] {
-                    for (resource, trace) in
-                        runs(Fencing::Atomic, &tokens, &program(Fencing::Atomic, reads))
-                    {
-                        assert!(
-                            resource.in_token_order(),
-                            "tokens {tokens:?}: {trace:?} applied {:?}",
-                            resource.applied
-                        );
+                    for (resource, trace) in runs(Fencing::Atomic, &tokens, &program(Fencing::Atomic, reads)) {
+                        assert!(resource.in_token_order(), "tokens {tokens:?}: {trace:?} applied {:?}", resource.applied);
                     }
                 }
             }
@@ -286,34 +246,15 @@ mod tests {
     fn check_then_write_applies_an_older_token_after_a_newer_one() {
         // No counterexample with one client; with two, the shortest is four steps: both checks
         // pass, the newer write lands, then the older one.
-        let with = |tokens: &[u64], reads| {
-            runs(
-                Fencing::CheckThenWrite,
-                tokens,
-                &program(Fencing::CheckThenWrite, reads),
-            )
-        };
+        let with = |tokens: &[u64], reads| runs(Fencing::CheckThenWrite, tokens, &program(Fencing::CheckThenWrite, reads));
         assert!(with(&[1], true).iter().all(|(r, _)| r.in_token_order()));
-        let violations: Vec<_> = with(&[33, 34], false)
-            .into_iter()
-            .filter(|(r, _)| !r.in_token_order())
-            .collect();
+        let violations: Vec<_> = with(&[33, 34], false).into_iter().filter(|(r, _)| !r.in_token_order()).collect();
         let (resource, trace) = &violations[0];
-        assert_eq!(
-            trace,
-            &[
-                (0, Step::Write),
-                (1, Step::Write),
-                (1, Step::Apply),
-                (0, Step::Apply)
-            ]
-        );
+        assert_eq!(trace, &[(0, Step::Write), (1, Step::Write), (1, Step::Apply), (0, Step::Apply)]);
         assert_eq!(resource.applied, [34, 33]);
         assert_eq!(violations.len(), 1, "the only bad order of four steps");
         // Reads first change nothing: the older client's read and check come before the newer
         // client's read.
-        assert!(with(&[33, 34], true)
-            .iter()
-            .any(|(r, _)| !r.in_token_order()));
+        assert!(with(&[33, 34], true).iter().any(|(r, _)| !r.in_token_order()));
     }
 }

@@ -22,10 +22,8 @@ use crate::logic::{all, int, Theorem};
 use z3::ast::{forall_const, Ast, Bool, Dynamic, Int};
 use z3::{Context, FuncDecl, Sort};
 
-pub const FIRST_TOKEN_IS_THE_MAX: &str =
-    "the first token is the largest value among the first quorum's replies";
-pub const SECOND_TOKEN_IS_THE_MAX: &str =
-    "the second token is the largest value among the second quorum's replies";
+pub const FIRST_TOKEN_IS_THE_MAX: &str = "the first token is the largest value among the first quorum's replies";
+pub const SECOND_TOKEN_IS_THE_MAX: &str = "the second token is the largest value among the second quorum's replies";
 pub const LATER_ON_SHARED_NODES: &str = "on a node both used, the second INCR came after the first";
 pub const SECOND_QUORUM_CONTAINS_FIRST: &str = "the second quorum contains the first";
 
@@ -69,15 +67,11 @@ impl<'ctx> SuccessiveHolders<'ctx> {
     }
 
     fn first_reply(&self, node: &Int<'ctx>) -> Int<'ctx> {
-        apply(&self.first_reply, node)
-            .as_int()
-            .expect("a counter value")
+        apply(&self.first_reply, node).as_int().expect("a counter value")
     }
 
     fn second_reply(&self, node: &Int<'ctx>) -> Int<'ctx> {
-        apply(&self.second_reply, node)
-            .as_int()
-            .expect("a counter value")
+        apply(&self.second_reply, node).as_int().expect("a counter value")
     }
 
     /// `token` is the largest reply of the quorum `member`, the reply of `source`.
@@ -89,17 +83,12 @@ impl<'ctx> SuccessiveHolders<'ctx> {
         source: &Int<'ctx>,
     ) -> Bool<'ctx> {
         let bounded = self.for_every_node(|n| member(n).implies(&reply(n).le(token)));
-        all(
-            self.ctx,
-            &[&member(source), &reply(source)._eq(token), &bounded],
-        )
+        all(self.ctx, &[&member(source), &reply(source)._eq(token), &bounded])
     }
 
     fn for_every_node(&self, body: impl Fn(&Int<'ctx>) -> Bool<'ctx>) -> Bool<'ctx> {
         let n = int(self.ctx, "n");
-        forall_const(self.ctx, &[&Dynamic::from_ast(&n)], &[], &body(&n))
-            .as_bool()
-            .expect("a formula")
+        forall_const(self.ctx, &[&Dynamic::from_ast(&n)], &[], &body(&n)).as_bool().expect("a formula")
     }
 
     pub fn second_token_larger(&self) -> Bool<'ctx> {
@@ -107,21 +96,10 @@ impl<'ctx> SuccessiveHolders<'ctx> {
     }
 
     pub fn monotone(&self) -> Theorem<'ctx> {
-        let first = self.largest(
-            |n| self.in_first(n),
-            |n| self.first_reply(n),
-            &self.first_token,
-            &self.first_source,
-        );
-        let second = self.largest(
-            |n| self.in_second(n),
-            |n| self.second_reply(n),
-            &self.second_token,
-            &self.second_source,
-        );
+        let first = self.largest(|n| self.in_first(n), |n| self.first_reply(n), &self.first_token, &self.first_source);
+        let second = self.largest(|n| self.in_second(n), |n| self.second_reply(n), &self.second_token, &self.second_source);
         let later = self.for_every_node(|n| {
-            all(self.ctx, &[&self.in_first(n), &self.in_second(n)])
-                .implies(&self.second_reply(n).gt(&self.first_reply(n)))
+            all(self.ctx, &[&self.in_first(n), &self.in_second(n)]).implies(&self.second_reply(n).gt(&self.first_reply(n)))
         });
         let contains = self.for_every_node(|n| self.in_first(n).implies(&self.in_second(n)));
         Theorem::new(self.ctx, self.second_token_larger())
@@ -178,41 +156,23 @@ impl History {
     /// Two holders got the same token.
     pub fn repeats_a_token(&self) -> bool {
         let tokens = self.tokens();
-        tokens
-            .iter()
-            .enumerate()
-            .any(|(i, t)| tokens[..i].contains(t))
+        tokens.iter().enumerate().any(|(i, t)| tokens[..i].contains(t))
     }
 
     /// A holder got a smaller token than an earlier holder.
     pub fn inverts_tokens(&self) -> bool {
         let tokens = self.tokens();
-        tokens
-            .iter()
-            .enumerate()
-            .any(|(i, t)| tokens[..i].iter().any(|earlier| earlier > t))
+        tokens.iter().enumerate().any(|(i, t)| tokens[..i].iter().any(|earlier| earlier > t))
     }
 }
 
 /// The history with the fewest `INCR`s (at most `budget`) on `nodes` nodes that shows `bad`,
 /// trying attempts in a fixed order; `failed_attempts` allows attempts that reach fewer than a
 /// majority.
-pub fn smallest(
-    nodes: usize,
-    budget: u32,
-    failed_attempts: bool,
-    bad: impl Fn(&History) -> bool,
-) -> Option<History> {
+pub fn smallest(nodes: usize, budget: u32, failed_attempts: bool, bad: impl Fn(&History) -> bool) -> Option<History> {
     let quorum = nodes / 2 + 1;
-    let choices: Vec<u32> = (1..1u32 << nodes)
-        .filter(|reached| failed_attempts || reached.count_ones() as usize >= quorum)
-        .collect();
-    fn search(
-        history: &mut History,
-        left: u32,
-        choices: &[u32],
-        bad: &dyn Fn(&History) -> bool,
-    ) -> bool {
+    let choices: Vec<u32> = (1..1u32 << nodes).filter(|reached| failed_attempts || reached.count_ones() as usize >= quorum).collect();
+    fn search(history: &mut History, left: u32, choices: &[u32], bad: &dyn Fn(&History) -> bool) -> bool {
         if bad(history) {
             return true;
         }
@@ -228,10 +188,7 @@ pub fn smallest(
         false
     }
     (0..=budget).find_map(|increments| {
-        let mut history = History {
-            nodes,
-            attempts: Vec::new(),
-        };
+        let mut history = History { nodes, attempts: Vec::new() };
         search(&mut history, increments, &choices, &bad).then_some(history)
     })
 }
@@ -264,36 +221,21 @@ mod tests {
     fn a_second_quorum_that_misses_a_node_of_the_first_may_not() {
         let ctx = Context::new(&Config::new());
         let holders = SuccessiveHolders::new(&ctx);
-        let cx = holders
-            .monotone()
-            .without(SECOND_QUORUM_CONTAINS_FIRST)
-            .check()
-            .counterexample();
+        let cx = holders.monotone().without(SECOND_QUORUM_CONTAINS_FIRST).check().counterexample();
         assert!(cx.int(&holders.second_token) <= cx.int(&holders.first_token));
         // The first token came from a node the second holder never asked.
         assert!(!cx.satisfies(&holders.in_second(&holders.first_source)));
         // And such a history exists for every pair of majorities that do not nest, on every N
         // up to 7: one failed attempt on that node makes the tokens equal, two invert them.
         for nodes in 3..=7usize {
-            let majorities: Vec<u32> = (1..1u32 << nodes)
-                .filter(|q| q.count_ones() as usize > nodes / 2)
-                .collect();
+            let majorities: Vec<u32> = (1..1u32 << nodes).filter(|q| q.count_ones() as usize > nodes / 2).collect();
             for &first in &majorities {
                 for &second in majorities.iter().filter(|&&second| first & !second != 0) {
                     let outside = first & !second & (first & !second).wrapping_neg();
-                    let history = |failed| History {
-                        nodes,
-                        attempts: [vec![outside; failed], vec![first, second]].concat(),
-                    };
+                    let history = |failed| History { nodes, attempts: [vec![outside; failed], vec![first, second]].concat() };
                     let [equal, inverted] = [history(1), history(2)].map(|h| h.tokens());
-                    assert_eq!(
-                        equal[0], equal[1],
-                        "{nodes} nodes: {first:b} then {second:b}"
-                    );
-                    assert!(
-                        inverted[0] > inverted[1],
-                        "{nodes} nodes: {first:b} then {second:b}"
-                    );
+                    assert_eq!(equal[0], equal[1], "{nodes} nodes: {first:b} then {second:b}");
+                    assert!(inverted[0] > inverted[1], "{nodes} nodes: {first:b} then {second:b}");
                 }
             }
         }
@@ -304,19 +246,10 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let sets = TwoSets::new(&ctx);
         let nests = sets.only_first._eq(&integer(&ctx, 0));
-        let majorities = || {
-            sets.quorums_intersect(&majority(&sets.nodes))
-                .claiming(nests.clone())
-                .assume("N >= 1", sets.nodes.ge(&integer(&ctx, 1)))
-        };
-        majorities()
-            .assume("N <= 2", sets.nodes.le(&integer(&ctx, 2)))
-            .check()
-            .assert_proved();
-        let cx = majorities()
-            .assume("N >= 3", sets.nodes.ge(&integer(&ctx, 3)))
-            .check()
-            .counterexample();
+        let majorities =
+            || sets.quorums_intersect(&majority(&sets.nodes)).claiming(nests.clone()).assume("N >= 1", sets.nodes.ge(&integer(&ctx, 1)));
+        majorities().assume("N <= 2", sets.nodes.le(&integer(&ctx, 2))).check().assert_proved();
+        let cx = majorities().assume("N >= 3", sets.nodes.ge(&integer(&ctx, 3))).check().counterexample();
         assert!(cx.int(&sets.only_first) >= 1 && cx.int(&sets.both) >= 1);
         // Majorities of N >= 3 nodes never all nest: for every such N there are two that
         // share a node, each with a node of its own.
@@ -325,22 +258,11 @@ mod tests {
         let one = integer(&ctx, 1);
         let apart = all(
             &ctx,
-            &[
-                &sets.both._eq(&(&q - &one)),
-                &sets.only_first._eq(&one),
-                &sets.only_second._eq(&one),
-                &sets.neither._eq(&(n - &q - &one)),
-            ],
+            &[&sets.both._eq(&(&q - &one)), &sets.only_first._eq(&one), &sets.only_second._eq(&one), &sets.neither._eq(&(n - &q - &one))],
         );
         let legal = all(&ctx, &[&sets.partition(), &sets.intersect()]);
         let two_majorities = sets.quorums_intersect(&q);
-        let sizes = all(
-            &ctx,
-            &[
-                two_majorities.assumption(FIRST_IS_A_QUORUM),
-                two_majorities.assumption(SECOND_IS_A_QUORUM),
-            ],
-        );
+        let sizes = all(&ctx, &[two_majorities.assumption(FIRST_IS_A_QUORUM), two_majorities.assumption(SECOND_IS_A_QUORUM)]);
         Theorem::new(&ctx, all(&ctx, &[&legal, &sizes]))
             .assume("N >= 3", n.ge(&integer(&ctx, 3)))
             .assume("two majorities, each with a node of its own", apart)
@@ -356,10 +278,7 @@ mod tests {
         assert_eq!(equal.tokens(), [2, 2]);
         let inverted = smallest(3, 6, true, History::inverts_tokens).expect("inverted tokens");
         assert_eq!(inverted.increments(), 6);
-        assert_eq!(
-            inverted.attempts,
-            [NODE_1, NODE_1, NODE_1 | NODE_2, NODE_2 | NODE_3]
-        );
+        assert_eq!(inverted.attempts, [NODE_1, NODE_1, NODE_1 | NODE_2, NODE_2 | NODE_3]);
         assert_eq!(inverted.tokens(), [3, 2]);
     }
 
@@ -376,9 +295,7 @@ mod tests {
     #[test]
     fn one_or_two_nodes_give_strictly_increasing_tokens() {
         for nodes in 1..=2 {
-            assert!(smallest(nodes, 10, true, |h| h.repeats_a_token()
-                || h.inverts_tokens())
-            .is_none());
+            assert!(smallest(nodes, 10, true, |h| h.repeats_a_token() || h.inverts_tokens()).is_none());
         }
     }
 
@@ -386,19 +303,11 @@ mod tests {
     fn an_atomic_fence_then_applies_an_earlier_holders_write_after_a_later_ones() {
         // The inverted history: holder A gets 3, holder B (later) gets 2. A pauses before its
         // write (Kleppmann's GC pause), B writes, A wakes and writes: token order, not holder order.
-        let tokens = History {
-            nodes: 3,
-            attempts: vec![NODE_1, NODE_1, NODE_1 | NODE_2, NODE_2 | NODE_3],
-        }
-        .tokens();
+        let tokens = History { nodes: 3, attempts: vec![NODE_1, NODE_1, NODE_1 | NODE_2, NODE_2 | NODE_3] }.tokens();
         let (a, b) = (0, 1);
         let mut resource = Resource::new(Fencing::Atomic);
         resource.handle(b, tokens[b], Step::Write);
         resource.handle(a, tokens[a], Step::Write);
-        assert_eq!(
-            resource.applied,
-            [2, 3],
-            "B's write, then A's: the older holder's write lands last"
-        );
+        assert_eq!(resource.applied, [2, 3], "B's write, then A's: the older holder's write lands last");
     }
 }

@@ -40,37 +40,26 @@ pub enum Verdict<'ctx> {
 
 impl<'ctx> Theorem<'ctx> {
     pub fn new(ctx: &'ctx Context, claim: Bool<'ctx>) -> Theorem<'ctx> {
-        Theorem {
-            ctx,
-            assumptions: Vec::new(),
-            claim,
-        }
+        Theorem { ctx, assumptions: Vec::new(), claim }
     }
 
     /// Adds an assumption under a name that tests can refer to.
     pub fn assume(mut self, name: &'static str, fact: Bool<'ctx>) -> Theorem<'ctx> {
-        assert!(
-            self.position(name).is_none(),
-            "assumption {name:?} given twice"
-        );
+        assert!(self.position(name).is_none(), "assumption {name:?} given twice");
         self.assumptions.push((name, fact));
         self
     }
 
     /// The same theorem with one assumption removed.
     pub fn without(mut self, name: &str) -> Theorem<'ctx> {
-        let i = self
-            .position(name)
-            .unwrap_or_else(|| panic!("no assumption named {name:?}"));
+        let i = self.position(name).unwrap_or_else(|| panic!("no assumption named {name:?}"));
         self.assumptions.remove(i);
         self
     }
 
     /// The same theorem with one assumption replaced (typically by a weaker one).
     pub fn replacing(mut self, name: &'static str, fact: Bool<'ctx>) -> Theorem<'ctx> {
-        let i = self
-            .position(name)
-            .unwrap_or_else(|| panic!("no assumption named {name:?}"));
+        let i = self.position(name).unwrap_or_else(|| panic!("no assumption named {name:?}"));
         self.assumptions[i] = (name, fact);
         self
     }
@@ -89,9 +78,7 @@ impl<'ctx> Theorem<'ctx> {
 
     /// The assumption of that name.
     pub fn assumption(&self, name: &str) -> &Bool<'ctx> {
-        let i = self
-            .position(name)
-            .unwrap_or_else(|| panic!("no assumption named {name:?}"));
+        let i = self.position(name).unwrap_or_else(|| panic!("no assumption named {name:?}"));
         &self.assumptions[i].1
     }
 
@@ -114,16 +101,10 @@ impl<'ctx> Theorem<'ctx> {
         solver.assert(&self.claim.not());
         match solver.check() {
             SatResult::Unsat => Verdict::Proved,
-            SatResult::Sat => Verdict::Refuted(Counterexample {
-                model: solver
-                    .get_model()
-                    .expect("z3 gives a model for a satisfiable query"),
-            }),
-            SatResult::Unknown => Verdict::Unknown(
-                solver
-                    .get_reason_unknown()
-                    .unwrap_or_else(|| "no reason given".into()),
-            ),
+            SatResult::Sat => {
+                Verdict::Refuted(Counterexample { model: solver.get_model().expect("z3 gives a model for a satisfiable query") })
+            }
+            SatResult::Unknown => Verdict::Unknown(solver.get_reason_unknown().unwrap_or_else(|| "no reason given".into())),
         }
     }
 
@@ -176,32 +157,19 @@ pub struct Counterexample<'ctx> {
 
 impl<'ctx> Counterexample<'ctx> {
     pub fn real(&self, x: &Real<'ctx>) -> Rational {
-        let value = self
-            .model
-            .eval(x)
-            .expect("every real has a value in the model");
-        let (num, den) = value
-            .as_real()
-            .unwrap_or_else(|| panic!("{x} = {value} is not a small rational"));
+        let value = self.model.eval(x).expect("every real has a value in the model");
+        let (num, den) = value.as_real().unwrap_or_else(|| panic!("{x} = {value} is not a small rational"));
         Rational::new(num.into(), den.into())
     }
 
     pub fn int(&self, x: &Int<'ctx>) -> i64 {
-        let value = self
-            .model
-            .eval(x)
-            .expect("every integer has a value in the model");
-        value
-            .as_i64()
-            .unwrap_or_else(|| panic!("{x} = {value} does not fit in 64 bits"))
+        let value = self.model.eval(x).expect("every integer has a value in the model");
+        value.as_i64().unwrap_or_else(|| panic!("{x} = {value} does not fit in 64 bits"))
     }
 
     /// Whether a formula holds in the model (for instance the assumption a test removed).
     pub fn satisfies(&self, fact: &Bool<'ctx>) -> bool {
-        self.model
-            .eval(fact)
-            .and_then(|b| b.as_bool())
-            .expect("a closed formula evaluates to a truth value")
+        self.model.eval(fact).and_then(|b| b.as_bool()).expect("a closed formula evaluates to a truth value")
     }
 }
 

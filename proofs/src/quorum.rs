@@ -56,12 +56,7 @@ impl<'ctx> TwoSets<'ctx> {
 
     pub fn partition(&self) -> Bool<'ctx> {
         let zero = integer(self.ctx, 0);
-        let regions = [
-            &self.both,
-            &self.only_first,
-            &self.only_second,
-            &self.neither,
-        ];
+        let regions = [&self.both, &self.only_first, &self.only_second, &self.neither];
         let sum = Int::add(self.ctx, &regions);
         let sizes: Vec<Bool> = regions.iter().map(|r| r.ge(&zero)).collect();
         let sizes: Vec<&Bool> = sizes.iter().collect();
@@ -99,12 +94,7 @@ pub struct Outage<'ctx> {
 
 impl<'ctx> Outage<'ctx> {
     pub fn new(ctx: &'ctx Context) -> Outage<'ctx> {
-        Outage {
-            ctx,
-            nodes: int(ctx, "nodes"),
-            failed: int(ctx, "failed"),
-            granted: int(ctx, "granted"),
-        }
+        Outage { ctx, nodes: int(ctx, "nodes"), failed: int(ctx, "failed"), granted: int(ctx, "granted") }
     }
 
     pub fn live(&self) -> Int<'ctx> {
@@ -124,23 +114,11 @@ impl<'ctx> Outage<'ctx> {
         let zero = integer(self.ctx, 0);
         Theorem::new(self.ctx, claim)
             .assume(NODES_POSITIVE, self.nodes.ge(&integer(self.ctx, 1)))
-            .assume(
-                FAILURES_AMONG_NODES,
-                all(
-                    self.ctx,
-                    &[&self.failed.ge(&zero), &self.failed.le(&self.nodes)],
-                ),
-            )
+            .assume(FAILURES_AMONG_NODES, all(self.ctx, &[&self.failed.ge(&zero), &self.failed.le(&self.nodes)]))
     }
 
     fn grants_from_live_nodes(&self) -> Bool<'ctx> {
-        all(
-            self.ctx,
-            &[
-                &self.granted.ge(&integer(self.ctx, 0)),
-                &self.granted.le(&self.live()),
-            ],
-        )
+        all(self.ctx, &[&self.granted.ge(&integer(self.ctx, 0)), &self.granted.le(&self.live())])
     }
 
     fn grants_reach_a_quorum(&self) -> Bool<'ctx> {
@@ -157,16 +135,8 @@ impl<'ctx> Outage<'ctx> {
     /// With a majority up, grants from every live node (no other holder, no contention) are
     /// grants from live nodes only that reach a quorum: the acquisition succeeds.
     pub fn a_majority_up_suffices(&self) -> Theorem<'ctx> {
-        let success = all(
-            self.ctx,
-            &[
-                &self.grants_from_live_nodes(),
-                &self.grants_reach_a_quorum(),
-            ],
-        );
-        self.shape(success)
-            .assume("a majority is up", self.majority_up())
-            .assume("every live node grants", self.granted._eq(&self.live()))
+        let success = all(self.ctx, &[&self.grants_from_live_nodes(), &self.grants_reach_a_quorum()]);
+        self.shape(success).assume("a majority is up", self.majority_up()).assume("every live node grants", self.granted._eq(&self.live()))
     }
 
     /// A majority is up iff fewer than half the nodes failed.
@@ -195,11 +165,7 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let sets = TwoSets::new(&ctx);
         let half = sets.nodes.div(&integer(&ctx, 2));
-        let cx = sets
-            .quorums_intersect(&half)
-            .assume("N >= 2", sets.nodes.ge(&integer(&ctx, 2)))
-            .check()
-            .counterexample();
+        let cx = sets.quorums_intersect(&half).assume("N >= 2", sets.nodes.ge(&integer(&ctx, 2))).check().counterexample();
         let n = cx.int(&sets.nodes);
         assert_eq!(cx.int(&sets.both), 0);
         assert!(cx.int(&sets.only_first) >= n / 2 && cx.int(&sets.only_second) >= n / 2);
@@ -213,10 +179,7 @@ mod tests {
         let two = integer(&ctx, 2);
         let zero = integer(&ctx, 0);
         // Any size with 2 size > N intersects ...
-        sets.quorums_intersect(&size)
-            .assume("2 size > N", (&size * &two).gt(&sets.nodes))
-            .check()
-            .assert_proved();
+        sets.quorums_intersect(&size).assume("2 size > N", (&size * &two).gt(&sets.nodes)).check().assert_proved();
         // ... any size with 2 size <= N has two disjoint sets: both = 0, size each, the rest
         // in neither is a partition ...
         let disjoint = all(
@@ -229,26 +192,14 @@ mod tests {
             ],
         );
         Theorem::new(&ctx, sets.partition())
-            .assume(
-                "0 <= size, 2 size <= N",
-                all(&ctx, &[&size.ge(&zero), &(&size * &two).le(&sets.nodes)]),
-            )
+            .assume("0 <= size, 2 size <= N", all(&ctx, &[&size.ge(&zero), &(&size * &two).le(&sets.nodes)]))
             .assume("the two sets are disjoint, of that size", disjoint)
             .check()
             .assert_proved();
         // ... and N / 2 + 1 is the smallest size with 2 size > N.
         let n = &sets.nodes;
-        let smallest = all(
-            &ctx,
-            &[
-                &(majority(n) * &two).gt(n),
-                &((majority(n) - integer(&ctx, 1)) * &two).le(n),
-            ],
-        );
-        Theorem::new(&ctx, smallest)
-            .assume(NODES_POSITIVE, n.ge(&integer(&ctx, 1)))
-            .check()
-            .assert_proved();
+        let smallest = all(&ctx, &[&(majority(n) * &two).gt(n), &((majority(n) - integer(&ctx, 1)) * &two).le(n)]);
+        Theorem::new(&ctx, smallest).assume(NODES_POSITIVE, n.ge(&integer(&ctx, 1))).check().assert_proved();
     }
 
     #[test]
@@ -256,20 +207,11 @@ mod tests {
         for n in 1..=10usize {
             let quorum = Params::new(n, 1000).quorum();
             assert_eq!(quorum, n / 2 + 1);
-            let quorums: Vec<u32> = (0..1u32 << n)
-                .filter(|s| s.count_ones() as usize >= quorum)
-                .collect();
-            assert!(
-                quorums.iter().all(|a| quorums.iter().all(|b| a & b != 0)),
-                "N = {n}"
-            );
+            let quorums: Vec<u32> = (0..1u32 << n).filter(|s| s.count_ones() as usize >= quorum).collect();
+            assert!(quorums.iter().all(|a| quorums.iter().all(|b| a & b != 0)), "N = {n}");
             if n % 2 == 0 {
                 let half = (1u32 << (n / 2)) - 1;
-                assert_eq!(
-                    half & (half << (n / 2)),
-                    0,
-                    "two disjoint halves of N = {n}"
-                );
+                assert_eq!(half & (half << (n / 2)), 0, "two disjoint halves of N = {n}");
             }
         }
         for n in 11..=redlock_client::params::MAX_NODES {
@@ -283,23 +225,13 @@ mod tests {
         let outage = Outage::new(&ctx);
         outage.success_needs_a_majority_up().check().assert_proved();
         outage.a_majority_up_suffices().check().assert_proved();
-        outage
-            .majority_up_iff_fewer_than_half_failed()
-            .check()
-            .assert_proved();
+        outage.majority_up_iff_fewer_than_half_failed().check().assert_proved();
         // Grants from nodes that are down would let it succeed without a majority up.
-        let cx = outage
-            .success_needs_a_majority_up()
-            .without(GRANTS_FROM_LIVE_NODES)
-            .check()
-            .counterexample();
+        let cx = outage.success_needs_a_majority_up().without(GRANTS_FROM_LIVE_NODES).check().counterexample();
         assert!(cx.int(&outage.granted) > cx.int(&outage.nodes) - cx.int(&outage.failed));
         // "At most half failed" is one failure too many for an even N.
         let at_most_half = (&outage.failed * integer(&ctx, 2)).le(&outage.nodes);
-        let cx = outage
-            .shape(outage.majority_up().iff(&at_most_half))
-            .check()
-            .counterexample();
+        let cx = outage.shape(outage.majority_up().iff(&at_most_half)).check().counterexample();
         assert_eq!(2 * cx.int(&outage.failed), cx.int(&outage.nodes));
     }
 
@@ -309,19 +241,13 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let outage = Outage::new(&ctx);
         let tolerated = tolerated_failures(&outage.nodes);
-        outage
-            .shape(outage.majority_up().iff(&outage.failed.le(&tolerated)))
-            .check()
-            .assert_proved();
+        outage.shape(outage.majority_up().iff(&outage.failed.le(&tolerated))).check().assert_proved();
         let k = int(&ctx, "k");
         let one = integer(&ctx, 1);
         let even = &k * integer(&ctx, 2);
-        Theorem::new(
-            &ctx,
-            tolerated_failures(&even)._eq(&tolerated_failures(&(&even - &one))),
-        )
-        .assume("k >= 1", k.ge(&one))
-        .check()
-        .assert_proved();
+        Theorem::new(&ctx, tolerated_failures(&even)._eq(&tolerated_failures(&(&even - &one))))
+            .assume("k >= 1", k.ge(&one))
+            .check()
+            .assert_proved();
     }
 }

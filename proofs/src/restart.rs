@@ -56,15 +56,9 @@ impl<'ctx> RestartedNode<'ctx> {
             holding
                 .assume(KEY_SET_BEFORE_CRASH, self.crash.ge(&h.key_set))
                 .assume(RESTART_AFTER_CRASH, self.restart.ge(&self.crash))
-                .assume(
-                    WAIT_ON_NODE_CLOCK,
-                    h.clocks.measures(&self.wait, &self.wait_duration),
-                )
+                .assume(WAIT_ON_NODE_CLOCK, h.clocks.measures(&self.wait, &self.wait_duration))
                 .assume(WAIT_AT_LEAST_TTL, self.wait.ge(&h.ttl))
-                .assume(
-                    REFUSES_WHILE_WAITING,
-                    h.next_key_set.ge(&(&self.restart + &self.wait_duration)),
-                )
+                .assume(REFUSES_WHILE_WAITING, h.next_key_set.ge(&(&self.restart + &self.wait_duration)))
         })
     }
 
@@ -98,18 +92,11 @@ mod tests {
     use z3::Config;
 
     /// Clocks within 1%, a TTL of 10.1 s and an allowance of exactly the bound, 200 ms.
-    fn one_percent_clocks_and_exact_allowance<'ctx>(
-        ctx: &'ctx Context,
-        n: &RestartedNode<'ctx>,
-        wait: i32,
-    ) -> Theorem<'ctx> {
+    fn one_percent_clocks_and_exact_allowance<'ctx>(ctx: &'ctx Context, n: &RestartedNode<'ctx>, wait: i32) -> Theorem<'ctx> {
         n.mutual_exclusion()
             .assume("rho = 1/100", n.holder.clocks.rho._eq(&ratio(ctx, 1, 100)))
             .assume("ttl = 10100", n.holder.ttl._eq(&number(ctx, 10_100)))
-            .assume(
-                "time counted from the first client's start",
-                n.holder.start._eq(&number(ctx, 0)),
-            )
+            .assume("time counted from the first client's start", n.holder.start._eq(&number(ctx, 0)))
             .replacing(DRIFT_COVERS_BOUND, n.holder.drift._eq(&number(ctx, 200)))
             .replacing(WAIT_AT_LEAST_TTL, n.wait._eq(&number(ctx, wait)))
     }
@@ -117,44 +104,22 @@ mod tests {
     #[test]
     fn a_node_that_waits_one_ttl_of_its_own_clock_preserves_mutual_exclusion() {
         let ctx = Context::new(&Config::new());
-        RestartedNode::new(&ctx)
-            .mutual_exclusion()
-            .check()
-            .assert_proved();
+        RestartedNode::new(&ctx).mutual_exclusion().check().assert_proved();
     }
 
     #[test]
     fn the_exact_wait_for_any_allowance_is_the_validity_stretched_by_both_clocks() {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
-        let general = || {
-            n.mutual_exclusion()
-                .without(DRIFT_COVERS_BOUND)
-                .replacing(WAIT_AT_LEAST_TTL, n.wait_covers_validity())
-        };
+        let general = || n.mutual_exclusion().without(DRIFT_COVERS_BOUND).replacing(WAIT_AT_LEAST_TTL, n.wait_covers_validity());
         general().check().assert_proved();
         // Any shorter wait, with any allowance below the TTL: the worst case overlaps.
         let zero = number(&ctx, 0);
-        let legal_and_overlapping = all(
-            &ctx,
-            &[
-                &general().without(WAIT_AT_LEAST_TTL).premises(),
-                &n.exclusive().not(),
-            ],
-        );
+        let legal_and_overlapping = all(&ctx, &[&general().without(WAIT_AT_LEAST_TTL).premises(), &n.exclusive().not()]);
         Theorem::new(&ctx, legal_and_overlapping)
             .assume("0 <= rho < 1", n.holder.clocks.bounded())
-            .assume(
-                "0 <= drift < ttl",
-                all(
-                    &ctx,
-                    &[&n.holder.drift.ge(&zero), &n.holder.drift.lt(&n.holder.ttl)],
-                ),
-            )
-            .assume(
-                "0 <= wait below the exact bound",
-                all(&ctx, &[&n.wait.ge(&zero), &n.wait_covers_validity().not()]),
-            )
+            .assume("0 <= drift < ttl", all(&ctx, &[&n.holder.drift.ge(&zero), &n.holder.drift.lt(&n.holder.ttl)]))
+            .assume("0 <= wait below the exact bound", all(&ctx, &[&n.wait.ge(&zero), &n.wait_covers_validity().not()]))
             .assume("the worst-case schedule", n.worst_case())
             .check()
             .assert_proved();
@@ -165,30 +130,26 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
         // For every rate: with drift = 2 rho ttl / (1 + rho), the exact wait is ttl.
-        let exact_allowance = (&n.holder.drift * &n.holder.clocks.fastest())
-            ._eq(&(number(&ctx, 2) * &n.holder.clocks.rho * &n.holder.ttl));
-        Theorem::new(
-            &ctx,
-            n.wait_covers_validity().iff(&n.wait.ge(&n.holder.ttl)),
-        )
-        .assume("0 <= rho < 1", n.holder.clocks.bounded())
-        .assume("drift is exactly the bound", exact_allowance)
-        .check()
-        .assert_proved();
-        // One millisecond less, and z3 finds overlapping holds.
-        one_percent_clocks_and_exact_allowance(&ctx, &n, 10_100)
+        let exact_allowance = (&n.holder.drift * &n.holder.clocks.fastest())._eq(&(number(&ctx, 2) * &n.holder.clocks.rho * &n.holder.ttl));
+        Theorem::new(&ctx, n.wait_covers_validity().iff(&n.wait.ge(&n.holder.ttl)))
+            .assume("0 <= rho < 1", n.holder.clocks.bounded())
+            .assume("drift is exactly the bound", exact_allowance)
             .check()
             .assert_proved();
-        let cx = one_percent_clocks_and_exact_allowance(&ctx, &n, 10_099)
-            .check()
-            .counterexample();
+        // One millisecond less, and z3 finds overlapping holds.
+        one_percent_clocks_and_exact_allowance(&ctx, &n, 10_100).check().assert_proved();
+        let cx = one_percent_clocks_and_exact_allowance(&ctx, &n, 10_099).check().counterexample();
         let overlap = cx.real(&n.holder.hold_end) - cx.real(&n.holder.next_grant);
         assert!(overlap > Rational::from_integer(0), "overlap {overlap}");
         println!(
             "crash at {}, restart at {}, wait {} ms of the node's clock lasting {}, second key set at {}; \
              the first client holds until {}",
-            cx.real(&n.crash), cx.real(&n.restart), cx.real(&n.wait), cx.real(&n.wait_duration),
-            cx.real(&n.holder.next_key_set), cx.real(&n.holder.hold_end),
+            cx.real(&n.crash),
+            cx.real(&n.restart),
+            cx.real(&n.wait),
+            cx.real(&n.wait_duration),
+            cx.real(&n.holder.next_key_set),
+            cx.real(&n.holder.hold_end),
         );
     }
 
@@ -196,13 +157,9 @@ mod tests {
     fn the_first_guess_is_the_exact_wait_for_no_allowance_safe_but_not_tight() {
         let ctx = Context::new(&Config::new());
         let n = RestartedNode::new(&ctx);
-        let guess = (&n.wait * &n.holder.clocks.slowest())
-            .ge(&(&n.holder.ttl * &n.holder.clocks.fastest()));
+        let guess = (&n.wait * &n.holder.clocks.slowest()).ge(&(&n.holder.ttl * &n.holder.clocks.fastest()));
         // Safe: it is at least one TTL.
-        n.mutual_exclusion()
-            .replacing(WAIT_AT_LEAST_TTL, guess.clone())
-            .check()
-            .assert_proved();
+        n.mutual_exclusion().replacing(WAIT_AT_LEAST_TTL, guess.clone()).check().assert_proved();
         // It is the exact wait for drift = 0 ...
         Theorem::new(&ctx, guess.iff(&n.wait_covers_validity()))
             .assume("0 <= rho < 1", n.holder.clocks.bounded())
@@ -229,33 +186,12 @@ mod tests {
         let n = RestartedNode::new(&ctx);
         let zero = number(&ctx, 0);
         let validity_time = n.wait._eq(&(&n.holder.ttl - &n.holder.drift));
-        let legal_and_overlapping = all(
-            &ctx,
-            &[
-                &n.mutual_exclusion().without(WAIT_AT_LEAST_TTL).premises(),
-                &n.exclusive().not(),
-            ],
-        );
+        let legal_and_overlapping = all(&ctx, &[&n.mutual_exclusion().without(WAIT_AT_LEAST_TTL).premises(), &n.exclusive().not()]);
         Theorem::new(&ctx, legal_and_overlapping)
-            .assume(
-                "0 < rho < 1",
-                all(
-                    &ctx,
-                    &[
-                        &n.holder.clocks.rho.gt(&zero),
-                        &n.holder.clocks.rho.lt(&number(&ctx, 1)),
-                    ],
-                ),
-            )
+            .assume("0 < rho < 1", all(&ctx, &[&n.holder.clocks.rho.gt(&zero), &n.holder.clocks.rho.lt(&number(&ctx, 1))]))
             .assume(
                 "the allowance meets the bound and is below the TTL",
-                all(
-                    &ctx,
-                    &[
-                        &drift_covers_bound(&n.holder.clocks, &n.holder.drift, &n.holder.ttl),
-                        &n.holder.drift.lt(&n.holder.ttl),
-                    ],
-                ),
+                all(&ctx, &[&drift_covers_bound(&n.holder.clocks, &n.holder.drift, &n.holder.ttl), &n.holder.drift.lt(&n.holder.ttl)]),
             )
             .assume("the node waits the validity time", validity_time)
             .assume("the worst-case schedule", n.worst_case())
@@ -264,11 +200,7 @@ mod tests {
         // With exact clocks it is enough.
         let exact = n.holder.clocks.rho._eq(&zero);
         let validity_time = n.wait._eq(&(&n.holder.ttl - &n.holder.drift));
-        n.mutual_exclusion()
-            .assume("rho = 0", exact)
-            .replacing(WAIT_AT_LEAST_TTL, validity_time)
-            .check()
-            .assert_proved();
+        n.mutual_exclusion().assume("rho = 0", exact).replacing(WAIT_AT_LEAST_TTL, validity_time).check().assert_proved();
     }
 
     #[test]

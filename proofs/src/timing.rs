@@ -26,23 +26,16 @@ use z3::Context;
 
 pub const CLOCKS_BOUNDED: &str = "every clock's rate is within [1 - rho, 1 + rho]";
 pub const DRIFT_COVERS_BOUND: &str = "drift (1 + rho) >= 2 rho ttl";
-pub const CLOCK_READ_BEFORE_SENDING: &str =
-    "the first client reads its clock before the node sets its key";
-pub const VALIDITY_ON_CLIENT_CLOCK: &str =
-    "the first client's validity is ttl - drift of its clock";
+pub const CLOCK_READ_BEFORE_SENDING: &str = "the first client reads its clock before the node sets its key";
+pub const VALIDITY_ON_CLIENT_CLOCK: &str = "the first client's validity is ttl - drift of its clock";
 pub const HOLD_WITHIN_VALIDITY: &str = "the first client holds no longer than its validity";
 pub const KEY_LIFE_ON_NODE_CLOCK: &str = "the key lives ttl of the node's clock";
-pub const KEY_GONE_BY_EXPIRY_OR_RELEASE: &str =
-    "the key goes at its expiry, or at a release once its owner stopped holding";
+pub const KEY_GONE_BY_EXPIRY_OR_RELEASE: &str = "the key goes at its expiry, or at a release once its owner stopped holding";
 pub const SET_IF_NOT_EXISTS: &str = "the node sets the second key only once the first is gone";
 pub const GRANT_AFTER_REPLY: &str = "the second client is granted no earlier than the node's reply";
 
 /// `drift >= 2 rho ttl / (1 + rho)`, written without division: `drift (1 + rho) >= 2 rho ttl`.
-pub fn drift_covers_bound<'ctx>(
-    clocks: &Clocks<'ctx>,
-    drift: &Real<'ctx>,
-    ttl: &Real<'ctx>,
-) -> Bool<'ctx> {
+pub fn drift_covers_bound<'ctx>(clocks: &Clocks<'ctx>, drift: &Real<'ctx>, ttl: &Real<'ctx>) -> Bool<'ctx> {
     let two = number(drift.get_ctx(), 2);
     (drift * &clocks.fastest()).ge(&(two * &clocks.rho * ttl))
 }
@@ -95,26 +88,13 @@ impl<'ctx> Holder<'ctx> {
     /// [`exclusive`](Holder::exclusive), assuming the clocks' bound, theorem 1's allowance and
     /// the first client's side; then `node`'s assumptions on what the node does between the
     /// first key and the second; then that the second grant follows the node's reply.
-    pub fn mutual_exclusion(
-        &self,
-        node: impl FnOnce(Theorem<'ctx>) -> Theorem<'ctx>,
-    ) -> Theorem<'ctx> {
+    pub fn mutual_exclusion(&self, node: impl FnOnce(Theorem<'ctx>) -> Theorem<'ctx>) -> Theorem<'ctx> {
         let holding = Theorem::new(self.ctx, self.exclusive())
             .assume(CLOCKS_BOUNDED, self.clocks.bounded())
-            .assume(
-                DRIFT_COVERS_BOUND,
-                drift_covers_bound(&self.clocks, &self.drift, &self.ttl),
-            )
+            .assume(DRIFT_COVERS_BOUND, drift_covers_bound(&self.clocks, &self.drift, &self.ttl))
             .assume(CLOCK_READ_BEFORE_SENDING, self.key_set.ge(&self.start))
-            .assume(
-                VALIDITY_ON_CLIENT_CLOCK,
-                self.clocks
-                    .measures(&(&self.ttl - &self.drift), &self.validity),
-            )
-            .assume(
-                HOLD_WITHIN_VALIDITY,
-                self.hold_end.le(&(&self.start + &self.validity)),
-            );
+            .assume(VALIDITY_ON_CLIENT_CLOCK, self.clocks.measures(&(&self.ttl - &self.drift), &self.validity))
+            .assume(HOLD_WITHIN_VALIDITY, self.hold_end.le(&(&self.start + &self.validity)));
         node(holding).assume(GRANT_AFTER_REPLY, self.next_grant.ge(&self.next_key_set))
     }
 
@@ -130,11 +110,7 @@ impl<'ctx> Holder<'ctx> {
             &self.hold_end._eq(&self.validity),
         ];
         let second = self.next_grant._eq(&self.next_key_set);
-        let schedule: Vec<&Bool<'ctx>> = first
-            .into_iter()
-            .chain(node.iter().copied())
-            .chain([&second])
-            .collect();
+        let schedule: Vec<&Bool<'ctx>> = first.into_iter().chain(node.iter().copied()).chain([&second]).collect();
         all(self.ctx, &schedule)
     }
 }
@@ -152,12 +128,7 @@ pub struct Acquisitions<'ctx> {
 
 impl<'ctx> Acquisitions<'ctx> {
     pub fn new(ctx: &'ctx Context) -> Acquisitions<'ctx> {
-        Acquisitions {
-            ctx,
-            holder: Holder::new(ctx),
-            key_life: real(ctx, "key_life"),
-            key_gone: real(ctx, "key_gone"),
-        }
+        Acquisitions { ctx, holder: Holder::new(ctx), key_life: real(ctx, "key_life"), key_gone: real(ctx, "key_gone") }
     }
 
     pub fn exclusive(&self) -> Bool<'ctx> {
@@ -170,20 +141,8 @@ impl<'ctx> Acquisitions<'ctx> {
         let key_expiry = &h.key_set + &self.key_life;
         h.mutual_exclusion(|holding| {
             holding
-                .assume(
-                    KEY_LIFE_ON_NODE_CLOCK,
-                    h.clocks.measures(&h.ttl, &self.key_life),
-                )
-                .assume(
-                    KEY_GONE_BY_EXPIRY_OR_RELEASE,
-                    any(
-                        self.ctx,
-                        &[
-                            &self.key_gone._eq(&key_expiry),
-                            &self.key_gone.ge(&h.hold_end),
-                        ],
-                    ),
-                )
+                .assume(KEY_LIFE_ON_NODE_CLOCK, h.clocks.measures(&h.ttl, &self.key_life))
+                .assume(KEY_GONE_BY_EXPIRY_OR_RELEASE, any(self.ctx, &[&self.key_gone._eq(&key_expiry), &self.key_gone.ge(&h.hold_end)]))
                 .assume(SET_IF_NOT_EXISTS, h.next_key_set.ge(&self.key_gone))
         })
     }
@@ -204,8 +163,7 @@ impl<'ctx> Acquisitions<'ctx> {
 pub const TTL_POSITIVE: &str = "ttl > 0";
 pub const FACTOR_BELOW_TWO: &str = "0 < factor < 2";
 pub const FIXED_NON_NEGATIVE: &str = "fixed >= 0";
-pub const DRIFT_FROM_FACTOR: &str =
-    "factor ttl + fixed <= drift < factor ttl + fixed + 1 (rounded up)";
+pub const DRIFT_FROM_FACTOR: &str = "factor ttl + fixed <= drift < factor ttl + fixed + 1 (rounded up)";
 pub const RHO_WITHIN_FACTOR: &str = "rho (2 - factor) <= factor";
 pub const RHO_BEYOND_FACTOR: &str = "rho (2 - factor) > factor";
 pub const TTL_LONG_ENOUGH: &str = "ttl (2 rho - factor (1 + rho)) >= (fixed + 1)(1 + rho)";
@@ -237,8 +195,7 @@ impl<'ctx> Allowance<'ctx> {
     /// (the default factor 1% covers `rho <= 1/199`).
     pub fn covers_every_ttl(&self) -> Theorem<'ctx> {
         let claim = drift_covers_bound(&self.clocks, &self.drift, &self.ttl);
-        let rho_within =
-            (&self.clocks.rho * &(number(self.ctx, 2) - &self.factor)).le(&self.factor);
+        let rho_within = (&self.clocks.rho * &(number(self.ctx, 2) - &self.factor)).le(&self.factor);
         self.shape(claim).assume(RHO_WITHIN_FACTOR, rho_within)
     }
 
@@ -251,9 +208,7 @@ impl<'ctx> Allowance<'ctx> {
         let rho_beyond = (&self.clocks.rho * &(&two - &self.factor)).gt(&self.factor);
         let margin = &two * &self.clocks.rho - &self.factor * &self.clocks.fastest();
         let long = (&self.ttl * &margin).ge(&((&self.fixed + &one) * &self.clocks.fastest()));
-        self.shape(claim)
-            .assume(RHO_BEYOND_FACTOR, rho_beyond)
-            .assume(TTL_LONG_ENOUGH, long)
+        self.shape(claim).assume(RHO_BEYOND_FACTOR, rho_beyond).assume(TTL_LONG_ENOUGH, long)
     }
 
     fn shape(&self, claim: Bool<'ctx>) -> Theorem<'ctx> {
@@ -263,24 +218,9 @@ impl<'ctx> Allowance<'ctx> {
         Theorem::new(ctx, claim)
             .assume(CLOCKS_BOUNDED, self.clocks.bounded())
             .assume(TTL_POSITIVE, self.ttl.gt(&zero))
-            .assume(
-                FACTOR_BELOW_TWO,
-                all(
-                    ctx,
-                    &[&self.factor.gt(&zero), &self.factor.lt(&number(ctx, 2))],
-                ),
-            )
+            .assume(FACTOR_BELOW_TWO, all(ctx, &[&self.factor.gt(&zero), &self.factor.lt(&number(ctx, 2))]))
             .assume(FIXED_NON_NEGATIVE, self.fixed.ge(&zero))
-            .assume(
-                DRIFT_FROM_FACTOR,
-                all(
-                    ctx,
-                    &[
-                        &self.drift.ge(&proportional),
-                        &self.drift.lt(&(&proportional + &number(ctx, 1))),
-                    ],
-                ),
-            )
+            .assume(DRIFT_FROM_FACTOR, all(ctx, &[&self.drift.ge(&proportional), &self.drift.lt(&(&proportional + &number(ctx, 1)))]))
     }
 }
 
@@ -298,35 +238,34 @@ mod tests {
         println!(
             "rho {} ttl {} drift {}: first client starts at {}, its key is set at {} and lives {} \
              (gone at {}), it holds until {} (validity {}); the second key is set at {} and granted at {}",
-            at(&a.holder.clocks.rho), at(&a.holder.ttl), at(&a.holder.drift), at(&a.holder.start), at(&a.holder.key_set), at(&a.key_life),
-            at(&a.key_gone), at(&a.holder.hold_end), at(&a.holder.validity), at(&a.holder.next_key_set), at(&a.holder.next_grant),
+            at(&a.holder.clocks.rho),
+            at(&a.holder.ttl),
+            at(&a.holder.drift),
+            at(&a.holder.start),
+            at(&a.holder.key_set),
+            at(&a.key_life),
+            at(&a.key_gone),
+            at(&a.holder.hold_end),
+            at(&a.holder.validity),
+            at(&a.holder.next_key_set),
+            at(&a.holder.next_grant),
         );
         at(&a.holder.hold_end) - at(&a.holder.next_grant)
     }
 
     /// Clocks within 1%, a TTL of 10.1 s: the bound is exactly 200 ms.
-    fn one_percent_clocks_and_ttl_10100<'ctx>(
-        ctx: &'ctx Context,
-        a: &Acquisitions<'ctx>,
-        drift: i32,
-    ) -> Theorem<'ctx> {
+    fn one_percent_clocks_and_ttl_10100<'ctx>(ctx: &'ctx Context, a: &Acquisitions<'ctx>, drift: i32) -> Theorem<'ctx> {
         a.mutual_exclusion()
             .assume("rho = 1/100", a.holder.clocks.rho._eq(&ratio(ctx, 1, 100)))
             .assume("ttl = 10100", a.holder.ttl._eq(&number(ctx, 10_100)))
-            .assume(
-                "time counted from the first client's start",
-                a.holder.start._eq(&number(ctx, 0)),
-            )
+            .assume("time counted from the first client's start", a.holder.start._eq(&number(ctx, 0)))
             .replacing(DRIFT_COVERS_BOUND, a.holder.drift._eq(&number(ctx, drift)))
     }
 
     #[test]
     fn holds_never_overlap_when_the_drift_allowance_meets_the_bound() {
         let ctx = Context::new(&Config::new());
-        Acquisitions::new(&ctx)
-            .mutual_exclusion()
-            .check()
-            .assert_proved();
+        Acquisitions::new(&ctx).mutual_exclusion().check().assert_proved();
     }
 
     #[test]
@@ -335,10 +274,7 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
         let lower_side_only = (&a.key_life * &a.holder.clocks.fastest()).ge(&a.holder.ttl);
-        a.mutual_exclusion()
-            .replacing(KEY_LIFE_ON_NODE_CLOCK, lower_side_only)
-            .check()
-            .assert_proved();
+        a.mutual_exclusion().replacing(KEY_LIFE_ON_NODE_CLOCK, lower_side_only).check().assert_proved();
     }
 
     #[test]
@@ -355,34 +291,13 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
         let zero = number(&ctx, 0);
-        let legal_and_overlapping = all(
-            &ctx,
-            &[
-                &a.mutual_exclusion().without(DRIFT_COVERS_BOUND).premises(),
-                &a.exclusive().not(),
-            ],
-        );
+        let legal_and_overlapping = all(&ctx, &[&a.mutual_exclusion().without(DRIFT_COVERS_BOUND).premises(), &a.exclusive().not()]);
         Theorem::new(&ctx, legal_and_overlapping)
-            .assume(
-                "0 < rho < 1",
-                all(
-                    &ctx,
-                    &[
-                        &a.holder.clocks.rho.gt(&zero),
-                        &a.holder.clocks.rho.lt(&number(&ctx, 1)),
-                    ],
-                ),
-            )
+            .assume("0 < rho < 1", all(&ctx, &[&a.holder.clocks.rho.gt(&zero), &a.holder.clocks.rho.lt(&number(&ctx, 1))]))
             .assume("ttl > 0", a.holder.ttl.gt(&zero))
             .assume(
                 "0 <= drift < bound",
-                all(
-                    &ctx,
-                    &[
-                        &a.holder.drift.ge(&zero),
-                        &drift_covers_bound(&a.holder.clocks, &a.holder.drift, &a.holder.ttl).not(),
-                    ],
-                ),
+                all(&ctx, &[&a.holder.drift.ge(&zero), &drift_covers_bound(&a.holder.clocks, &a.holder.drift, &a.holder.ttl).not()]),
             )
             .assume("the worst-case schedule", a.worst_case())
             .check()
@@ -393,12 +308,8 @@ mod tests {
     fn one_ms_below_the_bound_z3_finds_overlapping_holds() {
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
-        one_percent_clocks_and_ttl_10100(&ctx, &a, 200)
-            .check()
-            .assert_proved();
-        let cx = one_percent_clocks_and_ttl_10100(&ctx, &a, 199)
-            .check()
-            .counterexample();
+        one_percent_clocks_and_ttl_10100(&ctx, &a, 200).check().assert_proved();
+        let cx = one_percent_clocks_and_ttl_10100(&ctx, &a, 199).check().counterexample();
         assert!(overlap(&a, &cx) > Rational::from_integer(0));
         // The client's clock may run 1% slow and the node's 1% fast: the overlap is at most
         // 1 ms / 0.99.
@@ -411,11 +322,7 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let a = Acquisitions::new(&ctx);
         let one_clock = a.holder.drift.ge(&(&a.holder.clocks.rho * &a.holder.ttl));
-        let cx = a
-            .mutual_exclusion()
-            .replacing(DRIFT_COVERS_BOUND, one_clock)
-            .check()
-            .counterexample();
+        let cx = a.mutual_exclusion().replacing(DRIFT_COVERS_BOUND, one_clock).check().counterexample();
         assert!(!cx.satisfies(&a.exclusive()));
     }
 
@@ -426,30 +333,16 @@ mod tests {
         allowance.covers_every_ttl().check().assert_proved();
         allowance.fails_for_long_ttls().check().assert_proved();
         // Without the rate condition, or for short TTLs, neither holds.
-        allowance
-            .covers_every_ttl()
-            .without(RHO_WITHIN_FACTOR)
-            .check()
-            .counterexample();
-        allowance
-            .fails_for_long_ttls()
-            .without(TTL_LONG_ENOUGH)
-            .check()
-            .counterexample();
+        allowance.covers_every_ttl().without(RHO_WITHIN_FACTOR).check().counterexample();
+        allowance.fails_for_long_ttls().without(TTL_LONG_ENOUGH).check().counterexample();
     }
 
     /// The core's defaults: factor 10_000 ppm, fixed part 2 ms.
-    fn with_shipped_defaults<'ctx>(
-        ctx: &'ctx Context,
-        allowance: &Allowance<'ctx>,
-        theorem: Theorem<'ctx>,
-    ) -> Theorem<'ctx> {
+    fn with_shipped_defaults<'ctx>(ctx: &'ctx Context, allowance: &Allowance<'ctx>, theorem: Theorem<'ctx>) -> Theorem<'ctx> {
         let defaults = Params::new(1, 1);
         let factor = ratio(ctx, defaults.drift_factor_ppm as i32, 1_000_000);
         let fixed = number(ctx, defaults.drift_fixed_ms as i32);
-        theorem
-            .assume("the default factor", allowance.factor._eq(&factor))
-            .assume("the default fixed part", allowance.fixed._eq(&fixed))
+        theorem.assume("the default factor", allowance.factor._eq(&factor)).assume("the default fixed part", allowance.fixed._eq(&fixed))
     }
 
     #[test]
@@ -458,30 +351,20 @@ mod tests {
         let allowance = Allowance::new(&ctx);
         let shipped = |t| with_shipped_defaults(&ctx, &allowance, t);
         let within = allowance.clocks.rho.le(&ratio(&ctx, 1, 199));
-        shipped(allowance.covers_every_ttl())
-            .replacing(RHO_WITHIN_FACTOR, within)
-            .check()
-            .assert_proved();
+        shipped(allowance.covers_every_ttl()).replacing(RHO_WITHIN_FACTOR, within).check().assert_proved();
         // Decision 14's "about 0.5%": 0.5% itself is safe for every TTL.
         let half_percent = allowance.clocks.rho.le(&ratio(&ctx, 1, 200));
-        shipped(allowance.covers_every_ttl())
-            .replacing(RHO_WITHIN_FACTOR, half_percent)
-            .check()
-            .assert_proved();
+        shipped(allowance.covers_every_ttl()).replacing(RHO_WITHIN_FACTOR, half_percent).check().assert_proved();
         // Just above 1/199, long TTLs break it.
         let beyond = allowance.clocks.rho.gt(&ratio(&ctx, 1, 199));
-        let cx = shipped(allowance.covers_every_ttl())
-            .replacing(RHO_WITHIN_FACTOR, beyond)
-            .check()
-            .counterexample();
+        let cx = shipped(allowance.covers_every_ttl()).replacing(RHO_WITHIN_FACTOR, beyond).check().counterexample();
         assert!(cx.real(&allowance.clocks.rho) > Rational::new(1, 199));
     }
 
     /// theorem 1's bound at rate `rho`, in ms, for the shipped drift allowance of `ttl_ms`.
     fn shipped_meets_bound(ttl_ms: u64, rho: Rational) -> bool {
         let drift = Rational::from_integer(Params::new(1, ttl_ms).drift_ms().into());
-        drift * (Rational::from_integer(1) + rho)
-            >= Rational::from_integer(2) * rho * Rational::from_integer(ttl_ms.into())
+        drift * (Rational::from_integer(1) + rho) >= Rational::from_integer(2) * rho * Rational::from_integer(ttl_ms.into())
     }
 
     #[test]
@@ -489,10 +372,7 @@ mod tests {
         // DRIFT_FROM_FACTOR with factor 1/100, fixed 2 ms: ttl/100 + 2 <= drift < ttl/100 + 3.
         for ttl_ms in 1..=200_000u64 {
             let drift = Params::new(1, ttl_ms).drift_ms();
-            assert!(
-                100 * drift >= ttl_ms + 200 && 100 * drift < ttl_ms + 300,
-                "ttl {ttl_ms} ms: drift {drift} ms"
-            );
+            assert!(100 * drift >= ttl_ms + 200 && 100 * drift < ttl_ms + 300, "ttl {ttl_ms} ms: drift {drift} ms");
         }
     }
 
@@ -514,10 +394,7 @@ mod tests {
             let drift = Params::new(1, ttl_ms).drift_ms();
             let rho = Rational::new(drift.into(), (2 * ttl_ms - drift).into());
             assert!(shipped_meets_bound(ttl_ms, rho));
-            assert!(!shipped_meets_bound(
-                ttl_ms,
-                rho + Rational::new(1, 1_000_000_000)
-            ));
+            assert!(!shipped_meets_bound(ttl_ms, rho + Rational::new(1, 1_000_000_000)));
             rho
         };
         assert_eq!(largest_rho(100), Rational::new(3, 197)); // 1.52%

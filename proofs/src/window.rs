@@ -29,13 +29,8 @@ use z3::Context;
 /// TTL of `ttl` ticks: `ceil(2 rho ttl / (1 + rho))`, the `--skew` to give the model checker.
 pub fn skew_for(rho: Rational, ttl: u64) -> u64 {
     let one = Rational::from_integer(1);
-    let lower_side =
-        Rational::from_integer(2) * rho * Rational::from_integer(ttl.into()) / (one + rho);
-    lower_side
-        .ceil()
-        .to_integer()
-        .try_into()
-        .expect("a skew fits in 64 bits")
+    let lower_side = Rational::from_integer(2) * rho * Rational::from_integer(ttl.into()) / (one + rho);
+    lower_side.ceil().to_integer().try_into().expect("a skew fits in 64 bits")
 }
 
 /// The largest rho that a skew of `skew` ticks covers for a TTL of `ttl` ticks:
@@ -70,26 +65,16 @@ impl<'ctx> SingleClock<'ctx> {
     }
 
     pub fn in_window(&self) -> Bool<'ctx> {
-        all(
-            self.ctx,
-            &[
-                &self.duration.ge(&(&self.length - &self.half_width)),
-                &self.duration.le(&(&self.length + &self.half_width)),
-            ],
-        )
+        all(self.ctx, &[&self.duration.ge(&(&self.length - &self.half_width)), &self.duration.le(&(&self.length + &self.half_width))])
     }
 
     /// The interval ends within `[L - K, L + K]` real time when `K >= rho L / (1 - rho)`.
     pub fn ends_in_window(&self) -> Theorem<'ctx> {
-        let covers =
-            (&self.half_width * &self.clocks.slowest()).ge(&(&self.clocks.rho * &self.length));
+        let covers = (&self.half_width * &self.clocks.slowest()).ge(&(&self.clocks.rho * &self.length));
         Theorem::new(self.ctx, self.in_window())
             .assume(CLOCKS_BOUNDED, self.clocks.bounded())
             .assume(LENGTH_NON_NEGATIVE, self.length.ge(&number(self.ctx, 0)))
-            .assume(
-                MEASURED_ON_THE_CLOCK,
-                self.clocks.measures(&self.length, &self.duration),
-            )
+            .assume(MEASURED_ON_THE_CLOCK, self.clocks.measures(&self.length, &self.duration))
             .assume(HALF_WIDTH_COVERS_SLOW_CLOCK, covers)
     }
 
@@ -97,29 +82,19 @@ impl<'ctx> SingleClock<'ctx> {
     pub fn exact_sides(&self) -> Bool<'ctx> {
         all(
             self.ctx,
-            &[
-                &(&self.duration * &self.clocks.fastest()).ge(&self.length),
-                &(&self.duration * &self.clocks.slowest()).le(&self.length),
-            ],
+            &[&(&self.duration * &self.clocks.fastest()).ge(&self.length), &(&self.duration * &self.clocks.slowest()).le(&self.length)],
         )
     }
 }
 
 /// `L - 2 rho L / (1 + rho) <= on_client <= L + 2 rho L / (1 - rho)`: an interval of `length`
 /// units of one clock lasts `on_client` units of another.
-pub fn in_doubled_window<'ctx>(
-    clocks: &Clocks<'ctx>,
-    length: &Real<'ctx>,
-    on_client: &Real<'ctx>,
-) -> Bool<'ctx> {
+pub fn in_doubled_window<'ctx>(clocks: &Clocks<'ctx>, length: &Real<'ctx>, on_client: &Real<'ctx>) -> Bool<'ctx> {
     let ctx = length.get_ctx();
     let two_rho_length = number(ctx, 2) * &clocks.rho * length;
     all(
         ctx,
-        &[
-            &((length - on_client) * &clocks.fastest()).le(&two_rho_length),
-            &((on_client - length) * &clocks.slowest()).le(&two_rho_length),
-        ],
+        &[&((length - on_client) * &clocks.fastest()).le(&two_rho_length), &((on_client - length) * &clocks.slowest()).le(&two_rho_length)],
     )
 }
 
@@ -152,20 +127,13 @@ impl<'ctx> TwoClocks<'ctx> {
         Theorem::new(self.ctx, self.in_doubled_window())
             .assume(CLOCKS_BOUNDED, self.clocks.bounded())
             .assume(LENGTH_NON_NEGATIVE, self.length.ge(&number(self.ctx, 0)))
-            .assume(
-                "the server's clock measures the interval",
-                self.clocks.measures(&self.length, &self.duration),
-            )
-            .assume(
-                "the client's clock runs over the same real time",
-                self.clocks.measures(&self.on_client, &self.duration),
-            )
+            .assume("the server's clock measures the interval", self.clocks.measures(&self.length, &self.duration))
+            .assume("the client's clock runs over the same real time", self.clocks.measures(&self.on_client, &self.duration))
     }
 }
 
 pub const CONDITION: &str = "client (1 + rho) <= server (1 - rho)";
-pub const SERVER_STARTS_NO_EARLIER: &str =
-    "the server's interval starts no earlier than the client's";
+pub const SERVER_STARTS_NO_EARLIER: &str = "the server's interval starts no earlier than the client's";
 
 /// Redlock's comparison: an interval of `client` units of the client's clock, from
 /// `client_start`, against one of `server` units of the server's clock, from `server_start`.
@@ -197,8 +165,7 @@ impl<'ctx> Comparison<'ctx> {
 
     /// The client's interval ends no later than the server's.
     pub fn client_ends_first(&self) -> Bool<'ctx> {
-        (&self.client_start + &self.client_duration)
-            .le(&(&self.server_start + &self.server_duration))
+        (&self.client_start + &self.client_duration).le(&(&self.server_start + &self.server_duration))
     }
 
     /// `client (1 + rho) <= server (1 - rho)`, i.e. `client <= server - 2 rho server / (1 + rho)`.
@@ -210,24 +177,15 @@ impl<'ctx> Comparison<'ctx> {
         let zero = number(self.ctx, 0);
         Theorem::new(self.ctx, claim)
             .assume(CLOCKS_BOUNDED, self.clocks.bounded())
-            .assume(
-                LENGTH_NON_NEGATIVE,
-                all(self.ctx, &[&self.client.ge(&zero), &self.server.ge(&zero)]),
-            )
-            .assume(
-                SERVER_STARTS_NO_EARLIER,
-                self.server_start.ge(&self.client_start),
-            )
+            .assume(LENGTH_NON_NEGATIVE, all(self.ctx, &[&self.client.ge(&zero), &self.server.ge(&zero)]))
+            .assume(SERVER_STARTS_NO_EARLIER, self.server_start.ge(&self.client_start))
     }
 
     /// Each interval measured in real time on its own clock.
     pub fn real_clocks(&self) -> Bool<'ctx> {
         all(
             self.ctx,
-            &[
-                &self.clocks.measures(&self.client, &self.client_duration),
-                &self.clocks.measures(&self.server, &self.server_duration),
-            ],
+            &[&self.clocks.measures(&self.client, &self.client_duration), &self.clocks.measures(&self.server, &self.server_duration)],
         )
     }
 
@@ -235,27 +193,20 @@ impl<'ctx> Comparison<'ctx> {
     /// the doubled window.
     pub fn window_model(&self) -> Bool<'ctx> {
         let window = in_doubled_window(&self.clocks, &self.server, &self.server_duration);
-        all(
-            self.ctx,
-            &[&self.client_duration._eq(&self.client), &window],
-        )
+        all(self.ctx, &[&self.client_duration._eq(&self.client), &window])
     }
 
     /// Under `timing` ([`Self::real_clocks`] or [`Self::window_model`]), the condition makes the
     /// client's interval end first, always.
     pub fn sufficient(&self, timing: Bool<'ctx>) -> Theorem<'ctx> {
-        self.shape(self.client_ends_first())
-            .assume("timing", timing)
-            .assume(CONDITION, self.condition())
+        self.shape(self.client_ends_first()).assume("timing", timing).assume(CONDITION, self.condition())
     }
 
     /// Under `timing`, without the condition, the `worst_case` is a legal run in which the
     /// server's interval ends first.
     pub fn necessary(&self, timing: Bool<'ctx>, worst_case: Bool<'ctx>) -> Theorem<'ctx> {
         let legal_and_broken = all(self.ctx, &[&timing, &self.client_ends_first().not()]);
-        self.shape(legal_and_broken)
-            .assume("not the condition", self.condition().not())
-            .assume("the worst case", worst_case)
+        self.shape(legal_and_broken).assume("not the condition", self.condition().not()).assume("the worst case", worst_case)
     }
 
     /// With real clocks: both start together, the client's clock at its slowest, the
@@ -279,8 +230,7 @@ impl<'ctx> Comparison<'ctx> {
             &[
                 &self.client_start._eq(&self.server_start),
                 &self.client_duration._eq(&self.client),
-                &(&self.server_duration * &self.clocks.fastest())
-                    ._eq(&(&self.server * &self.clocks.slowest())),
+                &(&self.server_duration * &self.clocks.fastest())._eq(&(&self.server * &self.clocks.slowest())),
             ],
         )
     }
@@ -333,10 +283,7 @@ impl<'ctx> ModelRun<'ctx> {
         let ctx = self.ctx;
         let zero = integer(ctx, 0);
         Theorem::new(ctx, claim)
-            .assume(
-                SKEW_BELOW_TTL,
-                all(ctx, &[&self.skew.ge(&zero), &self.skew.lt(&self.ttl)]),
-            )
+            .assume(SKEW_BELOW_TTL, all(ctx, &[&self.skew.ge(&zero), &self.skew.lt(&self.ttl)]))
             .assume(DRIFT_NON_NEGATIVE, self.drift.ge(&zero))
             .assume(KEY_SET_AFTER_START, self.key_set.ge(&self.start))
             .assume(
@@ -354,8 +301,7 @@ impl<'ctx> ModelRun<'ctx> {
 
     /// With `drift >= K`, no run of the encoding overlaps two holds.
     pub fn mutual_exclusion(&self) -> Theorem<'ctx> {
-        self.run(self.exclusive())
-            .assume(DRIFT_AT_LEAST_SKEW, self.drift.ge(&self.skew))
+        self.run(self.exclusive()).assume(DRIFT_AT_LEAST_SKEW, self.drift.ge(&self.skew))
     }
 
     /// With `drift < K`, the run where the key expires at its earliest tick and the next client
@@ -369,34 +315,10 @@ impl<'ctx> ModelRun<'ctx> {
                 &self.next_grant._eq(&self.expiry),
             ],
         );
-        let legal_and_overlapping = all(
-            self.ctx,
-            &[
-                &self.run(self.exclusive()).premises(),
-                &self.exclusive().not(),
-            ],
-        );
+        let legal_and_overlapping = all(self.ctx, &[&self.run(self.exclusive()).premises(), &self.exclusive().not()]);
         Theorem::new(self.ctx, legal_and_overlapping)
-            .assume(
-                SKEW_BELOW_TTL,
-                all(
-                    self.ctx,
-                    &[
-                        &self.skew.ge(&integer(self.ctx, 0)),
-                        &self.skew.lt(&self.ttl),
-                    ],
-                ),
-            )
-            .assume(
-                "0 <= drift < K",
-                all(
-                    self.ctx,
-                    &[
-                        &self.drift.ge(&integer(self.ctx, 0)),
-                        &self.drift.lt(&self.skew),
-                    ],
-                ),
-            )
+            .assume(SKEW_BELOW_TTL, all(self.ctx, &[&self.skew.ge(&integer(self.ctx, 0)), &self.skew.lt(&self.ttl)]))
+            .assume("0 <= drift < K", all(self.ctx, &[&self.drift.ge(&integer(self.ctx, 0)), &self.drift.lt(&self.skew)]))
             .assume("the key expires at its earliest tick", earliest)
     }
 }
@@ -412,27 +334,14 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let c = SingleClock::new(&ctx);
         c.ends_in_window().check().assert_proved();
-        c.ends_in_window()
-            .without(HALF_WIDTH_COVERS_SLOW_CLOCK)
-            .claiming(c.exact_sides())
-            .check()
-            .assert_proved();
+        c.ends_in_window().without(HALF_WIDTH_COVERS_SLOW_CLOCK).claiming(c.exact_sides()).check().assert_proved();
         // A narrower window misses the slow clock.
         let narrower = (&c.half_width * &c.clocks.slowest()).lt(&(&c.clocks.rho * &c.length));
-        let cx = c
-            .ends_in_window()
-            .replacing(HALF_WIDTH_COVERS_SLOW_CLOCK, narrower)
-            .check()
-            .counterexample();
+        let cx = c.ends_in_window().replacing(HALF_WIDTH_COVERS_SLOW_CLOCK, narrower).check().counterexample();
         assert!(cx.real(&c.duration) > cx.real(&c.length) + cx.real(&c.half_width));
         // Both exact sides are reached (by the fast clock and the slow one).
-        let strictly_inside = all(
-            &ctx,
-            &[
-                &(&c.duration * &c.clocks.fastest()).gt(&c.length),
-                &(&c.duration * &c.clocks.slowest()).lt(&c.length),
-            ],
-        );
+        let strictly_inside =
+            all(&ctx, &[&(&c.duration * &c.clocks.fastest()).gt(&c.length), &(&c.duration * &c.clocks.slowest()).lt(&c.length)]);
         let cx = c
             .ends_in_window()
             .without(HALF_WIDTH_COVERS_SLOW_CLOCK)
@@ -455,10 +364,7 @@ mod tests {
         let two_rho_length = number(&ctx, 2) * &t.clocks.rho * &t.length;
         let cx = t
             .ends_in_doubled_window()
-            .assume(
-                "rho = 1/100",
-                t.clocks.rho._eq(&crate::logic::ratio(&ctx, 1, 100)),
-            )
+            .assume("rho = 1/100", t.clocks.rho._eq(&crate::logic::ratio(&ctx, 1, 100)))
             .assume("length = 100", t.length._eq(&number(&ctx, 100)))
             .claiming(shortfall.lt(&two_rho_length))
             .check()
@@ -472,22 +378,12 @@ mod tests {
         let c = Comparison::new(&ctx);
         c.sufficient(c.real_clocks()).check().assert_proved();
         c.sufficient(c.window_model()).check().assert_proved();
-        c.necessary(c.real_clocks(), c.real_worst_case())
-            .check()
-            .assert_proved();
-        c.necessary(c.window_model(), c.window_worst_case())
-            .check()
-            .assert_proved();
+        c.necessary(c.real_clocks(), c.real_worst_case()).check().assert_proved();
+        c.necessary(c.window_model(), c.window_worst_case()).check().assert_proved();
         // Without the server starting no earlier (the client's clock read before sending),
         // neither holds.
-        c.sufficient(c.real_clocks())
-            .without(SERVER_STARTS_NO_EARLIER)
-            .check()
-            .counterexample();
-        c.sufficient(c.window_model())
-            .without(SERVER_STARTS_NO_EARLIER)
-            .check()
-            .counterexample();
+        c.sufficient(c.real_clocks()).without(SERVER_STARTS_NO_EARLIER).check().counterexample();
+        c.sufficient(c.window_model()).without(SERVER_STARTS_NO_EARLIER).check().counterexample();
     }
 
     #[test]
@@ -495,15 +391,11 @@ mod tests {
         let ctx = Context::new(&Config::new());
         let c = Comparison::new(&ctx);
         let (ttl, drift) = (real(&ctx, "ttl"), real(&ctx, "drift"));
-        Theorem::new(
-            &ctx,
-            c.condition()
-                .iff(&drift_covers_bound(&c.clocks, &drift, &ttl)),
-        )
-        .assume("client = ttl - drift", c.client._eq(&(&ttl - &drift)))
-        .assume("server = ttl", c.server._eq(&ttl))
-        .check()
-        .assert_proved();
+        Theorem::new(&ctx, c.condition().iff(&drift_covers_bound(&c.clocks, &drift, &ttl)))
+            .assume("client = ttl - drift", c.client._eq(&(&ttl - &drift)))
+            .assume("server = ttl", c.server._eq(&ttl))
+            .check()
+            .assert_proved();
     }
 
     #[test]
@@ -513,30 +405,10 @@ mod tests {
         m.mutual_exclusion().check().assert_proved();
         m.violated_below_skew().check().assert_proved();
         // The model checker's verdicts (redlock-n3, sync, TTL 4), as (skew, drift, holds).
-        for (skew, drift, holds) in [
-            (0, 0, true),
-            (1, 0, false),
-            (1, 1, true),
-            (2, 1, false),
-            (2, 2, true),
-        ] {
-            let cell = all(
-                &ctx,
-                &[
-                    &m.ttl._eq(&integer(&ctx, 4)),
-                    &m.skew._eq(&integer(&ctx, skew)),
-                    &m.drift._eq(&integer(&ctx, drift)),
-                ],
-            );
-            let verdict = m
-                .mutual_exclusion()
-                .replacing(DRIFT_AT_LEAST_SKEW, cell)
-                .check();
-            assert_eq!(
-                matches!(verdict, crate::logic::Verdict::Proved),
-                holds,
-                "skew {skew}, drift {drift}"
-            );
+        for (skew, drift, holds) in [(0, 0, true), (1, 0, false), (1, 1, true), (2, 1, false), (2, 2, true)] {
+            let cell = all(&ctx, &[&m.ttl._eq(&integer(&ctx, 4)), &m.skew._eq(&integer(&ctx, skew)), &m.drift._eq(&integer(&ctx, drift))]);
+            let verdict = m.mutual_exclusion().replacing(DRIFT_AT_LEAST_SKEW, cell).check();
+            assert_eq!(matches!(verdict, crate::logic::Verdict::Proved), holds, "skew {skew}, drift {drift}");
         }
     }
 
@@ -546,23 +418,11 @@ mod tests {
         let clocks = Clocks::new(&ctx);
         let (ttl, skew, drift) = (real(&ctx, "ttl"), real(&ctx, "skew"), real(&ctx, "drift"));
         let rho_for_skew = (&clocks.rho * &(number(&ctx, 2) * &ttl - &skew))._eq(&skew);
-        Theorem::new(
-            &ctx,
-            all(
-                &ctx,
-                &[
-                    &clocks.bounded(),
-                    &drift_covers_bound(&clocks, &drift, &ttl).iff(&drift.ge(&skew)),
-                ],
-            ),
-        )
-        .assume(
-            SKEW_BELOW_TTL,
-            all(&ctx, &[&skew.ge(&number(&ctx, 0)), &skew.lt(&ttl)]),
-        )
-        .assume("rho = K / (2 T - K)", rho_for_skew)
-        .check()
-        .assert_proved();
+        Theorem::new(&ctx, all(&ctx, &[&clocks.bounded(), &drift_covers_bound(&clocks, &drift, &ttl).iff(&drift.ge(&skew))]))
+            .assume(SKEW_BELOW_TTL, all(&ctx, &[&skew.ge(&number(&ctx, 0)), &skew.lt(&ttl)]))
+            .assume("rho = K / (2 T - K)", rho_for_skew)
+            .check()
+            .assert_proved();
         // In whole ticks: the sync mode's skew 1 with TTL 4 covers clocks within 1/7, and clocks
         // within 1% need a skew of 1 tick up to a TTL of 50 ticks.
         assert_eq!(rho_for(1, 4), Rational::new(1, 7));
@@ -572,9 +432,6 @@ mod tests {
             }
         }
         let one_percent = Rational::new(1, 100);
-        assert_eq!(
-            (skew_for(one_percent, 50), skew_for(one_percent, 51)),
-            (1, 2)
-        );
+        assert_eq!((skew_for(one_percent, 50), skew_for(one_percent, 51)), (1, 2));
     }
 }

@@ -111,8 +111,7 @@ impl RedisServer {
         if let Some((bytes, policy)) = &self.config.maxmemory {
             cmd.args(["--maxmemory", &bytes.to_string(), "--maxmemory-policy", policy]);
         }
-        let child = Child::spawn(cmd)
-            .map_err(|e| io::Error::new(e.kind(), format!("redis-server: {e} (apt-get install redis-server)")))?;
+        let child = Child::spawn(cmd).map_err(|e| io::Error::new(e.kind(), format!("redis-server: {e} (apt-get install redis-server)")))?;
         self.child = Some(child);
         let deadline = Instant::now() + READY_WITHIN;
         while Instant::now() < deadline {
@@ -227,10 +226,7 @@ impl RedisServer {
     /// The value of one field of `INFO replication` (`master_link_status`, `master_repl_offset`...).
     pub async fn replication_field(&self, field: &str) -> redis::RedisResult<Option<String>> {
         let info: String = redis::cmd("INFO").arg("replication").query_async(&mut self.connect().await?).await?;
-        Ok(info
-            .lines()
-            .find_map(|line| line.strip_prefix(field).and_then(|rest| rest.strip_prefix(':')))
-            .map(|v| v.trim().to_string()))
+        Ok(info.lines().find_map(|line| line.strip_prefix(field).and_then(|rest| rest.strip_prefix(':'))).map(|v| v.trim().to_string()))
     }
 }
 
@@ -262,8 +258,23 @@ impl Tls {
         openssl(&[&["req", "-x509"], &ec[..], &["-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test CA"]].concat())?;
         openssl(&[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat())?;
         std::fs::write(dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n")?;
-        openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.crt", "-days", "1", "-extfile", "san.ext"])?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+        ])?;
         // redis-server runs as us and reads the key: nothing else to do.
         Ok(Tls { dir: Arc::new(dir) })
     }

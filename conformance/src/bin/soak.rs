@@ -74,7 +74,12 @@ fn line(seed: u64, outcome: &RunOutcome) -> String {
     let c = &outcome.config;
     let workload = serde_json::to_value(c.workload).ok().and_then(|v| {
         let kind = v.get("kind")?.as_str()?.to_string();
-        let detail = v.get("register").or(v.get("pitfall")).and_then(|d| d.get("kind").or(Some(d))).and_then(|d| d.as_str()).map(|d| format!(" {d}"));
+        let detail = v
+            .get("register")
+            .or(v.get("pitfall"))
+            .and_then(|d| d.get("kind").or(Some(d)))
+            .and_then(|d| d.as_str())
+            .map(|d| format!(" {d}"));
         Some(format!("{kind}{}", detail.unwrap_or_default()))
     });
     let mut verdict: Vec<String> =

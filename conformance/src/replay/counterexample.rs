@@ -25,10 +25,7 @@ pub struct Counterexample {
 /// The property a scenario's replay shows by default: its first judged invariant that the model
 /// finds violated.
 pub fn default_property(scenario: &Scenario) -> Option<Property> {
-    scenario
-        .judged()
-        .into_iter()
-        .find(|p| Timing::BOTH.iter().any(|t| scenario.expected(*t, *p) == Expected::Violated))
+    scenario.judged().into_iter().find(|p| Timing::BOTH.iter().any(|t| scenario.expected(*t, *p) == Expected::Violated))
 }
 
 /// The timing whose counterexample shows the scenario's own fault (`docs/design.md`, *Scenarios and timing*).

@@ -3,12 +3,12 @@
 
 use super::translate::{Decision, Op, Plan, RealConfig, RegisterKind, TIMER_LAG_PER_TICK};
 use super::worker::Worker;
+use crate::client_thread::PauseLength;
 use crate::cluster::{Cluster, ClusterSpec};
 use crate::history::{now_ns, History};
 use crate::proxy::{Direction, Flow};
 use crate::redis_server::{Persistence, RedisServer};
 use crate::registers::{ApplyGap, ApplyGate, RegisterSpec};
-use crate::client_thread::PauseLength;
 use redlock_client::event::{ClientId, Event};
 use redlock_client::fault::FencedOp;
 use std::collections::HashMap;
@@ -64,10 +64,20 @@ impl Execution {
                     RegisterKind::CheckThenWrite => RegisterSpec::CheckThenWrite { url, key, gap: ApplyGap::Gate(apply_gate.clone()) },
                 }
             });
-            let worker = Worker::start(client, cluster.urls(client), &config, &history, register).map_err(|e| format!("starting client {client}: {e}"))?;
+            let worker = Worker::start(client, cluster.urls(client), &config, &history, register)
+                .map_err(|e| format!("starting client {client}: {e}"))?;
             workers.push(worker);
         }
-        Ok(Execution { config, history, cluster, workers, apply_gates, _resource_server: resource_server, mark: None, awaited: HashMap::new() })
+        Ok(Execution {
+            config,
+            history,
+            cluster,
+            workers,
+            apply_gates,
+            _resource_server: resource_server,
+            mark: None,
+            awaited: HashMap::new(),
+        })
     }
 
     /// Carries out one operation; returns a note where the real system needed help to do what
@@ -185,9 +195,7 @@ impl Execution {
             *n
         };
         let history = self.history.clone();
-        let made = || {
-            history.records().iter().filter(|r| decision.matches(&r.event) && client_of(&r.event) == Some(client)).count()
-        };
+        let made = || history.records().iter().filter(|r| decision.matches(&r.event) && client_of(&r.event) == Some(client)).count();
         wait_for(PATIENCE, || made() >= wanted)
             .await
             .map_err(|_| format!("the model's client {client} made decision {decision:?} #{wanted}; the real one has made {}", made()))
@@ -239,9 +247,10 @@ impl Execution {
 
 fn client_of(event: &Event) -> Option<usize> {
     match event {
-        Event::AcquireStarted { client } | Event::Granted { client, .. } | Event::AcquireFailed { client } | Event::ReleaseStarted { client } => {
-            Some(client.0 as usize)
-        }
+        Event::AcquireStarted { client }
+        | Event::Granted { client, .. }
+        | Event::AcquireFailed { client }
+        | Event::ReleaseStarted { client } => Some(client.0 as usize),
         _ => None,
     }
 }

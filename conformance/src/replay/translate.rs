@@ -46,7 +46,9 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientCode {
     /// The shipped client, with a single-server fencing counter where there is a resource.
-    Shipped { fenced: bool },
+    Shipped {
+        fenced: bool,
+    },
     Pitfall(Pitfall),
 }
 
@@ -106,21 +108,40 @@ impl Decision {
 pub enum Op {
     Tick,
     Start(usize),
-    Deliver { client: usize, node: usize, direction: Direction },
+    Deliver {
+        client: usize,
+        node: usize,
+        direction: Direction,
+    },
     /// A request whose reply the model leaves out: request and reply go through at once.
-    Exchange { client: usize, node: usize },
-    Refuse { client: usize, node: usize },
+    Exchange {
+        client: usize,
+        node: usize,
+    },
+    Refuse {
+        client: usize,
+        node: usize,
+    },
     Read(usize),
     Write(usize),
     Apply(usize),
     Release(usize),
-    Pause { client: usize, before: FencedOp },
+    Pause {
+        client: usize,
+        before: FencedOp,
+    },
     Resume(usize),
-    AwaitDecision { client: usize, decision: Decision },
+    AwaitDecision {
+        client: usize,
+        decision: Decision,
+    },
     AwaitValidityEnd(usize),
     Expire(usize),
     Replicate(usize),
-    ClockJump { node: usize, by: Duration },
+    ClockJump {
+        node: usize,
+        by: Duration,
+    },
     Crash(usize),
     Restart(usize),
     Failover(usize),
@@ -135,8 +156,12 @@ impl fmt::Display for Op {
         match self {
             Op::Tick => write!(f, "wait for the next tick"),
             Op::Start(c) => write!(f, "client {c} acquires"),
-            Op::Deliver { client, node, direction: Direction::ToServer } => write!(f, "link client {client} -> node {node} lets the request through"),
-            Op::Deliver { client, node, direction: Direction::ToClient } => write!(f, "link client {client} -> node {node} lets the reply through"),
+            Op::Deliver { client, node, direction: Direction::ToServer } => {
+                write!(f, "link client {client} -> node {node} lets the request through")
+            }
+            Op::Deliver { client, node, direction: Direction::ToClient } => {
+                write!(f, "link client {client} -> node {node} lets the reply through")
+            }
             Op::Exchange { client, node } => write!(f, "link client {client} -> node {node} lets the request and its reply through"),
             Op::Refuse { client, node } => write!(f, "node {node} is down: link client {client} -> node {node} resets the connection"),
             Op::Read(c) => write!(f, "client {c} reads the register"),
@@ -313,7 +338,9 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
                 let (src, dst) = (*src, *dst);
                 ops.push(match (client_of(src), client_of(dst)) {
                     (Some(c), None) if dst < servers && path.crashed.contains(&dst) => Op::Refuse { client: c, node: dst },
-                    (Some(c), None) if dst < servers && has_reply(msg) => Op::Deliver { client: c, node: dst, direction: Direction::ToServer },
+                    (Some(c), None) if dst < servers && has_reply(msg) => {
+                        Op::Deliver { client: c, node: dst, direction: Direction::ToServer }
+                    }
                     (Some(c), None) if dst < servers => Op::Exchange { client: c, node: dst },
                     (None, Some(_)) if src < servers && is_error_reply(msg) => {
                         Op::Nothing("the client learned of the error when its connection to the server broke")

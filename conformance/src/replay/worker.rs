@@ -43,7 +43,13 @@ pub struct Worker {
 
 impl Worker {
     /// Starts client `id` on its own thread, reaching the nodes at `urls`.
-    pub fn start(id: usize, urls: Vec<String>, config: &RealConfig, history: &History, register: Option<RegisterSpec>) -> std::io::Result<Worker> {
+    pub fn start(
+        id: usize,
+        urls: Vec<String>,
+        config: &RealConfig,
+        history: &History,
+        register: Option<RegisterSpec>,
+    ) -> std::io::Result<Worker> {
         let (commands, rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let gate = PauseGate::new(ClientId(id as u32), history.clone());
@@ -57,7 +63,10 @@ impl Worker {
                         .drift(0, Duration::from_millis(config.params.drift_fixed_ms))
                         .node_timeout(Duration::from_millis(config.params.node_timeout_ms))
                         .retries(config.params.retries)
-                        .retry_delay(Duration::from_millis(config.params.retry_delay_min_ms)..=Duration::from_millis(config.params.retry_delay_max_ms))
+                        .retry_delay(
+                            Duration::from_millis(config.params.retry_delay_min_ms)
+                                ..=Duration::from_millis(config.params.retry_delay_max_ms),
+                        )
                         .extend_interval(config.extend_interval)
                         .fencing(if fenced { Fencing::Counter } else { Fencing::Off })
                         .client_id(ClientId(id as u32))
@@ -164,14 +173,18 @@ async fn serve(mut locker: Locker, register: Option<Register>, lock: String, mut
             },
             Command::Read(done) => {
                 let result = match (&locker, &register) {
-                    (Locker::Shipped { guard: Some(g), .. }, Some(r)) => g.read(r).await.map(|read| last_read = read.value).map_err(|e| e.to_string()),
+                    (Locker::Shipped { guard: Some(g), .. }, Some(r)) => {
+                        g.read(r).await.map(|read| last_read = read.value).map_err(|e| e.to_string())
+                    }
                     _ => Err("no lock held or no register to read".into()),
                 };
                 let _ = done.send(result);
             }
             Command::Write(done) => {
                 let result = match (&locker, &register) {
-                    (Locker::Shipped { guard: Some(g), .. }, Some(r)) => g.write(r, last_read + 1).await.map(drop).map_err(|e| e.to_string()),
+                    (Locker::Shipped { guard: Some(g), .. }, Some(r)) => {
+                        g.write(r, last_read + 1).await.map(drop).map_err(|e| e.to_string())
+                    }
                     _ => Err("no lock held or no register to write".into()),
                 };
                 let _ = done.send(result);

@@ -28,7 +28,9 @@ pub enum Workload {
 pub enum RegisterChoice {
     Unfenced,
     /// Checks, then writes `gap_ms` later.
-    CheckThenWrite { gap_ms: u64 },
+    CheckThenWrite {
+        gap_ms: u64,
+    },
     /// The crate's atomic adapters.
     FencedRedis,
     FencedPostgres,
@@ -192,7 +194,9 @@ pub fn draw(seed: u64, run: u64) -> RunConfig {
                 _ => RegisterChoice::FencedPostgres,
             },
         },
-        (1, _) => Workload::Pitfall { pitfall: *[Pitfall::PlainDel, Pitfall::GetThenDel, Pitfall::SetnxThenExpire].choose(&mut rng).expect("not empty") },
+        (1, _) => Workload::Pitfall {
+            pitfall: *[Pitfall::PlainDel, Pitfall::GetThenDel, Pitfall::SetnxThenExpire].choose(&mut rng).expect("not empty"),
+        },
         _ => Workload::Holds,
     };
     let duration_ms = rng.gen_range(500..=800);
@@ -221,13 +225,30 @@ fn draw_fault(config: &RunConfig, rng: &mut StdRng) -> Option<PlannedFault> {
             (soon_or_after_grant(rng), FaultKind::Crash { node: node(rng), restart_after_ms })
         }
         2 => {
-            let by_ms = if rng.gen_bool(0.4) { rng.gen_range(1..=(config.drift_ms() / 2).max(1)) } else { rng.gen_range(ttl / 2..=2 * ttl) };
+            let by_ms =
+                if rng.gen_bool(0.4) { rng.gen_range(1..=(config.drift_ms() / 2).max(1)) } else { rng.gen_range(ttl / 2..=2 * ttl) };
             (soon_or_after_grant(rng), FaultKind::ClockJump { node: node(rng), by_ms })
         }
         3 if !pitfall => (at(rng), FaultKind::ClientPause { client: client(rng), ms: rng.gen_range(ttl..=3 * ttl) }),
-        4 => (at(rng), FaultKind::NetDelay { client: client(rng), node: link_node(rng), ms: rng.gen_range(5..=ttl / 2), for_ms: rng.gen_range(100..=400) }),
+        4 => (
+            at(rng),
+            FaultKind::NetDelay {
+                client: client(rng),
+                node: link_node(rng),
+                ms: rng.gen_range(5..=ttl / 2),
+                for_ms: rng.gen_range(100..=400),
+            },
+        ),
         5 => (at(rng), FaultKind::NetDrop { client: client(rng), node: link_node(rng) }),
-        6 => (at(rng), FaultKind::OneWayLoss { client: client(rng), node: link_node(rng), to_server: rng.gen_bool(0.5), for_ms: rng.gen_range(50..=300) }),
+        6 => (
+            at(rng),
+            FaultKind::OneWayLoss {
+                client: client(rng),
+                node: link_node(rng),
+                to_server: rng.gen_bool(0.5),
+                for_ms: rng.gen_range(50..=300),
+            },
+        ),
         7 if config.servers == 1 && !config.replica() => (at(rng), FaultKind::Failover),
         8 if config.workload == (Workload::Pitfall { pitfall: Pitfall::SetnxThenExpire }) => {
             (Trigger::AtMs(0), FaultKind::ClientCrash { client: client(rng) })

@@ -7,11 +7,11 @@ use crate::client_thread::{PauseGate, PauseLength};
 use crate::cluster::Cluster;
 use crate::history::History;
 use crate::proxy::{Direction, Flow};
-use redlock_client::event::{Event, Fault};
-use redlock_client::fault::FencedOp;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use redlock_client::event::{Event, Fault};
+use redlock_client::fault::FencedOp;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,9 +28,14 @@ enum Undo {
 #[derive(Clone, Copy, Debug)]
 enum Pending {
     Fault(PlannedFault),
-    Undo { at: Instant, undo: Undo },
+    Undo {
+        at: Instant,
+        undo: Undo,
+    },
     /// The failover strikes once the run has seen this many grants.
-    FailoverAfter { grants: usize },
+    FailoverAfter {
+        grants: usize,
+    },
 }
 
 /// The schedule's executor for one run.

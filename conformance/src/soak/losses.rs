@@ -135,7 +135,11 @@ mod tests {
     fn a_late_report_or_none_is_unreported_but_a_pause_moves_the_deadline() {
         let late = [at(0, Event::Granted { client: C, validity_ms: 10, token: None }), at(20, Event::LockLost { client: C })];
         assert_eq!(account(&late, 3 * MS).unreported.len(), 1);
-        let none = [at(0, Event::Granted { client: C, validity_ms: 10, token: None }), at(11, Event::ReleaseStarted { client: C }), at(30, Event::Setup { nodes: 1 })];
+        let none = [
+            at(0, Event::Granted { client: C, validity_ms: 10, token: None }),
+            at(11, Event::ReleaseStarted { client: C }),
+            at(30, Event::Setup { nodes: 1 }),
+        ];
         assert_eq!(account(&none, 3 * MS).unreported.len(), 1);
         let paused = [
             at(0, Event::Granted { client: C, validity_ms: 10, token: None }),

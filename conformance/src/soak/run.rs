@@ -167,7 +167,9 @@ fn register_spec(config: &RunConfig, shared: &Shared) -> Option<RegisterSpec> {
     let url = shared.resource.url();
     Some(match register {
         RegisterChoice::Unfenced => RegisterSpec::Unfenced { url, key },
-        RegisterChoice::CheckThenWrite { gap_ms } => RegisterSpec::CheckThenWrite { url, key, gap: ApplyGap::Sleep(Duration::from_millis(gap_ms)) },
+        RegisterChoice::CheckThenWrite { gap_ms } => {
+            RegisterSpec::CheckThenWrite { url, key, gap: ApplyGap::Sleep(Duration::from_millis(gap_ms)) }
+        }
         RegisterChoice::FencedRedis => RegisterSpec::Redis { url, key },
         RegisterChoice::FencedPostgres => {
             let (_, pg_config) = shared.postgres.as_ref()?;

@@ -183,10 +183,8 @@ pub fn standing(config: &RunConfig, struck: &[FaultKind], verdicts: &Verdicts) -
             }
         }
     }
-    let lock_only_register = matches!(
-        config.workload,
-        Workload::Writes { register: RegisterChoice::Unfenced | RegisterChoice::CheckThenWrite { .. } }
-    );
+    let lock_only_register =
+        matches!(config.workload, Workload::Writes { register: RegisterChoice::Unfenced | RegisterChoice::CheckThenWrite { .. } });
     if lock_only_register && unsafe_properties.contains(&Property::MutualExclusion) {
         unsafe_properties.insert(Property::OrderedFencedWrites);
         unsafe_properties.insert(Property::NoLostUpdate);

@@ -5,11 +5,11 @@ use crate::client_thread::{ClientThread, PauseGate};
 use crate::history::History;
 use crate::pitfall::{PitfallClient, PitfallError};
 use crate::registers::RegisterSpec;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use redlock_client::event::ClientId;
 use redlock_client::params::Params;
 use redlock_client::{Client, Fencing};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,7 +126,8 @@ async fn pitfall(spec: ClientSpec) {
         retry_delay_min_ms: ttl_ms / 10,
         retry_delay_max_ms: ttl_ms / 4,
     };
-    let mut client = PitfallClient::new(ClientId(spec.id as u32), &spec.urls[0], params, pitfall, spec.history.lock(), spec.history.recorder());
+    let mut client =
+        PitfallClient::new(ClientId(spec.id as u32), &spec.urls[0], params, pitfall, spec.history.lock(), spec.history.recorder());
     if spec.config.faults.iter().any(|f| f.fault == FaultKind::ClientCrash { client: spec.id }) {
         client.crash_between_commands();
     }

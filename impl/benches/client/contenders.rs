@@ -239,7 +239,11 @@ impl Floor {
                     *slot = None;
                 }
             }
-            if releases.iter().flatten().count() <= may_remain { Poll::Ready(()) } else { Poll::Pending }
+            if releases.iter().flatten().count() <= may_remain {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
         })
         .await;
         let rest: Vec<Release> = releases.into_iter().flatten().collect();

@@ -240,7 +240,11 @@ fn median(mut xs: Vec<f64>) -> f64 {
     }
     xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = xs.len();
-    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
 }
 
 /// Every round of one contender in one cell.
@@ -276,16 +280,17 @@ impl Cell {
 type Key = (usize, usize, &'static str); // runtime, workload, contender
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick") || std::env::var("BENCH_QUICK").is_ok_and(|v| v != "0" && !v.is_empty());
-    let (mut rounds, warmup, duration) =
-        if quick { (2, Duration::from_millis(100), Duration::from_millis(250)) } else { (5, Duration::from_millis(300), Duration::from_millis(1000)) };
+    let (mut rounds, warmup, duration) = if quick {
+        (2, Duration::from_millis(100), Duration::from_millis(250))
+    } else {
+        (5, Duration::from_millis(300), Duration::from_millis(1000))
+    };
     if let Some(n) = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()) {
         rounds = n;
     }
@@ -295,11 +300,8 @@ fn main() {
     std::fs::create_dir_all(&out_dir).expect("target/bench");
 
     // Started from this thread, which outlives them (see redlock_testkit::process).
-    let servers: Vec<RedisServer> = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(async {
+    let servers: Vec<RedisServer> =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime").block_on(async {
             let mut servers = Vec::new();
             for _ in 0..5 {
                 servers.push(RedisServer::start(Persistence::None).await.expect("redis-server starts (apt-get install redis-server)"));
@@ -369,12 +371,8 @@ fn main() {
                         eprintln!("note: {contender}: {unconfirmed} releases not confirmed by every node within 50 ms");
                     }
                     if keys_left > 0 {
-                        let msg = format!(
-                            "{contender} left {keys_left} keys ({}, {}, round {}): {names:?}",
-                            RUNTIMES[ri],
-                            w.name(),
-                            round + 1
-                        );
+                        let msg =
+                            format!("{contender} left {keys_left} keys ({}, {}, round {}): {names:?}", RUNTIMES[ri], w.name(), round + 1);
                         eprintln!("LEFTOVER KEYS: {msg}");
                         leftovers.push((contender, msg));
                     }
@@ -408,7 +406,14 @@ fn main() {
                         Err(e) => {
                             eprintln!("round {} {} {} {contender}: ERROR {e}", round + 1, RUNTIMES[ri], w.name());
                             cell.errors.push(e);
-                            cell.rounds.push(Metrics { p50_us: f64::NAN, p99_us: f64::NAN, ops_per_sec: f64::NAN, cpu_us_per_op: f64::NAN, keys_left, failures: 0 });
+                            cell.rounds.push(Metrics {
+                                p50_us: f64::NAN,
+                                p99_us: f64::NAN,
+                                ops_per_sec: f64::NAN,
+                                cpu_us_per_op: f64::NAN,
+                                keys_left,
+                                failures: 0,
+                            });
                         }
                     }
                 }
@@ -483,9 +488,8 @@ fn judge(cells: &BTreeMap<Key, Cell>) -> Vec<Verdict> {
             let (Some(me), Some(q)) = (cells.get(&(ri, wi, "redlock-client")), cells.get(&(ri, wi, "quorum-floor"))) else {
                 continue;
             };
-            let mut push = |name, value: f64, limit: String, met: bool| {
-                out.push(Verdict { runtime: ri, workload: wi, name, value, limit, met })
-            };
+            let mut push =
+                |name, value: f64, limit: String, met: bool| out.push(Verdict { runtime: ri, workload: wi, name, value, limit, met });
             let r = me.p50() / q.p50();
             push("p50 / quorum floor", r, "<= 1.10".into(), r <= 1.10);
             let r = me.ops() / q.ops();

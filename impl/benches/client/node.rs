@@ -38,11 +38,7 @@ pub fn install(dir: &Path) -> Result<(), String> {
         .output()
         .map_err(|e| format!("cannot run npm: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "npm ci failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
-        ));
+        return Err(format!("npm ci failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")));
     }
     std::fs::write(&stamp, &lock).map_err(|e| e.to_string())?;
     Ok(())
@@ -51,8 +47,7 @@ pub fn install(dir: &Path) -> Result<(), String> {
 impl NodeRunner {
     pub fn start(dir: &Path, ports: &[u16]) -> Result<NodeRunner, String> {
         let mut cmd = Command::new("node");
-        cmd
-            .arg("runner.mjs")
+        cmd.arg("runner.mjs")
             .args(ports.iter().map(|p| p.to_string()))
             .current_dir(dir)
             .stdin(Stdio::piped())
@@ -65,9 +60,7 @@ impl NodeRunner {
                 Ok(())
             });
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot run node: {e}"))?;
+        let mut child = cmd.spawn().map_err(|e| format!("cannot run node: {e}"))?;
         let stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();

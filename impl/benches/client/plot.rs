@@ -69,7 +69,14 @@ pub fn draw(path: &Path, cells: &BTreeMap<(usize, usize, &'static str), Cell>, w
     root.fill(&WHITE).map_err(e)?;
     let black = RGBColor(0, 0, 0);
     let grey = RGBColor(200, 200, 200);
-    text(&root, 12, 10, "redlock-client bench: acquire+release latency by percentile (5 redis-servers, TTL 10 s; contended: acquire latency)", 1, &black);
+    text(
+        &root,
+        12,
+        10,
+        "redlock-client bench: acquire+release latency by percentile (5 redis-servers, TTL 10 s; contended: acquire latency)",
+        1,
+        &black,
+    );
     // The legend.
     let mut lx = 12;
     for c in CONTENDERS {
@@ -126,7 +133,9 @@ pub fn draw(path: &Path, cells: &BTreeMap<(usize, usize, &'static str), Cell>, w
                 decade *= 10.0;
             }
             for &(y, major) in &ticks {
-                chart.draw_series(LineSeries::new([(0.0, y), (X_MAX, y)], if major { &grey } else { &RGBColor(235, 235, 235) })).map_err(e)?;
+                chart
+                    .draw_series(LineSeries::new([(0.0, y), (X_MAX, y)], if major { &grey } else { &RGBColor(235, 235, 235) }))
+                    .map_err(e)?;
             }
             let xticks = [(0.0, "0%"), (std::f64::consts::LOG10_2, "50%"), (1.0, "90%"), (2.0, "99%"), (3.0, "99.9%")];
             for (x, _) in xticks {

@@ -53,11 +53,7 @@ impl PostgresFenced {
 
     /// The largest token seen, to report with a rejected write.
     async fn fence(&self) -> Result<u64, PostgresFenceError> {
-        let row = self
-            .client
-            .query_one(&self.select_fence, &[&self.id])
-            .await
-            .map_err(PostgresFenceError::Db)?;
+        let row = self.client.query_one(&self.select_fence, &[&self.id]).await.map_err(PostgresFenceError::Db)?;
         from_db(row.get(0))
     }
 }
@@ -99,22 +95,15 @@ impl PostgresFenced {
     /// Reads the value, raising the fence to (`token`, `holder`) if `token` is larger (see
     /// [`FencedResource::read`]).
     pub async fn read(&self, token: u64, holder: &str) -> Result<Read, PostgresFenceError> {
-        let row = self
-            .client
-            .query_one(&self.read, &[&self.id, &to_db(token)?, &holder])
-            .await
-            .map_err(PostgresFenceError::Db)?;
+        let row = self.client.query_one(&self.read, &[&self.id, &to_db(token)?, &holder]).await.map_err(PostgresFenceError::Db)?;
         Ok(Read { value: from_db(row.get(0))?, fence: from_db(row.get(1))?, holder: row.get(2) })
     }
 
     /// Writes `value` if the fence lets (`token`, `holder`) through (see
     /// [`FencedResource::write`]).
     pub async fn write(&self, token: u64, holder: &str, value: u64) -> Result<Write, PostgresFenceError> {
-        let applied = self
-            .client
-            .execute(&self.write, &[&self.id, &to_db(value)?, &to_db(token)?, &holder])
-            .await
-            .map_err(PostgresFenceError::Db)?;
+        let applied =
+            self.client.execute(&self.write, &[&self.id, &to_db(value)?, &to_db(token)?, &holder]).await.map_err(PostgresFenceError::Db)?;
         Ok(if applied == 1 { Write::Applied } else { Write::Rejected { fence: self.fence().await? } })
     }
 }

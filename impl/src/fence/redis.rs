@@ -77,8 +77,7 @@ impl std::error::Error for RedisFenceError {}
 
 impl RedisFenced {
     fn number(&self, text: &str) -> Result<u64, RedisFenceError> {
-        text.parse()
-            .map_err(|_| RedisFenceError::Corrupt { key: self.key.clone(), found: text.into() })
+        text.parse().map_err(|_| RedisFenceError::Corrupt { key: self.key.clone(), found: text.into() })
     }
 
     /// The register as it is, without presenting a token (the fence is left alone).

@@ -89,7 +89,9 @@ fn an_extension_interval_of_zero_or_beyond_the_validity_is_refused() {
 
 #[test]
 fn a_node_timeout_as_long_as_the_extension_interval_is_refused() {
-    let e = refused(three().ttl(Duration::from_millis(1000)).extend_interval(Duration::from_millis(100)).node_timeout(Duration::from_millis(100)));
+    let e = refused(
+        three().ttl(Duration::from_millis(1000)).extend_interval(Duration::from_millis(100)).node_timeout(Duration::from_millis(100)),
+    );
     assert_eq!(e, ConfigError::NodeTimeoutTooLong { node_timeout_ms: 100, extend_interval_ms: 100 });
 }
 

@@ -11,11 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 fn client(servers: &[Redis], ttl_ms: u64) -> Client {
-    Client::builder(urls(servers))
-        .ttl(Duration::from_millis(ttl_ms))
-        .retries(0)
-        .build()
-        .unwrap()
+    Client::builder(urls(servers)).ttl(Duration::from_millis(ttl_ms)).retries(0).build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

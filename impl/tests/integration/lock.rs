@@ -5,9 +5,7 @@
 //! node timeout long enough that a busy machine cannot blur the two outcomes.
 
 use crate::harness::{audit, cluster, eventually, urls, Redis, Tls};
-use redlock_client::{
-    AcquireError, Client, ClientBuilder, ClientId, ExtendError, NodeOutcome, Recorder, ReleaseError, Released,
-};
+use redlock_client::{AcquireError, Client, ClientBuilder, ClientId, ExtendError, NodeOutcome, Recorder, ReleaseError, Released};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -330,8 +328,7 @@ async fn servers_that_require_a_password_are_reached_with_auth() {
     }
     let client = builder(&servers, LONG_TTL_MS).build().unwrap();
     client.acquire("r").await.unwrap().release().await.unwrap();
-    let wrong: Vec<String> =
-        servers.iter().map(|s| format!("redis://:wrong@127.0.0.1:{}", s.port())).collect();
+    let wrong: Vec<String> = servers.iter().map(|s| format!("redis://:wrong@127.0.0.1:{}", s.port())).collect();
     let client = Client::builder(wrong).retries(0).build().unwrap();
     let e = client.acquire("r").await.unwrap_err();
     let AcquireError::NotAcquired { attempts: 1, nodes } = &e else { panic!("{e:?}") };
