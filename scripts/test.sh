@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Works on a fresh Debian machine with only the Rust toolchain:
-# installs what the tests need when it is missing (redis-server, PostgreSQL, Chromium, Z3, Java
-# for TLC, openssl for the TLS test's certificates), then runs the Rust tests (which start their own servers on loopback ports and stop
+# installs what the tests need when it is missing (redis-server, etcd, PostgreSQL, Chromium, Z3,
+# Java for TLC, openssl for the TLS test's certificates, protoc for the etcd client's build), then runs the Rust tests (which start their own servers on loopback ports and stop
 # them) and the TLA+ checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v etcd >/dev/null || missing+=(etcd-server)
+# etcd-client compiles etcd's protobuf definitions when it builds.
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 dpkg -s libz3-dev >/dev/null 2>&1 || missing+=(libz3-dev)
@@ -24,6 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q "${missing[@]}"
 fi
 
+# One formatting for the workspace (rustfmt.toml); skipped only where rustfmt is not installed.
+if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all --check; fi
 cargo test --workspace
 # The crate's end-to-end example: a fenced counter that refuses a paused worker's late write
 # (it starts its own redis-server and fails if an increment is lost or a stale write applied).

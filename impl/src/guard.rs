@@ -2,6 +2,7 @@
 
 use crate::error::{ExtendError, FencedError, ReleaseError, Released};
 use crate::fence::{FencedResource, Read, Write};
+use crate::holding::{fenced_read, fenced_write, Holding};
 use crate::lock::Lock;
 use crate::protocol::{Loss, Output};
 use std::time::Duration;
@@ -67,12 +68,12 @@ impl Guard {
 
     /// Reads a fenced resource presenting this lock's token (and records it).
     pub async fn read<R: FencedResource>(&self, resource: &R) -> Result<Read, FencedError<R::Error>> {
-        self.lock.shared().read(resource).await
+        fenced_read(&**self.lock.shared(), resource).await
     }
 
     /// Writes a fenced resource with this lock's token (and records the outcome).
     pub async fn write<R: FencedResource>(&self, resource: &R, value: u64) -> Result<Write, FencedError<R::Error>> {
-        self.lock.shared().write(resource, value).await
+        fenced_write(&**self.lock.shared(), resource, value).await
     }
 }
 

@@ -16,7 +16,7 @@
 
 use crate::error::{FencedError, LockError};
 use crate::fence::{FencedResource, Read, Write};
-use crate::lock::{Lock, Shared};
+use crate::holding::{fenced_read, fenced_write, Holding, Renewable};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 /// What the future run by [`Client::with_lock`](crate::Client::with_lock) knows of its lock.
 #[derive(Clone)]
 pub struct LockContext {
-    shared: Arc<Shared>,
+    shared: Arc<dyn Holding>,
     lost: CancellationToken,
 }
 
@@ -68,24 +68,25 @@ impl LockContext {
 
     /// Reads a fenced resource presenting this lock's token (and records it).
     pub async fn read<R: FencedResource>(&self, resource: &R) -> Result<Read, FencedError<R::Error>> {
-        self.shared.read(resource).await
+        fenced_read(&*self.shared, resource).await
     }
 
     /// Writes a fenced resource with this lock's token (and records the outcome).
     pub async fn write<R: FencedResource>(&self, resource: &R, value: u64) -> Result<Write, FencedError<R::Error>> {
-        self.shared.write(resource, value).await
+        fenced_write(&*self.shared, resource, value).await
     }
 }
 
-/// Runs `work` under `lock`, extending it every `interval`. See the module docs.
-pub(crate) async fn with_lock<F, Fut, T>(lock: Lock, interval: Duration, work: F) -> Result<T, LockError>
+/// Runs `work` under `lock`, renewing it every `interval`. See the module docs.
+pub(crate) async fn with_lock<L, F, Fut, T>(lock: L, interval: Duration, work: F) -> Result<T, LockError>
 where
+    L: Renewable,
     F: FnOnce(LockContext) -> Fut,
     Fut: Future<Output = T>,
 {
     let lost = CancellationToken::new();
     let done = CancellationToken::new();
-    let shared = lock.shared().clone();
+    let shared = lock.holding();
     let context = LockContext { shared: shared.clone(), lost: lost.clone() };
     let keeper = tokio::spawn(keep_alive(lock, interval, lost.clone(), done.clone()));
     // If this future is dropped, the keeper stops extending and releases.
@@ -105,21 +106,15 @@ where
         other => other,
     };
     done.cancel();
-    if let Ok(Err(e)) = keeper.await {
-        tracing::warn!(error = %e, "release after the critical section");
-    }
+    let _ = keeper.await;
     outcome.ok_or_else(|| LockError::Lost(shared.loss().unwrap_or(crate::error::LossReason::Expired)))
 }
 
-/// Extends `lock` until `done`, reports a loss on `lost`, and releases at the end.
-async fn keep_alive(
-    mut lock: Lock,
-    interval: Duration,
-    lost: CancellationToken,
-    done: CancellationToken,
-) -> Result<crate::Released, crate::ReleaseError> {
+/// Renews `lock` until `done`, reports a loss on `lost`, and releases at the end.
+async fn keep_alive<L: Renewable>(mut lock: L, interval: Duration, lost: CancellationToken, done: CancellationToken) {
+    let holding = lock.holding();
     loop {
-        let Some(until) = lock.shared().valid_until() else {
+        let Some(until) = holding.valid_until() else {
             lost.cancel();
             break;
         };
@@ -132,7 +127,7 @@ async fn keep_alive(
         if Instant::now() >= until {
             lock.expire_if_due();
         } else {
-            lock.extend().await;
+            lock.renew().await;
         }
     }
     lock.release().await

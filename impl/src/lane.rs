@@ -123,7 +123,9 @@ impl Lanes {
             }
             loop {
                 if lane.in_flight.is_none() {
-                    let Some(job) = lane.queue.pop_front() else { break };
+                    let Some(job) = lane.queue.pop_front() else {
+                        break;
+                    };
                     lane.start(job, &self.shared);
                 }
                 match lane.in_flight.as_mut().expect("a request in flight") {
@@ -226,7 +228,9 @@ impl Lane {
     fn poll_alone(&mut self, index: usize, shared: &Arc<Shared>, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
         loop {
             if self.in_flight.is_none() {
-                let Some(job) = self.queue.pop_front() else { return };
+                let Some(job) = self.queue.pop_front() else {
+                    return;
+                };
                 self.start(job, shared);
             }
             match self.in_flight.as_mut().expect("a request in flight") {
@@ -251,7 +255,9 @@ fn answer(ident: &Ident, index: usize, job: Job, started: Option<Instant>, resul
     if let Some(started) = started {
         let latency_us = started.elapsed().as_micros() as u64;
         match &result {
-            Ok(outcome) => tracing::debug!(node = index, ?job, ?outcome, latency_us, "node answered"),
+            Ok(outcome) => {
+                tracing::debug!(node = index, ?job, ?outcome, latency_us, "node answered")
+            }
             Err(error) => tracing::debug!(node = index, ?job, %error, latency_us, "node failed"),
         }
     }
@@ -275,10 +281,9 @@ fn answer(ident: &Ident, index: usize, job: Job, started: Option<Instant>, resul
             ident.record(Event::KeyDeleted { node: node_id, owner: client, by: client });
             Answer::Released { node: index, outcome: NodeOutcome::Ok }
         }
-        (Job::Release, Ok(Outcome::Released { deleted: false })) => {
-            ident.record(Event::Refused { client, node: node_id });
-            Answer::Released { node: index, outcome: NodeOutcome::Refused }
-        }
+        // Recorded by the user's release that reads it, if any: the release after a failed
+        // attempt finds another client's key, which says nothing about a later hold.
+        (Job::Release, Ok(Outcome::Released { deleted: false })) => Answer::Released { node: index, outcome: NodeOutcome::Refused },
         (Job::Release, Ok(Outcome::Round(_))) => {
             Answer::Released { node: index, outcome: NodeOutcome::ServerError("an unexpected answer".into()) }
         }

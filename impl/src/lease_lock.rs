@@ -118,7 +118,8 @@ pub enum LeaseInput {
     Taken { revision: i64 },
     /// The key we waited for was deleted (its lease expired or was revoked, or it was released).
     Freed,
-    /// A keep-alive was answered: `alive` false means the store has no such lease any more.
+    /// A keep-alive was answered: `alive` false means the store has no such lease any more, or
+    /// the key is not ours any more (deleted, by its lease or by hand, and maybe another's).
     KeptAlive { alive: bool },
     /// The request in flight failed (an error, a broken connection).
     Failed,
@@ -141,8 +142,9 @@ pub enum LeaseOutput {
     RevokeLease { lease: LeaseId },
     /// Watch the key for its deletion after `revision`; feed `Freed` (or `Failed`).
     WatchDeletion { after: i64 },
-    /// Keep `lease` alive; feed `KeptAlive` or `Failed`.
-    SendKeepAlive { lease: LeaseId },
+    /// Keep `lease` alive, and check that the key is still ours (its create revision is
+    /// `token`); feed `KeptAlive` (alive only if both hold) or `Failed`.
+    SendKeepAlive { lease: LeaseId, token: i64 },
     /// Delete the key if its create revision is still `token` (no answer is fed back).
     DeleteKey { token: i64 },
     /// Feed `Timeout` once the local clock reads `at` or later.
@@ -265,7 +267,7 @@ impl LeaseLockState {
                     return self.lose(lease, token, false, out);
                 }
                 self.phase = LeasePhase::KeepingAlive { lease, until, token, sent: now };
-                out.push(LeaseOutput::SendKeepAlive { lease });
+                out.push(LeaseOutput::SendKeepAlive { lease, token });
                 out.push(LeaseOutput::WakeAt { at: answer_due(now).min(until) });
             }
             (LeasePhase::Held { lease, until, token }, LeaseInput::Timeout) if now >= until => self.lose(lease, token, false, out),
@@ -415,7 +417,7 @@ mod tests {
     fn a_keep_alive_renews_from_when_it_was_sent_and_a_dead_lease_is_lost_at_once() {
         let mut s = LeaseLockState::new();
         held(&mut s);
-        assert_eq!(feed(&mut s, 1000, LeaseInput::KeepAlive), [SendKeepAlive { lease: 7 }, WakeAt { at: LocalMillis(1100) }]);
+        assert_eq!(feed(&mut s, 1000, LeaseInput::KeepAlive), [SendKeepAlive { lease: 7, token: 42 }, WakeAt { at: LocalMillis(1100) }]);
         let out = feed(&mut s, 1010, LeaseInput::KeptAlive { alive: true });
         assert_eq!(out, [Extended { validity_ms: 2958, until: LocalMillis(3968) }, WakeAt { at: LocalMillis(3968) }]);
         feed(&mut s, 2000, LeaseInput::KeepAlive);

@@ -5,9 +5,9 @@
 use crate::client::ClientInner;
 use crate::commands::LockKey;
 use crate::config::{Fencing, FENCE_KEY_SUFFIX};
-use crate::error::{AcquireError, FencedError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released};
-use crate::event::{ClientId, Event};
-use crate::fence::{FencedResource, Read, Write};
+use crate::error::{AcquireError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released};
+use crate::event::{ClientId, Event, NodeId};
+use crate::holding::{Holding, Renewable};
 use crate::lane::{Answer, Lanes};
 use crate::protocol::{Input, LockState, Loss, NodeSet, Output};
 use crate::recorder::Recorder;
@@ -118,65 +118,46 @@ impl Shared {
     pub(crate) fn round(&self) -> u32 {
         self.core().state.rounds
     }
+}
 
-    /// Why the lock was lost, once it was.
-    pub(crate) fn loss(&self) -> Option<LossReason> {
-        self.core().loss.clone()
-    }
-
-    /// When the validity ends, if the lock is held.
-    pub(crate) fn valid_until(&self) -> Option<Instant> {
-        self.core().state.held_until().map(|until| self.client.clock.instant(until))
-    }
-
-    pub(crate) fn remaining(&self) -> Duration {
-        self.valid_until().map_or(Duration::ZERO, |until| until.saturating_duration_since(Instant::now()))
-    }
-
-    pub(crate) fn validity(&self) -> Duration {
-        Duration::from_millis(self.core().validity_ms)
-    }
-
-    pub(crate) fn token(&self) -> Option<u64> {
-        self.core().token
-    }
-
-    pub(crate) fn resource(&self) -> &str {
+impl Holding for Shared {
+    fn resource(&self) -> &str {
         &self.ident.key.resource
     }
 
-    /// Calls the fault-injection hook, if any, before a fenced operation goes out.
+    fn token(&self) -> Option<u64> {
+        self.core().token
+    }
+
+    fn holder(&self) -> &str {
+        self.ident.key.value.as_str()
+    }
+
+    fn valid_until(&self) -> Option<Instant> {
+        self.core().state.held_until().map(|until| self.client.clock.instant(until))
+    }
+
+    fn validity(&self) -> Duration {
+        Duration::from_millis(self.core().validity_ms)
+    }
+
+    fn loss(&self) -> Option<LossReason> {
+        self.core().loss.clone()
+    }
+
+    fn client(&self) -> ClientId {
+        self.ident.client
+    }
+
+    fn record(&self, event: Event) {
+        self.ident.record(event)
+    }
+
     #[cfg(feature = "fault-injection")]
     fn pause_point(&self, op: crate::fault::FencedOp) {
         if let Some(hook) = &self.client.pause_hook {
             hook.call(&crate::fault::PausePoint { client: self.ident.client, resource: self.resource(), op });
         }
-    }
-
-    /// Reads `resource` presenting this lock's token and value (its holder identity); records
-    /// `resource_read`.
-    pub(crate) async fn read<R: FencedResource>(&self, resource: &R) -> Result<Read, FencedError<R::Error>> {
-        let token = self.token().ok_or(FencedError::NoToken)?;
-        #[cfg(feature = "fault-injection")]
-        self.pause_point(crate::fault::FencedOp::Read);
-        let read = resource.read(token, self.ident.key.value.as_str()).await.map_err(FencedError::Resource)?;
-        let client = self.ident.client;
-        self.ident.record(Event::ResourceRead { client, value: read.value, token: Some(token) });
-        Ok(read)
-    }
-
-    /// Writes `value` to `resource` if this lock's token is not stale; records the outcome.
-    pub(crate) async fn write<R: FencedResource>(&self, resource: &R, value: u64) -> Result<Write, FencedError<R::Error>> {
-        let token = self.token().ok_or(FencedError::NoToken)?;
-        #[cfg(feature = "fault-injection")]
-        self.pause_point(crate::fault::FencedOp::Write);
-        let write = resource.write(token, self.ident.key.value.as_str(), value).await.map_err(FencedError::Resource)?;
-        let client = self.ident.client;
-        self.ident.record(match write {
-            Write::Applied => Event::WriteApplied { client, value, token: Some(token) },
-            Write::Rejected { .. } => Event::WriteRejected { client, token: Some(token) },
-        });
-        Ok(write)
     }
 }
 
@@ -314,7 +295,9 @@ impl Lock {
                 } else {
                     timer.as_mut().poll(cx).is_ready().then_some(Input::Timeout)
                 };
-                let Some(input) = input else { return Poll::Pending };
+                let Some(input) = input else {
+                    return Poll::Pending;
+                };
                 if input == Input::Timeout {
                     // Whoever has not answered the round by its deadline timed out.
                     outcomes.0.iter_mut().filter(|o| o.is_none()).for_each(|o| *o = Some(NodeOutcome::TimedOut));
@@ -376,6 +359,7 @@ impl Lock {
         let mut answers = std::mem::take(&mut self.answers);
         let mut outcomes = NodeOutcomes(vec![None; nodes]);
         let (mut deleted, mut gone) = (0, 0);
+        let shared = self.shared.clone();
         let lanes = self.lanes();
         poll_fn(|cx| {
             lanes.poll_answers(cx, &mut answers, true);
@@ -384,7 +368,10 @@ impl Lock {
                     // A node that says nothing of ours was there is free of the key too.
                     match outcome {
                         NodeOutcome::Ok => deleted += 1,
-                        NodeOutcome::Refused => gone += 1,
+                        NodeOutcome::Refused => {
+                            gone += 1;
+                            shared.ident.record(Event::Refused { client: shared.ident.client, node: NodeId(node as u32) });
+                        }
                         _ => {}
                     }
                     if matches!(outcome, NodeOutcome::Ok | NodeOutcome::Refused) {
@@ -413,6 +400,26 @@ impl Lock {
             Err(ReleaseError::Unconfirmed { nodes: outcomes })
         } else {
             Ok(Released { gone: outcomes.nodes_where(&NodeOutcome::Refused), nodes })
+        }
+    }
+}
+
+impl Renewable for Lock {
+    fn holding(&self) -> Arc<dyn Holding> {
+        self.shared.clone()
+    }
+
+    async fn renew(&mut self) {
+        self.extend().await;
+    }
+
+    fn expire_if_due(&mut self) {
+        Lock::expire_if_due(self)
+    }
+
+    async fn release(self) {
+        if let Err(e) = Lock::release(self).await {
+            tracing::warn!(error = %e, "release after the critical section");
         }
     }
 }

@@ -109,9 +109,7 @@ impl Client {
                 }
                 self.feed(setup, s, Input::Reply { round, node: node as usize, reply }, o);
             }
-            (Msg::ExtendReply { round, reply }, Some(node)) => {
-                self.feed(setup, s, Input::Reply { round, node: node as usize, reply }, o)
-            }
+            (Msg::ExtendReply { round, reply }, Some(node)) => self.feed(setup, s, Input::Reply { round, node: node as usize, reply }, o),
             (Msg::LeaseGranted { lease }, Some(_)) => self.feed_lease(setup, s, LeaseInput::LeaseGranted { lease: lease as i64 }, o),
             (Msg::Created { revision }, Some(_)) => self.feed_lease(setup, s, LeaseInput::Created { revision: revision as i64 }, o),
             (Msg::Taken { revision }, Some(_)) => self.feed_lease(setup, s, LeaseInput::Taken { revision: revision as i64 }, o),
@@ -290,7 +288,7 @@ impl Client {
                 LeaseOutput::CreateIfAbsent { lease: l } => o.send(store, Msg::CreateIfAbsent { lease: lease(l) }),
                 LeaseOutput::RevokeLease { lease: l } => o.send(store, Msg::RevokeLease { lease: lease(l) }),
                 LeaseOutput::WatchDeletion { after } => o.send(store, Msg::WatchDeletion { after: after as u64 }),
-                LeaseOutput::SendKeepAlive { lease: l } => o.send(store, Msg::KeepAlive { lease: lease(l) }),
+                LeaseOutput::SendKeepAlive { lease: l, token } => o.send(store, Msg::KeepAlive { lease: lease(l), token: token as u64 }),
                 LeaseOutput::DeleteKey { token } => o.send(store, Msg::DeleteKey { token: token as u64 }),
                 LeaseOutput::WakeAt { at } => {
                     s.wake_at = Some(u8::try_from(at.0).unwrap_or(u8::MAX));
@@ -315,7 +313,14 @@ impl Client {
                 LeaseOutput::NotAcquired | LeaseOutput::Lost { .. } => self.end(s, o),
             }
         }
-        if s.lease.held_until().is_none() && !matches!(s.lease.phase, redlock_client::lease_lock::LeasePhase::Granting { .. } | redlock_client::lease_lock::LeasePhase::Creating { .. } | redlock_client::lease_lock::LeasePhase::Waiting) {
+        if s.lease.held_until().is_none()
+            && !matches!(
+                s.lease.phase,
+                redlock_client::lease_lock::LeasePhase::Granting { .. }
+                    | redlock_client::lease_lock::LeasePhase::Creating { .. }
+                    | redlock_client::lease_lock::LeasePhase::Waiting
+            )
+        {
             s.wake_at = None;
             o.cancel_timer(Timer::Deadline);
         }
@@ -420,11 +425,7 @@ impl ClientState {
     /// the lock.
     pub fn at_pause_point(&self, has_resource: bool) -> bool {
         self.paused.is_none()
-            && if has_resource {
-                matches!(self.step, Step::Granted | Step::ReadyToWrite)
-            } else {
-                self.step == Step::Holding
-            }
+            && if has_resource { matches!(self.step, Step::Granted | Step::ReadyToWrite) } else { self.step == Step::Holding }
     }
 
     /// Something this client waits for lies ahead on its clock: a round's deadline, the end of

@@ -92,16 +92,17 @@ impl EtcdStore {
                     self.watchers |= 1 << client;
                 }
             }
-            Msg::KeepAlive { lease } => {
+            Msg::KeepAlive { lease, token } => {
                 let life = setup.window(setup.ttl);
-                let alive = match self.leases.iter_mut().find(|l| l.owner == lease - 1) {
+                let renewed = match self.leases.iter_mut().find(|l| l.owner == lease - 1) {
                     Some(l) => {
                         l.life = life;
                         true
                     }
                     None => false,
                 };
-                o.send(src, Msg::KeptAlive { alive });
+                let ours = self.key.is_some_and(|k| k.create_revision == token);
+                o.send(src, Msg::KeptAlive { alive: renewed && ours });
             }
             Msg::RevokeLease { lease } => {
                 let owner = lease - 1;

@@ -14,12 +14,21 @@ pub enum Msg {
     /// `WAIT n` follows in the same pipeline and the reply comes once n replicas acknowledged the
     /// write (Redisson). For the ZooKeeper- and Chubby-style services: create the lock in the
     /// client's session.
-    Acquire { round: u32, ttl: Option<u8>, incr: bool, wait: Option<u8> },
+    Acquire {
+        round: u32,
+        ttl: Option<u8>,
+        incr: bool,
+        wait: Option<u8>,
+    },
     /// `EXPIRE key ttl`, the second half of `SETNX` then `EXPIRE`.
-    Expire { ttl: u8 },
+    Expire {
+        ttl: u8,
+    },
     /// Compare-and-pexpire: extend the key only if it still holds the client's value. For the
     /// ZooKeeper-style service: a session heartbeat.
-    Extend { round: u32 },
+    Extend {
+        round: u32,
+    },
     /// Compare-and-delete: delete the key only if it still holds the client's value.
     Release,
     /// A plain `DEL`.
@@ -27,44 +36,89 @@ pub enum Msg {
     /// `GET key`.
     Get,
     // Lock server -> client.
-    AcquireReply { round: u32, reply: Reply },
-    ExtendReply { round: u32, reply: Reply },
+    AcquireReply {
+        round: u32,
+        reply: Reply,
+    },
+    ExtendReply {
+        round: u32,
+        reply: Reply,
+    },
     /// The value `GET` found: the owning client, if any.
-    GetReply { owner: Option<u8> },
+    GetReply {
+        owner: Option<u8>,
+    },
     // Client -> etcd-style store, and back (see `etcd.rs`).
     /// Grant a lease of the TTL.
     GrantLease,
-    LeaseGranted { lease: u8 },
+    LeaseGranted {
+        lease: u8,
+    },
     /// Create the lock key with `lease` only if it is absent (one transaction).
-    CreateIfAbsent { lease: u8 },
+    CreateIfAbsent {
+        lease: u8,
+    },
     /// The key was created at `revision` (its fencing token).
-    Created { revision: u64 },
+    Created {
+        revision: u64,
+    },
     /// Another client's key exists; the store was at `revision`.
-    Taken { revision: u64 },
+    Taken {
+        revision: u64,
+    },
     /// The transaction failed: its lease is gone.
     TxnFailed,
     /// Watch the key for its deletion after `after`.
-    WatchDeletion { after: u64 },
+    WatchDeletion {
+        after: u64,
+    },
     /// The watched key was deleted.
     Freed,
-    KeepAlive { lease: u8 },
+    /// Keep `lease` alive, and say whether the key is still the one created at `token`.
+    KeepAlive {
+        lease: u8,
+        token: u64,
+    },
     /// `alive` false: the store has no such lease any more.
-    KeptAlive { alive: bool },
-    RevokeLease { lease: u8 },
+    KeptAlive {
+        alive: bool,
+    },
+    RevokeLease {
+        lease: u8,
+    },
     /// Delete the key if its create revision is `token`.
-    DeleteKey { token: u64 },
+    DeleteKey {
+        token: u64,
+    },
     // Resource -> lock service, and back (Chubby's CheckSequencer).
     /// Is `token` the sequencer of the lock `client` holds now?
-    CheckSequencer { client: u8, token: u64 },
-    SequencerValid { client: u8, valid: bool },
+    CheckSequencer {
+        client: u8,
+        token: u64,
+    },
+    SequencerValid {
+        client: u8,
+        valid: bool,
+    },
     // Client -> resource.
     /// Set the resource's check-and-set token to the client's (antirez's scheme).
-    Claim { token: u64 },
-    Read { token: Option<u64> },
-    Write { value: u8, token: Option<u64> },
+    Claim {
+        token: u64,
+    },
+    Read {
+        token: Option<u64>,
+    },
+    Write {
+        value: u8,
+        token: Option<u64>,
+    },
     // Resource -> client.
-    ReadReply { value: u8 },
-    WriteReply { applied: bool },
+    ReadReply {
+        value: u8,
+    },
+    WriteReply {
+        applied: bool,
+    },
 }
 
 impl fmt::Display for Msg {
@@ -104,7 +158,7 @@ impl fmt::Display for Msg {
             Msg::TxnFailed => write!(f, "failed: lease not found"),
             Msg::WatchDeletion { after } => write!(f, "watch the key's deletion after revision {after}"),
             Msg::Freed => write!(f, "the key was deleted"),
-            Msg::KeepAlive { lease } => write!(f, "keep lease {lease} alive"),
+            Msg::KeepAlive { lease, .. } => write!(f, "keep lease {lease} alive"),
             Msg::KeptAlive { alive: true } => write!(f, "lease renewed"),
             Msg::KeptAlive { alive: false } => write!(f, "lease not found (TTL 0)"),
             Msg::RevokeLease { lease } => write!(f, "revoke lease {lease}"),

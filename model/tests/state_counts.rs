@@ -48,6 +48,9 @@ fn the_judge_costs_at_most_ten_percent_of_the_canonical_space() {
 const PINNED_SINGLE_NODE_SYNC: usize = 252;
 const PINNED_SINGLE_NODE_ASYNC: usize = 952;
 const PINNED_PAUSE_FENCED_ASYNC: usize = 2028;
-const PINNED_REDLOCK_N3_SYNC: usize = 6313;
+// Counts under symmetry depend on which member of each class is kept, which follows the
+// derived order of the state's types: a new message kind or client field moves them slightly
+// (the etcd store's messages moved 6,313 to 6,269) while the full counts stay put.
+const PINNED_REDLOCK_N3_SYNC: usize = 6269;
 const PINNED_REDLOCK_N3_SYNC_FULL: usize = 58245;
-const PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE: (usize, usize) = (201178, 200693);
+const PINNED_REDLOCK_WITH_AND_WITHOUT_JUDGE: (usize, usize) = (201320, 200627);

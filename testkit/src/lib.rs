@@ -7,11 +7,14 @@
 //!   them), the per-process root directory, the Ctrl-C watcher, free ports;
 //! - [`redis_server`]: one `redis-server`, with persistence, replication, password or TLS, that can
 //!   be paused, killed and restarted;
-//! - [`postgres`]: one PostgreSQL server.
+//! - [`postgres`]: one PostgreSQL server;
+//! - [`etcd`]: an etcd cluster (one member or three) that can lose, pause and regain members.
 
+pub mod etcd;
 pub mod postgres;
 pub mod process;
 pub mod redis_server;
 
+pub use etcd::EtcdCluster;
 pub use postgres::Postgres;
 pub use redis_server::{Config, Persistence, RedisServer, Tls};

@@ -3,6 +3,7 @@
 mod harness;
 
 mod config;
+mod etcd;
 mod fencing;
 mod keep_alive;
 mod lock;

@@ -1,0 +1,176 @@
+//! An etcd cluster from Debian's `etcd-server` (one member or three) on free loopback ports,
+//! each member in its own temporary directory, stopped and removed like every other server.
+//!
+//! All members start at once: an etcd 3.4 member does not serve clients until it has published
+//! itself through Raft, which needs a quorum, so starting them one by one would wait forever.
+//! Elections are tuned for tests (heartbeat 10 ms, election timeout 100 ms: a leader within a
+//! fraction of a second, and etcd's minimum lease TTL is then 1 s).
+
+use crate::process::{free_port, temp_dir, Child};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// How long a cluster may take to elect a leader and answer.
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+/// One member: its process, ports and directory.
+pub struct Member {
+    pub name: String,
+    child: Option<Child>,
+    pub client_port: u16,
+    pub peer_port: u16,
+    dir: TempDir,
+}
+
+impl Member {
+    /// `http://127.0.0.1:<client port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+/// A running etcd cluster. Every member is killed and its directory removed when dropped.
+pub struct EtcdCluster {
+    pub members: Vec<Member>,
+    initial_cluster: String,
+    token: String,
+}
+
+impl EtcdCluster {
+    /// Starts `size` members (1 or 3, say) and waits until the cluster has a leader.
+    pub fn start(size: usize) -> io::Result<EtcdCluster> {
+        let mut members = Vec::with_capacity(size);
+        for i in 0..size {
+            members.push(Member {
+                name: format!("m{i}"),
+                child: None,
+                client_port: free_port()?,
+                peer_port: free_port()?,
+                dir: temp_dir("etcd-")?,
+            });
+        }
+        let initial_cluster = members.iter().map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port)).collect::<Vec<_>>().join(",");
+        let token = format!("redlock-{}-{}", std::process::id(), members[0].client_port);
+        let mut cluster = EtcdCluster { members, initial_cluster, token };
+        for i in 0..size {
+            cluster.launch(i)?;
+        }
+        cluster.wait_ready()?;
+        Ok(cluster)
+    }
+
+    fn launch(&mut self, i: usize) -> io::Result<()> {
+        let m = &self.members[i];
+        let client = m.url();
+        let peer = format!("http://127.0.0.1:{}", m.peer_port);
+        let mut cmd = Command::new("etcd");
+        cmd.args(["--name", &m.name])
+            .arg("--data-dir")
+            .arg(m.dir.path().join("data"))
+            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
+            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args(["--initial-cluster", &self.initial_cluster, "--initial-cluster-state", "new"])
+            .args(["--initial-cluster-token", &self.token])
+            .args(["--heartbeat-interval", "10", "--election-timeout", "100"])
+            .args(["--logger", "zap", "--log-outputs"])
+            .arg(m.dir.path().join("etcd.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = Child::spawn(cmd).map_err(|e| io::Error::new(e.kind(), format!("etcd: {e} (apt-get install etcd-server)")))?;
+        self.members[i].child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until a member answers `/health` with a leader elected.
+    fn wait_ready(&self) -> io::Result<()> {
+        let deadline = Instant::now() + READY_WITHIN;
+        while Instant::now() < deadline {
+            if self.members.iter().any(|m| m.is_running() && health(m.client_port)) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(io::Error::other(format!("etcd did not elect a leader within {READY_WITHIN:?}")))
+    }
+
+    /// The client URLs of every member.
+    pub fn urls(&self) -> Vec<String> {
+        self.members.iter().map(Member::url).collect()
+    }
+
+    /// SIGKILLs member `i`.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].child.take() {
+            child.kill();
+        }
+    }
+
+    /// Starts a killed member again from its data directory, and waits until the cluster has a
+    /// leader.
+    pub fn restart(&mut self, i: usize) -> io::Result<()> {
+        self.kill(i);
+        self.launch(i)?;
+        self.wait_ready()
+    }
+
+    /// SIGSTOPs member `i`: it keeps its sockets and answers nothing.
+    pub fn pause(&self, i: usize) -> io::Result<()> {
+        self.child(i)?.signal(libc::SIGSTOP)
+    }
+
+    /// Lets a paused member run again.
+    pub fn resume(&self, i: usize) -> io::Result<()> {
+        self.child(i)?.signal(libc::SIGCONT)
+    }
+
+    fn child(&self, i: usize) -> io::Result<&Child> {
+        self.members[i].child.as_ref().ok_or_else(|| io::Error::other(format!("etcd member {i} is not running")))
+    }
+
+    /// The index of the current leader, by asking each running member's `/v3/maintenance/status`.
+    pub fn leader(&self) -> Option<usize> {
+        for m in self.members.iter().filter(|m| m.is_running()) {
+            let Some(body) = post(m.client_port, "/v3/maintenance/status", "{}") else { continue };
+            let leader = json_field(&body, "leader");
+            let me = json_field(&body, "member_id");
+            if let (Some(leader), Some(me)) = (leader, me) {
+                if leader == me {
+                    return self.members.iter().position(|x| x.client_port == m.client_port);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Whether the member on `port` is healthy (`GET /health` says `"health":"true"`).
+fn health(port: u16) -> bool {
+    request(port, "GET /health HTTP/1.0\r\n\r\n").is_some_and(|body| body.contains("\"health\":\"true\""))
+}
+
+fn post(port: u16, path: &str, json: &str) -> Option<String> {
+    request(port, &format!("POST {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}", json.len()))
+}
+
+fn request(port: u16, text: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(text.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+}
+
+/// The string value of `"name":"..."` in a flat JSON text (the gateway quotes 64-bit ids).
+fn json_field(body: &str, name: &str) -> Option<String> {
+    let start = body.find(&format!("\"{name}\":\""))? + name.len() + 4;
+    let end = body[start..].find('"')?;
+    Some(body[start..start + end].to_string())
+}
