@@ -29,6 +29,27 @@ pub struct ClusterSpec {
     pub connect_wait: Duration,
 }
 
+/// What the soak's injector does to a run's lock servers, whatever the service: Redis nodes
+/// here, etcd members in [`crate::etcd_cluster`].
+pub trait LockServers {
+    fn nodes(&self) -> usize;
+    fn link(&self, client: usize, node: usize) -> &Link;
+    fn is_up(&self, node: usize) -> bool;
+    fn pause_server(&self, node: usize) -> io::Result<()>;
+    fn resume_server(&self, node: usize) -> io::Result<()>;
+    fn crash(&mut self, node: usize);
+    fn restart(&mut self, node: usize) -> impl std::future::Future<Output = io::Result<()>> + Send;
+    /// The node that leads a replicated store now, among those `usable` allows; `None` where
+    /// there is no leader to find.
+    fn leader(&self, _usable: &dyn Fn(usize) -> bool) -> Option<usize> {
+        None
+    }
+    /// The Redis nodes, for the faults only they take (clock jumps, evictions, failovers).
+    fn redis(&mut self) -> Option<&mut Cluster> {
+        None
+    }
+}
+
 /// Node 0's replica and the link it replicates through.
 struct Replica {
     server: RedisServer,
@@ -71,17 +92,9 @@ impl Cluster {
         Ok(Cluster { servers, replica, links, history })
     }
 
-    pub fn nodes(&self) -> usize {
-        self.servers.len()
-    }
-
     /// The URLs through which `client` reaches every node.
     pub fn urls(&self, client: usize) -> Vec<String> {
         self.links[client].iter().map(Link::url).collect()
-    }
-
-    pub fn link(&self, client: usize, node: usize) -> &Link {
-        &self.links[client][node]
     }
 
     /// Every client's link to `node`.
@@ -95,28 +108,6 @@ impl Cluster {
 
     fn record(&self, event: Event) {
         self.history.record(event);
-    }
-
-    /// SIGSTOP: the node keeps its connections and answers nothing.
-    pub fn pause_server(&self, node: usize) -> io::Result<()> {
-        self.servers[node].pause()?;
-        self.record(Event::NodeDown { node: NodeId(node as u32) });
-        Ok(())
-    }
-
-    /// SIGCONT: it answers again, everything that waited first.
-    pub fn resume_server(&self, node: usize) -> io::Result<()> {
-        self.servers[node].resume()?;
-        self.record(Event::NodeUp { node: NodeId(node as u32) });
-        Ok(())
-    }
-
-    /// SIGKILL: the node is down, with whatever its persistence kept.
-    pub fn crash(&mut self, node: usize) {
-        let persisted = self.servers[node].persistence() == Persistence::AofAlways;
-        self.servers[node].kill();
-        self.record(Event::Fault { fault: Fault::Crash { node: NodeId(node as u32), persisted } });
-        self.record(Event::NodeDown { node: NodeId(node as u32) });
     }
 
     /// The node evicts the lock key before its expiry. Emulated: the key is deleted from outside,
@@ -134,17 +125,6 @@ impl Cluster {
             self.record(Event::KeyLost { node: NodeId(node as u32), owner });
         }
         Ok(())
-    }
-
-    /// Starts a crashed node again, on its port, from its directory.
-    pub async fn restart(&mut self, node: usize) -> io::Result<()> {
-        self.servers[node].restart().await?;
-        self.record(Event::NodeUp { node: NodeId(node as u32) });
-        Ok(())
-    }
-
-    pub fn is_up(&self, node: usize) -> bool {
-        self.servers[node].is_running()
     }
 
     /// The node's clock jumps forward by `by` (emulated: see [`clock_jump`]).
@@ -208,6 +188,53 @@ impl Cluster {
         self.servers[0] = server;
         self.record(Event::Fault { fault: Fault::Failover { node: NodeId(0) } });
         Ok(())
+    }
+}
+
+impl LockServers for Cluster {
+    fn nodes(&self) -> usize {
+        self.servers.len()
+    }
+
+    fn link(&self, client: usize, node: usize) -> &Link {
+        &self.links[client][node]
+    }
+
+    /// SIGSTOP: the node keeps its connections and answers nothing.
+    fn pause_server(&self, node: usize) -> io::Result<()> {
+        self.servers[node].pause()?;
+        self.record(Event::NodeDown { node: NodeId(node as u32) });
+        Ok(())
+    }
+
+    /// SIGCONT: it answers again, everything that waited first.
+    fn resume_server(&self, node: usize) -> io::Result<()> {
+        self.servers[node].resume()?;
+        self.record(Event::NodeUp { node: NodeId(node as u32) });
+        Ok(())
+    }
+
+    /// SIGKILL: the node is down, with whatever its persistence kept.
+    fn crash(&mut self, node: usize) {
+        let persisted = self.servers[node].persistence() == Persistence::AofAlways;
+        self.servers[node].kill();
+        self.record(Event::Fault { fault: Fault::Crash { node: NodeId(node as u32), persisted } });
+        self.record(Event::NodeDown { node: NodeId(node as u32) });
+    }
+
+    /// Starts a crashed node again, on its port, from its directory.
+    async fn restart(&mut self, node: usize) -> io::Result<()> {
+        self.servers[node].restart().await?;
+        self.record(Event::NodeUp { node: NodeId(node as u32) });
+        Ok(())
+    }
+
+    fn is_up(&self, node: usize) -> bool {
+        self.servers[node].is_running()
+    }
+
+    fn redis(&mut self) -> Option<&mut Cluster> {
+        Some(self)
     }
 }
 

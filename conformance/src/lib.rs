@@ -2,7 +2,7 @@
 //!
 //! The model (`redlock-model`) claims which properties hold under which timing assumptions and
 //! shows counterexamples; this crate checks those claims against the real crate, real
-//! `redis-server` and PostgreSQL processes, and real faults, with the very judge the model uses
+//! `redis-server`, etcd and PostgreSQL processes, and real faults, with the very judge the model uses
 //! (`redlock_client::history::Auditor`):
 //! - [`replay`]: a model counterexample, translated into a real schedule of operations and
 //!   faults, driven step by step through proxies that deliver each message when the model
@@ -16,7 +16,8 @@
 //!   on success, failure, panic and Ctrl-C (from `redlock-testkit`, which the client's own
 //!   tests and bench use too);
 //! - [`resp`], [`proxy`]: the loopback proxy through which every client reaches every node;
-//! - [`cluster`]: a run's lock servers, its clients' links, and the faults on them;
+//! - [`cluster`]: a run's Redis lock servers, its clients' links, and the faults on them;
+//!   [`etcd_cluster`]: the same for an etcd cluster's members;
 //! - [`clock_jump`]: the emulated forward clock jump;
 //! - [`client_thread`]: one client per OS thread, and the pause gate behind its pause hook;
 //! - [`pitfall`], [`registers`]: the pitfall clients and the unfenced and check-then-write
@@ -29,6 +30,7 @@
 pub mod client_thread;
 pub mod clock_jump;
 pub mod cluster;
+pub mod etcd_cluster;
 pub mod history;
 pub mod pitfall;
 pub mod proxy;

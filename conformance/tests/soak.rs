@@ -1,18 +1,19 @@
-//! The short soak: the `soak` binary end to end on a few runs, held to the targets
+//! The short soak: the `soak` binary end to end on a few runs, Redis and etcd, held to the targets
 //! (no violation where the model calls the configuration safe, no lost lock unreported, every
 //! run carried out as planned, the JSON summary's shape), and the draws' determinism.
 
-use redlock_conformance::soak::config::{draw, FaultKind, RegisterChoice, Workload, FAULT_KINDS};
+use redlock_conformance::soak::config::{draw, FaultKind, LockService, RegisterChoice, Workload, FAULT_KINDS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Instant;
 
-/// The short soak's runs and seed: a mix of 1, 3 and 5 servers, `with_lock`, writes and
-/// pitfall workloads, and most fault kinds (pinned below, so a change to the draws that
-/// empties the short soak fails here rather than passing vacuously).
+/// The short soak's runs and seed: a mix of 1, 3 and 5 Redis servers, `with_lock`, writes and
+/// pitfall workloads, two etcd runs (one on 3 members whose members fail), and many fault
+/// kinds (pinned below, so a change to the draws that empties the short soak fails here rather
+/// than passing vacuously).
 const RUNS: u64 = 16;
-const SEED: u64 = 11;
+const SEED: u64 = 8;
 
 #[test]
 fn drawn_configurations_are_a_function_of_the_seed() {
@@ -28,6 +29,9 @@ fn a_thousand_draws_cover_every_configuration_and_fault_kind() {
     let configs: Vec<_> = (0..1000).map(|run| draw(1, run)).collect();
     let servers: BTreeSet<usize> = configs.iter().map(|c| c.servers).collect();
     assert_eq!(servers, BTreeSet::from([1, 3, 5]));
+    let etcd: Vec<_> = configs.iter().filter(|c| c.service == LockService::Etcd).collect();
+    assert!((100..150).contains(&etcd.len()), "about one run in eight on etcd: {}", etcd.len());
+    assert_eq!(etcd.iter().map(|c| c.servers).collect::<BTreeSet<_>>(), BTreeSet::from([1, 3]));
     let clients: BTreeSet<usize> = configs.iter().map(|c| c.clients).collect();
     assert_eq!(clients, (2..=8).collect());
     let workloads: BTreeSet<String> = configs
@@ -48,8 +52,13 @@ fn a_thousand_draws_cover_every_configuration_and_fault_kind() {
 #[test]
 fn the_short_soak_meets_the_targets() {
     let configs: Vec<_> = (0..RUNS).map(|run| draw(SEED, run)).collect();
-    let servers: BTreeSet<usize> = configs.iter().map(|c| c.servers).collect();
+    let servers: BTreeSet<usize> = configs.iter().filter(|c| c.service == LockService::Redis).map(|c| c.servers).collect();
     assert_eq!(servers, BTreeSet::from([1, 3, 5]), "the short soak draws every cluster size");
+    let etcd: Vec<_> = configs.iter().filter(|c| c.service == LockService::Etcd).collect();
+    assert!(etcd
+        .iter()
+        .any(|c| c.servers == 3 && c.faults.iter().any(|f| matches!(f.fault, FaultKind::Crash { .. } | FaultKind::ServerPause { .. }))));
+    assert!(etcd.iter().any(|c| matches!(c.workload, Workload::Writes { .. })));
     assert!(configs.iter().any(|c| c.workload == Workload::Holds));
     assert!(configs.iter().any(|c| matches!(c.workload, Workload::Writes { .. })));
     assert!(configs.iter().any(|c| matches!(c.workload, Workload::Pitfall { .. })));
@@ -79,6 +88,7 @@ fn the_short_soak_meets_the_targets() {
     assert_eq!(summary["violations_in_safe"], 0, "no violation where the model calls it safe");
     assert_eq!(summary["unreported_losses"], 0, "every lost lock reported");
     assert_eq!(summary["harness_errors"], 0, "every run carried out as planned");
+    assert_eq!(summary["services"]["etcd"]["runs"], etcd.len() as u64, "{summary}");
     assert!(summary["histories"].as_str().unwrap().starts_with(histories.path().to_str().unwrap()));
     assert!(output.status.success(), "exit status {:?}", output.status);
 }

@@ -86,6 +86,8 @@ pub struct EtcdClientBuilder {
     acquire_timeout: Duration,
     client_id: ClientId,
     recorder: Option<Recorder>,
+    #[cfg(feature = "fault-injection")]
+    pause_hook: Option<crate::fault::PauseHook>,
 }
 
 impl EtcdClientBuilder {
@@ -120,6 +122,14 @@ impl EtcdClientBuilder {
         self
     }
 
+    /// Calls `hook` before each fenced read and write (feature `fault-injection`; see
+    /// [`fault`](crate::fault)).
+    #[cfg(feature = "fault-injection")]
+    pub fn pause_hook(mut self, hook: crate::fault::PauseHook) -> Self {
+        self.pause_hook = Some(hook);
+        self
+    }
+
     /// Checks everything and builds the client. No connection is opened yet (etcd-client dials
     /// lazily): an unreachable cluster shows on the first acquire, as an error that says so.
     pub fn build(self) -> Result<EtcdClient, EtcdConfigError> {
@@ -148,6 +158,8 @@ impl EtcdClientBuilder {
                 clock: LocalClock::new(),
                 client_id: self.client_id,
                 recorder: self.recorder.map(Arc::new),
+                #[cfg(feature = "fault-injection")]
+                pause_hook: self.pause_hook,
             }),
         })
     }
@@ -167,6 +179,8 @@ struct EtcdInner {
     clock: LocalClock,
     client_id: ClientId,
     recorder: Option<Arc<Recorder>>,
+    #[cfg(feature = "fault-injection")]
+    pause_hook: Option<crate::fault::PauseHook>,
 }
 
 impl EtcdInner {
@@ -197,6 +211,8 @@ impl EtcdClient {
             acquire_timeout: Duration::from_secs(10),
             client_id: ClientId(std::process::id()),
             recorder: None,
+            #[cfg(feature = "fault-injection")]
+            pause_hook: None,
         }
     }
 
@@ -221,6 +237,8 @@ impl EtcdClient {
                 clock: i.clock,
                 client_id: id,
                 recorder: i.recorder.clone(),
+                #[cfg(feature = "fault-injection")]
+                pause_hook: i.pause_hook.clone(),
             }),
         }
     }
@@ -362,7 +380,11 @@ impl Holding for EtcdShared {
     }
 
     #[cfg(feature = "fault-injection")]
-    fn pause_point(&self, _op: crate::fault::FencedOp) {}
+    fn pause_point(&self, op: crate::fault::FencedOp) {
+        if let Some(hook) = &self.inner.pause_hook {
+            hook.call(&crate::fault::PausePoint { client: self.inner.client_id, resource: &self.resource, op });
+        }
+    }
 }
 
 type Request = Pin<Box<dyn Future<Output = (LeaseInput, NodeOutcome)> + Send>>;

@@ -100,6 +100,12 @@ pub enum Fault {
     MessageLost,
     /// Messages between a client and a node are delayed by `ms` (conformance proxy).
     Delay { ms: u64 },
+    /// A member of a replicated store (etcd) stopped answering (SIGSTOP) or died (SIGKILL).
+    /// The store stays one linearizable node to the lock: to its clients a member fault is a
+    /// delayed or lost reply, which is how the judge and the model see it.
+    MemberDown { member: u32, killed: bool },
+    /// It answers again (SIGCONT), or was restarted from its data directory.
+    MemberUp { member: u32 },
 }
 
 /// The NDJSON schema version of [`Record`].

@@ -36,6 +36,8 @@ fn fault() -> impl Strategy<Value = Fault> {
         node().prop_map(|node| Fault::Failover { node }),
         Just(Fault::MessageLost),
         edgy_u64().prop_map(|ms| Fault::Delay { ms }),
+        (any::<u32>(), any::<bool>()).prop_map(|(member, killed)| Fault::MemberDown { member, killed }),
+        any::<u32>().prop_map(|member| Fault::MemberUp { member }),
     ]
 }
 

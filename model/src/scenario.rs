@@ -467,6 +467,22 @@ pub const SCENARIOS: &[Scenario] = &[
         expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
     },
     Scenario {
+        name: "etcd-slow-replies",
+        claim: "The crate's etcd lock with keep-alives, no resource, and messages that take any \
+                time: a member that is paused, killed or cut off is, to a client of a \
+                linearizable store, a reply that comes late or never. The sync cell lifts the \
+                delay bound (override) and keeps the store's clock within the drift allowance: \
+                the validity counts from before each request, so a late reply only shortens it.",
+        source: "Jepsen, etcd 3.4.3 (2020): etcd is linearizable and its leases rest on timing; Kleppmann, How to do distributed locking",
+        note: "",
+        build: |t| {
+            let mut s = Setup { service: Service::Etcd, watchdog: true, resource: None, ..base("etcd-slow-replies", t) };
+            s.bounds.delay = None;
+            s
+        },
+        expected: &[(ME, Holds, Violated)],
+    },
+    Scenario {
         name: "watchdog-pause",
         claim: "Redisson's watchdog extends the lease every TTL/3 while the holder lives; a pause \
                 stops the watchdog too, the lease expires, and the holder writes on unfenced.",

@@ -40,6 +40,13 @@ fn explore(scenario: &str, timing: &str) -> (Served, String) {
         .map_while(Result::ok)
         .find_map(|l| l.trim().strip_prefix("http://").filter(|l| l.contains("/#/steps/")).map(|l| format!("http://{l}")))
         .expect("check explore prints the counterexample link");
+    // The link is printed before the server listens: wait for the port, or the browser shows
+    // "refused to connect" and never asks again.
+    let started = Instant::now();
+    while TcpStream::connect(&addr).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(120), "check explore did not listen on {addr} within 120 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     (served, link)
 }
 

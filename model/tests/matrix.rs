@@ -87,6 +87,7 @@ scenarios! {
     watchdog_pause => "watchdog-pause",
     etcd_lease => "etcd-lease",
     etcd_lease_revision => "etcd-lease-revision",
+    etcd_slow_replies => "etcd-slow-replies",
     chubby_check_sequencer => "chubby-check-sequencer",
     chubby_latest_sequencer => "chubby-latest-sequencer",
     chubby_lock_delay => "chubby-lock-delay",

@@ -136,17 +136,18 @@ impl EtcdCluster {
 
     /// The index of the current leader, by asking each running member's `/v3/maintenance/status`.
     pub fn leader(&self) -> Option<usize> {
-        for m in self.members.iter().filter(|m| m.is_running()) {
-            let Some(body) = post(m.client_port, "/v3/maintenance/status", "{}") else { continue };
-            let leader = json_field(&body, "leader");
-            let me = json_field(&body, "member_id");
-            if let (Some(leader), Some(me)) = (leader, me) {
-                if leader == me {
-                    return self.members.iter().position(|x| x.client_port == m.client_port);
-                }
-            }
+        (0..self.members.len()).find(|&i| self.is_leader(i))
+    }
+
+    /// Whether member `i` runs and says it leads. A paused member does not answer: this waits
+    /// for it up to the request's 2 s timeout, so ask only members known to run.
+    pub fn is_leader(&self, i: usize) -> bool {
+        let m = &self.members[i];
+        if !m.is_running() {
+            return false;
         }
-        None
+        let Some(body) = post(m.client_port, "/v3/maintenance/status", "{}") else { return false };
+        matches!((json_field(&body, "leader"), json_field(&body, "member_id")), (Some(leader), Some(me)) if leader == me)
     }
 }
 

@@ -7,7 +7,9 @@
 //! went unreported and every run ran as planned; 1 otherwise; 2 on bad arguments.
 
 use clap::Parser;
+use redlock_client::event::Event;
 use redlock_conformance::history::histories_dir;
+use redlock_conformance::soak::config::LockService;
 use redlock_conformance::soak::run::RunOutcome;
 use redlock_conformance::soak::{soak, SoakOptions};
 use std::path::PathBuf;
@@ -94,14 +96,17 @@ fn line(seed: u64, outcome: &RunOutcome) -> String {
     }
     let verdict = if verdict.is_empty() { "ok".to_string() } else { verdict.join(", ") };
     let rerun = if outcome.unexpected() { format!("  (rerun: soak --seed {seed} --only {})", c.run) } else { String::new() };
+    let servers = match c.service {
+        LockService::Redis => format!("{} servers ({:?})", c.servers, c.persistence),
+        LockService::Etcd => format!("etcd, {} members", c.servers),
+    };
+    let grants = outcome.records.iter().filter(|r| matches!(r.event, Event::Granted { .. })).count();
     format!(
-        "run {}: {} servers, {} clients, ttl {} ms, {}, {:?}, faults [{}] -> {verdict}  {:.2} s{rerun}",
+        "run {}: {servers}, {} clients, ttl {} ms, {}, faults [{}], {grants} grants -> {verdict}  {:.2} s{rerun}",
         c.run,
-        c.servers,
         c.clients,
         c.ttl_ms,
         workload.unwrap_or_default(),
-        c.persistence,
         outcome.struck.join(", "),
         outcome.seconds
     )

@@ -4,7 +4,7 @@
 use super::translate::{Decision, Op, Plan, RealConfig, RegisterKind, TIMER_LAG_PER_TICK};
 use super::worker::Worker;
 use crate::client_thread::PauseLength;
-use crate::cluster::{Cluster, ClusterSpec};
+use crate::cluster::{Cluster, ClusterSpec, LockServers};
 use crate::history::{now_ns, History};
 use crate::proxy::{Direction, Flow};
 use crate::redis_server::{Persistence, RedisServer};

@@ -42,6 +42,25 @@ impl RegisterChoice {
     }
 }
 
+/// The lock service a run's clients use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockService {
+    /// The crate's Redlock client on `servers` independent redis-servers.
+    Redis,
+    /// The crate's etcd lock on an etcd cluster of `servers` members.
+    Etcd,
+}
+
+impl LockService {
+    pub fn name(self) -> &'static str {
+        match self {
+            LockService::Redis => "redis",
+            LockService::Etcd => "etcd",
+        }
+    }
+}
+
 /// A node to hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +68,8 @@ pub enum Target {
     Node(usize),
     /// A node where the latest holder set its key (chosen when the fault strikes).
     Holders,
+    /// The member that leads the etcd cluster when the fault strikes.
+    Leader,
 }
 
 /// When a fault strikes.
@@ -111,13 +132,23 @@ pub const FAULT_KINDS: &[&str] = &[
     "client_crash",
     "eviction",
     "resource_delay",
+    "member_pause",
+    "member_kill_restart",
 ];
+
+/// The share of runs on etcd: one in this many.
+const ETCD_ONE_IN: u64 = 8;
+
+/// etcd's leases are whole seconds: the etcd runs' TTL.
+pub const ETCD_TTL_MS: u64 = 1000;
 
 /// One run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunConfig {
     pub seed: u64,
     pub run: u64,
+    pub service: LockService,
+    /// Redis nodes, or etcd members.
     pub servers: usize,
     pub clients: usize,
     pub ttl_ms: u64,
@@ -146,6 +177,8 @@ impl RunConfig {
     /// The name under which the summary counts a fault.
     pub fn fault_name(&self, fault: &FaultKind) -> &'static str {
         match *fault {
+            FaultKind::ServerPause { .. } if self.service == LockService::Etcd => "member_pause",
+            FaultKind::Crash { .. } if self.service == LockService::Etcd => "member_kill_restart",
             FaultKind::ServerPause { .. } => "server_pause",
             FaultKind::Crash { restart_after_ms: Some(_), .. } => "crash_delayed_restart",
             FaultKind::Crash { .. } if self.persistence == Persistence::AofAlways => "crash_restart_aof",
@@ -180,6 +213,10 @@ pub fn run_seed(seed: u64, run: u64) -> u64 {
 /// Draws run `run` of a soak seeded with `seed`.
 pub fn draw(seed: u64, run: u64) -> RunConfig {
     let mut rng = StdRng::seed_from_u64(run_seed(seed, run));
+    // Decided apart from the stream, so the Redis runs are what they were before etcd came.
+    if run_seed(seed, run).rotate_left(29) % ETCD_ONE_IN == 0 {
+        return draw_etcd(seed, run, &mut rng);
+    }
     let servers = *[1, 1, 3, 3, 5].choose(&mut rng).expect("not empty");
     let clients = rng.gen_range(2..=8);
     let ttl_ms = *[100, 150, 200, 300].choose(&mut rng).expect("not empty");
@@ -200,7 +237,18 @@ pub fn draw(seed: u64, run: u64) -> RunConfig {
         _ => Workload::Holds,
     };
     let duration_ms = rng.gen_range(500..=800);
-    let mut config = RunConfig { seed, run, servers, clients, ttl_ms, persistence, workload, duration_ms, faults: Vec::new() };
+    let mut config = RunConfig {
+        seed,
+        run,
+        service: LockService::Redis,
+        servers,
+        clients,
+        ttl_ms,
+        persistence,
+        workload,
+        duration_ms,
+        faults: Vec::new(),
+    };
     let count = *[0, 1, 1, 2, 2, 3].choose(&mut rng).expect("not empty");
     for _ in 0..count {
         if let Some(fault) = draw_fault(&config, &mut rng) {
@@ -257,4 +305,48 @@ fn draw_fault(config: &RunConfig, rng: &mut StdRng) -> Option<PlannedFault> {
         _ => return None,
     };
     Some(PlannedFault { trigger, fault })
+}
+
+/// An etcd run: the crate's etcd lock on 1 or 3 members, `with_lock` or writes to a register
+/// (unfenced, or fenced by the key's create revision), with client pauses, member pauses and
+/// kills (the leader or any member), and faults on the clients' links to the members.
+fn draw_etcd(seed: u64, run: u64, rng: &mut StdRng) -> RunConfig {
+    let servers = *[1, 3, 3].choose(rng).expect("not empty");
+    let workload = match rng.gen_range(0..20) {
+        0..=6 => Workload::Holds,
+        7..=11 => Workload::Writes { register: RegisterChoice::Unfenced },
+        12..=15 => Workload::Writes { register: RegisterChoice::FencedRedis },
+        _ => Workload::Writes { register: RegisterChoice::FencedPostgres },
+    };
+    let mut config = RunConfig {
+        seed,
+        run,
+        service: LockService::Etcd,
+        servers,
+        clients: rng.gen_range(2..=5),
+        ttl_ms: ETCD_TTL_MS,
+        // etcd fsyncs its log before it answers: a killed member restarts with everything.
+        persistence: Persistence::AofAlways,
+        workload,
+        duration_ms: rng.gen_range(2000..=3000),
+        faults: Vec::new(),
+    };
+    let ttl = config.ttl_ms;
+    let count = *[0, 1, 1, 2, 2, 3].choose(rng).expect("not empty");
+    for _ in 0..count {
+        let member = |rng: &mut StdRng| if rng.gen_bool(0.5) { Target::Leader } else { Target::Node(rng.gen_range(0..servers)) };
+        let at = Trigger::AtMs(rng.gen_range(100..=config.duration_ms * 7 / 10));
+        let client = rng.gen_range(0..config.clients);
+        let link_member = rng.gen_range(0..servers);
+        let fault = match rng.gen_range(0..6) {
+            0 => FaultKind::ClientPause { client, ms: rng.gen_range(ttl..=2 * ttl) },
+            1 => FaultKind::ServerPause { node: member(rng), ms: rng.gen_range(50..=ttl * 3 / 2) },
+            2 => FaultKind::Crash { node: member(rng), restart_after_ms: Some(rng.gen_range(0..=ttl)) },
+            3 => FaultKind::NetDelay { client, node: link_member, ms: rng.gen_range(5..=ttl / 2), for_ms: rng.gen_range(100..=1000) },
+            4 => FaultKind::NetDrop { client, node: link_member },
+            _ => FaultKind::OneWayLoss { client, node: link_member, to_server: rng.gen_bool(0.5), for_ms: rng.gen_range(50..=600) },
+        };
+        config.faults.push(PlannedFault { trigger: at, fault });
+    }
+    config
 }

@@ -4,7 +4,7 @@
 
 use super::config::{FaultKind, PlannedFault, RunConfig, Target, Trigger, Workload};
 use crate::client_thread::{PauseGate, PauseLength};
-use crate::cluster::Cluster;
+use crate::cluster::LockServers;
 use crate::history::History;
 use crate::proxy::{Direction, Flow};
 use rand::rngs::StdRng;
@@ -39,8 +39,8 @@ enum Pending {
 }
 
 /// The schedule's executor for one run.
-pub struct Injector<'a> {
-    pub cluster: &'a mut Cluster,
+pub struct Injector<'a, S: LockServers> {
+    pub cluster: &'a mut S,
     pub history: &'a History,
     pub gates: &'a [Arc<PauseGate>],
     pub config: &'a RunConfig,
@@ -49,7 +49,7 @@ pub struct Injector<'a> {
 /// How often the injector looks at the clock and the history.
 const POLL: Duration = Duration::from_millis(2);
 
-impl Injector<'_> {
+impl<S: LockServers> Injector<'_, S> {
     /// Runs the schedule until `until`, then undoes what is still in force. Returns the faults
     /// it carried out (client pauses and crashes are the clients' to take: see the history).
     pub async fn run(self, start: Instant, until: Instant) -> Result<Vec<FaultKind>, String> {
@@ -82,7 +82,7 @@ impl Injector<'_> {
                     Pending::Undo { undo, .. } => state.undo(undo).await?,
                     Pending::FailoverAfter { .. } => {
                         if state.cluster.is_up(0) {
-                            state.cluster.failover(0).await?;
+                            state.redis()?.failover(0).await?;
                             state.struck.push(FaultKind::Failover);
                         }
                     }
@@ -106,8 +106,8 @@ impl Injector<'_> {
 }
 
 /// The injector at work: what it acts on and what it has done so far.
-struct State<'a> {
-    cluster: &'a mut Cluster,
+struct State<'a, S: LockServers> {
+    cluster: &'a mut S,
     history: &'a History,
     gates: &'a [Arc<PauseGate>],
     config: &'a RunConfig,
@@ -118,14 +118,23 @@ struct State<'a> {
     crashed: std::collections::BTreeMap<usize, (Instant, usize)>,
 }
 
-impl State<'_> {
+impl<S: LockServers> State<'_, S> {
     /// A node that is up and not paused.
     fn usable(&self, node: usize) -> bool {
         self.cluster.is_up(node) && !self.paused.contains(&node)
     }
 
     fn target(&mut self, target: Target) -> usize {
+        if target == Target::Leader {
+            let usable = |node| self.usable(node);
+            return self.cluster.leader(&usable).unwrap_or(0);
+        }
         resolve(target, self.history, self.config.servers, &mut self.rng)
+    }
+
+    /// The Redis nodes, for a fault only they take.
+    fn redis(&mut self) -> Result<&mut crate::cluster::Cluster, String> {
+        self.cluster.redis().ok_or_else(|| "this fault needs Redis lock servers".to_string())
     }
 
     /// Carries out one fault; returns what must follow it.
@@ -157,7 +166,7 @@ impl State<'_> {
                 if !self.usable(node) {
                     return Ok(follow);
                 }
-                self.cluster.clock_jump(node, Duration::from_millis(by_ms)).await.map_err(|e| e.to_string())?;
+                self.redis()?.clock_jump(node, Duration::from_millis(by_ms)).await.map_err(|e| e.to_string())?;
             }
             FaultKind::ClientPause { client, ms } => {
                 // Where the model pauses: after the read and the validity check, before the
@@ -188,7 +197,7 @@ impl State<'_> {
                 follow.push(Pending::Undo { at: after(for_ms), undo: Undo::Heal { client, node } });
             }
             FaultKind::Failover => {
-                self.cluster.stall_replication();
+                self.redis()?.stall_replication();
                 // It strikes with the next grant, and counts then.
                 follow.push(Pending::FailoverAfter { grants: self.history.grants() + 1 });
                 return Ok(follow);
@@ -199,7 +208,7 @@ impl State<'_> {
                 if !self.usable(node) {
                     return Ok(follow);
                 }
-                self.cluster.evict(node).await?;
+                self.redis()?.evict(node).await?;
             }
         }
         self.struck.push(fault);
@@ -240,6 +249,8 @@ impl State<'_> {
 fn resolve(target: Target, history: &History, servers: usize, rng: &mut StdRng) -> usize {
     match target {
         Target::Node(node) => node,
+        // Resolved by the cluster itself (see `State::target`).
+        Target::Leader => 0,
         Target::Holders => {
             let records = history.records();
             let holder = records.iter().rev().find_map(|r| match r.event {

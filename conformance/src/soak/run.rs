@@ -1,12 +1,13 @@
 //! One soak run: its servers, links and clients, its fault schedule, and its history judged.
 
-use super::config::{FaultKind, RegisterChoice, RunConfig, Workload};
+use super::config::{FaultKind, LockService, RegisterChoice, RunConfig, Workload};
 use super::faults::Injector;
 use super::losses::{self, Losses};
 use super::verdicts::{standing, Standing, Verdicts};
 use super::workload::{self, ClientSpec};
 use crate::client_thread::{ClientThread, PauseGate};
-use crate::cluster::{Cluster, ClusterSpec};
+use crate::cluster::{Cluster, ClusterSpec, LockServers};
+use crate::etcd_cluster::EtcdServers;
 use crate::history::{audit, History};
 use crate::postgres::Postgres;
 use crate::proxy::Flow;
@@ -107,26 +108,49 @@ pub async fn run(config: RunConfig, shared: &Shared) -> RunOutcome {
 
 /// Starts the run's parts, runs the clients and the fault schedule, and stops everything.
 async fn drive(config: &RunConfig, shared: &Shared, history: &History) -> Result<Vec<FaultKind>, String> {
-    let spec = ClusterSpec {
-        servers: config.servers,
-        clients: config.clients,
-        persistence: config.persistence,
-        replica: config.replica(),
-        flow: Flow::Pass,
-        // A crashed server refuses connections at once, as a real one does.
-        connect_wait: Duration::ZERO,
-    };
-    let mut cluster = Cluster::start(spec, history.clone()).await.map_err(|e| format!("starting the servers: {e}"))?;
+    match config.service {
+        LockService::Redis => {
+            let spec = ClusterSpec {
+                servers: config.servers,
+                clients: config.clients,
+                persistence: config.persistence,
+                replica: config.replica(),
+                flow: Flow::Pass,
+                // A crashed server refuses connections at once, as a real one does.
+                connect_wait: Duration::ZERO,
+            };
+            let mut cluster = Cluster::start(spec, history.clone()).await.map_err(|e| format!("starting the servers: {e}"))?;
+            let urls = (0..config.clients).map(|c| cluster.urls(c)).collect();
+            drive_on(&mut cluster, urls, config, shared, history).await
+        }
+        LockService::Etcd => {
+            let mut members = EtcdServers::start(config.servers, config.clients, history.clone())
+                .await
+                .map_err(|e| format!("starting the etcd members: {e}"))?;
+            let urls = (0..config.clients).map(|c| members.urls(c)).collect();
+            drive_on(&mut members, urls, config, shared, history).await
+        }
+    }
+}
+
+/// Runs the clients (client `c` reaching the servers at `urls[c]`) and the fault schedule.
+async fn drive_on<S: LockServers>(
+    servers: &mut S,
+    urls: Vec<Vec<String>>,
+    config: &RunConfig,
+    shared: &Shared,
+    history: &History,
+) -> Result<Vec<FaultKind>, String> {
     let gates: Vec<Arc<PauseGate>> =
         (0..config.clients).map(|c| PauseGate::new(redlock_client::event::ClientId(c as u32), history.clone())).collect();
     let register = register_spec(config, shared);
     let start = Instant::now();
     let until = start + Duration::from_millis(config.duration_ms);
     let mut threads = Vec::with_capacity(config.clients);
-    for (id, gate) in gates.iter().enumerate() {
+    for ((id, gate), urls) in gates.iter().enumerate().zip(urls) {
         let spec = ClientSpec {
             id,
-            urls: cluster.urls(id),
+            urls,
             config: config.clone(),
             history: history.clone(),
             gate: gate.clone(),
@@ -135,7 +159,7 @@ async fn drive(config: &RunConfig, shared: &Shared, history: &History) -> Result
         };
         threads.push(workload::start(spec).map_err(|e| format!("starting client {id}: {e}"))?);
     }
-    let injector = Injector { cluster: &mut cluster, history, gates: &gates, config };
+    let injector = Injector { cluster: servers, history, gates: &gates, config };
     let struck = injector.run(start, until).await;
     // Pauses armed but not taken are off; the clients finish their last lock.
     for gate in &gates {

@@ -17,6 +17,15 @@ pub struct ByStanding {
     pub unsafe_runs: u64,
 }
 
+/// Runs and violations on one lock service.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ByService {
+    pub runs: u64,
+    pub violations_in_safe: u64,
+    pub violations_in_unsafe: u64,
+    pub unreported_losses: u64,
+}
+
 /// What a soak found. With `--json`, printed as one object on the last line.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
@@ -29,6 +38,8 @@ pub struct Summary {
     pub violations: BTreeMap<&'static str, ByStanding>,
     pub violations_in_safe: u64,
     pub violations_in_unsafe: u64,
+    /// The same totals for each lock service (`redis`, `etcd`).
+    pub services: BTreeMap<&'static str, ByService>,
     /// Windows that ended by running out, in `with_lock` runs (`docs/design.md`, *Lost-lock reports*).
     pub losses_detected: u64,
     pub losses_reported: u64,
@@ -51,6 +62,7 @@ impl Summary {
             violations: Property::ALL.iter().map(|p| (p.name(), ByStanding::default())).collect(),
             violations_in_safe: 0,
             violations_in_unsafe: 0,
+            services: [("redis", ByService::default()), ("etcd", ByService::default())].into(),
             losses_detected: 0,
             losses_reported: 0,
             unreported_losses: 0,
@@ -62,6 +74,16 @@ impl Summary {
 
     pub fn add(&mut self, run: &RunOutcome) {
         self.runs += 1;
+        let service = self.services.entry(run.config.service.name()).or_default();
+        service.runs += 1;
+        for (_, unsafe_here) in run.violations() {
+            if unsafe_here {
+                service.violations_in_unsafe += 1;
+            } else {
+                service.violations_in_safe += 1;
+            }
+        }
+        service.unreported_losses += run.losses.as_ref().map_or(0, |l| l.unreported.len() as u64);
         for fault in &run.struck {
             *self.faults.entry(fault).or_default() += 1;
         }
@@ -100,6 +122,17 @@ impl Summary {
             let _ = writeln!(out, "  {property:<24} {:>8} {:>10} {:>14}", v.in_safe, v.in_unsafe, v.unsafe_runs);
         }
         let _ = writeln!(out, "  {:<24} {:>8} {:>10}", "total", self.violations_in_safe, self.violations_in_unsafe);
+        for (service, s) in &self.services {
+            let _ = writeln!(
+                out,
+                "  {:<24} {:>8} {:>10}  ({} runs, {} unreported losses)",
+                format!("on {service}"),
+                s.violations_in_safe,
+                s.violations_in_unsafe,
+                s.runs,
+                s.unreported_losses
+            );
+        }
         let _ = writeln!(
             out,
             "lost locks (with_lock runs): {} detected by the judge, {} reported in time, {} unreported",

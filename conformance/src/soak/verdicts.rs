@@ -17,6 +17,8 @@
 //! | a failover before replication | `failover-async-replica`, sync |
 //! | a pitfall client's crash between SETNX and EXPIRE | `single-setnx-then-expire`, sync |
 //! | an eviction of the lock key (emulated by a `DEL` from outside) | `single-eviction` / `redlock-eviction`, sync |
+//! | the etcd lock, on 1 or 3 members, any member or link fault | `etcd-slow-replies`, sync: to a client of a linearizable store, a paused, killed or cut-off member is a late or lost reply |
+//! | the etcd lock and a register: unfenced / fenced by the create revision | `etcd-lease` / `etcd-lease-revision`, sync; async with a client pause |
 //!
 //! Two rules derive what the model's cells do not state alone:
 //! - a register that does not check tokens atomically (unfenced, check-then-write) is only as
@@ -33,7 +35,7 @@
 //!   someone else while its holder still holds it (`check run single-plain-del --clients 3`);
 //! - cells the table leaves to the model (`undecided`).
 
-use super::config::{FaultKind, RegisterChoice, RunConfig, Workload};
+use super::config::{FaultKind, LockService, RegisterChoice, RunConfig, Workload};
 use crate::pitfall::Pitfall;
 use crate::redis_server::Persistence;
 use redlock_client::judge::Property;
@@ -104,6 +106,9 @@ impl Standing {
 /// The cells that describe a run with the faults that actually struck.
 pub fn cells(config: &RunConfig, struck: &[FaultKind]) -> Vec<Cell> {
     use Timing::{Async, Sync};
+    if config.service == LockService::Etcd {
+        return etcd_cells(config, struck);
+    }
     let mut cells = vec![("single-node", Sync)];
     match config.workload {
         Workload::Pitfall { pitfall } => cells.push((pitfall_scenario(pitfall), Sync)),
@@ -153,6 +158,23 @@ pub fn cells(config: &RunConfig, struck: &[FaultKind]) -> Vec<Cell> {
     }
     cells.sort();
     cells.dedup();
+    cells
+}
+
+/// The cells of an etcd run. Member and link faults add none: `etcd-slow-replies` (sync) lets
+/// every message take any time already.
+fn etcd_cells(config: &RunConfig, struck: &[FaultKind]) -> Vec<Cell> {
+    let register = match config.workload {
+        Workload::Writes { register } if register.fenced_atomically() => Some("etcd-lease-revision"),
+        Workload::Writes { .. } => Some("etcd-lease"),
+        _ => None,
+    };
+    let mut cells = vec![("etcd-slow-replies", Timing::Sync)];
+    cells.extend(register.map(|r| (r, Timing::Sync)));
+    if struck.iter().any(|f| matches!(f, FaultKind::ClientPause { .. })) {
+        cells.extend(register.map(|r| (r, Timing::Async)));
+    }
+    cells.sort();
     cells
 }
 

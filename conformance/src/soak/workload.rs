@@ -1,15 +1,17 @@
 //! What a soak run's clients do until the run's end, each on its own thread.
 
-use super::config::{FaultKind, RunConfig, Workload};
+use super::config::{FaultKind, LockService, RunConfig, Workload};
 use crate::client_thread::{ClientThread, PauseGate};
 use crate::history::History;
 use crate::pitfall::{PitfallClient, PitfallError};
 use crate::registers::RegisterSpec;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use redlock_client::etcd::EtcdClient;
 use redlock_client::event::ClientId;
 use redlock_client::params::Params;
 use redlock_client::{Client, Fencing};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +46,19 @@ impl ClientSpec {
             .pause_hook(self.gate.hook())
     }
 
+    /// The etcd lock's timing: etcd's whole-second lease, its default per-request timeout (a
+    /// fifth of the TTL), and acquires that wait up to two TTLs for a holder's key to go.
+    fn etcd(&self) -> Result<EtcdClient, String> {
+        EtcdClient::builder(self.urls.clone())
+            .ttl(self.ttl())
+            .acquire_timeout(2 * self.ttl())
+            .client_id(ClientId(self.id as u32))
+            .recorder(self.history.recorder())
+            .pause_hook(self.gate.hook())
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
     fn rng(&self) -> StdRng {
         StdRng::seed_from_u64(super::config::run_seed(self.config.seed, self.config.run) ^ (self.id as u64 + 1))
     }
@@ -52,10 +67,13 @@ impl ClientSpec {
 /// Starts the client's thread.
 pub fn start(spec: ClientSpec) -> std::io::Result<ClientThread> {
     ClientThread::spawn(format!("soak client {}", spec.id), move || async move {
-        match spec.config.workload {
-            Workload::Holds => holds(spec).await,
-            Workload::Writes { .. } => writes(spec).await,
-            Workload::Pitfall { .. } => pitfall(spec).await,
+        match (spec.config.service, spec.config.workload) {
+            (LockService::Redis, Workload::Holds) => holds(spec).await,
+            (LockService::Redis, Workload::Writes { .. }) => writes(spec).await,
+            (LockService::Redis, Workload::Pitfall { .. }) => pitfall(spec).await,
+            (LockService::Etcd, Workload::Holds) => etcd_holds(spec).await,
+            (LockService::Etcd, Workload::Writes { .. }) => etcd_writes(spec).await,
+            (LockService::Etcd, Workload::Pitfall { .. }) => eprintln!("soak client {}: no pitfall client for etcd", spec.id),
         }
     })
 }
@@ -67,17 +85,49 @@ async fn holds(spec: ClientSpec) {
         Ok(c) => c,
         Err(e) => return eprintln!("soak client {}: {e}", spec.id),
     };
+    let lock = spec.history.lock();
+    hold_loop(&spec, |gate, hold| {
+        let client = &client;
+        async move {
+            let _ = client.with_lock(lock, |_lock| work(gate, hold)).await;
+        }
+    })
+    .await
+}
+
+async fn etcd_holds(spec: ClientSpec) {
+    let client = match spec.etcd() {
+        Ok(c) => c,
+        Err(e) => return eprintln!("soak client {}: {e}", spec.id),
+    };
+    let lock = spec.history.lock();
+    hold_loop(&spec, |gate, hold| {
+        let client = &client;
+        async move {
+            let _ = client.with_lock(lock, |_lock| work(gate, hold)).await;
+        }
+    })
+    .await
+}
+
+/// The work under a `with_lock`: a pause point, then `hold`.
+async fn work(gate: Arc<PauseGate>, hold: Duration) {
+    gate.in_work();
+    tokio::time::sleep(hold).await;
+}
+
+/// Holds the lock (`hold_once(gate, hold)`) again and again until the run's end, for up to two
+/// TTLs at a time, with a short random gap between holds.
+async fn hold_loop<F, Fut>(spec: &ClientSpec, mut hold_once: F)
+where
+    F: FnMut(Arc<PauseGate>, Duration) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let mut rng = spec.rng();
     let ttl_ms = spec.config.ttl_ms;
     while Instant::now() < spec.until {
         let hold = Duration::from_millis(rng.gen_range(0..=2 * ttl_ms));
-        let gate = spec.gate.clone();
-        let _ = client
-            .with_lock(spec.history.lock(), |_lock| async move {
-                gate.in_work();
-                tokio::time::sleep(hold).await;
-            })
-            .await;
+        hold_once(spec.gate.clone(), hold).await;
         tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=ttl_ms / 4))).await;
     }
 }
@@ -85,26 +135,81 @@ async fn holds(spec: ClientSpec) {
 /// The model's pause scenarios, for real: acquire, read, check the validity left (a fifth of
 /// the TTL must remain, the write margin), write the value read plus one, release.
 async fn writes(spec: ClientSpec) {
-    let built = spec.builder().fencing(Fencing::Counter).build();
-    let (client, register) = match (built, spec.register.as_ref()) {
-        (Ok(c), Some(r)) => match r.connect().await {
-            Ok(register) => (c, register),
-            Err(e) => return eprintln!("soak client {}: the register: {e}", spec.id),
-        },
-        (Err(e), _) => return eprintln!("soak client {}: {e}", spec.id),
-        (_, None) => return eprintln!("soak client {}: no register", spec.id),
+    let Some(register) = register(&spec).await else { return };
+    let client = match spec.builder().fencing(Fencing::Counter).build() {
+        Ok(c) => c,
+        Err(e) => return eprintln!("soak client {}: {e}", spec.id),
     };
-    let mut rng = spec.rng();
-    let ttl = spec.ttl();
-    while Instant::now() < spec.until {
-        if let Ok(guard) = client.acquire(spec.history.lock()).await {
+    let margin = spec.ttl() / 5;
+    write_loop(
+        &spec,
+        || async {
+            let guard = client.acquire(spec.history.lock()).await.ok()?;
             if let Ok(read) = guard.read(&register).await {
-                if guard.remaining() > ttl / 5 {
+                if guard.remaining() > margin {
                     let _ = guard.write(&register, read.value + 1).await;
                 }
             }
+            Some(guard)
+        },
+        |guard| async move { drop(guard.release().await) },
+    )
+    .await
+}
+
+/// The same with the etcd lock, its token the key's create revision.
+async fn etcd_writes(spec: ClientSpec) {
+    let Some(register) = register(&spec).await else { return };
+    let client = match spec.etcd() {
+        Ok(c) => c,
+        Err(e) => return eprintln!("soak client {}: {e}", spec.id),
+    };
+    let margin = spec.ttl() / 5;
+    write_loop(
+        &spec,
+        || async {
+            let guard = client.acquire(spec.history.lock()).await.ok()?;
+            if let Ok(read) = guard.read(&register).await {
+                if guard.remaining() > margin {
+                    let _ = guard.write(&register, read.value + 1).await;
+                }
+            }
+            Some(guard)
+        },
+        |guard| async move { drop(guard.release().await) },
+    )
+    .await
+}
+
+/// The client's connection to its run's register.
+async fn register(spec: &ClientSpec) -> Option<crate::registers::Register> {
+    let Some(register) = spec.register.as_ref() else {
+        eprintln!("soak client {}: no register", spec.id);
+        return None;
+    };
+    match register.connect().await {
+        Ok(register) => Some(register),
+        Err(e) => {
+            eprintln!("soak client {}: the register: {e}", spec.id);
+            None
+        }
+    }
+}
+
+/// Until the run's end: `write_once` (acquire, read, check, write), a short hold, `release`,
+/// and a short random gap.
+async fn write_loop<G, W, WFut, R, RFut>(spec: &ClientSpec, mut write_once: W, mut release: R)
+where
+    W: FnMut() -> WFut,
+    WFut: Future<Output = Option<G>>,
+    R: FnMut(G) -> RFut,
+    RFut: Future<Output = ()>,
+{
+    let mut rng = spec.rng();
+    while Instant::now() < spec.until {
+        if let Some(guard) = write_once().await {
             tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=spec.config.ttl_ms / 10))).await;
-            let _ = guard.release().await;
+            release(guard).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=spec.config.ttl_ms / 4))).await;
     }
