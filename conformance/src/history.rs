@@ -20,6 +20,61 @@ use std::sync::{Arc, Mutex};
 /// How a grant's record reads in NDJSON.
 const GRANTED: &[u8] = br#""kind":"granted""#;
 
+/// How the records of a resource operation read in NDJSON: each ends a [`ResourceTurn`].
+const RESOURCE_RECORDS: [&[u8]; 3] = [br#""kind":"resource_read""#, br#""kind":"write_applied""#, br#""kind":"write_rejected""#];
+
+/// One resource operation at a time, from its request until its record is written.
+///
+/// The judge orders a register's reads and writes by their records, which the client makes
+/// when the reply arrives. Two clients whose operations fall within one reply's latency could
+/// be recorded in the other order than the register applied them: a write applied before
+/// another client's read, but recorded after it, reads as a lost update. The soak's atomic
+/// registers take a turn for each operation and the history gives it back when the operation's
+/// record is written, so the records' order is the register's (the client records right after
+/// the reply, with no await in between). The check-then-write register takes no turn: its
+/// point is a write that lands between another's check and write.
+#[derive(Clone)]
+pub struct ResourceTurn(Arc<tokio::sync::Semaphore>);
+
+impl ResourceTurn {
+    fn new() -> ResourceTurn {
+        ResourceTurn(Arc::new(tokio::sync::Semaphore::new(1)))
+    }
+
+    /// Waits for the turn. Dropping the ticket gives the turn back (an operation that failed
+    /// or was abandoned records nothing); [`TurnTicket::until_recorded`] leaves it to the record.
+    pub async fn take(&self) -> TurnTicket {
+        self.0.acquire().await.expect("the turn is never closed").forget();
+        TurnTicket(Some(self.clone()))
+    }
+
+    fn give_back(&self) {
+        // Only the holder of the turn records resource operations, so this never adds a second
+        // permit.
+        if self.0.available_permits() == 0 {
+            self.0.add_permits(1);
+        }
+    }
+}
+
+/// A turn taken; see [`ResourceTurn`].
+pub struct TurnTicket(Option<ResourceTurn>);
+
+impl TurnTicket {
+    /// The operation succeeded: its record, written next, gives the turn back.
+    pub fn until_recorded(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TurnTicket {
+    fn drop(&mut self) {
+        if let Some(turn) = self.0.take() {
+            turn.give_back();
+        }
+    }
+}
+
 /// Where a run's records go.
 #[derive(Clone)]
 pub struct History {
@@ -28,18 +83,23 @@ pub struct History {
     lock: String,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Buffer {
     bytes: Arc<Mutex<Vec<u8>>>,
     /// `granted` records so far: a fault schedule polls it without parsing the history.
     grants: Arc<AtomicUsize>,
+    turn: ResourceTurn,
 }
 
 impl Write for Buffer {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         // Each write is one whole record (the recorder's contract).
-        if bytes.windows(GRANTED.len()).any(|w| w == GRANTED) {
+        let has = |pattern: &[u8]| bytes.windows(pattern.len()).any(|w| w == pattern);
+        if has(GRANTED) {
             self.grants.fetch_add(1, Ordering::Relaxed);
+        }
+        if RESOURCE_RECORDS.iter().any(|p| has(p)) {
+            self.turn.give_back();
         }
         self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend_from_slice(bytes);
         Ok(bytes.len())
@@ -58,7 +118,7 @@ impl History {
 
     /// The history of a run about the lock named `lock`.
     pub fn new(lock: impl Into<String>) -> History {
-        let buffer = Buffer::default();
+        let buffer = Buffer { bytes: Arc::default(), grants: Arc::default(), turn: ResourceTurn::new() };
         let harness = Arc::new(Recorder::to_writer(buffer.clone()));
         History { buffer, harness, lock: lock.into() }
     }
@@ -76,6 +136,11 @@ impl History {
     /// Records what the harness did or saw (a fault, a pitfall client's step), stamped now.
     pub fn record(&self, event: Event) {
         self.harness.record(&self.lock, event);
+    }
+
+    /// The turn the run's atomic registers take for each operation (see [`ResourceTurn`]).
+    pub fn resource_turn(&self) -> ResourceTurn {
+        self.buffer.turn.clone()
     }
 
     /// How many grants were recorded so far.

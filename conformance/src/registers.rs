@@ -5,8 +5,10 @@
 //! (which record `resource_read` and `write_applied`), like the crate's own adapters
 //! (`RedisFenced`, `PostgresFenced`), which the runs use for atomic fencing.
 
+use crate::history::ResourceTurn;
 use redlock_client::fence::{FencedResource, PostgresFenced, Read, RedisFenceError, RedisFenced, Write};
 use redlock_client::redis::{self, aio::MultiplexedConnection};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -127,13 +129,35 @@ impl FencedResource for CheckThenWriteRegister {
 }
 
 /// The register a run's clients write: one of the two above, or one of the crate's atomic
-/// adapters.
+/// adapters; every operation of the atomic ones in the run's [`ResourceTurn`], so that the
+/// history records them in the order the register applied them.
 #[derive(Clone)]
-pub enum Register {
+pub struct Register {
+    kind: RegisterKind,
+    turn: Option<ResourceTurn>,
+}
+
+#[derive(Clone)]
+enum RegisterKind {
     Unfenced(UnfencedRegister),
     CheckThenWrite(CheckThenWriteRegister),
     Redis(RedisFenced),
     Postgres(PostgresFenced),
+}
+
+impl Register {
+    /// Runs `operation` in the turn, if the register takes one.
+    async fn in_turn<T>(&self, operation: impl Future<Output = Result<T, RegisterError>>) -> Result<T, RegisterError> {
+        let ticket = match &self.turn {
+            Some(turn) => Some(turn.take().await),
+            None => None,
+        };
+        let result = operation.await;
+        if let (Some(ticket), Ok(_)) = (ticket, &result) {
+            ticket.until_recorded();
+        }
+        result
+    }
 }
 
 /// A register's failure, in words.
@@ -156,21 +180,27 @@ impl FencedResource for Register {
     type Error = RegisterError;
 
     async fn read(&self, token: u64, holder: &str) -> Result<Read, RegisterError> {
-        match self {
-            Register::Unfenced(r) => r.read(token, holder).await.map_err(failed),
-            Register::CheckThenWrite(r) => r.read(token, holder).await.map_err(failed),
-            Register::Redis(r) => r.read(token, holder).await.map_err(failed),
-            Register::Postgres(r) => r.read(token, holder).await.map_err(failed),
-        }
+        self.in_turn(async {
+            match &self.kind {
+                RegisterKind::Unfenced(r) => r.read(token, holder).await.map_err(failed),
+                RegisterKind::CheckThenWrite(r) => r.read(token, holder).await.map_err(failed),
+                RegisterKind::Redis(r) => r.read(token, holder).await.map_err(failed),
+                RegisterKind::Postgres(r) => r.read(token, holder).await.map_err(failed),
+            }
+        })
+        .await
     }
 
     async fn write(&self, token: u64, holder: &str, value: u64) -> Result<Write, RegisterError> {
-        match self {
-            Register::Unfenced(r) => r.write(token, holder, value).await.map_err(failed),
-            Register::CheckThenWrite(r) => r.write(token, holder, value).await.map_err(failed),
-            Register::Redis(r) => r.write(token, holder, value).await.map_err(failed),
-            Register::Postgres(r) => r.write(token, holder, value).await.map_err(failed),
-        }
+        self.in_turn(async {
+            match &self.kind {
+                RegisterKind::Unfenced(r) => r.write(token, holder, value).await.map_err(failed),
+                RegisterKind::CheckThenWrite(r) => r.write(token, holder, value).await.map_err(failed),
+                RegisterKind::Redis(r) => r.write(token, holder, value).await.map_err(failed),
+                RegisterKind::Postgres(r) => r.write(token, holder, value).await.map_err(failed),
+            }
+        })
+        .await
     }
 }
 
@@ -200,8 +230,8 @@ pub enum RegisterSpec {
 }
 
 impl RegisterSpec {
-    /// Connects, on the current runtime.
-    pub async fn connect(&self) -> Result<Register, String> {
+    /// Connects, on the current runtime; the atomic registers take `turn` for each operation.
+    pub async fn connect(&self, turn: ResourceTurn) -> Result<Register, String> {
         let redis_conn = |url: &str| {
             let url = url.to_string();
             async move {
@@ -212,19 +242,21 @@ impl RegisterSpec {
                     .map_err(|e| e.to_string())
             }
         };
-        Ok(match self {
-            RegisterSpec::Unfenced { url, key } => Register::Unfenced(UnfencedRegister::new(redis_conn(url).await?, key.clone())),
+        let kind = match self {
+            RegisterSpec::Unfenced { url, key } => RegisterKind::Unfenced(UnfencedRegister::new(redis_conn(url).await?, key.clone())),
             RegisterSpec::CheckThenWrite { url, key, gap } => {
-                Register::CheckThenWrite(CheckThenWriteRegister::new(redis_conn(url).await?, key.clone(), gap.clone()))
+                RegisterKind::CheckThenWrite(CheckThenWriteRegister::new(redis_conn(url).await?, key.clone(), gap.clone()))
             }
-            RegisterSpec::Redis { url, key } => Register::Redis(RedisFenced::new(redis_conn(url).await?, key.clone())),
+            RegisterSpec::Redis { url, key } => RegisterKind::Redis(RedisFenced::new(redis_conn(url).await?, key.clone())),
             RegisterSpec::Postgres { config, table, id } => {
                 let (client, connection) = redlock_client::tokio_postgres::connect(config, redlock_client::tokio_postgres::NoTls)
                     .await
                     .map_err(|e| e.to_string())?;
                 tokio::spawn(connection);
-                Register::Postgres(PostgresFenced::new(Arc::new(client), table, id.clone()))
+                RegisterKind::Postgres(PostgresFenced::new(Arc::new(client), table, id.clone()))
             }
-        })
+        };
+        let turn = (!matches!(kind, RegisterKind::CheckThenWrite(_))).then_some(turn);
+        Ok(Register { kind, turn })
     }
 }

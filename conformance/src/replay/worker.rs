@@ -88,7 +88,7 @@ impl Worker {
                 )),
             };
             let register = match register {
-                Some(spec) => match spec.connect().await {
+                Some(spec) => match spec.connect(history.resource_turn()).await {
                     Ok(r) => Some(r),
                     Err(e) => return eprintln!("replay client {id}: the register: {e}"),
                 },

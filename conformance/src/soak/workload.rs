@@ -187,7 +187,7 @@ async fn register(spec: &ClientSpec) -> Option<crate::registers::Register> {
         eprintln!("soak client {}: no register", spec.id);
         return None;
     };
-    match register.connect().await {
+    match register.connect(spec.history.resource_turn()).await {
         Ok(register) => Some(register),
         Err(e) => {
             eprintln!("soak client {}: the register: {e}", spec.id);
