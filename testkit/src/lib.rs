@@ -3,8 +3,8 @@
 //! stopped and cleaned up on success, failure, panic and Ctrl-C.
 //!
 //! # Layout
-//! - [`process`]: child processes that die with their handle (and with the thread that started
-//!   them), the per-process root directory, the Ctrl-C watcher, free ports;
+//! - [`process`]: child processes that die with their handle (and with this process), the
+//!   per-process root directory, the Ctrl-C watcher, free ports;
 //! - [`redis_server`]: one `redis-server`, with persistence, replication, password or TLS, that can
 //!   be paused, killed and restarted;
 //! - [`postgres`]: one PostgreSQL server;

@@ -99,13 +99,35 @@ fn lock_children() -> std::sync::MutexGuard<'static, Option<HashSet<u32>>> {
     CHILDREN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A child process that dies with its handle (and with the thread that started it).
+/// A child process that dies with its handle (and with this process).
 pub struct Child {
     inner: std::process::Child,
 }
 
+type SpawnRequest = (Command, std::sync::mpsc::Sender<io::Result<std::process::Child>>);
+
+/// The one thread that starts every child. `PR_SET_PDEATHSIG` fires when the *thread* that
+/// forked the child ends, not the process: a child started from a thread that ends early (a
+/// tokio blocking-pool thread, idle for 10 s) would be killed under a running test. This
+/// thread lives as long as the process.
+fn spawner() -> &'static Mutex<std::sync::mpsc::Sender<SpawnRequest>> {
+    static SPAWNER: OnceLock<Mutex<std::sync::mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        let (requests, incoming) = std::sync::mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("testkit spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in incoming {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("a thread for starting servers");
+        Mutex::new(requests)
+    })
+}
+
 impl Child {
-    /// Starts `cmd`; the kernel kills it if the starting thread dies.
+    /// Starts `cmd`; the kernel kills it if this process dies.
     pub fn spawn(mut cmd: Command) -> io::Result<Child> {
         run_root();
         // SAFETY: prctl is async-signal-safe; it only sets this child's parent-death signal.
@@ -117,7 +139,10 @@ impl Child {
                 Ok(())
             });
         }
-        let inner = cmd.spawn()?;
+        let (reply, answer) = std::sync::mpsc::channel();
+        let sent = spawner().lock().unwrap_or_else(|poisoned| poisoned.into_inner()).send((cmd, reply));
+        sent.map_err(|_| io::Error::other("the spawner thread is gone"))?;
+        let inner = answer.recv().map_err(|_| io::Error::other("the spawner thread is gone"))??;
         lock_children().get_or_insert_with(HashSet::new).insert(inner.id());
         Ok(Child { inner })
     }
