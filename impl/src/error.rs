@@ -121,6 +121,9 @@ pub enum AcquireError {
     /// No attempt reached a quorum within its validity; every key was released. `nodes` is
     /// what each node answered to the last attempt.
     NotAcquired { attempts: u32, nodes: NodeOutcomes },
+    /// The lease lock (etcd) was not acquired: `outcome` is what the store said last
+    /// (`Refused`: another client's key stayed until the acquire timeout).
+    LeaseNotAcquired { outcome: NodeOutcome },
 }
 
 impl AcquireError {
@@ -132,6 +135,7 @@ impl AcquireError {
                 nodes.iter().all(|(_, o)| matches!(o, NodeOutcome::Refused | NodeOutcome::Ok))
                     && nodes.iter().any(|(_, o)| *o == NodeOutcome::Refused)
             }
+            AcquireError::LeaseNotAcquired { outcome } => *outcome == NodeOutcome::Refused,
             _ => false,
         }
     }
@@ -229,6 +233,10 @@ impl fmt::Display for AcquireError {
                  validity; in the last, {}",
                 nodes.summary()
             ),
+            AcquireError::LeaseNotAcquired { outcome: NodeOutcome::Refused } => {
+                write!(f, "the lock was not acquired: another client held it until the acquire timeout")
+            }
+            AcquireError::LeaseNotAcquired { outcome } => write!(f, "the lock was not acquired: the store {outcome}"),
         }
     }
 }
@@ -336,6 +344,16 @@ mod tests {
         let e = AcquireError::NotAcquired { attempts: 1, nodes: down };
         assert!(!e.is_contention());
         assert!(e.to_string().ends_with("3 of 3 nodes refused the connection"), "{e}");
+    }
+
+    #[test]
+    fn a_lease_lock_says_whether_it_waited_in_vain_or_the_store_failed() {
+        let busy = AcquireError::LeaseNotAcquired { outcome: NodeOutcome::Refused };
+        assert!(busy.is_contention());
+        assert_eq!(busy.to_string(), "the lock was not acquired: another client held it until the acquire timeout");
+        let down = AcquireError::LeaseNotAcquired { outcome: NodeOutcome::ConnectionFailed("tcp connect error".into()) };
+        assert!(!down.is_contention());
+        assert_eq!(down.to_string(), "the lock was not acquired: the store lost the connection (tcp connect error)");
     }
 
     #[test]

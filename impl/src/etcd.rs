@@ -411,8 +411,7 @@ impl EtcdLock {
             LeaseOutput::Acquired { .. } => Ok(lock),
             _ => {
                 let core = lock.shared.core();
-                let outcome = core.outcome.clone().unwrap_or(NodeOutcome::TimedOut);
-                Err(AcquireError::NotAcquired { attempts: 1, nodes: NodeOutcomes(vec![Some(outcome)]) })
+                Err(AcquireError::LeaseNotAcquired { outcome: core.outcome.clone().unwrap_or(NodeOutcome::TimedOut) })
             }
         }
     }
