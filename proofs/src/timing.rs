@@ -352,7 +352,7 @@ mod tests {
         let shipped = |t| with_shipped_defaults(&ctx, &allowance, t);
         let within = allowance.clocks.rho.le(&ratio(&ctx, 1, 199));
         shipped(allowance.covers_every_ttl()).replacing(RHO_WITHIN_FACTOR, within).check().assert_proved();
-        // Decision 14's "about 0.5%": 0.5% itself is safe for every TTL.
+        // The documented "about 0.5%" (docs/design.md, *The crate*): 0.5% itself is safe for every TTL.
         let half_percent = allowance.clocks.rho.le(&ratio(&ctx, 1, 200));
         shipped(allowance.covers_every_ttl()).replacing(RHO_WITHIN_FACTOR, half_percent).check().assert_proved();
         // Just above 1/199, long TTLs break it.

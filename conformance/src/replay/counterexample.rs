@@ -1,7 +1,7 @@
 //! Which counterexample a replay runs, and getting it from the model: the same steps that
 //! `check run <scenario> --json` prints (`check_scenario`, then `counterexample_trace`).
 //!
-//! Decision 7: the counterexample caused by the scenario's own fault. Where the model finds the
+//! The counterexample caused by the scenario's own fault (`docs/design.md`, *Scenarios and timing*). Where the model finds the
 //! property violated in sync (restart without fsync, failover, GET then DEL), the sync trace;
 //! otherwise the async one.
 
