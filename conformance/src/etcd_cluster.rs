@@ -49,6 +49,23 @@ impl EtcdServers {
         self.links[client].iter().map(|l| format!("http://{}", l.addr())).collect()
     }
 
+    /// Waits up to `within` until `key` is gone from the store (its lease expired or it was
+    /// deleted), asking the members directly.
+    pub async fn wait_key_gone(&self, key: &str, within: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut store = redlock_client::etcd_client::Client::connect(self.cluster.urls(), None).await.map_err(|e| e.to_string())?;
+        loop {
+            let found = store.get(key, None).await.map_err(|e| e.to_string())?.kvs().len();
+            if found == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("the key {key:?} is still in etcd after {within:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     fn record(&self, fault: Fault) {
         self.history.record(Event::Fault { fault });
     }

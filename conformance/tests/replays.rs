@@ -2,7 +2,8 @@
 //! the real history, the property the model's counterexample violates, judged by the same
 //! judge.
 
-use redlock_conformance::replay::{replay, Options};
+use redlock_client::event::Event;
+use redlock_conformance::replay::{replay, replay_schedule_on, Options};
 
 async fn reproduces(scenario: &str) {
     let outcome = replay(scenario, None, None, &Options::default()).await.unwrap_or_else(|e| panic!("{scenario}: {e}"));
@@ -43,4 +44,29 @@ async fn fence_check_then_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_then_del_release() {
     reproduces("single-get-then-del").await;
+}
+
+/// Kleppmann's pause on the crate's etcd lock (a 1-member etcd, a whole-second lease): the
+/// paused holder's write lands after the next holder's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_lease_pause_without_fencing() {
+    reproduces("etcd-lease").await;
+}
+
+/// The same schedule with the key's create revision as the token, checked by the crate's
+/// Redis fence: the paused holder's write is refused, and the history breaks nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_lease_pause_fenced_by_the_revision() {
+    let outcome = replay_schedule_on("etcd-lease", "etcd-lease-revision", &Options::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let report = outcome.report();
+    eprintln!("{report}");
+    assert!(outcome.diverged.is_none(), "{report}");
+    assert!(outcome.audit.findings.is_empty(), "{report}");
+    let records = std::fs::read_to_string(&outcome.history).expect("the replay's history");
+    let rejected = records
+        .lines()
+        .filter_map(|l| redlock_client::history::parse_record(l).ok())
+        .filter(|r| matches!(r.event, Event::WriteRejected { .. }))
+        .count();
+    assert_eq!(rejected, 1, "the paused holder's write is refused\n{report}");
 }

@@ -254,6 +254,9 @@ pub use crate::{
     keep_alive::LockContext,
     recorder::Recorder,
 };
+/// The etcd-client version this crate is built with (for a raw connection beside the lock).
+#[cfg(feature = "etcd")]
+pub use etcd_client;
 /// The redis-rs version this crate is built with (for [`fence::RedisFenced`] connections).
 #[cfg(feature = "client")]
 pub use redis;

@@ -1,10 +1,11 @@
 //! Runs a real schedule: starts the servers, links and clients of its configuration, carries out
 //! each operation in order, and stops at the first one that does not happen as the model says.
 
-use super::translate::{Decision, Op, Plan, RealConfig, RegisterKind, TIMER_LAG_PER_TICK};
+use super::translate::{ClientCode, Decision, Op, Plan, RealConfig, RegisterKind, TIMER_LAG_PER_TICK};
 use super::worker::Worker;
 use crate::client_thread::PauseLength;
 use crate::cluster::{Cluster, ClusterSpec, LockServers};
+use crate::etcd_cluster::EtcdServers;
 use crate::history::{now_ns, History};
 use crate::proxy::{Direction, Flow};
 use crate::redis_server::{Persistence, RedisServer};
@@ -19,11 +20,17 @@ use tokio::time::Instant;
 /// How long an operation may wait for what it expects (a held message, a client's decision).
 const PATIENCE: Duration = Duration::from_secs(2);
 
+/// The lock servers of a replay.
+enum Servers {
+    Redis(Cluster),
+    Etcd(EtcdServers),
+}
+
 /// A schedule being run.
 pub struct Execution {
     config: RealConfig,
     history: History,
-    cluster: Cluster,
+    servers: Servers,
     workers: Vec<Worker>,
     apply_gates: Vec<Arc<ApplyGate>>,
     _resource_server: Option<RedisServer>,
@@ -46,9 +53,15 @@ impl Execution {
             // A request the model delivers after a restart waits for the server, as in the model.
             connect_wait: PATIENCE,
         };
-        let cluster = Cluster::start(spec, history.clone()).await.map_err(|e| format!("starting the servers: {e}"))?;
-        // Replication happens only where the model says so.
-        cluster.stall_replication();
+        let servers = if config.code == ClientCode::Etcd {
+            let members = EtcdServers::start(config.servers, config.clients, history.clone());
+            Servers::Etcd(members.await.map_err(|e| format!("starting etcd: {e}"))?)
+        } else {
+            let cluster = Cluster::start(spec, history.clone()).await.map_err(|e| format!("starting the servers: {e}"))?;
+            // Replication happens only where the model says so.
+            cluster.stall_replication();
+            Servers::Redis(cluster)
+        };
         let apply_gates: Vec<Arc<ApplyGate>> = (0..config.clients).map(|_| Arc::new(ApplyGate::default())).collect();
         let resource_server = match config.register {
             Some(_) => Some(RedisServer::start(Persistence::None).await.map_err(|e| format!("starting the resource server: {e}"))?),
@@ -64,14 +77,17 @@ impl Execution {
                     RegisterKind::CheckThenWrite => RegisterSpec::CheckThenWrite { url, key, gap: ApplyGap::Gate(apply_gate.clone()) },
                 }
             });
-            let worker = Worker::start(client, cluster.urls(client), &config, &history, register)
-                .map_err(|e| format!("starting client {client}: {e}"))?;
+            let urls = match &servers {
+                Servers::Redis(cluster) => cluster.urls(client),
+                Servers::Etcd(members) => members.urls(client),
+            };
+            let worker = Worker::start(client, urls, &config, &history, register).map_err(|e| format!("starting client {client}: {e}"))?;
             workers.push(worker);
         }
         Ok(Execution {
             config,
             history,
-            cluster,
+            servers,
             workers,
             apply_gates,
             _resource_server: resource_server,
@@ -80,21 +96,33 @@ impl Execution {
         })
     }
 
+    /// The Redis servers, for the operations that only they take.
+    fn cluster(&mut self) -> Result<&mut Cluster, String> {
+        match &mut self.servers {
+            Servers::Redis(cluster) => Ok(cluster),
+            Servers::Etcd(_) => Err("this step needs Redis servers, and the replay runs on etcd".into()),
+        }
+    }
+
     /// Carries out one operation; returns a note where the real system needed help to do what
     /// the model did.
     pub async fn run(&mut self, op: &Op) -> Result<Option<String>, String> {
+        if let (Op::Expire(_), Servers::Etcd(members)) = (op, &self.servers) {
+            let within = Duration::from_millis(self.config.params.ttl_ms) + PATIENCE;
+            return members.wait_key_gone(self.history.lock(), within).await.map(|()| None);
+        }
         match *op {
             Op::Tick => self.tick().await,
             Op::Start(c) => self.workers[c].acquire(),
             Op::Deliver { client, node, direction: Direction::ToServer } => self.deliver_request(client, node).await?,
             Op::Exchange { client, node } => {
                 self.deliver_request(client, node).await?;
-                self.cluster.link(client, node).release(Direction::ToClient, PATIENCE).await?
+                self.cluster()?.link(client, node).release(Direction::ToClient, PATIENCE).await?
             }
             Op::Deliver { client, node, direction: Direction::ToClient } => {
-                self.cluster.link(client, node).release(Direction::ToClient, PATIENCE).await?
+                self.cluster()?.link(client, node).release(Direction::ToClient, PATIENCE).await?
             }
-            Op::Refuse { client, node } => self.cluster.link(client, node).reset(),
+            Op::Refuse { client, node } => self.cluster()?.link(client, node).reset(),
             Op::Read(c) => self.fenced(c, FencedOp::Read).await?,
             Op::Write(c) => self.fenced(c, FencedOp::Write).await?,
             Op::Apply(c) => {
@@ -102,6 +130,7 @@ impl Execution {
                 self.workers[c].finish(PATIENCE).await?;
             }
             Op::Release(c) => self.workers[c].release(),
+            Op::KeepAlive(c) => self.workers[c].keep_alive(),
             Op::Pause { client, before } => {
                 self.workers[client].gate.arm(Some(before), PauseLength::UntilResumed);
                 self.workers[client].send(before);
@@ -112,17 +141,18 @@ impl Execution {
             Op::AwaitDecision { client, decision } => self.await_decision(client, decision).await?,
             Op::AwaitValidityEnd(c) => self.await_validity_end(c).await?,
             Op::Expire(node) => return self.expire(node).await,
-            Op::Replicate(_) => self.cluster.replicate().await?,
-            Op::ClockJump { node, by } => self.cluster.clock_jump(node, by).await.map_err(|e| e.to_string())?,
-            Op::Crash(node) => self.cluster.crash(node),
-            Op::Restart(node) => self.cluster.restart(node).await.map_err(|e| e.to_string())?,
-            Op::Failover(node) => self.cluster.failover(node).await?,
-            Op::Evict(node) => self.cluster.evict(node).await?,
+            Op::Replicate(_) => self.cluster()?.replicate().await?,
+            Op::ClockJump { node, by } => self.cluster()?.clock_jump(node, by).await.map_err(|e| e.to_string())?,
+            Op::Crash(node) => self.cluster()?.crash(node),
+            Op::Restart(node) => self.cluster()?.restart(node).await.map_err(|e| e.to_string())?,
+            Op::Failover(node) => self.cluster()?.failover(node).await?,
+            Op::Evict(node) => self.cluster()?.evict(node).await?,
             Op::ClientCrash(c) => {
                 self.history.record(Event::ClientCrashed { client: ClientId(c as u32) });
                 self.workers[c].stop();
-                for node in 0..self.config.servers {
-                    self.cluster.link(c, node).reset();
+                let cluster = self.cluster()?;
+                for node in 0..cluster.nodes() {
+                    cluster.link(c, node).reset();
                 }
             }
             Op::Nothing(_) => {}
@@ -134,25 +164,27 @@ impl Execution {
     /// server's real clock: within the timer lag, the schedule waits for it; with longer to
     /// live, the model's server clock ran faster than real time, and that is emulated as a
     /// forward jump by the time the key had left (recorded as a clock jump).
-    async fn expire(&self, node: usize) -> Result<Option<String>, String> {
-        let lock = self.history.lock();
-        let left = self.cluster.key_ttl(node, lock).await.map_err(|e| e.to_string())?;
+    async fn expire(&mut self, node: usize) -> Result<Option<String>, String> {
+        let (tick, ttl_ms) = (self.config.tick, self.config.params.ttl_ms);
+        let lock = self.history.lock().to_string();
+        let cluster = self.cluster()?;
+        let left = cluster.key_ttl(node, &lock).await.map_err(|e| e.to_string())?;
         match left {
-            Some(left) if left > self.config.tick / TIMER_LAG_PER_TICK => {
-                self.cluster.clock_jump(node, left).await.map_err(|e| e.to_string())?;
+            Some(left) if left > tick / TIMER_LAG_PER_TICK => {
+                cluster.clock_jump(node, left).await.map_err(|e| e.to_string())?;
                 Ok(Some(format!("the model's node {node} clock ran fast: emulated as a forward jump of {left:?}")))
             }
             _ => {
-                let within = Duration::from_millis(self.config.params.ttl_ms) + PATIENCE;
-                self.cluster.wait_key_gone(node, lock, within).await.map(|()| None)
+                let within = Duration::from_millis(ttl_ms) + PATIENCE;
+                cluster.wait_key_gone(node, &lock, within).await.map(|()| None)
             }
         }
     }
 
     /// Lets a held request reach its server, and waits until the server has processed it (its
     /// reply is held).
-    async fn deliver_request(&self, client: usize, node: usize) -> Result<(), String> {
-        let link = self.cluster.link(client, node);
+    async fn deliver_request(&mut self, client: usize, node: usize) -> Result<(), String> {
+        let link = self.cluster()?.link(client, node);
         let answered = link.held(Direction::ToClient);
         link.release(Direction::ToServer, PATIENCE).await?;
         link.wait_held(Direction::ToClient, answered + 1, PATIENCE).await
@@ -232,11 +264,13 @@ impl Execution {
 
     /// Stops everything: messages flow again, clients stop, servers are killed (on drop).
     pub fn stop(mut self) {
-        for c in 0..self.config.clients {
-            for node in 0..self.config.servers {
-                let link = self.cluster.link(c, node);
-                link.set_flow(Direction::ToServer, Flow::Pass);
-                link.set_flow(Direction::ToClient, Flow::Pass);
+        if let Servers::Redis(cluster) = &self.servers {
+            for c in 0..self.config.clients {
+                for node in 0..cluster.nodes() {
+                    let link = cluster.link(c, node);
+                    link.set_flow(Direction::ToServer, Flow::Pass);
+                    link.set_flow(Direction::ToClient, Flow::Pass);
+                }
             }
         }
         for worker in self.workers.drain(..) {

@@ -87,12 +87,34 @@ impl Outcome {
 /// Replays the counterexample of `property` (default: the scenario's first violated one) in
 /// `timing` (default: the timing of the scenario's own fault, `docs/design.md`) of scenario `name`.
 pub async fn replay(name: &str, property: Option<Property>, timing: Option<Timing>, options: &Options) -> Result<Outcome, String> {
-    let (owned_name, owned_timing) = (name.to_string(), timing);
-    let cx = tokio::task::spawn_blocking(move || counterexample::counterexample(&owned_name, property, owned_timing))
-        .await
-        .map_err(|e| e.to_string())??;
-    let plan = translate::translate(&cx.setup, &cx.trace, options.tick)?;
-    let history = History::new(format!("replay:{}", cx.scenario.name));
+    let cx = counterexample_of(name, property, timing).await?;
+    let setup = cx.setup.clone();
+    run(cx, setup, options).await
+}
+
+/// Replays the schedule of `name`'s counterexample on the system of scenario `on` (its
+/// resource and tokens): the fenced twin of an unfenced scenario, say, which must refuse what
+/// the unfenced one let through. The setups must have the same actors.
+pub async fn replay_schedule_on(name: &str, on: &str, options: &Options) -> Result<Outcome, String> {
+    let cx = counterexample_of(name, None, None).await?;
+    let twin = redlock_model::scenario::find(on).ok_or_else(|| format!("no scenario named {on:?}"))?;
+    let setup = redlock_model::setup::Setup { servers: cx.setup.servers, clients: cx.setup.clients, ..twin.setup(cx.timing) };
+    run(cx, setup, options).await
+}
+
+async fn counterexample_of(
+    name: &str,
+    property: Option<Property>,
+    timing: Option<Timing>,
+) -> Result<counterexample::Counterexample, String> {
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || counterexample::counterexample(&name, property, timing)).await.map_err(|e| e.to_string())?
+}
+
+/// Runs the counterexample's schedule on the real system of `setup`.
+async fn run(cx: counterexample::Counterexample, setup: redlock_model::setup::Setup, options: &Options) -> Result<Outcome, String> {
+    let plan = translate::translate(&setup, &cx.trace, options.tick)?;
+    let history = History::new(format!("replay:{}", setup.scenario));
     let mut execution = Execution::start(&plan, history.clone()).await?;
     let mut log = Vec::new();
     let mut diverged = None;
@@ -114,7 +136,7 @@ pub async fn replay(name: &str, property: Option<Property>, timing: Option<Timin
     execution.stop();
     let records = history.records_until(end);
     std::fs::create_dir_all(&options.histories).map_err(|e| e.to_string())?;
-    let file = options.histories.join(format!("{}-{}.ndjson", cx.scenario.name, cx.timing));
+    let file = options.histories.join(format!("{}-{}.ndjson", setup.scenario, cx.timing));
     save(&records, &file).map_err(|e| format!("{}: {e}", file.display()))?;
     Ok(Outcome {
         scenario: cx.scenario.name,

@@ -24,6 +24,13 @@
 //! | failover | the primary is killed, its replica promoted (`REPLICAOF NO ONE`), the links moved |
 //! | a client crashes | its thread stops and its connections are reset |
 //!
+//! On etcd (`etcd-lease`, `etcd-lease-revision`) the client's requests and the store's replies
+//! are not held one by one (the proxy cannot cut gRPC's HTTP/2 frames into messages): they go
+//! through as they come, and the schedule awaits the client's decisions (an attempt, a grant,
+//! a wait). A tick is a quarter of a second there, so that the model's TTL of 4 ticks is one
+//! of etcd's whole-second leases; the store expiring a lease is a wait until the real key is
+//! gone; a keep-alive timer is the guard's `extend`.
+//!
 //! Steps without a real counterpart say so ([`Op::Nothing`]); `conformance/README.md` lists
 //! them.
 
@@ -50,6 +57,8 @@ pub enum ClientCode {
         fenced: bool,
     },
     Pitfall(Pitfall),
+    /// The shipped etcd lock (its token the key's create revision).
+    Etcd,
 }
 
 /// The register the clients write.
@@ -75,6 +84,8 @@ pub struct RealConfig {
     /// The protocol's parameters, in milliseconds.
     pub params: Params,
     pub extend_interval: Duration,
+    /// How long an etcd acquire waits for another holder's key to go.
+    pub acquire_timeout: Duration,
 }
 
 /// A decision a client records, which the model's step also made.
@@ -126,6 +137,8 @@ pub enum Op {
     Write(usize),
     Apply(usize),
     Release(usize),
+    /// The etcd lock keeps its lease alive.
+    KeepAlive(usize),
     Pause {
         client: usize,
         before: FencedOp,
@@ -168,11 +181,12 @@ impl fmt::Display for Op {
             Op::Write(c) => write!(f, "client {c} writes the register"),
             Op::Apply(c) => write!(f, "the register applies client {c}'s checked write"),
             Op::Release(c) => write!(f, "client {c} releases"),
+            Op::KeepAlive(c) => write!(f, "client {c} keeps its lease alive"),
             Op::Pause { client, before } => write!(f, "client {client}'s thread blocks in its pause hook before its {before:?}"),
             Op::Resume(c) => write!(f, "client {c}'s thread runs again"),
             Op::AwaitDecision { client, decision } => write!(f, "await client {client}'s {decision:?}"),
             Op::AwaitValidityEnd(c) => write!(f, "await the end of client {c}'s validity"),
-            Op::Expire(n) => write!(f, "the key expires on node {n}"),
+            Op::Expire(n) => write!(f, "the key expires on node {n} (on etcd: its lease expires, and the key goes with it)"),
             Op::Replicate(n) => write!(f, "node {n}'s replica catches up"),
             Op::ClockJump { node, by } => write!(f, "node {node}'s clock jumps +{by:?} (emulated)"),
             Op::Crash(n) => write!(f, "SIGKILL node {n}"),
@@ -209,16 +223,19 @@ pub const TIMER_LAG_PER_TICK: u32 = 4;
 /// The real configuration of a model setup, or why it has none.
 pub fn real_config(setup: &Setup, tick: Duration) -> Result<RealConfig, String> {
     let unsupported = |what: &str| Err(format!("{}: {what} has no real counterpart in this harness", setup.scenario));
-    if setup.service != Service::Redis {
+    let etcd = setup.service == Service::Etcd;
+    if !matches!(setup.service, Service::Redis | Service::Etcd) {
         return unsupported("a ZooKeeper- or Chubby-style lock service");
     }
+    // etcd's leases are whole seconds: the model's TTL becomes one second.
+    let tick = if etcd { Duration::from_millis(1000_u64.div_ceil(setup.ttl.max(1) as u64)) } else { tick };
     if setup.wait_replicas.is_some() || setup.replicas > 1 {
         return unsupported("WAIT and more than one replica");
     }
-    if setup.watchdog {
+    if setup.watchdog && !etcd {
         return unsupported("the model's bounded watchdog");
     }
-    if setup.tokens != Tokens::None && setup.tokens != Tokens::IncrMax {
+    if !matches!((setup.tokens, etcd), (Tokens::None | Tokens::IncrMax, false) | (Tokens::None | Tokens::Revision, true)) {
         return unsupported("unique, zxid or sequencer tokens");
     }
     if setup.tokens == Tokens::IncrMax && setup.servers > 1 {
@@ -232,6 +249,7 @@ pub fn real_config(setup: &Setup, tick: Duration) -> Result<RealConfig, String> 
         Some(_) => return unsupported("a CheckSequencer or check-and-set resource"),
     };
     let code = match setup.encoding {
+        Encoding::Correct if etcd => ClientCode::Etcd,
         Encoding::Correct => ClientCode::Shipped { fenced: register.is_some() },
         Encoding::PlainDel => ClientCode::Pitfall(Pitfall::PlainDel),
         Encoding::GetThenDel => ClientCode::Pitfall(Pitfall::GetThenDel),
@@ -270,6 +288,9 @@ pub fn real_config(setup: &Setup, tick: Duration) -> Result<RealConfig, String> 
         register,
         params,
         extend_interval,
+        // etcd's lessor looks for expired leases twice a second: a key outlives its lease by up
+        // to that, which the model's exact expiry does not have.
+        acquire_timeout: tick * setup.ttl as u32 + Duration::from_secs(2),
     })
 }
 
@@ -298,6 +319,7 @@ fn is_error_reply(msg: &Msg) -> bool {
 /// Translates a counterexample into a real schedule.
 pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, String> {
     let config = real_config(setup, tick)?;
+    let etcd = setup.service == Service::Etcd;
     let servers = setup.servers as usize;
     let clients = setup.clients as usize;
     let resource = servers + clients;
@@ -317,6 +339,7 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
             path.paused.remove(&c);
             ops.push(Op::Resume(c));
         }
+        let on_store = |node: usize| etcd && node < servers;
         match &step.params {
             Action::Tick { then } => {
                 ops.push(Op::Tick);
@@ -333,6 +356,9 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
                         ops.push(Op::Start(c));
                     }
                 }
+            }
+            Action::Deliver { src, dst, .. } if on_store(*src) || on_store(*dst) => {
+                ops.push(Op::Nothing("etcd's requests and replies go through as they come; the client's decision is awaited"))
             }
             Action::Deliver { src, dst, msg } => {
                 let (src, dst) = (*src, *dst);
@@ -368,6 +394,8 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
                 (Some(_), Timer::Work) => Op::Nothing("the work starts with its read"),
                 (Some(_), Timer::Write) => Op::Nothing("the write goes out when the resource receives it"),
                 (Some(_), Timer::SendExpire) => Op::Nothing("the pitfall client sends PEXPIRE as soon as SETNX's reply arrives"),
+                (Some(c), Timer::Extend) if etcd => Op::KeepAlive(c),
+                (None, Timer::LeaseExpire { .. }) if on_store(*actor) => Op::Expire(*actor),
                 (None, Timer::Expire) if *actor < servers => Op::Expire(*actor),
                 (None, Timer::Replicate { .. }) if *actor < servers => Op::Replicate(*actor),
                 (None, Timer::Apply { client }) if *actor == resource => Op::Apply(*client as usize),

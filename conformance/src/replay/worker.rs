@@ -1,11 +1,12 @@
-//! A replay's client: the shipped client (or a pitfall client) on its own thread, doing what
-//! the schedule tells it, when it tells it.
+//! A replay's client: the shipped client (Redis or etcd, or a pitfall client) on its own
+//! thread, doing what the schedule tells it, when it tells it.
 
 use super::translate::{ClientCode, RealConfig};
 use crate::client_thread::{ClientThread, PauseGate};
 use crate::history::History;
 use crate::pitfall::PitfallClient;
 use crate::registers::{Register, RegisterSpec};
+use redlock_client::etcd::{EtcdClient, EtcdGuard};
 use redlock_client::event::ClientId;
 use redlock_client::fault::FencedOp;
 use redlock_client::{Client, Fencing, Guard};
@@ -21,6 +22,8 @@ enum Command {
     Acquire,
     Read(Done),
     Write(Done),
+    /// Keeps the etcd lock's lease alive (the model's keep-alive timer).
+    KeepAlive,
     Release,
 }
 
@@ -28,6 +31,7 @@ enum Command {
 enum Locker {
     Shipped { client: Client, guard: Option<Guard> },
     Pitfall(PitfallClient),
+    Etcd { client: EtcdClient, guard: Option<EtcdGuard> },
 }
 
 /// The schedule's handle on one client.
@@ -78,6 +82,20 @@ impl Worker {
                         Err(e) => return eprintln!("replay client {id}: {e}"),
                     }
                 }
+                ClientCode::Etcd => {
+                    let built = EtcdClient::builder(urls)
+                        .ttl(Duration::from_millis(config.params.ttl_ms))
+                        .request_timeout(Duration::from_millis(config.params.node_timeout_ms))
+                        .acquire_timeout(config.acquire_timeout)
+                        .client_id(ClientId(id as u32))
+                        .recorder(recorder)
+                        .pause_hook(hook)
+                        .build();
+                    match built {
+                        Ok(client) => Locker::Etcd { client, guard: None },
+                        Err(e) => return eprintln!("replay client {id}: {e}"),
+                    }
+                }
                 ClientCode::Pitfall(pitfall) => Locker::Pitfall(PitfallClient::new(
                     ClientId(id as u32),
                     &urls[0],
@@ -108,6 +126,10 @@ impl Worker {
 
     pub fn release(&self) {
         let _ = self.commands.send(Command::Release);
+    }
+
+    pub fn keep_alive(&self) {
+        let _ = self.commands.send(Command::KeepAlive);
     }
 
     /// Sends a read or write and keeps it in flight (a pause or a register may hold it).
@@ -160,7 +182,13 @@ async fn serve(mut locker: Locker, register: Option<Register>, lock: String, mut
                 Locker::Pitfall(p) => {
                     let _ = p.acquire().await;
                 }
+                Locker::Etcd { client, guard } => *guard = client.acquire(&lock).await.ok(),
             },
+            Command::KeepAlive => {
+                if let Locker::Etcd { guard: Some(g), .. } = &mut locker {
+                    let _ = g.extend().await;
+                }
+            }
             Command::Release => match &mut locker {
                 Locker::Shipped { guard, .. } => {
                     if let Some(g) = guard.take() {
@@ -170,10 +198,18 @@ async fn serve(mut locker: Locker, register: Option<Register>, lock: String, mut
                     }
                 }
                 Locker::Pitfall(p) => p.release(),
+                Locker::Etcd { guard, .. } => {
+                    if let Some(g) = guard.take() {
+                        tokio::spawn(g.release());
+                    }
+                }
             },
             Command::Read(done) => {
                 let result = match (&locker, &register) {
                     (Locker::Shipped { guard: Some(g), .. }, Some(r)) => {
+                        g.read(r).await.map(|read| last_read = read.value).map_err(|e| e.to_string())
+                    }
+                    (Locker::Etcd { guard: Some(g), .. }, Some(r)) => {
                         g.read(r).await.map(|read| last_read = read.value).map_err(|e| e.to_string())
                     }
                     _ => Err("no lock held or no register to read".into()),
@@ -185,6 +221,7 @@ async fn serve(mut locker: Locker, register: Option<Register>, lock: String, mut
                     (Locker::Shipped { guard: Some(g), .. }, Some(r)) => {
                         g.write(r, last_read + 1).await.map(drop).map_err(|e| e.to_string())
                     }
+                    (Locker::Etcd { guard: Some(g), .. }, Some(r)) => g.write(r, last_read + 1).await.map(drop).map_err(|e| e.to_string()),
                     _ => Err("no lock held or no register to write".into()),
                 };
                 let _ = done.send(result);
