@@ -12,7 +12,12 @@
 (* attempt, a per-node timeout, retries); an optional resource, a counter  *)
 (* that holders increment by read-modify-write: unfenced, fenced           *)
 (* atomically, fenced check-then-write, CheckSequencer, or antirez's       *)
-(* unique-token check-and-set.                                             *)
+(* unique-token check-and-set. With Service = "etcd" the one server is an  *)
+(* etcd-style store instead (leases that expire by its clock, the lock key *)
+(* created with a lease only if absent, a revision that every write        *)
+(* raises, watches on the key's deletion) and the clients run the          *)
+(* lease-lock core of impl/src/lease_lock.rs; the key's create revision    *)
+(* may serve as the fencing token.                                         *)
 (*                                                                         *)
 (* Time. Real time advances by Tick. The state holds no absolute time,     *)
 (* only relative countdowns (docs/design.md, Time and the judge).       *)
@@ -41,9 +46,14 @@
 (* timer, the timer's action is renamed: Timer::Write is SendWrite,        *)
 (* Timer::Extend is WatchdogExtend, Timer::LockDelay is LockDelayEnds, and *)
 (* the EXPIRE command (Msg::Expire) is ExpireCommand while Expire is the   *)
-(* key's expiry (Timer::Expire), and Timer::Release is SendRelease. A     *)
-(* client's first step (Timer::Start) and its return from a pause are      *)
-(* taken with a Tick, as in the Rust model.                                *)
+(* key's expiry (Timer::Expire), and Timer::Release is SendRelease. The    *)
+(* etcd-style store's steps are named likewise: GrantLease,               *)
+(* CreateIfAbsent, WatchDeletion, KeepAlive, RevokeLease and DeleteKey are *)
+(* its deliveries, LeaseGranted, Created, Taken, TxnFailed, Freed and      *)
+(* KeptAlive its clients', LeaseExpire its timer (Timer::LeaseExpire); a   *)
+(* client's keep-alive is its watchdog's WatchdogExtend. A client's first  *)
+(* step (Timer::Start) and its return from a pause are taken with a Tick,  *)
+(* as in the Rust model.                                                   *)
 (***************************************************************************)
 EXTENDS Integers, Sequences, FiniteSets
 
@@ -62,12 +72,13 @@ CONSTANTS
     Delay,          \* a message arrives within Delay ticks (0: before time passes); None: any delay
     Skew,           \* a server measures T ticks as T +/- Skew real ticks; None: any rate
     PauseBound,     \* a pause lasts at most this many ticks; None: unbounded
-    Service,        \* "redis", "zoo_keeper", "chubby" (they behave alike for one lock)
+    Service,        \* "redis", "zoo_keeper", "chubby" (they behave alike for one lock), or
+                    \* "etcd" (a store of leases whose clients run the lease-lock core)
     Replicas,       \* asynchronous replicas per server, one of which a failover promotes
     WaitReplicas,   \* after SET NX PX the client runs WAIT n (Redisson); None: no WAIT
     LockDelay,      \* Chubby's lock-delay, in ticks of the service's clock; None: none
     Encoding,       \* "correct", "plain_del", "get_then_del", "setnx_then_expire"
-    Tokens,         \* "none", "incr_max", "unique", "zxid", "sequencer"
+    Tokens,         \* "none", "incr_max", "unique", "zxid", "sequencer", "revision" (etcd's)
     ResourceKind,   \* None, "unfenced", "fenced", "fenced_check_then_write",
                     \* "check_sequencer", "unique_token_cas"
     Watchdog,       \* the holder extends its lock every TTL/3 (Redisson's watchdog, KeepAlives)
@@ -88,15 +99,19 @@ ASSUME Skew # None => Skew < TTL
 ASSUME Replicas \in Nat /\ Opt(WaitReplicas) /\ (WaitReplicas # None => WaitReplicas <= Replicas)
 ASSUME Watchdog \in BOOLEAN /\ FailoverFault \in BOOLEAN /\ ClientCrashes \in BOOLEAN
 ASSUME MaxExtensions \in Nat /\ Pauses \in Nat
-ASSUME Service \in {"redis", "zoo_keeper", "chubby"}
+ASSUME Service \in {"redis", "zoo_keeper", "chubby", "etcd"}
 ASSUME (Replicas > 0 \/ Service # "redis") => Cardinality(Servers) = 1
 ASSUME Encoding \in {"correct", "plain_del", "get_then_del", "setnx_then_expire"}
-ASSUME Tokens \in {"none", "incr_max", "unique", "zxid", "sequencer"}
+ASSUME Tokens \in {"none", "incr_max", "unique", "zxid", "sequencer", "revision"}
 ASSUME ResourceKind \in {None, "unfenced", "fenced", "fenced_check_then_write", "check_sequencer",
                          "unique_token_cas"}
 ASSUME RestartMode \in {None, "empty", "fsync", "delayed"}
 \* A check-and-set resource needs tokens (a claim of "no token" is not modelled).
 ASSUME ResourceKind = "unique_token_cas" => Tokens # "none"
+\* The etcd-style store is one linearizable store that never crashes (model/src/etcd.rs says
+\* why that is sound); its create revision is the only token it gives.
+ASSUME Service = "etcd" => RestartMode = None /\ Replicas = 0
+ASSUME Tokens = "revision" => Service = "etcd"
 
 VARIABLES
     server,     \* [Servers -> server state]
@@ -213,6 +228,19 @@ MRead(t) == [type |-> "Read", token |-> t]
 MWrite(v, t) == [type |-> "Write", value |-> v, token |-> t]
 MReadReply(v) == [type |-> "ReadReply", value |-> v]
 MWriteReply(applied) == [type |-> "WriteReply", applied |-> applied]
+\* Client -> etcd-style store, and back. A lease id is its client's number + 1.
+MGrantLease == [type |-> "GrantLease"]
+MLeaseGranted(lease) == [type |-> "LeaseGranted", lease |-> lease]
+MCreateIfAbsent(lease) == [type |-> "CreateIfAbsent", lease |-> lease]
+MCreated(r) == [type |-> "Created", revision |-> r]
+MTaken(r) == [type |-> "Taken", revision |-> r]
+MTxnFailed == [type |-> "TxnFailed"]
+MWatchDeletion(after) == [type |-> "WatchDeletion", after |-> after]
+MFreed == [type |-> "Freed"]
+MKeepAlive(lease, t) == [type |-> "KeepAlive", lease |-> lease, token |-> t]
+MKeptAlive(alive) == [type |-> "KeptAlive", alive |-> alive]
+MRevokeLease(lease) == [type |-> "RevokeLease", lease |-> lease]
+MDeleteKey(t) == [type |-> "DeleteKey", token |-> t]
 
 Ok(t) == [kind |-> "Ok", token |-> t]
 Refused == [kind |-> "Refused", token |-> 0]
@@ -253,7 +281,8 @@ JudgeInit ==
      grants |-> 0,                 \* counted up to two
      newest |-> NoVal,             \* rank of the newest holder whose write was applied
      value |-> 0,
-     violations |-> <<>>]
+     violations |-> <<>>,
+     known |-> {}]                 \* the clients it keeps a view of (see Know)
 
 Violated(j, p) == \E i \in 1 .. Len(j.violations) : j.violations[i].property = p
 
@@ -375,10 +404,25 @@ CheckAcquirable(j) ==
                         owners |-> {<<n, j.keys[n].owner>> : n \in live}])
        ELSE j
 
+\* The clients the Rust judge keeps a view of. Its views are a map whose entry for a client
+\* appears with the first event that reads or writes the view (every event of a client but
+\* WriteRejected; of the key events, KeySet for its owner) and stays. A missing view judges like
+\* a fresh one, but the two are different states, so the twin keeps the map's keys too. A
+\* Redlock client is known from its first step on (AcquireStarted); a client of the etcd-style
+\* store only from its first CreateIfAbsent or failed attempt, so its first lease request and
+\* one after a wait for the key's deletion may differ in nothing else.
+Know(j, e) ==
+    CASE e.kind = "KeySet" -> [j EXCEPT !.known = @ \cup {e.owner}]
+      [] e.kind \in {"AcquireStarted", "Granted", "AcquireFailed", "Extended", "ValidityEnded",
+                     "LockLost", "Refused", "ReleaseStarted", "ClientCrashed", "ResourceRead",
+                     "WriteApplied"} -> [j EXCEPT !.known = @ \cup {e.client}]
+      [] OTHER -> j
+
 RECURSIVE Judge(_, _)
 \* The judge after observing the events `evs`, in order.
 Judge(j, evs) ==
-    IF evs = <<>> THEN j ELSE Judge(CheckAcquirable(JudgeApply(j, Head(evs))), Tail(evs))
+    IF evs = <<>> THEN j
+    ELSE Judge(CheckAcquirable(JudgeApply(Know(j, Head(evs)), Head(evs))), Tail(evs))
 
 -----------------------------------------------------------------------------
 (* The Redlock client core (impl/src/protocol.rs): a state machine fed     *)
@@ -399,8 +443,6 @@ HeldUntil(l) == IF l.phase \in {"Held", "Extending"} THEN l.until ELSE NoVal
 LockToken(l) == IF l.phase \in {"Held", "Extending"} THEN l.token ELSE 0
 RoundDeadline(l) ==
     IF l.phase \in {"Acquiring", "Extending"} THEN l.round.started + NodeTimeout ELSE NoVal
-\* Validity left at local time `now`, or 0.
-Remaining(l, now) == IF HeldUntil(l) # NoVal /\ now < HeldUntil(l) THEN HeldUntil(l) - now ELSE 0
 
 \* Outputs.
 Out(kind) == [kind |-> kind]
@@ -485,6 +527,103 @@ Handle(l, now, in) ==
       [] OTHER -> [lock |-> l, outs |-> <<>>]   \* stale: a late reply, a timer that lost a race
 
 -----------------------------------------------------------------------------
+(* The lease-lock core (impl/src/lease_lock.rs), which the clients of an   *)
+(* etcd-style store drive: a lease, the key created with it only if absent *)
+(* (its create revision is the token), a wait for the key's deletion when  *)
+(* it is taken, keep-alives. Its parameters are the Rust model's           *)
+(* (lease_params in model/src/client.rs): the lease's TTL, Drift,          *)
+(* NodeTimeout for one request, and TTL again for the whole acquire. The   *)
+(* state is the phase (a record named after LeasePhase's variant) and the  *)
+(* time the acquire started; fields a phase does not have hold fixed       *)
+(* values: lease 0 (lease ids start at 1), token 0, times NoVal.           *)
+
+LeasePhase(name) ==
+    [name |-> name, lease |-> 0, asked |-> NoVal, until |-> NoVal, token |-> 0, sent |-> NoVal]
+Granting(asked) == [LeasePhase("Granting") EXCEPT !.asked = asked]
+Creating(lease, asked) == [LeasePhase("Creating") EXCEPT !.lease = lease, !.asked = asked]
+Held(lease, until, token) == [LeasePhase("Held") EXCEPT !.lease = lease, !.until = until, !.token = token]
+KeepingAlive(lease, until, token, sent) ==
+    [Held(lease, until, token) EXCEPT !.name = "KeepingAlive", !.sent = sent]
+Lost(lease, token) == [LeasePhase("Lost") EXCEPT !.lease = lease, !.token = token]
+
+LeasePhases == {"Idle", "Granting", "Creating", "Waiting", "Held", "KeepingAlive", "Released",
+                "NotAcquired", "Lost"}
+
+LeaseInit == [phase |-> LeasePhase("Idle"), started |-> 0]
+
+LeaseHeldUntil(l) == IF l.phase.name \in {"Held", "KeepingAlive"} THEN l.phase.until ELSE NoVal
+LeaseToken(l) == IF l.phase.name \in {"Held", "KeepingAlive"} THEN l.phase.token ELSE 0
+
+OutWakeAt(at) == [kind |-> "WakeAt", at |-> at]
+OutCreateIfAbsent(lease) == [kind |-> "CreateIfAbsent", lease |-> lease]
+OutRevokeLease(lease) == [kind |-> "RevokeLease", lease |-> lease]
+OutDeleteKey(token) == [kind |-> "DeleteKey", token |-> token]
+
+\* The lease lock state `l` moved to `phase`, with the outputs `outs`.
+LeaseStep(l, phase, outs) == [lease |-> [l EXCEPT !.phase = phase], outs |-> outs]
+
+Grant(l, now) == LeaseStep(l, Granting(now), <<Out("GrantLease"), OutWakeAt(now + NodeTimeout)>>)
+
+\* The acquire failed: undo what may exist (a lease, a key created too late; 0: nothing).
+GiveUp(l, lease, created) ==
+    LeaseStep(l, LeasePhase("NotAcquired"),
+              (IF created # 0 THEN <<OutDeleteKey(created)>> ELSE <<>>)
+              \o (IF lease # 0 THEN <<OutRevokeLease(lease)>> ELSE <<>>)
+              \o <<Out("NotAcquired")>>)
+
+LoseLease(l) == LeaseStep(l, Lost(l.phase.lease, l.phase.token), <<Out("Lost")>>)
+
+\* LeaseLockState::handle: input `in` observed at local time `now`.
+LeaseHandle(l, now, in) ==
+    LET p == l.phase
+        deadline == l.started + TTL
+    IN CASE p.name = "Idle" /\ in.kind = "Acquire" -> Grant([l EXCEPT !.started = now], now)
+         [] p.name = "Granting" /\ in.kind = "LeaseGranted" ->
+              LeaseStep(l, Creating(in.lease, p.asked),
+                        <<OutCreateIfAbsent(in.lease), OutWakeAt(now + NodeTimeout)>>)
+         [] p.name = "Creating" /\ in.kind = "Created" ->
+              LET until == p.asked + TTL - Drift
+              \* created so late that the lease may be gone already: no hold
+              IN IF now >= until THEN GiveUp(l, p.lease, in.revision)
+                 ELSE LeaseStep(l, Held(p.lease, until, in.revision),
+                                <<[kind |-> "Acquired", token |-> in.revision], OutWakeAt(until)>>)
+         [] p.name = "Creating" /\ in.kind = "Taken" ->
+              IF now >= deadline
+              THEN [GiveUp(l, 0, 0) EXCEPT !.outs = <<OutRevokeLease(p.lease)>> \o @]
+              ELSE LeaseStep(l, LeasePhase("Waiting"),
+                             <<OutRevokeLease(p.lease), [kind |-> "WatchDeletion", after |-> in.revision],
+                               OutWakeAt(deadline)>>)
+         [] p.name = "Waiting" /\ in.kind = "Freed" -> IF now < deadline THEN Grant(l, now) ELSE GiveUp(l, 0, 0)
+         [] p.name = "Waiting" /\ in.kind = "Timeout" /\ now >= deadline -> GiveUp(l, 0, 0)
+         [] p.name \in {"Granting", "Waiting"} /\ in.kind = "Failed" -> GiveUp(l, 0, 0)
+         [] p.name = "Granting" /\ in.kind = "Timeout" /\ now >= p.asked + NodeTimeout -> GiveUp(l, 0, 0)
+         \* the create may still land, or may have: revoking the lease deletes what it made
+         [] p.name = "Creating" /\ (in.kind = "Failed" \/ (in.kind = "Timeout" /\ now >= p.asked + NodeTimeout)) ->
+              GiveUp(l, p.lease, 0)
+         [] p.name = "Held" /\ in.kind = "KeepAlive" ->
+              IF now >= p.until THEN LoseLease(l)
+              ELSE LeaseStep(l, KeepingAlive(p.lease, p.until, p.token, now),
+                             <<[kind |-> "SendKeepAlive", lease |-> p.lease, token |-> p.token],
+                               OutWakeAt(Min(now + NodeTimeout, p.until))>>)
+         [] p.name = "Held" /\ in.kind = "Timeout" /\ now >= p.until -> LoseLease(l)
+         [] p.name = "KeepingAlive" /\ in.kind = "KeptAlive" ->
+              \* not alive: the store says the lease is gone, and the key went with it
+              IF ~in.alive \/ now >= p.until THEN LoseLease(l)
+              ELSE LET renewed == Max(p.sent + TTL - Drift, p.until)
+                   IN LeaseStep(l, Held(p.lease, renewed, p.token), <<Out("Extended"), OutWakeAt(renewed)>>)
+         [] p.name = "KeepingAlive"
+            /\ (in.kind = "Failed" \/ (in.kind = "Timeout" /\ (now >= p.sent + NodeTimeout \/ now >= p.until))) ->
+              IF now >= p.until THEN LoseLease(l)
+              ELSE LeaseStep(l, Held(p.lease, p.until, p.token), <<Out("ExtendFailed"), OutWakeAt(p.until)>>)
+         [] p.name \in {"Held", "KeepingAlive", "Lost"} /\ in.kind = "Release" ->
+              LeaseStep(l, LeasePhase("Released"), <<OutDeleteKey(p.token), OutRevokeLease(p.lease)>>)
+         [] p.name = "Creating" /\ in.kind = "Release" ->
+              LeaseStep(l, LeasePhase("Released"), <<OutRevokeLease(p.lease)>>)
+         [] p.name \in {"Idle", "Granting", "Waiting"} /\ in.kind = "Release" ->
+              LeaseStep(l, LeasePhase("Released"), <<>>)
+         [] OTHER -> [lease |-> l, outs |-> <<>>]   \* stale: a late answer, a timer that lost a race
+
+-----------------------------------------------------------------------------
 (* An actor's step is computed as an effect: its new local state, the      *)
 (* messages it sends (in order) and the events it produces (in order).     *)
 
@@ -505,6 +644,8 @@ AddSends(n, src, sends) ==
 -----------------------------------------------------------------------------
 (* Clients (model/src/client.rs): drive the core with messages and their   *)
 (* own clock, then work on the resource (read, check, write) and release.  *)
+(* A client of the etcd-style store drives the lease-lock core (`lease`)   *)
+(* instead, and keeps the local time it asked to be woken at (`wakeAt`).   *)
 
 \* A pause: NotPaused, Unbounded, or the ticks it may still last.
 NotPaused == -2
@@ -516,17 +657,26 @@ ClientTimers == {"Start", "Deadline", "Retry", "Work", "Write", "SendExpire", "E
 QuietTimers == {"Start"}
 
 ClientInit ==
-    [clock |-> 0, lock |-> LockInit, step |-> "Idle", paused |-> NotPaused,
-     retryAt |-> NoVal, extendAt |-> NoVal, extensions |-> 0, read |-> NoVal,
+    [clock |-> 0, lock |-> LockInit, lease |-> LeaseInit, wakeAt |-> NoVal, step |-> "Idle",
+     paused |-> NotPaused, retryAt |-> NoVal, extendAt |-> NoVal, extensions |-> 0, read |-> NoVal,
      expirePending |-> {}, timers |-> {"Start"}, crashed |-> FALSE]
 
 Active(cs) == cs.step \notin {"Idle", "Done"}
+
+\* The local time until which the client believes it holds the lock, by whichever core it drives.
+ClientHeldUntil(cs) == IF HeldUntil(cs.lock) # NoVal THEN HeldUntil(cs.lock) ELSE LeaseHeldUntil(cs.lease)
+
+\* Validity left now, or 0.
+Remaining(cs) ==
+    IF ClientHeldUntil(cs) # NoVal /\ cs.clock < ClientHeldUntil(cs) THEN ClientHeldUntil(cs) - cs.clock ELSE 0
 
 \* Something the client waits for lies ahead on its clock.
 WaitsOnClock(cs) ==
     /\ Active(cs)
     /\ \/ RoundDeadline(cs.lock) > cs.clock
        \/ HeldUntil(cs.lock) > cs.clock
+       \/ LeaseHeldUntil(cs.lease) > cs.clock
+       \/ cs.wakeAt > cs.clock
        \/ cs.retryAt > cs.clock
        \/ cs.extendAt > cs.clock
 
@@ -539,7 +689,9 @@ TickClient(cs) ==
 
 \* Once the run is over only differences of clock readings ever mattered: forget them.
 Normalize(cs) ==
-    IF cs.step = "Done" THEN [cs EXCEPT !.clock = 0, !.retryAt = NoVal, !.extendAt = NoVal] ELSE cs
+    IF cs.step = "Done"
+    THEN [cs EXCEPT !.clock = 0, !.retryAt = NoVal, !.extendAt = NoVal, !.wakeAt = NoVal]
+    ELSE cs
 
 \* Kleppmann's GC pause: right after the grant, or after the validity check and before the
 \* write; with no resource, while it holds the lock.
@@ -552,8 +704,9 @@ ClientDue(cs, t) ==
       [] t = "Work" /\ cs.step = "Granted" -> "whenever"
       [] t = "Release" /\ cs.step = "Holding" -> "whenever"
       [] t = "Write" /\ cs.step = "ReadyToWrite" -> "now"
-      [] t = "Deadline" -> IF RoundDeadline(cs.lock) # NoVal /\ RoundDeadline(cs.lock) <= cs.clock
-                           THEN "now" ELSE "no"
+      [] t = "Deadline" /\ Service = "etcd" -> IF cs.wakeAt # NoVal /\ cs.wakeAt <= cs.clock THEN "now" ELSE "no"
+      [] t = "Deadline" /\ Service # "etcd" ->
+            IF RoundDeadline(cs.lock) # NoVal /\ RoundDeadline(cs.lock) <= cs.clock THEN "now" ELSE "no"
       [] t = "Retry" -> IF cs.retryAt # NoVal /\ cs.retryAt <= cs.clock THEN "now" ELSE "no"
       [] t = "Extend" -> IF cs.extendAt # NoVal /\ cs.extendAt <= cs.clock THEN "now" ELSE "no"
       [] t = "SendExpire" -> "now"
@@ -562,6 +715,7 @@ ClientDue(cs, t) ==
 Token(e) ==
     CASE Tokens = "none" -> 0
       [] Tokens = "unique" -> e.who + 1          \* antirez's unique value: the client's number
+      [] Tokens = "revision" -> LeaseToken(e.st.lease)   \* the key's create revision
       [] OTHER -> LockToken(e.st.lock)           \* incr_max, zxid, sequencer: from the grant
 
 ReleaseMsg ==
@@ -626,8 +780,66 @@ Feed(e, in) ==
         e2 == CarryOutAll([e1 EXCEPT !.st.lock = h.lock, !.ev = @ \o Observe(e.who, e1.st.lock, in, h.outs)], h.outs)
     IN IF RoundDeadline(e2.st.lock) = NoVal THEN CancelTimer(e2, "Deadline") ELSE e2
 
+\* Carries out one output of the lease-lock core (feed_lease in model/src/client.rs).
+LeaseCarryOut(e, o) ==
+    CASE o.kind = "GrantLease" -> Send(e, TheServer, MGrantLease)
+      [] o.kind = "CreateIfAbsent" -> Send(e, TheServer, MCreateIfAbsent(o.lease))
+      [] o.kind = "RevokeLease" -> Send(e, TheServer, MRevokeLease(o.lease))
+      [] o.kind = "WatchDeletion" -> Send(e, TheServer, MWatchDeletion(o.after))
+      [] o.kind = "SendKeepAlive" -> Send(e, TheServer, MKeepAlive(o.lease, o.token))
+      [] o.kind = "DeleteKey" -> Send(e, TheServer, MDeleteKey(o.token))
+      [] o.kind = "WakeAt" -> SetTimer([e EXCEPT !.st.wakeAt = o.at], "Deadline")
+      [] o.kind = "NotAcquired" -> End(e)
+      [] OTHER -> CarryOut(e, o)   \* Acquired, Extended, ExtendFailed, Lost: as the Redlock core's
+
+RECURSIVE LeaseCarryOutAll(_, _)
+LeaseCarryOutAll(e, outs) ==
+    IF outs = <<>> THEN e ELSE LeaseCarryOutAll(LeaseCarryOut(e, Head(outs)), Tail(outs))
+
+\* The one observer (observe_lease in impl/src/observe.rs); its store is one node.
+LeaseOutputEvent(c, before, o) ==
+    CASE o.kind = "CreateIfAbsent" -> <<EvC("AcquireStarted", c)>>
+      \* an attempt that found the key taken, or that failed; a wait that gives up ends no
+      \* attempt (the one before it failed when it found the key taken)
+      [] o.kind = "WatchDeletion" -> <<EvC("AcquireFailed", c)>>
+      [] o.kind = "NotAcquired" /\ before.phase.name # "Waiting" -> <<EvC("AcquireFailed", c)>>
+      [] o.kind = "Acquired" -> <<EvC("Granted", c)>>
+      [] o.kind = "Extended" -> <<EvC("Extended", c)>>
+      [] o.kind = "Lost" -> <<EvC("LockLost", c)>>
+      [] OTHER -> <<>>
+
+RECURSIVE LeaseOutputEvents(_, _, _)
+LeaseOutputEvents(c, before, outs) ==
+    IF outs = <<>> THEN <<>>
+    ELSE LeaseOutputEvent(c, before, Head(outs)) \o LeaseOutputEvents(c, before, Tail(outs))
+
+ObserveLease(c, before, in, outs) ==
+    (IF in.kind = "KeptAlive" /\ before.phase.name = "KeepingAlive" /\ ~in.alive
+     THEN <<EvRefused(c, TheServer)>> ELSE <<>>)
+    \o (IF in.kind = "Release" /\ (before.phase.name \in {"Held", "KeepingAlive", "Lost"} \/ outs # <<>>)
+        THEN <<EvC("ReleaseStarted", c)>> ELSE <<>>)
+    \o LeaseOutputEvents(c, before, outs)
+
+\* The same for the lease-lock core; the wake-up is forgotten once nothing is held or acquired.
+FeedLease(e, in) ==
+    LET e1 == IF in.kind = "Acquire" THEN [e EXCEPT !.st.step = "Acquiring"] ELSE e
+        h == LeaseHandle(e1.st.lease, e1.st.clock, in)
+        e2 == LeaseCarryOutAll([e1 EXCEPT !.st.lease = h.lease,
+                                          !.ev = @ \o ObserveLease(e.who, e1.st.lease, in, h.outs)], h.outs)
+    IN IF LeaseHeldUntil(e2.st.lease) = NoVal /\ e2.st.lease.phase.name \notin {"Granting", "Creating", "Waiting"}
+       THEN CancelTimer([e2 EXCEPT !.st.wakeAt = NoVal], "Deadline")
+       ELSE e2
+
+\* Client e.who's timer t fires, for a client of the etcd-style store: its lease-lock core's.
+LeaseTimeout(e, t) ==
+    CASE t = "Start" -> FeedLease(e, [kind |-> "Acquire"])
+      [] t = "Deadline" -> FeedLease([e EXCEPT !.st.wakeAt = NoVal], [kind |-> "Timeout"])
+      [] t = "Extend" -> FeedLease([e EXCEPT !.st.extendAt = NoVal], [kind |-> "KeepAlive"])
+      [] t = "Release" -> End(FeedLease([e EXCEPT !.st.extendAt = NoVal], [kind |-> "Release"]))
+
 \* Client e.who's timer t fires (t already removed from its timers).
 ClientTimeout(e, t) ==
+    IF Service = "etcd" /\ t \in {"Start", "Deadline", "Extend", "Release"} THEN LeaseTimeout(e, t) ELSE
     CASE t = "Start" -> Feed(e, [kind |-> "Acquire"])
       [] t = "Deadline" -> Feed(e, [kind |-> "Timeout"])
       [] t = "Retry" -> Feed([e EXCEPT !.st.retryAt = NoVal], [kind |-> "Retry"])
@@ -659,14 +871,90 @@ ClientReceive(e, src, m) ==
       [] m.type = "GetReply" ->
             \* the second half of GET-then-DEL: the key was ours a moment ago
             IF m.owner = e.who THEN Send(e, src, MDelete) ELSE e
+      [] m.type = "LeaseGranted" -> FeedLease(e, [kind |-> "LeaseGranted", lease |-> m.lease])
+      [] m.type = "Created" -> FeedLease(e, [kind |-> "Created", revision |-> m.revision])
+      [] m.type = "Taken" -> FeedLease(e, [kind |-> "Taken", revision |-> m.revision])
+      [] m.type = "TxnFailed" -> FeedLease(e, [kind |-> "Failed"])
+      [] m.type = "Freed" -> FeedLease(e, [kind |-> "Freed"])
+      [] m.type = "KeptAlive" -> FeedLease(e, [kind |-> "KeptAlive", alive |-> m.alive])
       [] m.type = "ReadReply" /\ e.st.step = "Reading" ->
             \* the validity check, with a margin for the pause the write may suffer
             LET e1 == [Emit(e, EvValue("ResourceRead", e.who, m.value)) EXCEPT !.st.read = m.value]
-            IN IF Remaining(e1.st.lock, e1.st.clock) > WriteMargin
+            IN IF Remaining(e1.st) > WriteMargin
                THEN SetTimer([e1 EXCEPT !.st.step = "ReadyToWrite"], "Write")
                ELSE FinishWork(e1)
       [] m.type = "WriteReply" /\ e.st.step = "Writing" -> FinishWork(e)
       [] OTHER -> e
+
+-----------------------------------------------------------------------------
+(* The etcd-style store (model/src/etcd.rs), in server[s].etcd when        *)
+(* Service = "etcd" (None otherwise; the Redis fields of its server stay   *)
+(* unused): `revision`, which every write raises; the lock `key`, its      *)
+(* owner and create revision (NoEtcdKey: none); `leases`, each client's    *)
+(* lease (at most one, whose id is the client's number + 1) as the Window  *)
+(* of its life by the store's clock, NoWindow for none; `watchers`, the    *)
+(* clients watching the key's deletion; `deletedAt`, the revision of its   *)
+(* last deletion (a watch from before it fires at once). A client's        *)
+(* LeaseExpire timer is set exactly while it has a lease, so the leases    *)
+(* stand for those timers.                                                 *)
+
+NoEtcdKey == [owner |-> NoVal, createRevision |-> 0]
+
+EtcdInit ==
+    [revision |-> 0, key |-> NoEtcdKey, leases |-> [c \in Clients |-> NoWindow], watchers |-> {},
+     deletedAt |-> 0]
+
+LeaseOf(c) == c + 1
+
+\* Deletes the key if `which` holds: by client `by`'s request, or by its lease's expiry (`by` =
+\* NoVal). Every watcher hears of it.
+EtcdDeleteIf(e, which, by) ==
+    IF ~which THEN e
+    ELSE LET st == e.st.etcd
+             r == st.revision + 1
+             w == SeqOf(st.watchers)
+             ev == IF by = NoVal THEN EvKey("KeyExpired", e.who, st.key.owner)
+                   ELSE EvKeyDeleted(e.who, st.key.owner, by)
+             e1 == [Emit(e, ev) EXCEPT !.st.etcd = [st EXCEPT !.key = NoEtcdKey, !.revision = r,
+                                                              !.deletedAt = r, !.watchers = {}]]
+         IN [e1 EXCEPT !.sends = @ \o [i \in 1 .. Len(w) |-> <<ClientActor(w[i]), MFreed>>]]
+
+\* The store e.who receives m from client c.
+EtcdReceive(e, c, m) ==
+    LET st == e.st.etcd
+        k == st.key
+        with(st1) == [e EXCEPT !.st.etcd = st1]
+        reply(e1, msg) == Send(e1, ClientActor(c), msg)
+    IN CASE m.type = "GrantLease" ->
+              reply(with([st EXCEPT !.leases[c] = MkWindow(TTL)]), MLeaseGranted(LeaseOf(c)))
+         [] m.type = "CreateIfAbsent" ->
+              \* etcd fails the whole transaction when its put names a lease that is gone
+              IF st.leases[m.lease - 1] = NoWindow THEN reply(e, MTxnFailed)
+              ELSE IF k = NoEtcdKey
+              THEN LET r == st.revision + 1
+                   IN reply(Emit(with([st EXCEPT !.revision = r, !.key = [owner |-> c, createRevision |-> r]]),
+                                 EvKeySet(e.who, c, TRUE)),
+                            MCreated(r))
+              ELSE reply(e, MTaken(st.revision))
+         [] m.type = "WatchDeletion" ->
+              \* deleted since the revision the client saw: the watch reports it at once
+              IF st.deletedAt > m.after THEN reply(e, MFreed) ELSE with([st EXCEPT !.watchers = @ \cup {c}])
+         [] m.type = "KeepAlive" ->
+              \* alive only if the lease was renewed and the key is still the one created at `token`
+              LET renewed == st.leases[m.lease - 1] # NoWindow
+                  ours == k # NoEtcdKey /\ k.createRevision = m.token
+              IN reply(with([st EXCEPT !.leases[m.lease - 1] = IF renewed THEN MkWindow(TTL) ELSE @]),
+                       MKeptAlive(renewed /\ ours))
+         [] m.type = "RevokeLease" ->
+              IF st.leases[m.lease - 1] = NoWindow THEN e
+              ELSE EtcdDeleteIf(with([st EXCEPT !.leases[m.lease - 1] = NoWindow]),
+                                k # NoEtcdKey /\ k.owner = m.lease - 1, c)
+         [] m.type = "DeleteKey" -> EtcdDeleteIf(e, k # NoEtcdKey /\ k.createRevision = m.token, c)
+         [] OTHER -> e
+
+\* Client c's lease expires by the store's clock; its key dies with it.
+EtcdExpire(e, c) ==
+    EtcdDeleteIf([e EXCEPT !.st.etcd.leases[c] = NoWindow], e.st.etcd.key.owner = c, NoVal)
 
 -----------------------------------------------------------------------------
 (* Lock servers (model/src/server.rs): one key that expires by the         *)
@@ -687,7 +975,8 @@ ServerInit ==
      lockDelay |-> NoWindow,
      down |-> NoWindow,              \* crashed: restarting once this window is due
      timers |-> {},                  \* "Expire", "LockDelay"
-     replicate |-> {}]
+     replicate |-> {},
+     etcd |-> IF Service = "etcd" THEN EtcdInit ELSE None]
 
 ServerTimers == {"Expire", "LockDelay"}
 
@@ -706,13 +995,17 @@ ServerCountsTime(sv) ==
     \/ \E i \in DOMAIN sv.replicas : Counting(sv.replicas[i].key.life)
     \/ Counting(sv.lockDelay)
     \/ Counting(sv.down)
+    \/ Service = "etcd" /\ \E c \in Clients : Counting(sv.etcd.leases[c])
 
 TickServer(sv) ==
     [sv EXCEPT !.key.life = TickWindow(@),
                !.replicas = [i \in DOMAIN sv.replicas |->
                                [sv.replicas[i] EXCEPT !.key.life = TickWindow(@)]],
                !.lockDelay = TickWindow(@),
-               !.down = TickWindow(@)]
+               !.down = TickWindow(@),
+               !.etcd = IF Service = "etcd"
+                        THEN [@ EXCEPT !.leases = [c \in Clients |-> TickWindow(sv.etcd.leases[c])]]
+                        ELSE @]
 
 ScheduleReplication(e) ==
     [e EXCEPT !.st.replicate = @ \cup {i \in 0 .. Len(e.st.replicas) - 1 : Behind(e.st, i)}]
@@ -735,12 +1028,13 @@ AnswerWaits(e, W) ==
                    ELSE e
          IN AnswerWaits(e1, W \ {w})
 
-DeleteKey(e, by) ==
+ServerDelete(e, by) ==
     CancelTimer([Emit(e, EvKeyDeleted(e.who, e.st.key.owner, by))
                    EXCEPT !.st.key = NoKey, !.st.offset = @ + 1], "Expire")
 
 \* Server e.who receives m from client c.
 ServerReceive(e, c, m) ==
+    IF Service = "etcd" THEN EtcdReceive(e, c, m) ELSE
     LET k == e.st.key
         reply(msg) == Send(e, ClientActor(c), msg)
         e1 ==
@@ -772,8 +1066,8 @@ ServerReceive(e, c, m) ==
                  THEN Send([e EXCEPT !.st.key.life = MkWindow(TTL), !.st.offset = @ + 1],
                            ClientActor(c), MExtendReply(m.round, Ok(0)))
                  ELSE reply(MExtendReply(m.round, Refused))
-            [] m.type = "Release" -> IF k # NoKey /\ k.owner = c THEN DeleteKey(e, c) ELSE e
-            [] m.type = "Delete" -> IF k # NoKey THEN DeleteKey(e, c) ELSE e
+            [] m.type = "Release" -> IF k # NoKey /\ k.owner = c THEN ServerDelete(e, c) ELSE e
+            [] m.type = "Delete" -> IF k # NoKey THEN ServerDelete(e, c) ELSE e
             [] m.type = "Get" -> reply(MGetReply(k.owner))
             [] OTHER -> e
     IN ScheduleReplication(e1)
@@ -857,15 +1151,19 @@ TypeOK ==
                           /\ server[s].counter \in Nat /\ server[s].offset \in Nat
                           /\ server[s].replicate \subseteq 0 .. Replicas - 1
                           /\ Len(server[s].replicas) <= Replicas
+                          /\ Service = "etcd" => /\ server[s].etcd.revision \in Nat
+                                                 /\ server[s].etcd.watchers \subseteq Clients
     /\ \A c \in Clients : /\ client[c].step \in Steps
                           /\ client[c].timers \subseteq ClientTimers
                           /\ client[c].clock \in Nat
                           /\ client[c].lock.gone \subseteq Servers
                           /\ client[c].lock.phase \in {"Idle", "Acquiring", "Backoff", "Held",
                                                        "Extending", "Released", "Failed", "Lost"}
+                          /\ client[c].lease.phase.name \in LeasePhases
     /\ DOMAIN net = Flows
     /\ \A f \in Flows : \A i \in 1 .. Len(net[f]) : net[f][i].age \in Nat
     /\ judge.grants \in 0 .. 2
+    /\ judge.known \subseteq Clients
     /\ budget \in [pauses : Nat, jumps : 0 .. 1, crashes : 0 .. 1, failovers : 0 .. 1,
                    clientCrashes : 0 .. 1]
 
@@ -907,6 +1205,8 @@ UrgentTimer ==
     \/ \E s \in Servers : /\ ~IsDown(s)
                           /\ \/ \E t \in server[s].timers : ServerDue(server[s], t) = "now"
                              \/ \E i \in server[s].replicate : Behind(server[s], i) /\ DelayDue = "now"
+    \/ Service = "etcd" /\ \E s \in Servers, c \in Clients :
+                            ~IsDown(s) /\ WindowDue(server[s].etcd.leases[c]) = "now"
     \/ \E c \in Clients : ~Stopped(c) /\ \E t \in client[c].timers : ClientDue(client[c], t) = "now"
     \/ Checked # {} /\ DelayDue = "now"
 
@@ -972,10 +1272,24 @@ Delete(c, s) ==           \* plain DEL
     /\ Arrives(ClientActor(c), s, "Delete") /\ Deliver(ClientActor(c), s)
 Get(c, s) ==
     /\ Arrives(ClientActor(c), s, "Get") /\ Deliver(ClientActor(c), s)
+\* The etcd-style store receives a client's request.
+GrantLease(c, s) == /\ Arrives(ClientActor(c), s, "GrantLease") /\ Deliver(ClientActor(c), s)
+CreateIfAbsent(c, s) == /\ Arrives(ClientActor(c), s, "CreateIfAbsent") /\ Deliver(ClientActor(c), s)
+WatchDeletion(c, s) == /\ Arrives(ClientActor(c), s, "WatchDeletion") /\ Deliver(ClientActor(c), s)
+KeepAlive(c, s) == /\ Arrives(ClientActor(c), s, "KeepAlive") /\ Deliver(ClientActor(c), s)
+RevokeLease(c, s) == /\ Arrives(ClientActor(c), s, "RevokeLease") /\ Deliver(ClientActor(c), s)
+DeleteKey(c, s) == /\ Arrives(ClientActor(c), s, "DeleteKey") /\ Deliver(ClientActor(c), s)
 \* Client c receives a lock server's reply.
 AcquireReply(s, c) == /\ Arrives(s, ClientActor(c), "AcquireReply") /\ Deliver(s, ClientActor(c))
 ExtendReply(s, c) == /\ Arrives(s, ClientActor(c), "ExtendReply") /\ Deliver(s, ClientActor(c))
 GetReply(s, c) == /\ Arrives(s, ClientActor(c), "GetReply") /\ Deliver(s, ClientActor(c))
+\* Client c receives the etcd-style store's answer.
+LeaseGranted(s, c) == /\ Arrives(s, ClientActor(c), "LeaseGranted") /\ Deliver(s, ClientActor(c))
+Created(s, c) == /\ Arrives(s, ClientActor(c), "Created") /\ Deliver(s, ClientActor(c))
+Taken(s, c) == /\ Arrives(s, ClientActor(c), "Taken") /\ Deliver(s, ClientActor(c))
+TxnFailed(s, c) == /\ Arrives(s, ClientActor(c), "TxnFailed") /\ Deliver(s, ClientActor(c))
+Freed(s, c) == /\ Arrives(s, ClientActor(c), "Freed") /\ Deliver(s, ClientActor(c))
+KeptAlive(s, c) == /\ Arrives(s, ClientActor(c), "KeptAlive") /\ Deliver(s, ClientActor(c))
 \* The resource receives a client's request, and the client its reply.
 Claim(c) == /\ HasResource /\ Arrives(ClientActor(c), ResourceActor, "Claim")
             /\ Deliver(ClientActor(c), ResourceActor)
@@ -1056,6 +1370,11 @@ Expire(s) ==            \* the key expires by the server's own clock
     /\ ServerMay(s, "Expire") /\ ServerFires(s, "Expire")
 LockDelayEnds(s) ==     \* Chubby's lock-delay is over
     /\ ServerMay(s, "LockDelay") /\ ServerFires(s, "LockDelay")
+LeaseExpire(s, c) ==    \* client c's lease expires by the etcd-style store's clock
+    /\ Service = "etcd"
+    /\ ~IsDown(s)
+    /\ WindowDue(server[s].etcd.leases[c]) # "no"
+    /\ CommitServer(EtcdExpire(Effect(s, server[s]), c), net)
 
 \* Replica i of server s catches up (part of the message delay).
 Replicate(s, i) ==
@@ -1106,8 +1425,8 @@ Tick ==
          /\ LET ticked == [c \in Clients |-> TickClient(client[c])]
                 \* holders whose validity ran out on their own clocks
                 ended == SelectSeq(SeqOf(Clients),
-                                   LAMBDA c : /\ HeldUntil(ticked[c].lock) # NoVal
-                                              /\ HeldUntil(ticked[c].lock) <= ticked[c].clock
+                                   LAMBDA c : /\ ClientHeldUntil(ticked[c]) # NoVal
+                                              /\ ClientHeldUntil(ticked[c]) <= ticked[c].clock
                                               /\ judge.holding[c])
                 order == SeqOf(then)
                 quiet == [i \in 1 .. Len(order) |-> QuietStep(order[i], ticked[order[i]])]
@@ -1147,13 +1466,17 @@ ClientCrash(c) ==
     /\ judge' = Judge(judge, <<EvC("ClientCrashed", c)>>)
     /\ UNCHANGED <<server, resource>>
 
-\* A server's clock jumps forward: its key (and lock-delay) end sooner.
+\* A server's clock jumps forward: its key (and lock-delay, or the leases) end sooner.
 ClockJump(s) ==
     /\ ClockJumpBy # None
     /\ budget.jumps > 0
     /\ ~IsDown(s)
     /\ server' = [server EXCEPT ![s].key.life = JumpWindow(@, ClockJumpBy, Timing = "sync"),
-                                ![s].lockDelay = JumpWindow(@, ClockJumpBy, Timing = "sync")]
+                                ![s].lockDelay = JumpWindow(@, ClockJumpBy, Timing = "sync"),
+                                ![s].etcd = IF Service = "etcd"
+                                            THEN [@ EXCEPT !.leases = [c \in Clients |->
+                                                    JumpWindow(server[s].etcd.leases[c], ClockJumpBy, Timing = "sync")]]
+                                            ELSE @]
     /\ budget' = [budget EXCEPT !.jumps = @ - 1]
     /\ UNCHANGED <<client, resource, net, judge>>
 
@@ -1202,7 +1525,7 @@ Failover(s, r) ==
                            replicas |-> [i \in 1 .. Len(old.replicas) - 1 |-> p],
                            waits |-> {}, lockDelay |-> NoWindow, down |-> NoWindow,
                            timers |-> IF p.key # NoKey /\ Expires(p.key) THEN {"Expire"} ELSE {},
-                           replicate |-> {}]]
+                           replicate |-> {}, etcd |-> None]]
           /\ net' = AddSends(broken, s, [i \in 1 .. Len(waits) |->
                                <<ClientActor(waits[i].client), MAcquireReply(waits[i].round, ErrorReply)>>])
           /\ judge' = Judge(judge, IF lost # NoKey THEN <<EvKey("KeyLost", s, lost.owner)>> ELSE <<>>)
@@ -1212,9 +1535,16 @@ Failover(s, r) ==
 -----------------------------------------------------------------------------
 Next ==
     \/ \E c \in Clients, s \in Servers :
-          \/ Acquire(c, s) \/ ExpireCommand(c, s) \/ Extend(c, s) \/ Release(c, s)
-          \/ Delete(c, s) \/ Get(c, s)
-          \/ AcquireReply(s, c) \/ ExtendReply(s, c) \/ GetReply(s, c)
+          \* (the test only spares TLC the other service's deliveries, which are never enabled)
+          IF Service = "etcd"
+          THEN \/ GrantLease(c, s) \/ CreateIfAbsent(c, s) \/ WatchDeletion(c, s) \/ KeepAlive(c, s)
+               \/ RevokeLease(c, s) \/ DeleteKey(c, s)
+               \/ LeaseGranted(s, c) \/ Created(s, c) \/ Taken(s, c) \/ TxnFailed(s, c) \/ Freed(s, c)
+               \/ KeptAlive(s, c)
+               \/ LeaseExpire(s, c)
+          ELSE \/ Acquire(c, s) \/ ExpireCommand(c, s) \/ Extend(c, s) \/ Release(c, s)
+               \/ Delete(c, s) \/ Get(c, s)
+               \/ AcquireReply(s, c) \/ ExtendReply(s, c) \/ GetReply(s, c)
     \/ \E c \in Clients :
           \/ Claim(c) \/ Read(c) \/ Write(c) \/ ReadReply(c) \/ WriteReply(c) \/ Apply(c)
           \/ Deadline(c) \/ Retry(c) \/ Work(c) \/ SendWrite(c) \/ SendRelease(c)
