@@ -15,6 +15,10 @@ use tempfile::TempDir;
 
 /// How long a cluster may take to elect a leader and answer.
 const READY_WITHIN: Duration = Duration::from_secs(60);
+/// Starts tried, each on fresh ports, before a cluster that would not come up is an error: a
+/// free port is only free until another process takes it (a busy machine runs other tests'
+/// servers at the same time), and then a member exits at once.
+const START_TRIES: usize = 3;
 
 /// One member: its process, ports and directory.
 pub struct Member {
@@ -44,8 +48,21 @@ pub struct EtcdCluster {
 }
 
 impl EtcdCluster {
-    /// Starts `size` members (1 or 3, say) and waits until the cluster has a leader.
+    /// Starts `size` members (1 or 3, say) and waits until the cluster has a leader. A start
+    /// whose member exits (a port taken meanwhile) or that elects no leader in time is tried
+    /// again on fresh ports, up to [`START_TRIES`] times.
     pub fn start(size: usize) -> io::Result<EtcdCluster> {
+        let mut failures = Vec::new();
+        for _ in 0..START_TRIES {
+            match EtcdCluster::start_once(size) {
+                Ok(cluster) => return Ok(cluster),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        Err(io::Error::other(format!("etcd did not start in {START_TRIES} tries: {}", failures.join("; "))))
+    }
+
+    fn start_once(size: usize) -> io::Result<EtcdCluster> {
         let mut members = Vec::with_capacity(size);
         for i in 0..size {
             members.push(Member {
@@ -88,16 +105,22 @@ impl EtcdCluster {
         Ok(())
     }
 
-    /// Waits until a member answers `/health` with a leader elected.
-    fn wait_ready(&self) -> io::Result<()> {
+    /// Waits until a member answers `/health` with a leader elected; fails at once, with the
+    /// end of its log, if a member exits.
+    fn wait_ready(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + READY_WITHIN;
         while Instant::now() < deadline {
+            if let Some(m) = self.members.iter_mut().find_map(|m| m.child.as_mut().is_some_and(Child::exited).then_some(m)) {
+                m.child = None;
+                return Err(io::Error::other(format!("etcd member {} exited while starting: {}", m.name, log_tail(m))));
+            }
             if self.members.iter().any(|m| m.is_running() && health(m.client_port)) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Err(io::Error::other(format!("etcd did not elect a leader within {READY_WITHIN:?}")))
+        let logs: Vec<String> = self.members.iter().map(|m| format!("{}: {}", m.name, log_tail(m))).collect();
+        Err(io::Error::other(format!("etcd did not elect a leader within {READY_WITHIN:?} ({})", logs.join("; "))))
     }
 
     /// The client URLs of every member.
@@ -149,6 +172,13 @@ impl EtcdCluster {
         let Some(body) = post(m.client_port, "/v3/maintenance/status", "{}") else { return false };
         matches!((json_field(&body, "leader"), json_field(&body, "member_id")), (Some(leader), Some(me)) if leader == me)
     }
+}
+
+/// The last lines of a member's log, for an error.
+fn log_tail(m: &Member) -> String {
+    let log = std::fs::read_to_string(m.dir.path().join("etcd.log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().rev().take(3).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
 }
 
 /// Whether the member on `port` is healthy (`GET /health` says `"health":"true"`).
