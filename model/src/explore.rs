@@ -8,21 +8,23 @@ use crate::system::LockSystem;
 use stateright::Model;
 use std::net::{SocketAddr, TcpListener};
 
-/// Resolves `addr`, insisting on loopback, and picks a free port where it says 0.
-pub fn loopback_addr(addr: &str) -> Result<SocketAddr, String> {
+/// Binds `addr`, insisting on loopback (port 0 picks a free port). The caller keeps the
+/// listener until the Explorer binds the same address, so that no other process takes the port
+/// while the counterexample is searched for.
+pub fn loopback_listener(addr: &str) -> Result<TcpListener, String> {
     let parsed: SocketAddr = addr.parse().map_err(|e| format!("--addr {addr:?} is not an address like 127.0.0.1:3000 ({e})"))?;
     if !parsed.ip().is_loopback() {
         return Err(format!("--addr {addr}: the Explorer serves on loopback only (127.0.0.0/8 or ::1)"));
     }
     // Binding first gives a clear error (Stateright's own bind panics) and resolves port 0.
-    let listener = TcpListener::bind(parsed).map_err(|e| format!("cannot listen on {parsed}: {e}"))?;
-    listener.local_addr().map_err(|e| e.to_string())
+    TcpListener::bind(parsed).map_err(|e| format!("cannot listen on {parsed}: {e}"))
 }
 
 /// Finds the scenario's counterexample, prints the link that opens it, and serves until the
 /// process is stopped.
 pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptions, json: bool) -> Result<(), String> {
-    let addr = loopback_addr(addr)?;
+    let listener = loopback_listener(addr)?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let cell = check(scenario, setup.clone(), options);
     let found = cell.invariants.iter().find_map(|r| counterexample_trace(&cell, r.invariant).map(|t| (r.invariant, t)));
     if json {
@@ -64,6 +66,7 @@ pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptio
     // The Explorer's checker discovers nothing until asked to run: ask as soon as it listens,
     // so that its property list shows the counterexample too.
     std::thread::spawn(move || request_run_to_completion(addr));
+    drop(listener);
     LockSystem::new(served).checker().serve(addr);
     Ok(())
 }

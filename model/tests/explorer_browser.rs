@@ -4,7 +4,7 @@
 //! it when missing).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,30 +21,28 @@ impl Drop for Served {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts `check explore` and returns it with the counterexample link it printed.
+/// Starts `check explore` on a port it picks and returns it with the counterexample link it
+/// printed.
 fn explore(scenario: &str, timing: &str) -> (Served, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_check"))
-        .args(["explore", scenario, "--timing", timing, "--addr", &addr])
+        .args(["explore", scenario, "--timing", timing, "--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("check explore starts");
     let stdout = child.stdout.take().unwrap();
-    let served = Served(child);
+    let mut served = Served(child);
     let link = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
         .find_map(|l| l.trim().strip_prefix("http://").filter(|l| l.contains("/#/steps/")).map(|l| format!("http://{l}")))
         .expect("check explore prints the counterexample link");
+    let addr = link.trim_start_matches("http://").split('/').next().unwrap().to_string();
     // The link is printed before the server listens: wait for the port, or the browser shows
-    // "refused to connect" and never asks again.
-    let started = Instant::now();
+    // "refused to connect" and never asks again. A process that ended will never listen.
     while TcpStream::connect(&addr).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(120), "check explore did not listen on {addr} within 120 s");
+        if let Ok(Some(status)) = served.0.try_wait() {
+            panic!("check explore ended ({status}) before listening on {addr}");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     (served, link)
