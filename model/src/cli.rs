@@ -6,10 +6,10 @@
 //! The exit status is 1 when a verdict differs from the scenario's recorded expectation, 2 on a
 //! usage error.
 
-use crate::check::{check, SearchOptions};
+use crate::check::{check, CellResult, SearchOptions};
 use crate::report::{counterexample_text, markdown_table, matrix_header, matrix_row, records, surprises, RecordIn};
 use crate::scenario::{Scenario, SCENARIOS};
-use crate::setup::{Setup, Timing};
+use crate::setup::{Hazards, Setup};
 use crate::{out, outln};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use redlock_client::judge::Property;
@@ -46,8 +46,13 @@ enum Command {
         #[command(flatten)]
         search: SearchArgs,
     },
-    /// Render `check --json` output (read on stdin) as the README's markdown verdict matrix.
-    Table,
+    /// Render `check --json` output (read on stdin) as the README's markdown verdict matrix, or
+    /// with `--npc` as its NPC table (which needs the whole default matrix).
+    Table {
+        /// The NPC table: each verdict by the hazards lifted (N, P, C).
+        #[arg(long)]
+        npc: bool,
+    },
     /// Audit recorded histories (NDJSON from the client's recorder; `-` reads stdin) with the
     /// same judge as the model. Several files of one machine are merged by their stamps.
     History {
@@ -119,9 +124,14 @@ enum TimingArg {
 #[derive(Args, Clone, Debug)]
 struct Overrides {
     /// Timing mode (default: both for `run`, async for `explore`; sync when --skew or --delay
-    /// is given).
-    #[arg(long, value_enum)]
+    /// is given). `sync` lifts no hazard, `async` all three.
+    #[arg(long, value_enum, conflicts_with = "lift")]
     timing: Option<TimingArg>,
+    /// The hazards to leave unbounded: a comma-separated subset of N (network delay), P
+    /// (process pause) and C (clock drift and jumps), or `none`; the others keep their sync
+    /// bounds. `--lift N,P,C` is `--timing async`, `--lift none` is `--timing sync`.
+    #[arg(long, value_name = "N,P,C", value_parser = Hazards::parse)]
+    lift: Option<Hazards>,
     /// Lock servers.
     #[arg(long)]
     servers: Option<u8>,
@@ -146,14 +156,15 @@ struct Overrides {
 }
 
 impl Overrides {
-    /// The timing modes to check: the one asked for; else sync alone when a flag bounds what
-    /// only sync bounds (`--skew`, `--delay`); else `default`.
-    fn timings(&self, default: &[Timing]) -> Vec<Timing> {
-        match self.timing {
-            Some(TimingArg::Sync) => vec![Timing::Sync],
-            Some(TimingArg::Async) => vec![Timing::Async],
-            None if self.skew.is_some() || self.delay.is_some() => vec![Timing::Sync],
-            None => default.to_vec(),
+    /// The hazards to lift, one cell each: the ones asked for; else none (sync) when a flag
+    /// bounds what only sync bounds (`--skew`, `--delay`); else `default`.
+    fn hazards(&self, default: &[Hazards]) -> Vec<Hazards> {
+        match (self.timing, self.lift) {
+            (Some(TimingArg::Sync), _) => vec![Hazards::NONE],
+            (Some(TimingArg::Async), _) => vec![Hazards::ALL],
+            (None, Some(lifted)) => vec![lifted],
+            (None, None) if self.skew.is_some() || self.delay.is_some() => vec![Hazards::NONE],
+            (None, None) => default.to_vec(),
         }
     }
 
@@ -167,9 +178,13 @@ impl Overrides {
             if s.bounds.delay.is_none() {
                 return Err(format!(
                     "--delay bounds message delay, which the {} cell of {} leaves unbounded{}",
-                    s.timing,
+                    s.lifted,
                     s.scenario,
-                    if s.timing == Timing::Async { ": use it with --timing sync" } else { " (its claim is about slow messages)" }
+                    if s.lifted.delay {
+                        ": use it with --timing sync, or a --lift without N"
+                    } else {
+                        " (its claim is about slow messages)"
+                    }
                 ));
             }
             s.bounds.delay = Some(delay);
@@ -178,9 +193,9 @@ impl Overrides {
             if s.bounds.skew.is_none() {
                 return Err(format!(
                     "--skew bounds clock rates, which the {} cell of {} leaves unbounded{}",
-                    s.timing,
+                    s.lifted,
                     s.scenario,
-                    if s.timing == Timing::Async { ": use it with --timing sync" } else { "" }
+                    if s.lifted.clock { ": use it with --timing sync, or a --lift without C" } else { "" }
                 ));
             }
             s.bounds.skew = Some(skew);
@@ -196,17 +211,39 @@ pub struct Plan {
     command: Planned,
     json: bool,
     options: SearchOptions,
+    /// What the command does differently from what it literally asked (printed on stderr).
+    notes: Vec<String>,
 }
 
 #[derive(Debug)]
 enum Planned {
+    /// Every scenario in both timing modes and with each hazard lifted alone ([`crate::npc`]).
+    DefaultMatrix,
     Matrix(Vec<(&'static Scenario, Setup)>),
-    List { json: bool },
-    Table,
-    History { files: Vec<String>, json: bool },
-    Bench { run_budget: Duration, scaling: Option<PathBuf>, scenarios: Vec<&'static Scenario> },
-    BenchRun { setup: Setup, search: crate::bench::Search },
-    Explore { scenario: &'static Scenario, setup: Setup, addr: String },
+    List {
+        json: bool,
+    },
+    Table {
+        npc: bool,
+    },
+    History {
+        files: Vec<String>,
+        json: bool,
+    },
+    Bench {
+        run_budget: Duration,
+        scaling: Option<PathBuf>,
+        scenarios: Vec<&'static Scenario>,
+    },
+    BenchRun {
+        setup: Setup,
+        search: crate::bench::Search,
+    },
+    Explore {
+        scenario: &'static Scenario,
+        setup: Setup,
+        addr: String,
+    },
 }
 
 fn scenario(name: &str) -> Result<&'static Scenario, String> {
@@ -258,21 +295,27 @@ pub enum ParseError {
 fn plan(cli: Cli) -> Result<Plan, String> {
     let mut json = cli.search.json;
     let mut options = options(&cli.search)?;
+    let mut notes = Vec::new();
     let command = match cli.command {
-        None => Planned::Matrix(SCENARIOS.iter().flat_map(|sc| Timing::BOTH.map(|t| (sc, sc.setup(t)))).collect()),
+        None => Planned::DefaultMatrix,
         Some(Command::List { json: j }) => Planned::List { json: j || json },
         Some(Command::Run { scenario: name, overrides, search }) => {
             let sc = scenario(&name)?;
             json |= search.json;
             options = self::options(&search)?;
-            let cells = overrides
-                .timings(&Timing::BOTH)
-                .into_iter()
-                .map(|t| overrides.apply(sc.setup(t)).map(|s| (sc, s)))
-                .collect::<Result<Vec<_>, _>>()?;
+            let asked = overrides.hazards(&[Hazards::NONE, Hazards::ALL]);
+            if let Some(lifted) = overrides.lift.filter(|l| l.and(sc.liftable()) != *l) {
+                let kept = lifted.without(sc.liftable());
+                notes.push(format!(
+                    "{} keeps {kept} bounded in both timing modes (its claim is about the other hazards): --lift {lifted} checks its {} cell",
+                    sc.name,
+                    sc.setup_lifted(lifted).lifted
+                ));
+            }
+            let cells = asked.into_iter().map(|h| overrides.apply(sc.setup_lifted(h)).map(|s| (sc, s))).collect::<Result<Vec<_>, _>>()?;
             Planned::Matrix(cells)
         }
-        Some(Command::Table) => Planned::Table,
+        Some(Command::Table { npc }) => Planned::Table { npc },
         Some(Command::History { files, json: j }) => Planned::History { files, json: j || json },
         Some(Command::Bench { run_budget, scaling, scenarios }) => {
             if !(1..=86_400).contains(&run_budget) {
@@ -288,30 +331,47 @@ fn plan(cli: Cli) -> Result<Plan, String> {
         Some(Command::BenchRun { scenario: name, search, overrides }) => {
             let sc = scenario(&name)?;
             let search = crate::bench::Search::from_name(&search).ok_or_else(|| format!("--search {search}: dfs-symmetry, dfs or bfs"))?;
-            let timing = overrides.timings(&[Timing::Sync])[0];
-            Planned::BenchRun { setup: overrides.apply(sc.setup(timing))?, search }
+            let lifted = overrides.hazards(&[Hazards::NONE])[0];
+            Planned::BenchRun { setup: overrides.apply(sc.setup_lifted(lifted))?, search }
         }
         Some(Command::Explore { scenario: name, overrides, addr }) => {
             let sc = scenario(&name)?;
-            let timing = overrides.timings(&[Timing::Async])[0];
-            Planned::Explore { scenario: sc, setup: overrides.apply(sc.setup(timing))?, addr }
+            let lifted = overrides.hazards(&[Hazards::ALL])[0];
+            Planned::Explore { scenario: sc, setup: overrides.apply(sc.setup_lifted(lifted))?, addr }
         }
     };
-    Ok(Plan { command, json, options })
+    Ok(Plan { command, json, options, notes })
 }
 
 /// Does what a checked command line asks. `Ok(false)`: a verdict or an audit found something
 /// (exit status 1).
 pub fn run(plan: Plan) -> Result<bool, String> {
-    let Plan { command, json, options } = plan;
+    let Plan { command, json, options, notes } = plan;
+    for note in notes {
+        eprintln!("note: {note}");
+    }
     match command {
+        Planned::DefaultMatrix => {
+            let started = Instant::now();
+            if !json {
+                outln!("{}", matrix_header());
+            }
+            let mut printed = Ok(());
+            let results = crate::npc::matrix(options, |_, cell| {
+                if printed.is_ok() {
+                    printed = print_cell(cell, json);
+                }
+            });
+            printed?;
+            report_cells(&results, started, json, false)
+        }
         Planned::Matrix(cells) => check_cells(cells, options, json),
         Planned::List { json } => {
             for sc in SCENARIOS {
                 if json {
                     let expected: Vec<_> =
                         sc.expected.iter().map(|(i, s, a)| serde_json::json!({"property": i.name(), "sync": s, "async": a})).collect();
-                    let line = serde_json::json!({"scenario": sc.name, "claim": sc.claim, "source": sc.source, "expected": expected});
+                    let line = serde_json::json!({"scenario": sc.name, "claim": sc.claim, "source": sc.source, "expected": expected, "liftable": sc.liftable()});
                     outln!("{line}");
                 } else {
                     outln!("{:<26} {}", sc.name, sc.claim);
@@ -319,7 +379,7 @@ pub fn run(plan: Plan) -> Result<bool, String> {
             }
             Ok(true)
         }
-        Planned::Table => table(),
+        Planned::Table { npc } => table(npc),
         Planned::History { files, json } => crate::audit::run(&files, json),
         Planned::Bench { run_budget, scaling, scenarios } => bench(run_budget, scaling, scenarios, options.threads, json),
         Planned::BenchRun { setup, search } => {
@@ -335,6 +395,18 @@ pub fn run(plan: Plan) -> Result<bool, String> {
     }
 }
 
+/// Prints one checked cell: its NDJSON records, or its row of the matrix.
+fn print_cell(cell: &CellResult, json: bool) -> Result<(), String> {
+    if json {
+        for r in records(cell) {
+            outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+        }
+    } else {
+        outln!("{}", matrix_row(cell));
+    }
+    Ok(())
+}
+
 /// Checks cells, prints them, and says whether all matched their expectations.
 fn check_cells(cells: Vec<(&'static Scenario, Setup)>, options: SearchOptions, json: bool) -> Result<bool, String> {
     let started = Instant::now();
@@ -344,15 +416,16 @@ fn check_cells(cells: Vec<(&'static Scenario, Setup)>, options: SearchOptions, j
     }
     for (scenario, setup) in cells {
         let cell = check(scenario, setup, options);
-        if json {
-            for r in records(&cell) {
-                outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
-            }
-        } else {
-            outln!("{}", matrix_row(&cell));
-        }
+        print_cell(&cell, json)?;
         results.push((scenario, cell));
     }
+    report_cells(&results, started, json, true)
+}
+
+/// After the cells: the counterexamples and the differences from the expectations.
+/// The default matrix prints the counterexamples of its timing modes only (`mixed: false`);
+/// those of a cell that lifts some hazards are one `check run --lift` away.
+fn report_cells(results: &[(&'static Scenario, CellResult)], started: Instant, json: bool, mixed: bool) -> Result<bool, String> {
     let surprises: Vec<String> = results.iter().flat_map(|(_, c)| surprises(c)).collect();
     if !json {
         outln!(
@@ -360,7 +433,7 @@ fn check_cells(cells: Vec<(&'static Scenario, Setup)>, options: SearchOptions, j
             results.len(),
             started.elapsed().as_secs_f64()
         );
-        for (scenario, cell) in &results {
+        for (scenario, cell) in results.iter().filter(|(_, c)| mixed || c.setup.lifted.mode().is_some()) {
             out!("{}", counterexample_text(scenario, cell, "http://127.0.0.1:3000"));
         }
         if !surprises.is_empty() {
@@ -376,8 +449,9 @@ fn check_cells(cells: Vec<(&'static Scenario, Setup)>, options: SearchOptions, j
     Ok(surprises.is_empty())
 }
 
-/// `check table`: the README's matrix from `check --json` on stdin, every record checked.
-fn table() -> Result<bool, String> {
+/// `check table`: the README's matrix (or NPC table) from `check --json` on stdin, every
+/// record checked.
+fn table(npc: bool) -> Result<bool, String> {
     let mut records = Vec::new();
     for (n, line) in std::io::stdin().lines().enumerate() {
         let line = line.map_err(|e| format!("reading stdin: {e}"))?;
@@ -386,9 +460,10 @@ fn table() -> Result<bool, String> {
         }
         let record: RecordIn = serde_json::from_str(&line).map_err(|e| format!("line {}: not a `check --json` record: {e}", n + 1))?;
         let sc = scenario(&record.scenario).map_err(|e| format!("line {}: {e}", n + 1))?;
-        if !matches!(record.timing.as_str(), "sync" | "async") {
-            return Err(format!("line {}: timing {:?} is neither sync nor async", n + 1, record.timing));
+        if !matches!(record.timing.as_str(), "sync" | "async") && Hazards::parse(&record.timing).is_err() {
+            return Err(format!("line {}: timing {:?} is neither sync, async nor a set of hazards (N,P,C)", n + 1, record.timing));
         }
+        Hazards::from_letters(&record.unbounded).map_err(|e| format!("line {}: {e}", n + 1))?;
         if record.kind == "invariant" && !sc.judged().iter().any(|p| p.name() == record.property) {
             let known = Property::from_name(&record.property).map_or("is no property of the judge", |_| "is not judged in this scenario");
             return Err(format!("line {}: {:?} {known} ({})", n + 1, record.property, sc.name));
@@ -398,7 +473,11 @@ fn table() -> Result<bool, String> {
     if records.is_empty() {
         return Err("no records on stdin: pipe `check --json` into `check table`".into());
     }
-    out!("{}", markdown_table(&records));
+    if npc {
+        out!("{}", crate::npc::npc_table(&records)?);
+    } else {
+        out!("{}", markdown_table(&records));
+    }
     Ok(true)
 }
 

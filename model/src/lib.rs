@@ -38,6 +38,7 @@
 //! - [`properties`]: invariants and their `Sometimes` witnesses.
 //! - [`symmetry`]: representatives for server and client symmetry.
 //! - [`check`]: deciding a cell; counting states; shortest counterexamples.
+//! - [`npc`]: the default matrix with each hazard lifted alone, and the NPC table.
 //! - [`trace`], [`view`], [`report`]: timelines, the Explorer's views, the matrix and JSON.
 //! - [`cli`]: the `check` command line, parsed and checked apart from running it.
 //! - [`explore`]: serving the Explorer on a counterexample.
@@ -55,6 +56,7 @@ pub mod client;
 pub mod etcd;
 pub mod explore;
 pub mod msg;
+pub mod npc;
 pub mod output;
 pub mod properties;
 pub mod report;

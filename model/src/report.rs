@@ -3,7 +3,7 @@
 
 use crate::check::{CellResult, Cut, Verdict};
 use crate::scenario::{Expected, Scenario};
-use crate::setup::Setup;
+use crate::setup::{Hazards, Setup};
 use crate::system::LockSystem;
 use crate::trace::{render, Step, Trace};
 use redlock_client::judge::Property as Invariant;
@@ -43,7 +43,13 @@ impl From<&Setup> for Config {
 #[derive(Clone, Debug, Serialize)]
 pub struct Record {
     pub scenario: &'static str,
-    pub timing: &'static str,
+    /// `sync`, `async`, or the hazards lifted (`N`, `P,C`) for a cell that lifts some.
+    pub timing: String,
+    /// The hazards the cell was asked to lift: `[]` for sync, `["N", "P", "C"]` for async.
+    pub lifted: Hazards,
+    /// The hazards the cell leaves unbounded: what it lifts, as far as the scenario lifts them,
+    /// and any it leaves unbounded in both modes.
+    pub unbounded: Hazards,
     pub property: &'static str,
     /// `invariant` (an `Always` property of the judge) or `witness` (a `Sometimes` property
     /// that shows the invariants were not passed vacuously; `holds` means an example exists).
@@ -77,7 +83,9 @@ pub fn records(cell: &CellResult) -> Vec<Record> {
     let setup = &cell.setup;
     let base = |property: &'static str, kind: &'static str, expected, verdict| Record {
         scenario: setup.scenario,
-        timing: setup.timing.name(),
+        timing: setup.lifted.to_string(),
+        lifted: setup.lifted,
+        unbounded: setup.unbounded(),
         property,
         kind,
         expected,
@@ -130,7 +138,7 @@ pub fn surprises(cell: &CellResult) -> Vec<String> {
             out.push(format!(
                 "{} {} {}: expected {}, found {}{}",
                 cell.setup.scenario,
-                cell.setup.timing,
+                cell.setup.lifted,
                 r.invariant,
                 r.expected,
                 r.verdict,
@@ -143,7 +151,7 @@ pub fn surprises(cell: &CellResult) -> Vec<String> {
             out.push(format!(
                 "{} {} witness {} ({}) was {}",
                 cell.setup.scenario,
-                cell.setup.timing,
+                cell.setup.lifted,
                 w.name,
                 w.meaning,
                 if w.found == Some(false) { "never found: the invariants pass vacuously" } else { "not found in the budget" }
@@ -166,7 +174,7 @@ pub fn matrix_header() -> String {
 /// One row of the verdict matrix; an unexpected verdict is marked with `!`.
 pub fn matrix_row(cell: &CellResult) -> String {
     let setup = &cell.setup;
-    let mut line = format!("{:<26} {:<6} {:>10} {:>7.2}", setup.scenario, setup.timing.name(), cell.unique_states, cell.seconds);
+    let mut line = format!("{:<26} {:<6} {:>10} {:>7.2}", setup.scenario, setup.lifted.to_string(), cell.unique_states, cell.seconds);
     for inv in Invariant::ALL {
         let cellv = match cell.invariants.iter().find(|r| r.invariant == inv) {
             None => "-".to_string(),
@@ -212,10 +220,10 @@ pub fn counterexample_text(scenario: &Scenario, cell: &CellResult, explorer_base
         }
         let _ = writeln!(
             out,
-            "   Explorer: {explorer_base}{}  (serve it with: cargo run --bin check -- explore {} --timing {}{})",
+            "   Explorer: {explorer_base}{}  (serve it with: cargo run --bin check -- explore {} {}{})",
             trace.explorer_path,
             scenario.name,
-            cell.setup.timing,
+            cell.setup.lifted.flag(),
             if cx_setup.servers != cell.setup.servers { format!(" --servers {}", cx_setup.servers) } else { String::new() }
         );
     }
@@ -231,6 +239,8 @@ pub struct RecordIn {
     pub kind: String,
     pub verdict: String,
     pub expected: String,
+    /// The hazards the cell leaves unbounded (letters).
+    pub unbounded: Vec<String>,
 }
 
 /// The README's verdict matrix, rendered from `check --json` records: one row per scenario,

@@ -8,7 +8,7 @@
 //! the Hacker News discussion, ZooKeeper and Chubby); KKKZOZ's *Talk about Redlock* (network
 //! delay, process pause, clock drift).
 
-use crate::setup::{Bounds, Encoding, Resource, Restart, Service, Setup, Timing, Tokens};
+use crate::setup::{Bounds, Encoding, Hazards, Resource, Restart, Service, Setup, Timing, Tokens};
 use redlock_client::judge::Property as Invariant;
 use serde::Serialize;
 use std::fmt;
@@ -68,6 +68,40 @@ impl Scenario {
     pub fn setup(&self, timing: Timing) -> Setup {
         Setup { judged: self.judged(), ..(self.build)(timing) }
     }
+
+    /// The hazards this scenario's async cell lifts: those whose bound differs between its
+    /// sync and async setups. A scenario keeps a hazard bounded in both modes when its claim is
+    /// about another (the pause scenarios keep delays and clocks exact), and a clock jump
+    /// beyond the drift bound is a clock hazard.
+    pub fn liftable(&self) -> Hazards {
+        let (sync, unbounded) = (self.setup(Timing::Sync), self.setup(Timing::Async));
+        Hazards {
+            delay: sync.bounds.delay != unbounded.bounds.delay,
+            pause: sync.bounds.pause != unbounded.bounds.pause,
+            clock: sync.bounds.skew != unbounded.bounds.skew || sync.clock_jump.is_some(),
+        }
+    }
+
+    /// The scenario's setup with the hazards `lifted` unbounded, as far as the scenario lifts
+    /// them at all ([`Scenario::liftable`]): the sync setup with the async bound of each hazard
+    /// lifted. What it lifts is the setup's `lifted`, so a request that lifts every liftable
+    /// hazard is the async cell, and one that lifts none of them the sync cell.
+    pub fn setup_lifted(&self, lifted: Hazards) -> Setup {
+        let lifted = lifted.and(self.liftable());
+        if lifted == Hazards::NONE {
+            return self.setup(Timing::Sync);
+        }
+        if lifted == self.liftable() {
+            return self.setup(Timing::Async);
+        }
+        let (sync, unbounded) = (self.setup(Timing::Sync), self.setup(Timing::Async).bounds);
+        let bounds = Bounds {
+            delay: if lifted.delay { unbounded.delay } else { sync.bounds.delay },
+            pause: if lifted.pause { unbounded.pause } else { sync.bounds.pause },
+            skew: if lifted.clock { unbounded.skew } else { sync.bounds.skew },
+        };
+        Setup { lifted, bounds, ..sync }
+    }
 }
 
 const ME: Invariant = Invariant::MutualExclusion;
@@ -95,6 +129,7 @@ fn base(scenario: &'static str, timing: Timing) -> Setup {
         scenario,
         judged: Vec::new(),
         timing,
+        lifted: Hazards::of(timing),
         bounds: bounds(timing),
         servers: 1,
         clients: 2,

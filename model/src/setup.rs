@@ -35,6 +35,128 @@ impl fmt::Display for Timing {
     }
 }
 
+/// The timing hazards a cell lifts, Kleppmann's three: **N**etwork delay (messages take any
+/// time), **P**rocess pause (pauses last any time), **C**lock drift (clocks run at any rate and
+/// jump beyond the drift bound). `sync` lifts none, `async` all three; a cell that lifts some
+/// shows which hazard a verdict rests on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hazards {
+    pub delay: bool,
+    pub pause: bool,
+    pub clock: bool,
+}
+
+impl Hazards {
+    pub const NONE: Hazards = Hazards { delay: false, pause: false, clock: false };
+    pub const ALL: Hazards = Hazards { delay: true, pause: true, clock: true };
+    /// Each hazard alone, in the order N, P, C.
+    pub const EACH: [Hazards; 3] = [
+        Hazards { delay: true, pause: false, clock: false },
+        Hazards { delay: false, pause: true, clock: false },
+        Hazards { delay: false, pause: false, clock: true },
+    ];
+
+    /// What a timing mode lifts.
+    pub fn of(timing: Timing) -> Hazards {
+        match timing {
+            Timing::Sync => Hazards::NONE,
+            Timing::Async => Hazards::ALL,
+        }
+    }
+
+    /// The timing mode that lifts exactly these, if one does.
+    pub fn mode(self) -> Option<Timing> {
+        match self {
+            Hazards::NONE => Some(Timing::Sync),
+            Hazards::ALL => Some(Timing::Async),
+            _ => None,
+        }
+    }
+
+    /// Parses `--lift`: a comma-separated subset of the letters `N`, `P`, `C` (or `none`).
+    pub fn parse(text: &str) -> Result<Hazards, String> {
+        let mut lifted = Hazards::NONE;
+        if text.trim().eq_ignore_ascii_case("none") {
+            return Ok(lifted);
+        }
+        for letter in text.split(',').map(str::trim) {
+            let hazard = match letter.to_ascii_uppercase().as_str() {
+                "N" => &mut lifted.delay,
+                "P" => &mut lifted.pause,
+                "C" => &mut lifted.clock,
+                _ => {
+                    return Err(format!(
+                        "--lift takes a comma-separated subset of N (network delay), P (process pause) and C (clock \
+                         drift), or none; not {letter:?}"
+                    ))
+                }
+            };
+            if *hazard {
+                return Err(format!("--lift names {} twice", letter.to_ascii_uppercase()));
+            }
+            *hazard = true;
+        }
+        Ok(lifted)
+    }
+
+    /// The set from its letters (as `check --json` writes it).
+    pub fn from_letters(letters: &[String]) -> Result<Hazards, String> {
+        if letters.is_empty() {
+            return Ok(Hazards::NONE);
+        }
+        Hazards::parse(&letters.join(",")).map_err(|_| format!("{letters:?} is not a set of the hazards N, P and C"))
+    }
+
+    /// The letters lifted, in the order N, P, C.
+    pub fn letters(self) -> Vec<&'static str> {
+        [(self.delay, "N"), (self.pause, "P"), (self.clock, "C")].into_iter().filter(|(on, _)| *on).map(|(_, l)| l).collect()
+    }
+
+    /// How many hazards are lifted.
+    pub fn count(self) -> usize {
+        self.letters().len()
+    }
+
+    /// The hazards lifted here or in `other`.
+    pub fn or(self, other: Hazards) -> Hazards {
+        Hazards { delay: self.delay || other.delay, pause: self.pause || other.pause, clock: self.clock || other.clock }
+    }
+
+    /// The hazards lifted both here and in `other`.
+    pub fn and(self, other: Hazards) -> Hazards {
+        Hazards { delay: self.delay && other.delay, pause: self.pause && other.pause, clock: self.clock && other.clock }
+    }
+
+    /// The hazards lifted here but not in `other`.
+    pub fn without(self, other: Hazards) -> Hazards {
+        Hazards { delay: self.delay && !other.delay, pause: self.pause && !other.pause, clock: self.clock && !other.clock }
+    }
+
+    /// The command-line flag that asks for these: `--timing sync`, `--timing async`, `--lift N,P`.
+    pub fn flag(self) -> String {
+        match self.mode() {
+            Some(timing) => format!("--timing {timing}"),
+            None => format!("--lift {self}"),
+        }
+    }
+}
+
+impl fmt::Display for Hazards {
+    /// `sync`, `async`, or the letters lifted (`N`, `N,P`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mode() {
+            Some(timing) => f.write_str(timing.name()),
+            None => f.write_str(&self.letters().join(",")),
+        }
+    }
+}
+
+impl Serialize for Hazards {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.letters().serialize(serializer)
+    }
+}
+
 /// How a Redis server survives a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,6 +266,10 @@ pub struct Setup {
     /// The invariants this run judges (each with its witnesses).
     pub judged: Vec<redlock_client::judge::Property>,
     pub timing: Timing,
+    /// The hazards this run lifts: the timing mode's, or a subset (`check run --lift`). A
+    /// setup that lifts some but not all is built from the sync one with the async bounds of
+    /// what it lifts, and keeps `timing` sync.
+    pub lifted: Hazards,
     pub bounds: Bounds,
     /// Lock servers (Redis nodes, or one ZooKeeper-style service).
     pub servers: u8,
@@ -209,6 +335,18 @@ impl Setup {
     }
 
     /// Checks that the parameters describe a system the model can explore.
+    /// The hazards this setup leaves unbounded, whatever it was asked to lift: a bound that is
+    /// `None`, or a clock jump allowed beyond the drift bound. A scenario may keep a hazard
+    /// bounded in both modes (the pause scenarios' exact clocks) or lift one in both
+    /// (`redlock-slow-replies`' delays); the NPC table places each cell by this set.
+    pub fn unbounded(&self) -> Hazards {
+        Hazards {
+            delay: self.bounds.delay.is_none(),
+            pause: self.bounds.pause.is_none(),
+            clock: self.bounds.skew.is_none() || (self.clock_jump.is_some() && self.lifted.clock),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let fail = |msg: String| Err(msg);
         if self.servers == 0 {

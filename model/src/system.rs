@@ -18,7 +18,7 @@ use crate::actor::{ActorState, LockActor, Role};
 use crate::client::{Client, ClientState, Due, Pause};
 use crate::msg::{Msg, Timer};
 use crate::server::{Server, ServerState};
-use crate::setup::{Restart, Setup, Timing, Window};
+use crate::setup::{Restart, Setup, Window};
 use redlock_client::event::{ClientId, Event, Fault, NodeId};
 use redlock_client::judge::{Judge, Property as Invariant};
 use redlock_client::protocol::Reply;
@@ -435,7 +435,7 @@ impl LockSystem {
             Action::ClockJump { server, by } => {
                 s.budget.jumps -= 1;
                 let mut state = self.server_state(&s, server).clone();
-                state.jump(by, setup.timing == Timing::Sync);
+                state.jump(by, !setup.lifted.clock);
                 self.set_server(&mut s, server, state);
                 events.push(Event::Fault { fault: Fault::ClockJump { node: NodeId(server as u32), by_ms: by as i64 } });
             }

@@ -84,6 +84,12 @@ fn bad_arguments_get_clear_errors() {
         (&["bench", "--run-budget", "0"], "--run-budget must be between 1 and 86400"),
         (&["run", "redlock", "--timing", "async", "--delay", "1"], "use it with --timing sync"),
         (&["run", "redlock-slow-replies", "--delay", "1"], "its claim is about slow messages"),
+        (&["run", "redlock", "--lift", "X"], "--lift takes a comma-separated subset of N (network delay)"),
+        (&["run", "redlock", "--lift", "N,N"], "--lift names N twice"),
+        (&["run", "redlock", "--lift", ""], "--lift takes a comma-separated subset"),
+        (&["run", "redlock", "--lift", "C", "--skew", "1"], "use it with --timing sync, or a --lift without C"),
+        (&["run", "redlock", "--lift", "N", "--delay", "1"], "use it with --timing sync, or a --lift without N"),
+        (&["run", "redlock", "--lift", "N", "--timing", "sync"], "cannot be used with"),
     ];
     for (args, message) in cases {
         let out = check(args);
@@ -110,4 +116,54 @@ fn table_renders_json_records_and_refuses_garbage() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("line 1: not a `check --json` record"));
+}
+
+fn json_records(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn verdict<'a>(records: &'a [serde_json::Value], property: &str) -> &'a str {
+    records.iter().find(|r| r["property"] == property).and_then(|r| r["verdict"].as_str()).unwrap_or_else(|| panic!("{property}"))
+}
+
+/// Kleppmann's hazards one at a time, on one Redis node: a clock that runs fast breaks mutual
+/// exclusion alone; unbounded delays alone do not (the client's validity check counts them).
+#[test]
+fn lift_checks_one_hazard_at_a_time_and_says_so_in_the_records() {
+    let out = check(&["run", "single-node", "--lift", "C", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = json_records(&out);
+    assert_eq!(records[0]["timing"], "C");
+    assert_eq!(records[0]["lifted"], serde_json::json!(["C"]));
+    assert_eq!(records[0]["unbounded"], serde_json::json!(["C"]));
+    assert_eq!(records[0]["expected"], "undecided", "the literature records no expectation for one hazard alone");
+    assert_eq!(verdict(&records, "mutual_exclusion"), "violated");
+    assert_eq!(records[0]["config"]["skew"], serde_json::Value::Null);
+    assert_eq!(records[0]["config"]["delay"], 0);
+
+    let out = check(&["run", "single-node", "--lift", "N", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = json_records(&out);
+    assert_eq!(records[0]["unbounded"], serde_json::json!(["N"]));
+    assert_eq!(verdict(&records, "mutual_exclusion"), "holds");
+
+    // --timing is --lift of nothing or of everything.
+    let out = check(&["run", "single-node", "--lift", "N,P,C", "--json"]);
+    let records = json_records(&out);
+    assert_eq!(records[0]["timing"], "async");
+    assert_eq!(records[0]["lifted"], serde_json::json!(["N", "P", "C"]));
+}
+
+/// A scenario that keeps a hazard bounded in both modes says so rather than pretending to lift it.
+#[test]
+fn lifting_a_hazard_the_scenario_keeps_bounded_is_said_out_loud() {
+    let out = check(&["run", "pause-unfenced", "--lift", "N", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pause-unfenced keeps N bounded in both timing modes"), "{}", stderr(&out));
+    let records = json_records(&out);
+    assert_eq!(records[0]["timing"], "sync");
+    assert_eq!(records[0]["unbounded"], serde_json::json!([]));
+    // Its async cell lifts the pause alone.
+    let out = check(&["run", "pause-unfenced", "--timing", "async", "--json"]);
+    assert_eq!(json_records(&out)[0]["unbounded"], serde_json::json!(["P"]));
 }
