@@ -153,17 +153,26 @@ struct Overrides {
     /// Sync delay bound: a message arrives within this many ticks (a sync cell's bound).
     #[arg(long)]
     delay: Option<u8>,
+    /// Sync pause bound: a client pause lasts at most this many ticks (a sync cell's bound).
+    #[arg(long)]
+    pause_bound: Option<u8>,
+    /// The holder writes only while more validity is left than this many ticks.
+    #[arg(long)]
+    write_margin: Option<u8>,
+    /// The client's per-node timeout in ticks.
+    #[arg(long)]
+    node_timeout: Option<u8>,
 }
 
 impl Overrides {
     /// The hazards to lift, one cell each: the ones asked for; else none (sync) when a flag
-    /// bounds what only sync bounds (`--skew`, `--delay`); else `default`.
+    /// bounds what only sync bounds (`--skew`, `--delay`, `--pause-bound`); else `default`.
     fn hazards(&self, default: &[Hazards]) -> Vec<Hazards> {
         match (self.timing, self.lift) {
             (Some(TimingArg::Sync), _) => vec![Hazards::NONE],
             (Some(TimingArg::Async), _) => vec![Hazards::ALL],
             (None, Some(lifted)) => vec![lifted],
-            (None, None) if self.skew.is_some() || self.delay.is_some() => vec![Hazards::NONE],
+            (None, None) if self.skew.is_some() || self.delay.is_some() || self.pause_bound.is_some() => vec![Hazards::NONE],
             (None, None) => default.to_vec(),
         }
     }
@@ -199,6 +208,30 @@ impl Overrides {
                 ));
             }
             s.bounds.skew = Some(skew);
+        }
+        if let Some(pause) = self.pause_bound {
+            if s.bounds.pause.is_none() {
+                return Err(format!(
+                    "--pause-bound bounds process pauses, which the {} cell of {} leaves unbounded: use it with --timing sync, or a --lift without P",
+                    s.lifted, s.scenario
+                ));
+            }
+            if pause == 0 || pause >= s.ttl {
+                return Err(format!("--pause-bound {pause} ticks must be at least 1 and below the TTL ({} ticks)", s.ttl));
+            }
+            s.bounds.pause = Some(pause);
+        }
+        if let Some(margin) = self.write_margin {
+            if margin >= s.ttl {
+                return Err(format!("--write-margin {margin} ticks is not below the TTL ({} ticks): no holder could ever write", s.ttl));
+            }
+            s.write_margin = margin;
+        }
+        if let Some(timeout) = self.node_timeout {
+            if timeout == 0 {
+                return Err("--node-timeout 0 ticks is impossible: no reply could ever count".into());
+            }
+            s.node_timeout = timeout;
         }
         s.validate()?;
         Ok(s)

@@ -22,6 +22,10 @@ pub struct Config {
     pub pause_bound: Option<u8>,
     /// The message delay bound in ticks (`None`: unbounded).
     pub delay: Option<u8>,
+    /// The holder writes only while more validity than this is left (ticks).
+    pub write_margin: u8,
+    /// The client's per-node timeout (ticks).
+    pub node_timeout: u8,
 }
 
 impl From<&Setup> for Config {
@@ -35,6 +39,8 @@ impl From<&Setup> for Config {
             skew: s.bounds.skew,
             pause_bound: s.bounds.pause,
             delay: s.bounds.delay,
+            write_margin: s.write_margin,
+            node_timeout: s.node_timeout,
         }
     }
 }

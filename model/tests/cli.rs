@@ -90,6 +90,10 @@ fn bad_arguments_get_clear_errors() {
         (&["run", "redlock", "--lift", "C", "--skew", "1"], "use it with --timing sync, or a --lift without C"),
         (&["run", "redlock", "--lift", "N", "--delay", "1"], "use it with --timing sync, or a --lift without N"),
         (&["run", "redlock", "--lift", "N", "--timing", "sync"], "cannot be used with"),
+        (&["run", "pause-unfenced", "--pause-bound", "0"], "--pause-bound 0 ticks must be at least 1 and below the TTL"),
+        (&["run", "pause-unfenced", "--timing", "async", "--pause-bound", "1"], "use it with --timing sync, or a --lift without P"),
+        (&["run", "pause-unfenced", "--write-margin", "4"], "--write-margin 4 ticks is not below the TTL (4 ticks)"),
+        (&["run", "redlock", "--node-timeout", "0"], "--node-timeout 0 ticks is impossible"),
     ];
     for (args, message) in cases {
         let out = check(args);
@@ -166,4 +170,25 @@ fn lifting_a_hazard_the_scenario_keeps_bounded_is_said_out_loud() {
     // Its async cell lifts the pause alone.
     let out = check(&["run", "pause-unfenced", "--timing", "async", "--json"]);
     assert_eq!(json_records(&out)[0]["unbounded"], serde_json::json!(["P"]));
+}
+
+/// The pause scenarios' sync verdict rests on two numbers, and both can be moved from the
+/// command line: a pause longer than the holder's write margin breaks the unfenced resource; a
+/// margin that covers the pause restores it.
+#[test]
+fn the_pause_bound_and_the_write_margin_decide_pause_unfenced_in_sync() {
+    let verdict_with = |extra: &[&str]| {
+        let mut args = vec!["run", "pause-unfenced", "--json"];
+        args.extend_from_slice(extra);
+        let out = check(&args);
+        let records = json_records(&out);
+        (verdict(&records, "no_lost_update").to_string(), records[0]["config"].clone(), out.status.code())
+    };
+    let (v, config, code) = verdict_with(&["--pause-bound", "2"]);
+    assert_eq!((v.as_str(), code), ("violated", Some(1)), "a verdict that differs from the preset fails the run");
+    assert_eq!(config["pause_bound"], 2);
+    assert_eq!(config["write_margin"], 1);
+    let (v, config, code) = verdict_with(&["--pause-bound", "2", "--write-margin", "2"]);
+    assert_eq!((v.as_str(), code), ("holds", Some(0)));
+    assert_eq!(config["write_margin"], 2);
 }
