@@ -65,8 +65,9 @@ pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptio
     }
     // The Explorer's checker discovers nothing until asked to run: ask as soon as it listens,
     // so that its property list shows the counterexample too.
-    std::thread::spawn(move || request_run_to_completion(addr));
+    // The placeholder goes first: a request sent to it would be lost.
     drop(listener);
+    std::thread::spawn(move || request_run_to_completion(addr));
     LockSystem::new(served).checker().serve(addr);
     Ok(())
 }

@@ -121,6 +121,45 @@ pub enum Msg {
     },
 }
 
+impl Msg {
+    /// The same message with every client id in it renamed (client symmetry). The match names
+    /// every variant, so a new message with a client in it cannot be forgotten here. Lease ids
+    /// are named after their client (id = client + 1, as the TLA+ twin has it) and are kept:
+    /// an etcd-style store's clients are never renamed (`symmetry::for_setup`).
+    pub fn rename_clients(&self, client: impl Fn(u8) -> u8) -> Msg {
+        match *self {
+            Msg::GetReply { owner } => Msg::GetReply { owner: owner.map(client) },
+            Msg::CheckSequencer { client: c, token } => Msg::CheckSequencer { client: client(c), token },
+            Msg::SequencerValid { client: c, valid } => Msg::SequencerValid { client: client(c), valid },
+            Msg::Acquire { .. }
+            | Msg::Expire { .. }
+            | Msg::Extend { .. }
+            | Msg::Release
+            | Msg::Delete
+            | Msg::Get
+            | Msg::AcquireReply { .. }
+            | Msg::ExtendReply { .. }
+            | Msg::GrantLease
+            | Msg::LeaseGranted { .. }
+            | Msg::CreateIfAbsent { .. }
+            | Msg::Created { .. }
+            | Msg::Taken { .. }
+            | Msg::TxnFailed
+            | Msg::WatchDeletion { .. }
+            | Msg::Freed
+            | Msg::KeepAlive { .. }
+            | Msg::KeptAlive { .. }
+            | Msg::RevokeLease { .. }
+            | Msg::DeleteKey { .. }
+            | Msg::Claim { .. }
+            | Msg::Read { .. }
+            | Msg::Write { .. }
+            | Msg::ReadReply { .. }
+            | Msg::WriteReply { .. } => self.clone(),
+        }
+    }
+}
+
 impl fmt::Display for Msg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let token = |t: &Option<u64>| t.map(|t| format!(" token {t}")).unwrap_or_default();
@@ -205,4 +244,26 @@ pub enum Timer {
     // Resource.
     /// Apply `client`'s write whose token was checked (check-then-write resource).
     Apply { client: u8 },
+}
+
+impl Timer {
+    /// The same timer with its client renamed (client symmetry); every variant named, as in
+    /// [`Msg::rename_clients`].
+    pub fn rename_clients(self, client: impl Fn(u8) -> u8) -> Timer {
+        match self {
+            Timer::LeaseExpire { client: c } => Timer::LeaseExpire { client: client(c) },
+            Timer::Apply { client: c } => Timer::Apply { client: client(c) },
+            Timer::Start
+            | Timer::Deadline
+            | Timer::Retry
+            | Timer::Work
+            | Timer::Write
+            | Timer::SendExpire
+            | Timer::Extend
+            | Timer::Release
+            | Timer::Expire
+            | Timer::Replicate { .. }
+            | Timer::LockDelay => self,
+        }
+    }
 }

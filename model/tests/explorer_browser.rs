@@ -31,21 +31,36 @@ fn explore(scenario: &str, timing: &str) -> (Served, String) {
         .expect("check explore starts");
     let stdout = child.stdout.take().unwrap();
     let mut served = Served(child);
-    let link = BufReader::new(stdout)
-        .lines()
+    let mut lines = BufReader::new(stdout).lines();
+    let link = lines
+        .by_ref()
         .map_while(Result::ok)
         .find_map(|l| l.trim().strip_prefix("http://").filter(|l| l.contains("/#/steps/")).map(|l| format!("http://{l}")))
         .expect("check explore prints the counterexample link");
+    // Keep reading what it prints after the link: a closed pipe would end it (SIGPIPE).
+    std::thread::spawn(move || lines.for_each(drop));
     let addr = link.trim_start_matches("http://").split('/').next().unwrap().to_string();
-    // The link is printed before the server listens: wait for the port, or the browser shows
-    // "refused to connect" and never asks again. A process that ended will never listen.
-    while TcpStream::connect(&addr).is_err() {
+    // The link is printed before the Explorer serves (until then `check explore` holds the
+    // port with a listener that answers nothing): wait until it answers, or the browser shows
+    // "refused to connect" and never asks again. A process that ended will never answer.
+    while !answers(&addr) {
         if let Ok(Some(status)) = served.0.try_wait() {
-            panic!("check explore ended ({status}) before listening on {addr}");
+            panic!("check explore ended ({status}) before serving on {addr}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     (served, link)
+}
+
+/// Whether the Explorer on `addr` answers a request for its status.
+fn answers(addr: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    if write!(stream, "GET /.status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut first = String::new();
+    BufReader::new(stream).read_line(&mut first).is_ok() && first.starts_with("HTTP/1.1 200")
 }
 
 /// A headless Chromium driven over the DevTools protocol: it loads a page and is asked for the
