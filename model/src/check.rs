@@ -105,6 +105,9 @@ pub struct SearchOptions {
     /// the cell says that the clock, not the state budget, stopped it.
     pub time_limit: Option<Duration>,
     pub threads: usize,
+    /// Search for counterexamples in the cell's own setup only. Otherwise a cell of more than
+    /// 3 servers is first searched with 3 (breadth-first search on 5 rarely ends in budget).
+    pub full_size: bool,
 }
 
 impl SearchOptions {
@@ -113,7 +116,7 @@ impl SearchOptions {
 
     /// A budget of `max_states` with two threads and no time limit.
     pub fn states(max_states: u64) -> SearchOptions {
-        SearchOptions { max_states, time_limit: None, threads: 2 }
+        SearchOptions { max_states, time_limit: None, threads: 2, full_size: false }
     }
 
     /// Steps the random walks of a cell may take (a part of `max_states`).
@@ -254,7 +257,7 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
         })
         .collect();
     let violated: Vec<Invariant> = invariants.iter().filter(|r| r.verdict == Verdict::Violated).map(|r| r.invariant).collect();
-    let mut counterexamples = counterexamples(&setup, &violated, options.shortest_states(), options.threads, deadline);
+    let mut counterexamples = counterexamples(&setup, &violated, &options, deadline);
     for &invariant in &violated {
         let Entry::Vacant(e) = counterexamples.entry(invariant) else { continue };
         let Some((path, racy)) = paths.get(invariant.name()) else { continue };
@@ -389,13 +392,13 @@ pub fn count_states(model: LockSystem, symmetric: bool, threads: usize) -> usize
 pub fn counterexamples(
     setup: &Setup,
     violated: &[Invariant],
-    max_states: u64,
-    threads: usize,
+    options: &SearchOptions,
     deadline: Option<Instant>,
 ) -> HashMap<Invariant, Counterexample> {
+    let (max_states, threads) = (options.shortest_states(), options.threads);
     let mut found = HashMap::new();
     let mut candidates = vec![setup.clone()];
-    if setup.servers > 3 {
+    if setup.servers > 3 && !options.full_size {
         candidates.insert(0, Setup { servers: 3, ..setup.clone() });
     }
     for candidate in candidates {

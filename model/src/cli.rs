@@ -113,6 +113,10 @@ struct SearchArgs {
     /// Checker threads.
     #[arg(long, default_value_t = 2, global = true)]
     threads: usize,
+    /// Find counterexamples in the cell's own setup (a 5-server cell's, say), not first in a
+    /// 3-server one.
+    #[arg(long, global = true)]
+    full_size: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
@@ -301,7 +305,7 @@ fn options(search: &SearchArgs) -> Result<SearchOptions, String> {
         }
         Some(s) => Some(Duration::from_secs(s)),
     };
-    Ok(SearchOptions { max_states: search.max_states, time_limit, threads: search.threads })
+    Ok(SearchOptions { max_states: search.max_states, time_limit, threads: search.threads, full_size: search.full_size })
 }
 
 /// Parses and checks a command line (`args[0]` is the program's name). Every mistake is an

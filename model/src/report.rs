@@ -226,11 +226,16 @@ pub fn counterexample_text(scenario: &Scenario, cell: &CellResult, explorer_base
         }
         let _ = writeln!(
             out,
-            "   Explorer: {explorer_base}{}  (serve it with: cargo run --bin check -- explore {} {}{})",
+            "   Explorer: {explorer_base}{}  (serve it with: cargo run --bin check -- explore {} {}{}{})",
             trace.explorer_path,
             scenario.name,
             cell.setup.lifted.flag(),
-            if cx_setup.servers != cell.setup.servers { format!(" --servers {}", cx_setup.servers) } else { String::new() }
+            if cx_setup.servers != scenario.setup(cell.setup.timing).servers {
+                format!(" --servers {}", cx_setup.servers)
+            } else {
+                String::new()
+            },
+            if cx_setup.servers > 3 { " --full-size" } else { "" }
         );
     }
     out

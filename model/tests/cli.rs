@@ -192,3 +192,31 @@ fn the_pause_bound_and_the_write_margin_decide_pause_unfenced_in_sync() {
     assert_eq!((v.as_str(), code), ("holds", Some(0)));
     assert_eq!(config["write_margin"], 2);
 }
+
+/// Kleppmann's clock-jump example at its own size: on 5 nodes, client 1 holds A, B, C; C's
+/// clock jumps; client 0 takes C, D, E. The nodes each client was granted share exactly the
+/// one that jumped.
+#[test]
+fn the_five_node_clock_jump_counterexample_is_kleppmanns_abc_cde() {
+    let out = check(&["run", "redlock-clock-jump", "--servers", "5", "--full-size", "--timing", "async", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = json_records(&out);
+    let me = records.iter().find(|r| r["property"] == "mutual_exclusion").unwrap();
+    assert_eq!(me["verdict"], "violated");
+    assert_eq!(me["counterexample_config"], serde_json::Value::Null, "the counterexample runs on the cell's own 5 nodes");
+    let mut keys: [std::collections::BTreeSet<u64>; 2] = Default::default();
+    let mut jumped = Vec::new();
+    for event in me["steps"].as_array().unwrap().iter().flat_map(|s| s["events"].as_array().unwrap()) {
+        match event["kind"].as_str() {
+            Some("key_set") => {
+                keys[event["owner"].as_u64().unwrap() as usize].insert(event["node"].as_u64().unwrap());
+            }
+            Some("fault") if event["fault"]["type"] == "clock_jump" => jumped.push(event["fault"]["node"].as_u64().unwrap()),
+            _ => {}
+        }
+    }
+    let shared: Vec<u64> = keys[0].intersection(&keys[1]).copied().collect();
+    assert!(keys[0].len() >= 3 && keys[1].len() >= 3, "each client holds a majority: {keys:?}");
+    assert_eq!(shared.len(), 1, "the majorities share one node: {keys:?}");
+    assert_eq!(jumped, shared, "the shared node is the one whose clock jumped");
+}
