@@ -9,7 +9,7 @@
 use crate::check::{check, CellResult, SearchOptions};
 use crate::report::{counterexample_text, markdown_table, matrix_header, matrix_row, records, surprises, RecordIn};
 use crate::scenario::{Scenario, SCENARIOS};
-use crate::setup::{Hazards, Setup};
+use crate::setup::{Hazards, Setup, Timing};
 use crate::{out, outln};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use redlock_client::judge::Property;
@@ -342,9 +342,16 @@ fn plan(cli: Cli) -> Result<Plan, String> {
             options = self::options(&search)?;
             let asked = overrides.hazards(&[Hazards::NONE, Hazards::ALL]);
             if let Some(lifted) = overrides.lift.filter(|l| l.and(sc.liftable()) != *l) {
-                let kept = lifted.without(sc.liftable());
+                let fixed = lifted.without(sc.liftable());
+                let always = fixed.and(sc.setup(Timing::Sync).unbounded());
+                let kept = fixed.without(always);
+                let how = match (always == Hazards::NONE, kept == Hazards::NONE) {
+                    (true, _) => format!("keeps {kept} bounded"),
+                    (false, true) => format!("leaves {always} unbounded"),
+                    (false, false) => format!("keeps {kept} bounded and leaves {always} unbounded"),
+                };
                 notes.push(format!(
-                    "{} keeps {kept} bounded in both timing modes (its claim is about the other hazards): --lift {lifted} checks its {} cell",
+                    "{} {how} in both timing modes (its claim is about the other hazards): --lift {lifted} checks its {} cell",
                     sc.name,
                     sc.setup_lifted(lifted).lifted
                 ));

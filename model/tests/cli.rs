@@ -167,6 +167,8 @@ fn lifting_a_hazard_the_scenario_keeps_bounded_is_said_out_loud() {
     let records = json_records(&out);
     assert_eq!(records[0]["timing"], "sync");
     assert_eq!(records[0]["unbounded"], serde_json::json!([]));
+    let out = check(&["run", "redlock-slow-replies", "--lift", "N", "--json"]);
+    assert!(stderr(&out).contains("redlock-slow-replies leaves N unbounded in both timing modes"), "{}", stderr(&out));
     // Its async cell lifts the pause alone.
     let out = check(&["run", "pause-unfenced", "--timing", "async", "--json"]);
     assert_eq!(json_records(&out)[0]["unbounded"], serde_json::json!(["P"]));
