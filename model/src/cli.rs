@@ -86,6 +86,21 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Trace validation: is a recorded history (NDJSON, one lock) a behaviour of the model?
+    /// Searches the model, with every hazard lifted, for a path that produces the history's
+    /// records in order; prints `accepted`, or the first record no path produces with model
+    /// states reached just before it. Exit status 1 unless accepted.
+    Validate {
+        /// The history (`-` reads stdin).
+        file: String,
+        /// The scenario whose system the history ran on (default: inferred from the history:
+        /// its node count, resource records and tokens).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// States the search may visit before it answers `undecided`.
+        #[arg(long, default_value_t = crate::validate::DEFAULT_MAX_STATES)]
+        states: u64,
+    },
     /// Serve the Stateright Explorer on a scenario's counterexample.
     Explore {
         scenario: String,
@@ -281,6 +296,11 @@ enum Planned {
         setup: Setup,
         addr: String,
     },
+    Validate {
+        file: String,
+        scenario: Option<&'static str>,
+        states: u64,
+    },
 }
 
 fn scenario(name: &str) -> Result<&'static Scenario, String> {
@@ -378,6 +398,13 @@ fn plan(cli: Cli) -> Result<Plan, String> {
             let lifted = overrides.hazards(&[Hazards::NONE])[0];
             Planned::BenchRun { setup: overrides.apply(sc.setup_lifted(lifted))?, search }
         }
+        Some(Command::Validate { file, scenario: name, states }) => {
+            if !(1_000..=crate::validate::MAX_STATES).contains(&states) {
+                return Err(format!("--states must be between 1000 and {}, not {states}", crate::validate::MAX_STATES));
+            }
+            let scenario = name.map(|n| scenario(&n).map(|s| s.name)).transpose()?;
+            Planned::Validate { file, scenario, states }
+        }
         Some(Command::Explore { scenario: name, overrides, addr }) => {
             let sc = scenario(&name)?;
             let lifted = overrides.hazards(&[Hazards::ALL])[0];
@@ -435,6 +462,16 @@ pub fn run(plan: Plan) -> Result<bool, String> {
         Planned::Explore { scenario, setup, addr } => {
             crate::explore::serve(scenario, setup, &addr, options, json)?;
             Ok(true)
+        }
+        Planned::Validate { file, scenario, states } => {
+            let records = crate::validate::read_history(&file)?;
+            let validation = crate::validate::validate(&records, scenario, states)?;
+            if json {
+                outln!("{}", serde_json::to_string(&validation).map_err(|e| e.to_string())?);
+            } else {
+                outln!("{validation}");
+            }
+            Ok(validation.accepted())
         }
     }
 }

@@ -140,6 +140,9 @@ impl Client {
     }
 
     pub fn on_timeout(&self, setup: &Setup, s: &mut ClientState, timer: Timer, o: &mut Out<crate::actor::LockActor>) {
+        if timer == Timer::Start {
+            Self::begin_again(s);
+        }
         if setup.service == crate::setup::Service::Etcd {
             let input = match timer {
                 Timer::Start => LeaseInput::Acquire,
@@ -154,7 +157,7 @@ impl Client {
                 Timer::Release => {
                     s.extend_at = None;
                     self.feed_lease(setup, s, LeaseInput::Release, o);
-                    return self.end(s, o);
+                    return self.end(setup, s, o);
                 }
                 _ => return self.work(setup, s, timer, o),
             };
@@ -181,7 +184,7 @@ impl Client {
             Timer::Release => {
                 s.extend_at = None;
                 self.feed(setup, s, Input::Release, o);
-                self.end(s, o);
+                self.end(setup, s, o);
             }
             _ => {}
         }
@@ -206,8 +209,17 @@ impl Client {
         }
     }
 
-    /// Whether `timer` may fire now, and whether it must fire before time passes.
+    /// Whether `timer` may fire now, and whether it must fire before time passes. A repeating
+    /// client (trace validation) is a process of the asynchronous model: it may take a due step
+    /// at any later moment, as a slow or descheduled process does.
     pub fn due(&self, setup: &Setup, s: &ClientState, timer: Timer) -> Due {
+        match self.due_on_clock(setup, s, timer) {
+            Due::Now if setup.repeat => Due::Whenever,
+            due => due,
+        }
+    }
+
+    fn due_on_clock(&self, setup: &Setup, s: &ClientState, timer: Timer) -> Due {
         let at = |t: Option<u8>| match t {
             Some(t) if t <= s.clock => Due::Now,
             _ => Due::No,
@@ -310,7 +322,7 @@ impl Client {
                     self.schedule_extension(setup, s, o);
                 }
                 LeaseOutput::ExtendFailed { .. } => {}
-                LeaseOutput::NotAcquired | LeaseOutput::Lost { .. } => self.end(s, o),
+                LeaseOutput::NotAcquired | LeaseOutput::Lost { .. } => self.end(setup, s, o),
             }
         }
         if s.lease.held_until().is_none()
@@ -327,10 +339,25 @@ impl Client {
     }
 
     /// The run is over: no timer of it may fire any more.
-    fn end(&self, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
+    fn end(&self, setup: &Setup, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
         s.step = Step::Done;
         for timer in [Timer::Deadline, Timer::Retry, Timer::Work, Timer::Write, Timer::Extend, Timer::Release] {
             o.cancel_timer(timer);
+        }
+        if setup.repeat {
+            o.set_timer(Timer::Start, model_timeout());
+        }
+    }
+
+    /// A repeating client's next acquisition starts from a fresh core; the round numbers go on,
+    /// so that a late reply to the last acquisition is not taken for one to this.
+    fn begin_again(s: &mut ClientState) {
+        if s.step == Step::Done {
+            s.lock = LockState { rounds: s.lock.rounds, ..LockState::new() };
+            s.lease = LeaseLockState::new();
+            s.extensions = 0;
+            s.read = None;
+            s.expire_pending = NodeSet::default();
         }
     }
 
@@ -356,7 +383,7 @@ impl Client {
                 s.retry_at = Some(s.clock.saturating_add(min_ms as u8));
                 o.set_timer(Timer::Retry, model_timeout());
             }
-            Output::Failed => self.end(s, o),
+            Output::Failed => self.end(setup, s, o),
             Output::Acquired { .. } => {
                 s.extensions = 0;
                 self.schedule_extension(setup, s, o);
@@ -373,7 +400,7 @@ impl Client {
                 self.schedule_extension(setup, s, o);
             }
             Output::ExtendFailed { .. } => {}
-            Output::Lost { .. } => self.end(s, o),
+            Output::Lost { .. } => self.end(setup, s, o),
         }
     }
 

@@ -67,5 +67,6 @@ pub mod setup;
 pub mod symmetry;
 pub mod system;
 pub mod trace;
+pub mod validate;
 pub mod view;
 pub mod walk;

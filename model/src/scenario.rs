@@ -148,6 +148,7 @@ fn base(scenario: &'static str, timing: Timing) -> Setup {
         resource: None,
         watchdog: false,
         max_extensions: 1,
+        repeat: false,
         restart: None,
         failover: false,
         clock_jump: None,

@@ -303,6 +303,12 @@ pub struct Setup {
     pub watchdog: bool,
     /// Extensions per hold, to keep the search finite.
     pub max_extensions: u8,
+    /// A client whose acquisition ended (released, failed, lost) starts another, as real
+    /// clients do: only trace validation (`validate.rs`) sets it, to follow runs with many
+    /// acquisitions; every scenario's client acquires once, to keep its search finite. Such a
+    /// client also takes its due steps at any later moment, as a process of the asynchronous
+    /// model may (the scenarios' clients pause only at their pause points).
+    pub repeat: bool,
     /// Crash and restart of a server, and how it restarts.
     pub restart: Option<Restart>,
     /// A failover of the replicated server may happen.

@@ -12,6 +12,7 @@ use redlock_conformance::history::histories_dir;
 use redlock_conformance::soak::config::LockService;
 use redlock_conformance::soak::run::RunOutcome;
 use redlock_conformance::soak::{soak, SoakOptions};
+use redlock_model::validate::Outcome;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,6 +35,10 @@ struct Args {
     /// Histories kept per invariant as examples of violations the model predicts.
     #[arg(long, default_value_t = 3)]
     examples: u64,
+    /// Validate each run's history against the model (`check validate`), visiting at most this
+    /// many states per run; the summary counts accepted, rejected and undecided histories.
+    #[arg(long, value_name = "STATES")]
+    validate: Option<u64>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -45,7 +50,12 @@ async fn main() -> ExitCode {
         only: args.only,
         histories: args.histories.unwrap_or_else(|| histories_dir("")),
         examples: args.examples,
+        validate: args.validate,
     };
+    if let Some(states) = options.validate.filter(|s| !(1_000..=redlock_model::validate::MAX_STATES).contains(s)) {
+        eprintln!("soak: --validate takes between 1000 and {} states, not {states}", redlock_model::validate::MAX_STATES);
+        return ExitCode::from(2);
+    }
     let total = options.only.map_or(options.runs, |_| 1);
     let seed = options.seed;
     let summary = soak(&options, |done, outcome| eprintln!("[{done:>5}/{total}] {}", line(seed, outcome))).await;
@@ -95,6 +105,15 @@ fn line(seed: u64, outcome: &RunOutcome) -> String {
         verdict.push(format!("ERROR {e}"));
     }
     let verdict = if verdict.is_empty() { "ok".to_string() } else { verdict.join(", ") };
+    let validation = match &outcome.validation {
+        Some(v) => match &v.outcome {
+            Outcome::Accepted => format!("; model path in {} states", v.states),
+            Outcome::Rejected { number, .. } => format!("; NO MODEL PATH past record {number}"),
+            Outcome::Undecided { number, .. } => format!("; validation undecided at record {number}"),
+            Outcome::Unsupported { reason } => format!("; not validated: {reason}"),
+        },
+        None => String::new(),
+    };
     let rerun = if outcome.unexpected() { format!("  (rerun: soak --seed {seed} --only {})", c.run) } else { String::new() };
     let servers = match c.service {
         LockService::Redis => format!("{} servers ({:?})", c.servers, c.persistence),
@@ -102,7 +121,7 @@ fn line(seed: u64, outcome: &RunOutcome) -> String {
     };
     let grants = outcome.records.iter().filter(|r| matches!(r.event, Event::Granted { .. })).count();
     format!(
-        "run {}: {servers}, {} clients, ttl {} ms, {}, faults [{}], {grants} grants -> {verdict}  {:.2} s{rerun}",
+        "run {}: {servers}, {} clients, ttl {} ms, {}, faults [{}], {grants} grants -> {verdict}{validation}  {:.2} s{rerun}",
         c.run,
         c.clients,
         c.ttl_ms,

@@ -37,6 +37,8 @@ pub struct SoakOptions {
     pub histories: PathBuf,
     /// Histories kept per invariant as examples of violations the model predicts.
     pub examples: u64,
+    /// Validate each run's history against the model, with this many states at most.
+    pub validate: Option<u64>,
 }
 
 /// Runs the soak; `progress` hears of each run as it ends.
@@ -58,7 +60,7 @@ pub async fn soak(options: &SoakOptions, mut progress: impl FnMut(u64, &RunOutco
     let mut summary = Summary::new(options.seed, dir.display().to_string());
     let mut examples: BTreeMap<&'static str, u64> = BTreeMap::new();
     for config in configs {
-        let outcome = run::run(config, &shared).await;
+        let outcome = run::run(config, &shared, options.validate).await;
         let example = outcome.violations().any(|(p, unsafe_here)| {
             let kept = examples.entry(p.name()).or_default();
             unsafe_here && *kept < options.examples && {
@@ -66,7 +68,8 @@ pub async fn soak(options: &SoakOptions, mut progress: impl FnMut(u64, &RunOutco
                 true
             }
         });
-        if outcome.unexpected() || example {
+        let unvalidated = outcome.validation.as_ref().is_some_and(|v| !v.accepted());
+        if outcome.unexpected() || example || unvalidated {
             keep(&dir, &outcome).map_err(|e| format!("keeping a history in {}: {e}", dir.display()))?;
             summary.kept += 1;
         }
@@ -98,6 +101,7 @@ fn keep(dir: &Path, outcome: &RunOutcome) -> std::io::Result<()> {
         "findings": outcome.findings,
         "unreported_losses": outcome.losses.as_ref().map(|l| l.unreported.clone()),
         "error": outcome.error,
+        "validation": outcome.validation,
     });
     std::fs::write(dir.join(format!("run-{run}.json")), serde_json::to_string_pretty(&about)?)
 }

@@ -3,7 +3,7 @@
 use super::config::{FaultKind, LockService, RegisterChoice, RunConfig, Workload};
 use super::faults::Injector;
 use super::losses::{self, Losses};
-use super::verdicts::{standing, Standing, Verdicts};
+use super::verdicts::{standing, validation_scenario, Standing, Verdicts};
 use super::workload::{self, ClientSpec};
 use crate::client_thread::{ClientThread, PauseGate};
 use crate::cluster::{Cluster, ClusterSpec, LockServers};
@@ -16,6 +16,7 @@ use crate::registers::{ApplyGap, RegisterSpec};
 use redlock_client::event::{Event, Fault, Record};
 use redlock_client::history::Finding;
 use redlock_client::judge::Property;
+use redlock_model::validate::{validate, Validation};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,10 @@ pub struct RunOutcome {
     pub error: Option<String>,
     pub seconds: f64,
     pub records: Vec<Record>,
+    /// Whether the model can produce the history (trace validation).
+    pub validation: Option<Validation>,
+    /// What validating took.
+    pub validation_seconds: f64,
 }
 
 impl RunOutcome {
@@ -67,7 +72,8 @@ fn grace(config: &RunConfig) -> Duration {
 }
 
 /// Runs one configuration.
-pub async fn run(config: RunConfig, shared: &Shared) -> RunOutcome {
+/// With `validate`, its history is validated against the model within that many states.
+pub async fn run(config: RunConfig, shared: &Shared, validate_states: Option<u64>) -> RunOutcome {
     let started = Instant::now();
     let history = History::new("soak-lock");
     let mut outcome = RunOutcome {
@@ -79,6 +85,8 @@ pub async fn run(config: RunConfig, shared: &Shared) -> RunOutcome {
         error: None,
         seconds: 0.0,
         records: Vec::new(),
+        validation: None,
+        validation_seconds: 0.0,
     };
     let result = drive(&config, shared, &history).await;
     outcome.records = history.records();
@@ -103,6 +111,14 @@ pub async fn run(config: RunConfig, shared: &Shared) -> RunOutcome {
         outcome.losses = Some(losses::account(&outcome.records, config.extend_interval_ms() * 1_000_000));
     }
     outcome.seconds = started.elapsed().as_secs_f64();
+    if let Some(states) = validate_states {
+        let validating = Instant::now();
+        match validate(&outcome.records, Some(validation_scenario(&config)), states) {
+            Ok(v) => outcome.validation = Some(v),
+            Err(e) => outcome.error = Some(format!("validating the history: {e}")),
+        }
+        outcome.validation_seconds = validating.elapsed().as_secs_f64();
+    }
     outcome
 }
 

@@ -4,6 +4,7 @@
 use super::config::FAULT_KINDS;
 use super::run::RunOutcome;
 use redlock_client::judge::Property;
+use redlock_model::validate::Outcome;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -24,6 +25,21 @@ pub struct ByService {
     pub violations_in_safe: u64,
     pub violations_in_unsafe: u64,
     pub unreported_losses: u64,
+}
+
+/// Trace validation of the runs' histories (`check validate`).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Validations {
+    pub accepted: u64,
+    pub rejected: u64,
+    /// The search's budget ran out first.
+    pub undecided: u64,
+    /// Histories outside what the model can follow.
+    pub unsupported: u64,
+    /// Validation's share of the soak's time.
+    pub seconds: f64,
+    /// States visited, in all.
+    pub states: u64,
 }
 
 /// What a soak found. With `--json`, printed as one object on the last line.
@@ -50,6 +66,7 @@ pub struct Summary {
     /// configurations) are kept.
     pub histories: String,
     pub kept: u64,
+    pub validation: Validations,
 }
 
 impl Summary {
@@ -69,6 +86,7 @@ impl Summary {
             harness_errors: 0,
             histories,
             kept: 0,
+            validation: Validations::default(),
         }
     }
 
@@ -106,6 +124,17 @@ impl Summary {
             self.unreported_losses += losses.unreported.len() as u64;
         }
         self.harness_errors += run.error.is_some() as u64;
+        if let Some(v) = &run.validation {
+            let counts = &mut self.validation;
+            match v.outcome {
+                Outcome::Accepted => counts.accepted += 1,
+                Outcome::Rejected { .. } => counts.rejected += 1,
+                Outcome::Undecided { .. } => counts.undecided += 1,
+                Outcome::Unsupported { .. } => counts.unsupported += 1,
+            }
+            counts.states += v.states;
+        }
+        self.validation.seconds += run.validation_seconds;
     }
 
     /// The summary for people.
@@ -138,6 +167,16 @@ impl Summary {
             "lost locks (with_lock runs): {} detected by the judge, {} reported in time, {} unreported",
             self.losses_detected, self.losses_reported, self.unreported_losses
         );
+        let v = &self.validation;
+        let validated = v.accepted + v.rejected + v.undecided + v.unsupported;
+        let _ = (validated > 0).then(|| {
+            writeln!(
+                out,
+                "trace validation (is each history a behaviour of the model?): {} accepted, {} rejected, {} undecided, {} not \
+             validated; {} states, {:.1} s",
+                v.accepted, v.rejected, v.undecided, v.unsupported, v.states, v.seconds
+            )
+        });
         let _ = writeln!(out, "harness errors: {}", self.harness_errors);
         let _ = writeln!(out, "histories kept: {} in {}", self.kept, self.histories);
         out

@@ -178,6 +178,22 @@ fn etcd_cells(config: &RunConfig, struck: &[FaultKind]) -> Vec<Cell> {
     cells
 }
 
+/// The scenario whose system a run's history is validated against (`check validate`): the
+/// lock service, encoding and resource of the run; the model sizes it from the history.
+pub fn validation_scenario(config: &RunConfig) -> &'static str {
+    match (config.service, config.workload) {
+        (LockService::Etcd, Workload::Writes { register }) if register.fenced_atomically() => "etcd-lease-revision",
+        (LockService::Etcd, Workload::Writes { .. }) => "etcd-lease",
+        (LockService::Etcd, _) => "etcd-slow-replies",
+        (LockService::Redis, Workload::Pitfall { pitfall }) => pitfall_scenario(pitfall),
+        // The crate's adapters: an equal token passes only from the holder that set the fence.
+        (LockService::Redis, Workload::Writes { register }) if register.fenced_atomically() => "fence-counter-restart-holder",
+        (LockService::Redis, Workload::Writes { register }) => register_scenario(register),
+        (LockService::Redis, Workload::Holds) if config.replica() => "failover-async-replica",
+        (LockService::Redis, Workload::Holds) => "redlock",
+    }
+}
+
 fn pitfall_scenario(pitfall: Pitfall) -> &'static str {
     match pitfall {
         Pitfall::PlainDel => "single-plain-del",
