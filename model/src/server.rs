@@ -140,6 +140,9 @@ impl Server {
                     Some(key) if key.owner == client => {
                         key.life = Some(setup.window(setup.ttl));
                         s.offset += 1;
+                        // The key is set again, with a new TTL: the shipped client records this
+                        // for every extension a node accepts (found by trace validation).
+                        s.events.push(Event::KeySet { node, owner, ttl_ms: Some(setup.ttl as u64) });
                         Reply::Ok { token: None }
                     }
                     _ => Reply::Refused,

@@ -355,9 +355,22 @@ fn expected(records: &[Record], f: &Facts) -> Vec<Expected> {
     let ns_per_tick = (f.ttl_ms.max(1) as u128 * 1_000_000 / MODEL_TTL as u128).max(1);
     let tick = |t_ns: u64| (t_ns.saturating_sub(start) as u128 / ns_per_tick) as u64;
     let mut crashed = BTreeSet::new();
+    let mut releasing = BTreeSet::new();
     let mut out = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let number = i as u64 + 1;
+        match r.event {
+            Event::ReleaseStarted { client } => {
+                releasing.insert(client);
+            }
+            Event::AcquireStarted { client } => {
+                releasing.remove(&client);
+            }
+            // The model's release is a command without an answer: a node's refusal of a
+            // release is not in its vocabulary.
+            Event::Refused { client, .. } if releasing.contains(&client) => continue,
+            _ => {}
+        }
         let event = match r.event.clone() {
             Event::Fault { fault: Fault::Crash { node, persisted } } => {
                 crashed.insert(node);
@@ -573,6 +586,34 @@ impl Search {
                 self.furthest = node.pos;
                 self.furthest_states.clear();
                 self.furthest_trail = node.trail.clone();
+            }
+            if std::env::var_os("VALIDATE_DEBUG").is_some() && node.pos == self.furthest && self.furthest_states.is_empty() {
+                let mut acts = Vec::new();
+                self.sys.actions(&node.state, &mut acts);
+                eprintln!(
+                    "-- at record {} ({} silent so far): {}",
+                    self.expected[node.pos].number,
+                    node.silent,
+                    self.render(&node.state).replace('\n', "; ")
+                );
+                for a in &acts {
+                    let shown = self.sys.step(&node.state, a).map(|(_, e)| shown(e));
+                    eprintln!("   {} -> {:?} prio {}", crate::trace::action_label(&self.sys, a), shown, self.priority(&node, a));
+                }
+                let mut st = node.state.clone();
+                for round in 0..3 {
+                    let mut acts = Vec::new();
+                    self.sys.actions(&st, &mut acts);
+                    let Some(t) = acts.iter().find(|a| matches!(a, Action::Tick { .. })) else { break };
+                    st = self.sys.step(&st, t).unwrap().0;
+                    let mut acts = Vec::new();
+                    self.sys.actions(&st, &mut acts);
+                    eprintln!("  after {} ticks: {}", round + 1, self.render(&st).replace('\n', "; "));
+                    for a in &acts {
+                        let shown = self.sys.step(&st, a).map(|(_, e)| shown(e));
+                        eprintln!("     {} -> {:?}", crate::trace::action_label(&self.sys, a), shown);
+                    }
+                }
             }
             if node.pos == self.furthest && self.furthest_states.len() < 3 {
                 self.furthest_states.push(node.state.clone());
