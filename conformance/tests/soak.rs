@@ -14,6 +14,8 @@ use std::time::Instant;
 /// than passing vacuously).
 const RUNS: u64 = 16;
 const SEED: u64 = 8;
+/// States each run's trace validation may visit (a count: the same answers on every machine).
+const VALIDATION_STATES: u64 = 40_000;
 
 #[test]
 fn drawn_configurations_are_a_function_of_the_seed() {
@@ -67,7 +69,16 @@ fn the_short_soak_meets_the_targets() {
     let histories = tempfile::tempdir().expect("a temporary directory");
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_soak"))
-        .args(["--runs", &RUNS.to_string(), "--seed", &SEED.to_string(), "--json", "--histories"])
+        .args([
+            "--runs",
+            &RUNS.to_string(),
+            "--seed",
+            &SEED.to_string(),
+            "--json",
+            "--validate",
+            &VALIDATION_STATES.to_string(),
+            "--histories",
+        ])
         .arg(histories.path())
         .output()
         .expect("the soak binary runs");
@@ -91,4 +102,11 @@ fn the_short_soak_meets_the_targets() {
     assert_eq!(summary["services"]["etcd"]["runs"], etcd.len() as u64, "{summary}");
     assert!(summary["histories"].as_str().unwrap().starts_with(histories.path().to_str().unwrap()));
     assert!(output.status.success(), "exit status {:?}", output.status);
+    // Every run's history went through trace validation; a rejection is a behaviour of the real
+    // client that the model cannot produce within the search's bounds: a finding to look at.
+    let v = &summary["validation"];
+    let counted: u64 = ["accepted", "rejected", "undecided", "unsupported"].iter().map(|k| v[k].as_u64().unwrap()).sum();
+    assert_eq!(counted, RUNS, "{v}");
+    assert_eq!(v["rejected"], 0, "{v}");
+    assert!(v["accepted"].as_u64().unwrap() > 0, "validation accepted no run: {v}");
 }

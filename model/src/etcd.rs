@@ -102,6 +102,11 @@ impl EtcdStore {
                     None => false,
                 };
                 let ours = self.key.is_some_and(|k| k.create_revision == token);
+                if renewed && ours {
+                    // The key lives on with its lease: the shipped client records a key set for
+                    // every keep-alive that finds its key (found by trace validation).
+                    events.push(Event::KeySet { node: NodeId(0), owner: ClientId(client as u32), ttl_ms: Some(setup.ttl as u64) });
+                }
                 o.send(src, Msg::KeptAlive { alive: renewed && ours });
             }
             Msg::RevokeLease { lease } => {

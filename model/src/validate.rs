@@ -27,7 +27,11 @@
 //! **Order.** Events of one client keep the order the history gives them. Events of different
 //! clients may be taken out of order within [`REORDER_WINDOW`] records: a client records what a
 //! server did when its thread reads the server's answer, not when the server acted, so two
-//! threads' records can come in the opposite order of what the servers did.
+//! threads' records can come in the opposite order of what the servers did. Narrower windows
+//! are tried first ([`WINDOWS`]).
+//!
+//! **Not compared**, besides durations: a node's refusal of a release (the model's release is a
+//! command without an answer).
 //!
 //! **The model's clients** start a new acquisition each time one ends (`Setup::repeat`), retry
 //! without limit and extend without limit, as the real workloads do; the search budget is in
@@ -49,6 +53,11 @@ use std::rc::Rc;
 
 /// Records of different clients may be matched out of order within this many records.
 pub const REORDER_WINDOW: usize = 8;
+
+/// The windows the search tries, in order, with their eighths of the budget: a narrow window
+/// leaves the search fewer ways to go wrong and finds most paths soonest; the widest is the one
+/// a rejection speaks for, and the one a rejection needs the most states for.
+pub const WINDOWS: [(usize, u64); 4] = [(2, 1), (3, 1), (5, 1), (REORDER_WINDOW, 5)];
 
 /// Silent steps (steps that show nothing the history records) the search takes between two
 /// matched records at most.
@@ -208,9 +217,36 @@ pub fn validate(records: &[Record], scenario: Option<&str>, max_states: u64) -> 
         return Ok(unsupported(format!("record {}: a resource value above 250 (the model's values are bytes)", e.number)));
     }
     let setup = setup_for(scenario.setup(Timing::Async), &facts)?;
-    let mut search = Search::new(setup, &facts, expected, max_states);
-    let outcome = search.run();
-    Ok(Validation { scenario: scenario.name, compared: search.expected.len(), records: records.len(), states: search.states, outcome })
+    let compared = expected.len();
+    let (mut states, mut furthest) = (0, None::<Outcome>);
+    for (window, eighths) in WINDOWS {
+        let share = (max_states / 8 * eighths).max(1);
+        let mut search = Search::new(setup.clone(), &facts, expected.clone(), share, window);
+        let outcome = search.run();
+        states += search.states;
+        let reached = |o: &Outcome| match o {
+            Outcome::Rejected { number, .. } | Outcome::Undecided { number, .. } => *number,
+            _ => u64::MAX,
+        };
+        match outcome {
+            Outcome::Accepted => return Ok(Validation { scenario: scenario.name, compared, records: records.len(), states, outcome }),
+            // Only the widest window's rejection covers every order the validation allows.
+            Outcome::Rejected { number, record, states: before } if window != REORDER_WINDOW => {
+                let undecided = Outcome::Undecided { number, record, states: before };
+                if furthest.as_ref().is_none_or(|f| reached(&undecided) > reached(f)) {
+                    furthest = Some(undecided);
+                }
+            }
+            Outcome::Rejected { .. } => furthest = Some(outcome),
+            other => {
+                if furthest.as_ref().is_none_or(|f| !matches!(f, Outcome::Rejected { .. }) && reached(&other) > reached(f)) {
+                    furthest = Some(other);
+                }
+            }
+        }
+    }
+    let outcome = furthest.expect("at least one window");
+    Ok(Validation { scenario: scenario.name, compared, records: records.len(), states, outcome })
 }
 
 fn join<'a>(names: impl Iterator<Item = &'a &'a str>) -> String {
@@ -518,6 +554,8 @@ struct Trail {
 struct Search {
     sys: LockSystem,
     expected: Vec<Expected>,
+    /// Records of different clients may be matched out of order within this many.
+    window: usize,
     max_states: u64,
     states: u64,
     /// The fewest silent steps each (state, progress) was reached with.
@@ -530,7 +568,7 @@ struct Search {
 }
 
 impl Search {
-    fn new(setup: Setup, f: &Facts, expected: Vec<Expected>, max_states: u64) -> Search {
+    fn new(setup: Setup, f: &Facts, expected: Vec<Expected>, max_states: u64, window: usize) -> Search {
         let mut sys = LockSystem::new(setup);
         sys.judge_in_state = false;
         let faults = crate::system::Budget {
@@ -544,6 +582,7 @@ impl Search {
         Search {
             sys,
             expected,
+            window,
             max_states,
             states: 0,
             seen: HashMap::new(),
@@ -724,7 +763,7 @@ impl Search {
     fn advance(&self, node: &Node, shown: &[Event]) -> Option<(usize, u32, TokenMap)> {
         let mut later = node.later;
         let mut tokens = node.tokens.clone();
-        let end = (node.pos + REORDER_WINDOW).min(self.expected.len());
+        let end = (node.pos + self.window).min(self.expected.len());
         for event in shown {
             let lane = lane(event);
             let offset =
