@@ -37,6 +37,9 @@ pub struct Budget {
     pub failovers: u8,
     pub client_crashes: u8,
     pub evictions: u8,
+    /// Messages the network may lose (trace validation only: a scenario's lost message is one
+    /// delayed past the end of the run, see [`crate::setup::Bounds`]).
+    pub losses: u8,
 }
 
 /// The whole system: actors, network, timers (Stateright's), the judge and the fault budget.
@@ -87,6 +90,9 @@ pub enum Action {
     ClientCrash { client: u8 },
     /// A server evicts the lock key before its expiry (memory pressure).
     Evict { server: u8 },
+    /// The oldest message from `src` to `dst` is lost, and the connection goes on with the next
+    /// (a client that reconnects after a reset).
+    Lose { src: usize, dst: usize },
 }
 
 /// A lock system built from a [`Setup`].
@@ -407,6 +413,15 @@ impl LockSystem {
                 }
             }
         }
+        if s.budget.losses > 0 {
+            if let Network::Ordered(flows) = &s.actors.network {
+                for ((src, dst), q) in flows {
+                    if !q.is_empty() {
+                        actions.push(Action::Lose { src: usize::from(*src), dst: usize::from(*dst) });
+                    }
+                }
+            }
+        }
     }
 
     fn apply_fault(&self, last: &SystemState, action: &Action, events: &mut Vec<Event>) -> Option<SystemState> {
@@ -500,6 +515,17 @@ impl LockSystem {
                 self.set_server(&mut s, server, state);
                 events.push(Event::KeyLost { node: NodeId(server as u32), owner: ClientId(key.owner as u32) });
             }
+            Action::Lose { src, dst } => {
+                s.budget.losses -= 1;
+                let Network::Ordered(flows) = &mut s.actors.network else { return None };
+                let key = (Id::from(src), Id::from(dst));
+                let flow = flows.get_mut(&key)?;
+                flow.pop_front()?;
+                if flow.is_empty() {
+                    flows.remove(&key);
+                }
+                events.push(Event::Fault { fault: Fault::MessageLost });
+            }
             Action::Deliver { .. } | Action::Timeout { .. } => unreachable!(),
         }
         Some(s)
@@ -547,6 +573,7 @@ impl Model for LockSystem {
                         failovers: setup.failover as u8,
                         client_crashes: setup.client_crash as u8,
                         evictions: setup.eviction as u8,
+                        losses: 0,
                     },
                 };
                 let mut events = Vec::new();

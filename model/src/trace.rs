@@ -94,6 +94,7 @@ pub fn action_label(sys: &LockSystem, action: &Action) -> String {
         Action::Failover { server, replica } => format!("fail over {} to replica {replica}", server_name(sys, *server)),
         Action::ClientCrash { client } => format!("crash {}", client_name(sys, *client)),
         Action::Evict { server } => format!("{} evicts the key", server_name(sys, *server)),
+        Action::Lose { src, dst } => format!("the network loses a message from {} to {}", name(sys, *src), name(sys, *dst)),
     }
 }
 
@@ -164,6 +165,9 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
                 server_name(sys, *server),
                 format!("{} EVICTS {whose} key before its expiry (memory pressure)", server_name(sys, *server)),
             )
+        }
+        Action::Lose { src, dst } => {
+            ("lose", name(sys, *src), format!("the network LOSES the oldest message from {} to {}", name(sys, *src), name(sys, *dst)))
         }
     }
 }

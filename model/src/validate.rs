@@ -77,6 +77,10 @@ pub const MAX_STATES: u64 = 100_000_000;
 /// duration.
 const MODEL_TTL: u8 = 12;
 
+/// Messages one recorded loss fault may have lost (a reset loses what was in flight on the
+/// connection: a request and its answer at most, or a few queued behind them).
+const LOSSES_PER_FAULT: u8 = 4;
+
 /// At most this many clients: the model's tick carries one bit per client.
 const MAX_CLIENTS: usize = 8;
 
@@ -184,6 +188,8 @@ struct Facts {
     failovers: u8,
     evictions: u8,
     client_crashes: u8,
+    /// Messages the harness made the network lose (a dropped connection, a one-way loss).
+    losses: u8,
     /// The lock's TTL as the history shows it (its first key's), in milliseconds.
     ttl_ms: u64,
 }
@@ -210,7 +216,7 @@ pub fn validate(records: &[Record], scenario: Option<&str>, max_states: u64) -> 
     if facts.clients.len() > MAX_CLIENTS {
         return Ok(unsupported(format!("{} clients; the model follows at most {MAX_CLIENTS}", facts.clients.len())));
     }
-    let expected = expected(records, &facts);
+    let expected = expected(records, &facts, scenario.setup(Timing::Async).service);
     if let Some(e) =
         expected.iter().find(|e| matches!(e.event, Event::ResourceRead { value, .. } | Event::WriteApplied { value, .. } if value > 250))
     {
@@ -282,6 +288,8 @@ fn facts(records: &[Record]) -> Result<Facts, String> {
             Event::Fault { fault: Fault::Failover { .. } } => f.failovers = f.failovers.saturating_add(1),
             Event::KeyLost { .. } => f.evictions = f.evictions.saturating_add(1),
             Event::ClientCrashed { .. } => f.client_crashes = f.client_crashes.saturating_add(1),
+            // A lost connection or a one-way loss can lose every message in flight on it.
+            Event::Fault { fault: Fault::MessageLost } => f.losses = f.losses.saturating_add(LOSSES_PER_FAULT),
             _ => {}
         }
     }
@@ -385,23 +393,32 @@ fn setup_for(template: Setup, f: &Facts) -> Result<Setup, String> {
 }
 
 /// The compared records, with the history's client ids renamed to the model's (by their order).
-fn expected(records: &[Record], f: &Facts) -> Vec<Expected> {
+fn expected(records: &[Record], f: &Facts, service: Service) -> Vec<Expected> {
     let rename = |c: ClientId| ClientId(f.clients.iter().position(|x| *x == c).unwrap_or(0) as u32);
     let start = records.first().map_or(0, |r| r.t_ns);
     let ns_per_tick = (f.ttl_ms.max(1) as u128 * 1_000_000 / MODEL_TTL as u128).max(1);
     let tick = |t_ns: u64| (t_ns.saturating_sub(start) as u128 / ns_per_tick) as u64;
     let mut crashed = BTreeSet::new();
     let mut releasing = BTreeSet::new();
+    let mut holding = BTreeSet::new();
     let mut out = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let number = i as u64 + 1;
         match r.event {
+            Event::Granted { client, .. } => {
+                holding.insert(client);
+            }
             Event::ReleaseStarted { client } => {
                 releasing.insert(client);
+                holding.remove(&client);
             }
-            Event::AcquireStarted { client } => {
+            Event::AcquireStarted { client } | Event::LockLost { client } => {
                 releasing.remove(&client);
+                holding.remove(&client);
             }
+            // The etcd client records a key set for each keep-alive that finds its key, when it
+            // reads the answer; the model's store records the key's creation only.
+            Event::KeySet { owner, .. } if service == Service::Etcd && holding.contains(&owner) => continue,
             // The model's release is a command without an answer: a node's refusal of a
             // release is not in its vocabulary.
             Event::Refused { client, .. } if releasing.contains(&client) => continue,
@@ -578,6 +595,7 @@ impl Search {
             failovers: f.failovers,
             client_crashes: f.client_crashes,
             evictions: f.evictions,
+            losses: f.losses,
         };
         Search {
             sys,
@@ -736,7 +754,8 @@ impl Search {
     /// Lower is explored sooner: steps of the next record's client, then other deliveries,
     /// then other actors' own steps, then time while the model's clock is not ahead of the
     /// next record's stamp, then faults, then time running ahead of the history; last what a
-    /// real run seldom does early: a client giving up on a node, a key or lease expiring.
+    /// real run seldom does early: a client giving up on a node, a key or lease expiring, a
+    /// message lost.
     fn priority(&self, node: &Node, action: &Action) -> u8 {
         let client_actor = match self.expected[node.pos].lane {
             Lane::Client(c) => Some(self.sys.client_index(c as u8)),
@@ -745,6 +764,7 @@ impl Search {
         match *action {
             Action::Timeout { timer: Timer::Deadline, .. } => 7,
             Action::Timeout { timer: Timer::Expire | Timer::LeaseExpire { .. }, .. } => 8,
+            Action::Lose { .. } => 9,
             // A request reaches its server at once, as on loopback: what it does there shows
             // (a key set) or it was refused, and a refusal is better taken early than late.
             Action::Deliver { dst, .. } if dst < self.sys.setup.servers as usize => EAGER,
