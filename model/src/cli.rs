@@ -446,6 +446,10 @@ pub fn run(plan: Plan) -> Result<bool, String> {
                     outln!("{line}");
                 } else {
                     outln!("{:<26} {}", sc.name, sc.claim);
+                    // What the table records, so that a reader need not run the cell to know it.
+                    let expected: Vec<String> =
+                        sc.expected.iter().map(|(i, s, a)| format!("{} {s} (sync) / {a} (async)", i.name())).collect();
+                    outln!("{:<26} expected: {}", "", expected.join("; "));
                 }
             }
             Ok(true)

@@ -202,6 +202,31 @@ pub fn matrix_row(cell: &CellResult) -> String {
     line
 }
 
+/// The flags that turn the scenario's `preset` into `setup`: what the Explorer needs to be
+/// given to show the same counterexample.
+fn override_flags(preset: &Setup, setup: &Setup) -> String {
+    let number = |flag: &str, preset: u8, actual: u8| (preset != actual).then(|| format!(" --{flag} {actual}"));
+    let bound = |flag: &str, preset: Option<u8>, actual: Option<u8>| match actual {
+        Some(b) if preset != actual => Some(format!(" --{flag} {b}")),
+        _ => None,
+    };
+    [
+        number("servers", preset.servers, setup.servers),
+        number("clients", preset.clients, setup.clients),
+        number("ttl", preset.ttl, setup.ttl),
+        number("attempts", preset.attempts, setup.attempts),
+        number("drift", preset.drift, setup.drift),
+        bound("skew", preset.bounds.skew, setup.bounds.skew),
+        bound("delay", preset.bounds.delay, setup.bounds.delay),
+        bound("pause-bound", preset.bounds.pause, setup.bounds.pause),
+        number("write-margin", preset.write_margin, setup.write_margin),
+        number("node-timeout", preset.node_timeout, setup.node_timeout),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// The counterexamples of a cell as readable text, with their Explorer links.
 pub fn counterexample_text(scenario: &Scenario, cell: &CellResult, explorer_base: &str) -> String {
     let mut out = String::new();
@@ -230,11 +255,7 @@ pub fn counterexample_text(scenario: &Scenario, cell: &CellResult, explorer_base
             trace.explorer_path,
             scenario.name,
             cell.setup.lifted.flag(),
-            if cx_setup.servers != scenario.setup(cell.setup.timing).servers {
-                format!(" --servers {}", cx_setup.servers)
-            } else {
-                String::new()
-            },
+            override_flags(&scenario.setup_lifted(cell.setup.lifted), &cx_setup),
             if cx_setup.servers > 3 { " --full-size" } else { "" }
         );
     }

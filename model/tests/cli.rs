@@ -52,6 +52,11 @@ fn list_names_every_scenario() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().count(), redlock_model::scenario::SCENARIOS.len());
     assert!(text.contains("\"scenario\":\"redlock-clock-jump\""));
+    // The text list says what each cell is expected to show, as the table records it.
+    let out = check(&["list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().filter(|l| l.trim_start().starts_with("expected: ")).count(), redlock_model::scenario::SCENARIOS.len());
+    assert!(text.contains("expected: owner_only_release violated (sync) / violated (async)"), "{text}");
 }
 
 #[test]
@@ -193,6 +198,11 @@ fn the_pause_bound_and_the_write_margin_decide_pause_unfenced_in_sync() {
     let (v, config, code) = verdict_with(&["--pause-bound", "2", "--write-margin", "2"]);
     assert_eq!((v.as_str(), code), ("holds", Some(0)));
     assert_eq!(config["write_margin"], 2);
+    // The Explorer command printed beside the counterexample carries the bound that made it,
+    // so that the Explorer shows the same counterexample.
+    let out = check(&["run", "pause-unfenced", "--pause-bound", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("explore pause-unfenced --timing sync --pause-bound 2)"), "{text}");
 }
 
 /// Kleppmann's clock-jump example at its own size: on 5 nodes, client 1 holds A, B, C; C's
