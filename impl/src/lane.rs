@@ -26,10 +26,9 @@
 use crate::commands::{Job, Outcome};
 use crate::error::NodeOutcome;
 use crate::event::{Event, NodeId};
-use crate::lock::{Ident, Shared};
+use crate::ident::Ident;
 use crate::node::Node;
-use crate::protocol::{Input, Output, Reply};
-use crate::time::LocalMillis;
+use crate::protocol::{Output, Reply};
 use redis::RedisResult;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
@@ -70,19 +69,14 @@ struct Lane {
 /// The lanes of one lock, one per node.
 pub(crate) struct Lanes {
     lanes: Vec<Lane>,
-    /// The lock's identity and state (its key and value, recorder and span).
-    shared: Arc<Shared>,
+    /// The lock's identity (its key and value, recorder and span).
+    ident: Arc<Ident>,
 }
 
 impl Lanes {
-    pub(crate) fn new(nodes: &[Arc<Node>], shared: Arc<Shared>) -> Lanes {
+    pub(crate) fn new(nodes: &[Arc<Node>], ident: Arc<Ident>) -> Lanes {
         let lanes = nodes.iter().map(|node| Lane { node: node.clone(), in_flight: None, queue: VecDeque::new() }).collect();
-        Lanes { lanes, shared }
-    }
-
-    /// The number of the lock's latest round: answers to earlier ones are stale.
-    pub(crate) fn round(&self) -> u32 {
-        self.shared.round()
+        Lanes { lanes, ident }
     }
 
     /// Queues a request to node `node` behind every earlier one. It goes out when the lanes are
@@ -90,18 +84,15 @@ impl Lanes {
     pub(crate) fn push(&mut self, node: usize, job: Job) {
         let lane = &mut self.lanes[node];
         if lane.in_flight.is_none() && lane.queue.is_empty() {
-            lane.start(job, &self.shared);
+            lane.start(job, &self.ident);
         } else {
             lane.queue.push_back(job);
         }
     }
 
-    /// Feeds one input observed before local time `now` to the lock's core, appends its outputs
-    /// to `outputs`, and queues the requests among them.
-    pub(crate) fn feed(&mut self, input: Input, now: LocalMillis, outputs: &mut Vec<Output>) {
-        let first = outputs.len();
-        self.shared.feed(input, now, outputs);
-        for output in &outputs[first..] {
+    /// Queues the requests among the core's `outputs`.
+    pub(crate) fn send(&mut self, outputs: &[Output]) {
+        for output in outputs {
             match *output {
                 Output::SendAcquire { node, round } => self.push(node, Job::Acquire { round }),
                 Output::SendExtend { node, round } => self.push(node, Job::Extend { round }),
@@ -115,7 +106,7 @@ impl Lanes {
     /// every lane; otherwise only lanes with a request not polled yet (the others have been
     /// polled in this same task poll, and wake the task when their answer comes).
     pub(crate) fn poll_answers(&mut self, cx: &mut Context<'_>, out: &mut Vec<Answer>, all: bool) {
-        let ident = &self.shared.ident;
+        let ident = &self.ident;
         let _span = ident.span.enter();
         for (index, lane) in self.lanes.iter_mut().enumerate() {
             if !all && !matches!(lane.in_flight, Some(InFlight::Request { polled: false, .. })) {
@@ -126,7 +117,7 @@ impl Lanes {
                     let Some(job) = lane.queue.pop_front() else {
                         break;
                     };
-                    lane.start(job, &self.shared);
+                    lane.start(job, &self.ident);
                 }
                 match lane.in_flight.as_mut().expect("a request in flight") {
                     InFlight::Request { job, started, request, polled, .. } => {
@@ -156,7 +147,7 @@ impl Lanes {
             if !lane.needs_driver(false) {
                 continue;
             }
-            let task = spawn_driver(handle, &self.shared, vec![(index, lane.take())]);
+            let task = spawn_driver(handle, &self.ident, vec![(index, lane.take())]);
             lane.in_flight = Some(InFlight::HandedOff(task));
         }
     }
@@ -173,20 +164,20 @@ impl Lanes {
             .map(|(index, lane)| (index, lane.take()))
             .collect();
         if !rest.is_empty() {
-            spawn_driver(handle, &self.shared, rest);
+            spawn_driver(handle, &self.ident, rest);
         }
     }
 }
 
 /// A task that drives `lanes` (with their indices) until each has nothing left.
-fn spawn_driver(handle: &tokio::runtime::Handle, shared: &Arc<Shared>, mut lanes: Vec<(usize, Lane)>) -> tokio::task::JoinHandle<()> {
-    let shared = shared.clone();
+fn spawn_driver(handle: &tokio::runtime::Handle, ident: &Arc<Ident>, mut lanes: Vec<(usize, Lane)>) -> tokio::task::JoinHandle<()> {
+    let ident = ident.clone();
     handle.spawn(async move {
         let mut sink = Vec::new();
         poll_fn(|cx| {
-            let _span = shared.ident.span.enter();
+            let _span = ident.span.enter();
             for (index, lane) in lanes.iter_mut() {
-                lane.poll_alone(*index, &shared, cx, &mut sink);
+                lane.poll_alone(*index, &ident, cx, &mut sink);
             }
             sink.clear();
             if lanes.iter().all(|(_, lane)| lane.in_flight.is_none() && lane.queue.is_empty()) {
@@ -215,29 +206,29 @@ impl Lane {
         Lane { node: self.node.clone(), in_flight: self.in_flight.take(), queue: std::mem::take(&mut self.queue) }
     }
 
-    fn start(&mut self, job: Job, shared: &Arc<Shared>) {
-        let (node, owner) = (self.node.clone(), shared.clone());
+    fn start(&mut self, job: Job, ident: &Arc<Ident>) {
+        let (node, owner) = (self.node.clone(), ident.clone());
         let open = node.open();
         let connected = open.is_some();
-        let request: Request = Box::pin(async move { node.send(open, job, &owner.ident.key).await });
+        let request: Request = Box::pin(async move { node.send(open, job, &owner.key).await });
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         self.in_flight = Some(InFlight::Request { job, started, request, connected, polled: false });
     }
 
     /// The same as [`Lanes::poll_answers`] for one lane driven by a task of its own.
-    fn poll_alone(&mut self, index: usize, shared: &Arc<Shared>, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
+    fn poll_alone(&mut self, index: usize, ident: &Arc<Ident>, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
         loop {
             if self.in_flight.is_none() {
                 let Some(job) = self.queue.pop_front() else {
                     return;
                 };
-                self.start(job, shared);
+                self.start(job, ident);
             }
             match self.in_flight.as_mut().expect("a request in flight") {
                 InFlight::Request { job, started, request, .. } => match request.as_mut().poll(cx) {
                     Poll::Pending => return,
                     Poll::Ready(result) => {
-                        out.push(answer(&shared.ident, index, *job, *started, result));
+                        out.push(answer(ident, index, *job, *started, result));
                         self.in_flight = None;
                     }
                 },

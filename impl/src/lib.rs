@@ -62,10 +62,12 @@
 //! The async client (feature `client`, on by default: tokio, redis-rs, rustls, tracing):
 //! - [`Client`], [`ClientBuilder`] (`config.rs`): configuration checked up front, one
 //!   [`ConfigError`] per mistake.
-//! - `lock.rs`: the driver of one lock: feeds the core with the client's monotonic clock,
-//!   carries out its outputs, draws the retry jitter, records and traces.
+//! - `lock.rs`: the driver of one lock, and the only one that feeds its core: with the client's
+//!   monotonic clock; it carries out the outputs, draws the retry jitter, records and traces.
 //! - `lane.rs`: the requests of one lock to each node, sent in order (see *Cancellation*) and
 //!   polled in place by the task that drives the lock (no task or channel per lock or node);
+//!   pure I/O, knowing of the lock only its identity (`ident.rs`: key, value, recorder, span),
+//!   so a request goes one way, lock → core → lanes → nodes, and answers come back to the lock;
 //!   `node.rs`: one lazily opened multiplexed connection per server; `commands.rs`: `SET NX PX`
 //!   and the Lua scripts, with keys and values as `KEYS`/`ARGV`, called by `EVALSHA`.
 //! - [`Guard`] (`guard.rs`) and [`Client::with_lock`] with its [`LockContext`]
@@ -231,6 +233,8 @@ pub mod fence;
 mod guard;
 #[cfg(feature = "client")]
 mod holding;
+#[cfg(feature = "client")]
+mod ident;
 #[cfg(feature = "client")]
 mod keep_alive;
 #[cfg(feature = "client")]

@@ -8,9 +8,9 @@ use crate::config::{Fencing, FENCE_KEY_SUFFIX};
 use crate::error::{AcquireError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released};
 use crate::event::{ClientId, Event, NodeId};
 use crate::holding::{Holding, Renewable};
+use crate::ident::Ident;
 use crate::lane::{Answer, Lanes};
 use crate::protocol::{Input, LockState, Loss, NodeSet, Output};
-use crate::recorder::Recorder;
 use crate::time::LocalMillis;
 use crate::value::LockValue;
 use rand::Rng;
@@ -19,22 +19,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::time::sleep_until;
-
-/// Who a lock is: what its requests carry, who records it, its tracing span.
-pub(crate) struct Ident {
-    pub(crate) key: LockKey,
-    pub(crate) client: ClientId,
-    recorder: Option<Arc<Recorder>>,
-    pub(crate) span: tracing::Span,
-}
-
-impl Ident {
-    pub(crate) fn record(&self, event: Event) {
-        if let Some(recorder) = &self.recorder {
-            recorder.record(&self.key.resource, event);
-        }
-    }
-}
 
 /// The protocol state of one lock.
 struct Core {
@@ -47,10 +31,19 @@ struct Core {
     loss: Option<LossReason>,
 }
 
+/// Feeds one input observed before local time `now` to the lock's core, appends its outputs to
+/// `outputs`, and queues the requests among them on the lanes: the one path from the lock to
+/// the core and on to the servers.
+fn feed(shared: &Shared, lanes: &mut Lanes, input: Input, now: LocalMillis, outputs: &mut Vec<Output>) {
+    let first = outputs.len();
+    shared.feed(input, now, outputs);
+    lanes.send(&outputs[first..]);
+}
+
 /// What the guard, the extender and the user's [`LockContext`](crate::LockContext) share.
 pub(crate) struct Shared {
     client: Arc<ClientInner>,
-    pub(crate) ident: Ident,
+    pub(crate) ident: Arc<Ident>,
     core: Mutex<Core>,
 }
 
@@ -61,7 +54,7 @@ impl Shared {
 
     /// Feeds one input to the core at local time `now`, a reading of the client's clock taken
     /// after the input happened; records and traces what the core decided, and appends every
-    /// output to `all` (the requests for [`Lanes::feed`] to queue).
+    /// output to `all` (the requests for [`Lanes::send`] to queue).
     pub(crate) fn feed(&self, input: Input, now: LocalMillis, all: &mut Vec<Output>) {
         let mut core = self.core();
         let first = all.len();
@@ -197,16 +190,16 @@ impl Lock {
     fn start(client: Arc<ClientInner>, resource: &str, runtime: tokio::runtime::Handle) -> Lock {
         let fence_key = (client.fencing == Fencing::Counter).then(|| format!("{resource}{FENCE_KEY_SUFFIX}"));
         let span = tracing::info_span!("lock", resource, client = client.client_id.0);
-        let ident = Ident {
+        let ident = Arc::new(Ident {
             key: LockKey { resource: resource.to_string(), fence_key, value: LockValue::random(), ttl_ms: client.params.ttl_ms },
             client: client.client_id,
             recorder: client.recorder.clone(),
             span,
-        };
+        });
         let core = Core { state: LockState::new(), validity_ms: 0, token: None, loss: None };
         let nodes = client.nodes.len();
+        let lanes = Lanes::new(&client.nodes, ident.clone());
         let shared = Arc::new(Shared { client, ident, core: Mutex::new(core) });
-        let lanes = Lanes::new(&shared.client.nodes, shared.clone());
         // Room for every output of one input (a request per node, a deadline, a decision), and
         // an answer per node, so that neither grows while the lock lives.
         let (outputs, answers) = (Vec::with_capacity(nodes + 4), Vec::with_capacity(nodes));
@@ -226,7 +219,8 @@ impl Lock {
         let mut outputs = std::mem::take(&mut self.outputs);
         outputs.clear();
         let now = self.shared.client.clock.now();
-        self.lanes().feed(input, now, &mut outputs);
+        let shared = self.shared.clone();
+        feed(&shared, self.lanes(), input, now, &mut outputs);
         outputs
     }
 
@@ -249,6 +243,7 @@ impl Lock {
         let mut retry_at = None;
         let mut answers = std::mem::take(&mut self.answers);
         let mut outcomes = std::mem::take(&mut self.outcomes);
+        let shared = self.shared.clone();
         let lanes = self.lanes.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
         let decided = poll_fn(|cx| {
             // A wake polls every lane; after that, in the same poll, only requests not polled
@@ -285,10 +280,10 @@ impl Lock {
                     let now = clock.now();
                     for answer in answers.drain(..) {
                         if let Answer::Round { round, node, reply, outcome } = answer {
-                            if round == lanes.round() {
+                            if round == shared.round() {
                                 outcomes.0[node] = Some(outcome);
                             }
-                            lanes.feed(Input::Reply { round, node, reply }, now, &mut outputs);
+                            feed(&shared, lanes, Input::Reply { round, node, reply }, now, &mut outputs);
                         }
                     }
                     continue;
@@ -303,7 +298,7 @@ impl Lock {
                     outcomes.0.iter_mut().filter(|o| o.is_none()).for_each(|o| *o = Some(NodeOutcome::TimedOut));
                 }
                 retry_at = None;
-                lanes.feed(input, clock.now(), &mut outputs);
+                feed(&shared, lanes, input, clock.now(), &mut outputs);
             }
         })
         .await;
