@@ -229,6 +229,12 @@ impl Overrides {
             s.bounds.skew = Some(skew);
         }
         if let Some(pause) = self.pause_bound {
+            if s.pauses == 0 {
+                return Err(format!(
+                    "--pause-bound bounds process pauses, and no client of {} pauses: it would change nothing",
+                    s.scenario
+                ));
+            }
             if s.bounds.pause.is_none() {
                 return Err(format!(
                     "--pause-bound bounds process pauses, which the {} cell of {} leaves unbounded: use it with --timing sync, or a --lift without P",

@@ -96,6 +96,7 @@ fn bad_arguments_get_clear_errors() {
         (&["run", "redlock", "--lift", "N", "--delay", "1"], "use it with --timing sync, or a --lift without N"),
         (&["run", "redlock", "--lift", "N", "--timing", "sync"], "cannot be used with"),
         (&["run", "pause-unfenced", "--pause-bound", "0"], "--pause-bound 0 ticks must be at least 1 and below the TTL"),
+        (&["run", "redlock", "--timing", "sync", "--pause-bound", "1"], "no client of redlock pauses: it would change nothing"),
         (&["run", "pause-unfenced", "--timing", "async", "--pause-bound", "1"], "use it with --timing sync, or a --lift without P"),
         (&["run", "pause-unfenced", "--write-margin", "4"], "--write-margin 4 ticks is not below the TTL (4 ticks)"),
         (&["run", "redlock", "--node-timeout", "0"], "--node-timeout 0 ticks is impossible"),
