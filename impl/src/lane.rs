@@ -112,30 +112,7 @@ impl Lanes {
             if !all && !matches!(lane.in_flight, Some(InFlight::Request { polled: false, .. })) {
                 continue;
             }
-            loop {
-                if lane.in_flight.is_none() {
-                    let Some(job) = lane.queue.pop_front() else {
-                        break;
-                    };
-                    lane.start(job, &self.ident);
-                }
-                match lane.in_flight.as_mut().expect("a request in flight") {
-                    InFlight::Request { job, started, request, polled, .. } => {
-                        *polled = true;
-                        match request.as_mut().poll(cx) {
-                            Poll::Pending => break,
-                            Poll::Ready(result) => {
-                                out.push(answer(ident, index, *job, *started, result));
-                                lane.in_flight = None;
-                            }
-                        }
-                    }
-                    InFlight::HandedOff(handle) => match Pin::new(handle).poll(cx) {
-                        Poll::Pending => break,
-                        Poll::Ready(_) => lane.in_flight = None,
-                    },
-                }
-            }
+            lane.poll(index, ident, cx, out);
         }
     }
 
@@ -177,7 +154,7 @@ fn spawn_driver(handle: &tokio::runtime::Handle, ident: &Arc<Ident>, mut lanes: 
         poll_fn(|cx| {
             let _span = ident.span.enter();
             for (index, lane) in lanes.iter_mut() {
-                lane.poll_alone(*index, &ident, cx, &mut sink);
+                lane.poll(*index, &ident, cx, &mut sink);
             }
             sink.clear();
             if lanes.iter().all(|(_, lane)| lane.in_flight.is_none() && lane.queue.is_empty()) {
@@ -215,8 +192,10 @@ impl Lane {
         self.in_flight = Some(InFlight::Request { job, started, request, connected, polled: false });
     }
 
-    /// The same as [`Lanes::poll_answers`] for one lane driven by a task of its own.
-    fn poll_alone(&mut self, index: usize, ident: &Arc<Ident>, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
+    /// Sends this lane's requests in order and collects their answers in `out`, until one is
+    /// pending or none is left: for the lock's own polling ([`Lanes::poll_answers`]) and for a
+    /// task that drives the lane alone.
+    fn poll(&mut self, index: usize, ident: &Arc<Ident>, cx: &mut Context<'_>, out: &mut Vec<Answer>) {
         loop {
             if self.in_flight.is_none() {
                 let Some(job) = self.queue.pop_front() else {
@@ -225,13 +204,16 @@ impl Lane {
                 self.start(job, ident);
             }
             match self.in_flight.as_mut().expect("a request in flight") {
-                InFlight::Request { job, started, request, .. } => match request.as_mut().poll(cx) {
-                    Poll::Pending => return,
-                    Poll::Ready(result) => {
-                        out.push(answer(ident, index, *job, *started, result));
-                        self.in_flight = None;
+                InFlight::Request { job, started, request, polled, .. } => {
+                    *polled = true;
+                    match request.as_mut().poll(cx) {
+                        Poll::Pending => return,
+                        Poll::Ready(result) => {
+                            out.push(answer(ident, index, *job, *started, result));
+                            self.in_flight = None;
+                        }
                     }
-                },
+                }
                 InFlight::HandedOff(handle) => match Pin::new(handle).poll(cx) {
                     Poll::Pending => return,
                     Poll::Ready(_) => self.in_flight = None,
