@@ -89,10 +89,6 @@ impl fmt::Display for ActorState {
 }
 
 impl LockActor {
-    pub fn servers(&self) -> u8 {
-        self.setup.servers
-    }
-
     /// The client index of actor `id`, if it is a client.
     pub fn client_of(&self, id: Id) -> Option<u8> {
         let i = usize::from(id);

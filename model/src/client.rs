@@ -70,8 +70,6 @@ pub struct ClientState {
 #[derive(Clone, Debug)]
 pub struct Client {
     pub index: u8,
-    /// Actor ids of the lock servers, then the resource.
-    pub servers: u8,
     pub resource: Id,
 }
 

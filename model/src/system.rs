@@ -124,7 +124,7 @@ impl LockSystem {
             actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Server(server) });
         }
         for index in 0..clients {
-            let client = Client { index: index as u8, servers: setup.servers, resource };
+            let client = Client { index: index as u8, resource };
             actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Client(client) });
         }
         if setup.resource.is_some() {
