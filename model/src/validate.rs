@@ -28,7 +28,7 @@
 //! clients may be taken out of order within [`REORDER_WINDOW`] records: a client records what a
 //! server did when its thread reads the server's answer, not when the server acted, so two
 //! threads' records can come in the opposite order of what the servers did. Narrower windows
-//! are tried first ([`WINDOWS`]).
+//! are tried first ([`TRIES`]).
 //!
 //! **Not compared**, besides durations: a node's refusal of a release (the model's release is a
 //! command without an answer).
@@ -54,10 +54,14 @@ use std::rc::Rc;
 /// Records of different clients may be matched out of order within this many records.
 pub const REORDER_WINDOW: usize = 8;
 
-/// The windows the search tries, in order, with their eighths of the budget: a narrow window
-/// leaves the search fewer ways to go wrong and finds most paths soonest; the widest is the one
-/// a rejection speaks for, and the one a rejection needs the most states for.
-pub const WINDOWS: [(usize, u64); 4] = [(2, 1), (3, 1), (5, 1), (REORDER_WINDOW, 5)];
+/// The tries, in order: (reorder window, seed, sixteenths of the budget). A narrow window
+/// leaves the search fewer ways to go wrong and finds most paths soonest. A seed above 0 breaks
+/// ties between silent steps of one rank by a seeded shuffle: a restart, since a depth-first
+/// search that took a wrong turn early does not back out of it within its budget, and another
+/// order may not take it (the seeds are fixed: the same answer on every machine). The widest
+/// window comes last with the largest share: its exhaustion is the one a rejection needs.
+pub const TRIES: [(usize, u64, u64); 8] =
+    [(2, 0, 1), (3, 0, 1), (5, 0, 1), (2, 1, 1), (3, 1, 1), (3, 2, 1), (5, 1, 1), (REORDER_WINDOW, 0, 9)];
 
 /// Silent steps (steps that show nothing the history records) the search takes between two
 /// matched records at most.
@@ -225,9 +229,10 @@ pub fn validate(records: &[Record], scenario: Option<&str>, max_states: u64) -> 
     let setup = setup_for(scenario.setup(Timing::Async), &facts)?;
     let compared = expected.len();
     let (mut states, mut furthest) = (0, None::<Outcome>);
-    for (window, eighths) in WINDOWS {
-        let share = (max_states / 8 * eighths).max(1);
+    for (window, seed, sixteenths) in TRIES {
+        let share = (max_states / 16 * sixteenths).max(1);
         let mut search = Search::new(setup.clone(), &facts, expected.clone(), share, window);
+        search.seed = seed;
         let outcome = search.run();
         states += search.states;
         let reached = |o: &Outcome| match o {
@@ -237,13 +242,18 @@ pub fn validate(records: &[Record], scenario: Option<&str>, max_states: u64) -> 
         match outcome {
             Outcome::Accepted => return Ok(Validation { scenario: scenario.name, compared, records: records.len(), states, outcome }),
             // Only the widest window's rejection covers every order the validation allows.
+            // Only the widest window's rejection covers every order the validation allows, and
+            // any one try's exhaustion covers every path within the bounds.
             Outcome::Rejected { number, record, states: before } if window != REORDER_WINDOW => {
                 let undecided = Outcome::Undecided { number, record, states: before };
                 if furthest.as_ref().is_none_or(|f| reached(&undecided) > reached(f)) {
                     furthest = Some(undecided);
                 }
             }
-            Outcome::Rejected { .. } => furthest = Some(outcome),
+            Outcome::Rejected { .. } => {
+                furthest = Some(outcome);
+                break;
+            }
             other => {
                 if furthest.as_ref().is_none_or(|f| !matches!(f, Outcome::Rejected { .. }) && reached(&other) > reached(f)) {
                     furthest = Some(other);
@@ -573,6 +583,10 @@ struct Search {
     expected: Vec<Expected>,
     /// Records of different clients may be matched out of order within this many.
     window: usize,
+    /// 0: silent steps of one rank in the order the model lists them; otherwise shuffled by a
+    /// generator seeded with this.
+    seed: u64,
+    random: u64,
     max_states: u64,
     states: u64,
     /// The fewest silent steps each (state, progress) was reached with.
@@ -601,6 +615,8 @@ impl Search {
             sys,
             expected,
             window,
+            seed: 0,
+            random: 0,
             max_states,
             states: 0,
             seen: HashMap::new(),
@@ -705,7 +721,9 @@ impl Search {
             // request is served within a millisecond, long before most later records); then
             // what matches; then the other silent steps, those that bear on the next record
             // first.
-            silent.sort_by_key(|(p, _)| std::cmp::Reverse(*p));
+            let mut tiebreak: Vec<(u8, u64, Node)> = silent.into_iter().map(|(p, n)| (p, self.next_random(), n)).collect();
+            tiebreak.sort_by_key(|(p, r, _)| (std::cmp::Reverse(*p), *r));
+            let mut silent: Vec<(u8, Node)> = tiebreak.into_iter().map(|(p, _, n)| (p, n)).collect();
             let eager = silent.iter().position(|(p, _)| *p == EAGER).unwrap_or(silent.len());
             let first = silent.split_off(eager);
             stack.extend(silent.into_iter().map(|(_, n)| n));
@@ -718,6 +736,18 @@ impl Search {
         let e = &self.expected[self.furthest];
         let states = self.furthest_states.iter().map(|s| self.render(s)).collect();
         Outcome::Rejected { number: e.number, record: describe(&e.original), states }
+    }
+
+    /// A tiebreak: 0 without a seed, else the next number of a SplitMix64 sequence.
+    fn next_random(&mut self) -> u64 {
+        if self.seed == 0 {
+            return 0;
+        }
+        self.random = self.random.wrapping_add(0x9E37_79B9_7F4A_7C15 ^ self.seed);
+        let mut z = self.random;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 
     /// The first path that got furthest, step by step.
