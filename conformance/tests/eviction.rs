@@ -5,7 +5,7 @@
 //! reports the loss at once. The judge reads it all from the recorded history.
 
 use redlock_client::event::{ClientId, Event, NodeId};
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_client::redis;
 use redlock_client::{Client, ExtendError, Warning};
 use redlock_conformance::history::{audit, History};
@@ -76,7 +76,7 @@ async fn a_redis_under_memory_pressure_evicts_a_lock_and_the_judge_sees_two_hold
     rival_guard.release().await.unwrap();
 
     let audit = audit(&history.records());
-    let violated: Vec<Property> = audit.findings.iter().map(|f| f.property).collect();
-    assert_eq!(violated, vec![Property::MutualExclusion], "{:?}", audit.findings);
+    let violated: Vec<Invariant> = audit.findings.iter().map(|f| f.property).collect();
+    assert_eq!(violated, vec![Invariant::MutualExclusion], "{:?}", audit.findings);
     eprintln!("evicted after {written} filler keys of 16 KB; the judge: {:?}", audit.findings[0].explanation);
 }

@@ -26,7 +26,7 @@
 //! still ends after every record).
 
 use crate::event::{ClientId, Event, NodeId, Record, HISTORY_VERSION};
-use crate::judge::{Judge, Property};
+use crate::judge::{Invariant, Judge};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -60,7 +60,7 @@ impl std::error::Error for HistoryError {}
 /// The first violation of one property, with where it happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    pub property: Property,
+    pub property: Invariant,
     pub resource: String,
     /// The line whose event revealed it (or the last line before a derived event).
     pub line: u64,
@@ -84,7 +84,7 @@ pub struct Audit {
 
 impl Audit {
     /// The first violation of `property`, if any.
-    pub fn finding(&self, property: Property) -> Option<&Finding> {
+    pub fn finding(&self, property: Invariant) -> Option<&Finding> {
         self.findings.iter().find(|f| f.property == property)
     }
 }
@@ -586,7 +586,7 @@ mod tests {
             line(9 * MS, Event::Granted { client: B, validity_ms: 10, token: None }),
         ];
         let a = audit(&h).unwrap();
-        let f = a.finding(Property::MutualExclusion).expect("violated");
+        let f = a.finding(Invariant::MutualExclusion).expect("violated");
         assert_eq!((f.line, f.t_ns, f.resource.as_str()), (2, 9 * MS, "r"));
     }
 
@@ -597,12 +597,12 @@ mod tests {
             line(u64::MAX, Event::Granted { client: A, validity_ms: 10, token: None }),
             line(u64::MAX, Event::Granted { client: B, validity_ms: 10, token: None }),
         ];
-        assert!(audit(&h).unwrap().finding(Property::MutualExclusion).is_some());
+        assert!(audit(&h).unwrap().finding(Invariant::MutualExclusion).is_some());
         let longest = [
             line(0, Event::Granted { client: A, validity_ms: u64::MAX, token: None }),
             line(u64::MAX, Event::Granted { client: B, validity_ms: 10, token: None }),
         ];
-        assert!(audit(&longest).unwrap().finding(Property::MutualExclusion).is_some());
+        assert!(audit(&longest).unwrap().finding(Invariant::MutualExclusion).is_some());
     }
 
     #[test]
@@ -612,7 +612,7 @@ mod tests {
             line(5 * MS, Event::Extended { client: A, validity_ms: 10 }),
             line(12 * MS, Event::Granted { client: B, validity_ms: 10, token: None }),
         ];
-        assert!(audit(&h).unwrap().finding(Property::MutualExclusion).is_some());
+        assert!(audit(&h).unwrap().finding(Invariant::MutualExclusion).is_some());
         // ... and an extension to an earlier end moves it earlier.
         let h = [
             line(0, Event::Granted { client: A, validity_ms: 100, token: None }),
@@ -706,7 +706,7 @@ mod tests {
             line(2, Event::WriteApplied { client: B, value: 42, token: None }),
             line(3, Event::WriteApplied { client: A, value: 42, token: None }),
         ];
-        assert!(audit(&lost).unwrap().finding(Property::NoLostUpdate).is_some());
+        assert!(audit(&lost).unwrap().finding(Invariant::NoLostUpdate).is_some());
     }
 
     fn cycle(auditor: &mut Auditor, resource: &str, t: u64, client: ClientId) {

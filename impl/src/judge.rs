@@ -19,7 +19,7 @@ use std::fmt;
 /// The invariants of the debate, and the one that keeps a lost lock from being believed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Property {
+pub enum Invariant {
     /// At no instant of real time do two clients each believe they hold an unexpired lock on
     /// the same resource. A belief window opens when a client learns it was granted the lock
     /// and closes when its validity runs out on its own clock, when it starts releasing, when it
@@ -64,35 +64,35 @@ pub enum Property {
     LostLockReported,
 }
 
-impl Property {
-    pub const ALL: [Property; 6] = [
-        Property::MutualExclusion,
-        Property::OwnerOnlyRelease,
-        Property::OrderedFencedWrites,
-        Property::NoLostUpdate,
-        Property::EventuallyAcquirable,
-        Property::LostLockReported,
+impl Invariant {
+    pub const ALL: [Invariant; 6] = [
+        Invariant::MutualExclusion,
+        Invariant::OwnerOnlyRelease,
+        Invariant::OrderedFencedWrites,
+        Invariant::NoLostUpdate,
+        Invariant::EventuallyAcquirable,
+        Invariant::LostLockReported,
     ];
 
     /// The snake_case name used in Rust, JSON and the CLI.
     pub fn name(self) -> &'static str {
         match self {
-            Property::MutualExclusion => "mutual_exclusion",
-            Property::OwnerOnlyRelease => "owner_only_release",
-            Property::OrderedFencedWrites => "ordered_fenced_writes",
-            Property::NoLostUpdate => "no_lost_update",
-            Property::EventuallyAcquirable => "eventually_acquirable",
-            Property::LostLockReported => "lost_lock_reported",
+            Invariant::MutualExclusion => "mutual_exclusion",
+            Invariant::OwnerOnlyRelease => "owner_only_release",
+            Invariant::OrderedFencedWrites => "ordered_fenced_writes",
+            Invariant::NoLostUpdate => "no_lost_update",
+            Invariant::EventuallyAcquirable => "eventually_acquirable",
+            Invariant::LostLockReported => "lost_lock_reported",
         }
     }
 
     /// Looks a property up by its snake_case name.
-    pub fn from_name(name: &str) -> Option<Property> {
-        Property::ALL.into_iter().find(|p| p.name() == name)
+    pub fn from_name(name: &str) -> Option<Invariant> {
+        Invariant::ALL.into_iter().find(|p| p.name() == name)
     }
 }
 
-impl fmt::Display for Property {
+impl fmt::Display for Invariant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -101,7 +101,7 @@ impl fmt::Display for Property {
 /// The first violation of one property, in words a reader can check against the history.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Violation {
-    pub property: Property,
+    pub property: Invariant,
     pub explanation: String,
 }
 
@@ -136,7 +136,7 @@ pub struct Judge {
     /// Grants seen, counted up to two: all a witness needs (counting on would split states).
     grants: u32,
     /// Whether some holder reported a loss that a majority's refusals had told it of (a
-    /// witness of [`Property::LostLockReported`]).
+    /// witness of [`Invariant::LostLockReported`]).
     refusal_reported: bool,
     /// The rank of the newest holder whose write the resource applied.
     newest_applied: Option<u32>,
@@ -160,7 +160,7 @@ impl Judge {
     }
 
     /// Folds one event in. Returns the properties this event violated for the first time.
-    pub fn observe(&mut self, event: &Event) -> Vec<Property> {
+    pub fn observe(&mut self, event: &Event) -> Vec<Invariant> {
         let before = self.violations.len();
         self.apply(event);
         self.check_acquirable();
@@ -168,7 +168,7 @@ impl Judge {
     }
 
     /// The first violation of `property`, if any.
-    pub fn violation(&self, property: Property) -> Option<&Violation> {
+    pub fn violation(&self, property: Invariant) -> Option<&Violation> {
         self.violations.iter().find(|v| v.property == property)
     }
 
@@ -200,7 +200,7 @@ impl Judge {
             && self.clients.values().all(|v| !v.holding && !v.acquiring && v.rank.is_none() && v.read.is_none())
     }
 
-    /// The premise of [`Property::EventuallyAcquirable`] holds now.
+    /// The premise of [`Invariant::EventuallyAcquirable`] holds now.
     pub fn acquirable_premise(&self) -> bool {
         let up = (self.nodes as usize).saturating_sub(self.down.len());
         self.holders().next().is_none()
@@ -273,7 +273,7 @@ impl Judge {
         self.keys.iter().filter(|(n, _)| !self.down.contains_key(n)).map(|(n, (_, expires))| (*n, *expires))
     }
 
-    fn violate(&mut self, property: Property, explanation: String) {
+    fn violate(&mut self, property: Invariant, explanation: String) {
         if self.violation(property).is_none() {
             self.violations.push(Violation { property, explanation });
         }
@@ -286,7 +286,7 @@ impl Judge {
     fn open_window(&mut self, client: ClientId, how: &str) {
         let others: Vec<ClientId> = self.holders().filter(|&c| c != client).collect();
         if let Some(other) = others.first() {
-            self.violate(Property::MutualExclusion, format!("{client} {how} while {other} still believes it holds the lock"));
+            self.violate(Invariant::MutualExclusion, format!("{client} {how} while {other} still believes it holds the lock"));
         }
         self.client(client).holding = true;
     }
@@ -376,7 +376,7 @@ impl Judge {
             }
             Event::KeyDeleted { node, owner, by } => {
                 if owner != by {
-                    self.violate(Property::OwnerOnlyRelease, format!("{by}'s release deleted {owner}'s key on {node}"));
+                    self.violate(Invariant::OwnerOnlyRelease, format!("{by}'s release deleted {owner}'s key on {node}"));
                 }
                 self.keys.remove(&node);
             }
@@ -413,7 +413,7 @@ impl Judge {
         let refused = view.refused.count_ones() as usize;
         if view.holding && refused > (self.nodes as usize).saturating_sub(self.quorum()) {
             self.violate(
-                Property::LostLockReported,
+                Invariant::LostLockReported,
                 format!(
                     "{client} {step} after {refused} of {} nodes had refused its key, so that no \
                      majority could hold it: it should have reported the lock lost at once",
@@ -464,7 +464,7 @@ impl Judge {
                     .map_or("a later holder".to_string(), |(c, _)| format!("{c}, a later holder"));
                 let whose = if view.rank.is_some() { "an older holder" } else { "a client that holds no grant" };
                 self.violate(
-                    Property::OrderedFencedWrites,
+                    Invariant::OrderedFencedWrites,
                     format!("the resource applied {client}'s write ({whose}) after a write from {later}"),
                 );
             }
@@ -475,7 +475,7 @@ impl Judge {
         if let (Some(read), Some(current)) = (view.read, self.value) {
             if read != current {
                 self.violate(
-                    Property::NoLostUpdate,
+                    Invariant::NoLostUpdate,
                     format!(
                         "{client} wrote {value}, computed from the value {read} it had read, \
                          over the value {current} that another write had left: an increment was lost"
@@ -496,7 +496,7 @@ impl Judge {
         if up.saturating_sub(taken.len()) < self.quorum() {
             let owners: Vec<String> = taken.iter().map(|n| format!("{n} ({})", self.keys[n].0)).collect();
             self.violate(
-                Property::EventuallyAcquirable,
+                Invariant::EventuallyAcquirable,
                 format!(
                     "no client holds or is acquiring and every expiring key is gone, yet keys \
                      that never expire block a majority: {}",
@@ -531,7 +531,7 @@ mod tests {
     #[test]
     fn two_open_windows_break_mutual_exclusion() {
         let j = judge(1, &[granted(A), granted(B)]);
-        let v = j.violation(Property::MutualExclusion).expect("violated");
+        let v = j.violation(Invariant::MutualExclusion).expect("violated");
         assert!(v.explanation.contains("client 2") && v.explanation.contains("client 1"));
     }
 
@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn extending_after_the_window_closed_reopens_it_and_is_checked() {
         let j = judge(1, &[granted(A), ValidityEnded { client: A }, granted(B), Extended { client: A, validity_ms: 5 }]);
-        assert!(j.violation(Property::MutualExclusion).is_some());
+        assert!(j.violation(Invariant::MutualExclusion).is_some());
     }
 
     #[test]
@@ -554,7 +554,7 @@ mod tests {
         let ok = judge(1, &[KeySet { node: N0, owner: A, ttl_ms: Some(5) }, KeyDeleted { node: N0, owner: A, by: A }]);
         assert!(ok.violations().is_empty());
         let bad = judge(1, &[KeySet { node: N0, owner: B, ttl_ms: Some(5) }, KeyDeleted { node: N0, owner: B, by: A }]);
-        assert_eq!(bad.violations()[0].property, Property::OwnerOnlyRelease);
+        assert_eq!(bad.violations()[0].property, Invariant::OwnerOnlyRelease);
     }
 
     #[test]
@@ -564,10 +564,10 @@ mod tests {
         let base = [granted(A), ValidityEnded { client: A }, granted(B)];
         let in_order =
             [&base[..], &[WriteApplied { client: A, value: 1, token: None }, WriteApplied { client: B, value: 2, token: None }]].concat();
-        assert!(judge(1, &in_order).violation(Property::OrderedFencedWrites).is_none());
+        assert!(judge(1, &in_order).violation(Invariant::OrderedFencedWrites).is_none());
         let reversed =
             [&base[..], &[WriteApplied { client: B, value: 1, token: None }, WriteApplied { client: A, value: 2, token: None }]].concat();
-        assert!(judge(1, &reversed).violation(Property::OrderedFencedWrites).is_some());
+        assert!(judge(1, &reversed).violation(Invariant::OrderedFencedWrites).is_some());
     }
 
     #[test]
@@ -586,8 +586,8 @@ mod tests {
             WriteApplied { client: B, value: 2, token: Some(2) },
         ];
         let j = judge(1, &events);
-        assert!(j.violation(Property::OrderedFencedWrites).is_none());
-        assert!(j.violation(Property::MutualExclusion).is_some(), "both believed they held");
+        assert!(j.violation(Invariant::OrderedFencedWrites).is_none());
+        assert!(j.violation(Invariant::MutualExclusion).is_some(), "both believed they held");
         assert_eq!(j.grants(), 2);
     }
 
@@ -607,7 +607,7 @@ mod tests {
             1,
             &[read(A), read(B), WriteApplied { client: B, value: 1, token: None }, WriteApplied { client: A, value: 1, token: None }],
         );
-        let v = lost.violation(Property::NoLostUpdate).expect("lost");
+        let v = lost.violation(Invariant::NoLostUpdate).expect("lost");
         assert!(v.explanation.contains("increment was lost"));
         let serial = judge(
             1,
@@ -626,7 +626,7 @@ mod tests {
     fn a_key_that_never_expires_makes_the_lock_unacquirable_once_everyone_stopped() {
         let stuck = [AcquireStarted { client: A }, KeySet { node: N0, owner: A, ttl_ms: None }, ClientCrashed { client: A }];
         let j = judge(1, &stuck);
-        assert_eq!(j.violations()[0].property, Property::EventuallyAcquirable);
+        assert_eq!(j.violations()[0].property, Invariant::EventuallyAcquirable);
         // The same with an expiring key is only a premise not yet met.
         let fine = judge(1, &[AcquireStarted { client: A }, KeySet { node: N0, owner: A, ttl_ms: Some(3) }, ClientCrashed { client: A }]);
         assert!(fine.violations().is_empty());
@@ -661,7 +661,7 @@ mod tests {
         for next in [ValidityEnded { client: A }, Extended { client: A, validity_ms: 5 }, WriteApplied { client: A, value: 1, token: None }]
         {
             let j = judge(3, &[granted(A), refused(0), refused(1), next.clone()]);
-            let v = j.violation(Property::LostLockReported).unwrap_or_else(|| panic!("{next:?}"));
+            let v = j.violation(Invariant::LostLockReported).unwrap_or_else(|| panic!("{next:?}"));
             assert!(v.explanation.contains("2 of 3 nodes"), "{}", v.explanation);
         }
         // Other clients' steps in between are no step of its own.

@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 use redlock_client::event::{ClientId, Event, Fault, NodeId, Record, HISTORY_VERSION};
 use redlock_client::history::{Auditor, MAX_LINE_BYTES};
-use redlock_client::judge::{Judge, Property};
+use redlock_client::judge::{Invariant, Judge};
 
 /// Values that sit on the edges as often as in between.
 fn edgy_u64() -> impl Strategy<Value = u64> + Clone {
@@ -104,7 +104,7 @@ proptest! {
             let _ = (judge.acquirable_premise(), judge.at_rest(), judge.highest_node());
             judge.forget_idle_clients();
         }
-        for p in Property::ALL {
+        for p in Invariant::ALL {
             prop_assert!(judge.violations().iter().filter(|v| v.property == p).count() <= 1);
         }
     }
@@ -172,7 +172,7 @@ fn regression_two_grants_at_the_last_nanosecond_overlap() {
         r#"{"v":1,"t_ns":18446744073709551615,"resource":"r","kind":"granted","client":2,"validity_ms":10,"token":null}"#,
     ])
     .unwrap();
-    assert!(a.finding(Property::MutualExclusion).is_some());
+    assert!(a.finding(Invariant::MutualExclusion).is_some());
 }
 
 #[test]

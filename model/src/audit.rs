@@ -5,7 +5,7 @@
 use crate::outln;
 use redlock_client::event::Record;
 use redlock_client::history::{parse_line, Audit, Auditor, Lines};
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use std::io::{BufRead, BufReader};
 use std::time::Instant;
 
@@ -77,7 +77,7 @@ pub fn run(files: &[String], json: bool) -> Result<bool, String> {
 }
 
 fn print_audit(audit: &Audit, sources: &[String], seconds: f64, json: bool) -> Result<(), String> {
-    for property in Property::ALL {
+    for property in Invariant::ALL {
         let found = audit.findings.iter().zip(sources).find(|(f, _)| f.property == property);
         if json {
             let line = serde_json::json!({

@@ -10,7 +10,7 @@ use crate::properties::setup_witnesses;
 use crate::scenario::{Expected, Scenario};
 use crate::setup::{Setup, Timing};
 use crate::system::{Action, LockSystem, SystemState, WHOLE_SPACE};
-use redlock_client::judge::Property as Invariant;
+use redlock_client::judge::Invariant;
 use serde::Serialize;
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::hash_map::Entry;

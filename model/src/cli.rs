@@ -12,7 +12,7 @@ use crate::scenario::{Scenario, SCENARIOS};
 use crate::setup::{Hazards, Setup, Timing};
 use crate::{out, outln};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -556,7 +556,7 @@ fn table(npc: bool) -> Result<bool, String> {
         }
         Hazards::from_letters(&record.unbounded).map_err(|e| format!("line {}: {e}", n + 1))?;
         if record.kind == "invariant" && !sc.judged().iter().any(|p| p.name() == record.property) {
-            let known = Property::from_name(&record.property).map_or("is no property of the judge", |_| "is not judged in this scenario");
+            let known = Invariant::from_name(&record.property).map_or("is no property of the judge", |_| "is not judged in this scenario");
             return Err(format!("line {}: {:?} {known} ({})", n + 1, record.property, sc.name));
         }
         records.push(record);

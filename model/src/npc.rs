@@ -14,7 +14,7 @@ use crate::check::{check, CellResult, SearchOptions, Verdict};
 use crate::report::RecordIn;
 use crate::scenario::{Scenario, SCENARIOS};
 use crate::setup::{Hazards, Setup, Timing};
-use redlock_client::judge::Property as Invariant;
+use redlock_client::judge::Invariant;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 

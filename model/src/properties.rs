@@ -4,7 +4,7 @@
 
 use crate::setup::Setup;
 use crate::system::{always, LockSystem, SystemState};
-use redlock_client::judge::Property as Invariant;
+use redlock_client::judge::Invariant;
 use stateright::{Expectation, Property};
 
 /// A `Sometimes` property that must be found for the invariants it witnesses to mean anything.

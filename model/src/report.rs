@@ -6,7 +6,7 @@ use crate::scenario::{Expected, Scenario};
 use crate::setup::{Hazards, Setup};
 use crate::system::LockSystem;
 use crate::trace::{render, Step, Trace};
-use redlock_client::judge::Property as Invariant;
+use redlock_client::judge::Invariant;
 use serde::Serialize;
 use std::fmt::Write;
 

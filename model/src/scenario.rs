@@ -9,7 +9,7 @@
 //! delay, process pause, clock drift).
 
 use crate::setup::{Bounds, Encoding, Hazards, Resource, Restart, Service, Setup, Timing, Tokens};
-use redlock_client::judge::Property as Invariant;
+use redlock_client::judge::Invariant;
 use serde::Serialize;
 use std::fmt;
 

@@ -264,7 +264,7 @@ pub struct Bounds {
 pub struct Setup {
     pub scenario: &'static str,
     /// The invariants this run judges (each with its witnesses).
-    pub judged: Vec<redlock_client::judge::Property>,
+    pub judged: Vec<redlock_client::judge::Invariant>,
     pub timing: Timing,
     /// The hazards this run lifts: the timing mode's, or a subset (`check run --lift`). A
     /// setup that lifts some but not all is built from the sync one with the async bounds of

@@ -20,7 +20,7 @@ use crate::msg::{Msg, Timer};
 use crate::server::{Server, ServerState};
 use crate::setup::{Restart, Setup, Window};
 use redlock_client::event::{ClientId, Event, Fault, NodeId};
-use redlock_client::judge::{Judge, Property as Invariant};
+use redlock_client::judge::{Invariant, Judge};
 use redlock_client::protocol::Reply;
 use serde::Serialize;
 use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork, Network};

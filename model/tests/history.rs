@@ -44,7 +44,7 @@ fn a_streamed_history_of_300k_records_holds_in_memory_bounded_by_its_locks() {
     let (code, out) = audit_generated(300_000, false);
     assert_eq!(code, 0, "{out}");
     let lines = json_lines(&out);
-    let properties = redlock_client::judge::Property::ALL.len();
+    let properties = redlock_client::judge::Invariant::ALL.len();
     assert_eq!(lines.len(), properties + 1);
     assert!(lines[..properties].iter().all(|l| l["verdict"] == "holds"), "{out}");
     let summary = &lines[properties];

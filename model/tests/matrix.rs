@@ -5,7 +5,7 @@
 //! classic counterexamples of the debate come out as the shortest paths to a violation,
 //! readable as a timeline, the same on every run.
 
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_model::check::{check, check_scenario, CellResult, SearchOptions, Verdict};
 use redlock_model::npc;
 use redlock_model::report::{counterexample_trace, markdown_table, records, RecordIn};
@@ -101,7 +101,7 @@ scenarios! {
 /// each with its counterexample).
 #[test]
 fn the_models_own_verdicts_are_pinned() {
-    use redlock_client::judge::Property::*;
+    use redlock_client::judge::Invariant::*;
     let cases = [
         ("fence-counter-restart", Timing::Sync, OrderedFencedWrites, Verdict::Violated),
         ("fence-counter-restart", Timing::Async, NoLostUpdate, Verdict::Violated),
@@ -152,7 +152,7 @@ fn the_readme_npc_table_is_current() {
 }
 
 /// The verdict of one invariant in the default matrix's cell that lifts exactly `lifted`.
-fn lifted_verdict(name: &str, lifted: &str, property: Property) -> Verdict {
+fn lifted_verdict(name: &str, lifted: &str, property: Invariant) -> Verdict {
     let lifted = Hazards::parse(lifted).unwrap();
     let cell = matrix()
         .iter()
@@ -164,7 +164,7 @@ fn lifted_verdict(name: &str, lifted: &str, property: Property) -> Verdict {
 /// The debate's claims, hazard by hazard (the README's findings cite these cells).
 #[test]
 fn each_hazard_alone_decides_what_the_debate_says_it_does() {
-    use Property::*;
+    use Invariant::*;
     // antirez: a slow reply is caught by the elapsed-time check; delays alone never break
     // Redlock's mutual exclusion (two nodes, where the search ends).
     assert_eq!(lifted_verdict("redlock-slow-replies", "N", MutualExclusion), Verdict::Holds);
@@ -195,7 +195,7 @@ fn counterexamples_are_the_same_on_every_run() {
 }
 
 /// The counterexample of `property` in a scenario's cell: (its setup's servers, shortest?, lines).
-fn counterexample(name: &str, timing: Timing, property: Property) -> (u8, bool, Vec<String>) {
+fn counterexample(name: &str, timing: Timing, property: Invariant) -> (u8, bool, Vec<String>) {
     let cell = cell(name, timing);
     let r = cell.invariants.iter().find(|r| r.invariant == property).unwrap();
     let shortest = r.counterexample.as_ref().expect("a counterexample").shortest;
@@ -211,7 +211,7 @@ fn has(lines: &[String], text: &str) -> bool {
 #[test]
 fn kleppmann_clock_jump_takes_eleven_steps_on_three_nodes() {
     // Zhang Tielei, *Is a Redis-based distributed lock safe?*, part 1: client 1 locks A, B (a majority); C's clock jumps; ...
-    let (servers, shortest, lines) = counterexample("redlock-clock-jump", Timing::Async, Property::MutualExclusion);
+    let (servers, shortest, lines) = counterexample("redlock-clock-jump", Timing::Async, Invariant::MutualExclusion);
     assert_eq!((servers, shortest), (3, true));
     assert_eq!(lines.iter().filter(|l| !l.contains("VIOLATION")).count(), 11, "{lines:#?}");
     assert!(has(&lines, "clock JUMPS forward"), "{lines:#?}");
@@ -221,7 +221,7 @@ fn kleppmann_clock_jump_takes_eleven_steps_on_three_nodes() {
 #[test]
 fn a_pause_after_the_validity_check_loses_an_update_in_twenty_one_steps() {
     // Kleppmann's GC-pause figure (Kleppmann, *How to do distributed locking*).
-    let (_, shortest, lines) = counterexample("pause-unfenced", Timing::Async, Property::NoLostUpdate);
+    let (_, shortest, lines) = counterexample("pause-unfenced", Timing::Async, Invariant::NoLostUpdate);
     assert!(shortest);
     assert_eq!(lines.iter().filter(|l| !l.contains("VIOLATION")).count(), 21, "{lines:#?}");
     assert!(has(&lines, "PAUSES"), "{lines:#?}");
@@ -230,7 +230,7 @@ fn a_pause_after_the_validity_check_loses_an_update_in_twenty_one_steps() {
 
 #[test]
 fn async_redlock_breaks_on_a_fast_server_clock_found_on_three_nodes() {
-    let (servers, shortest, lines) = counterexample("redlock", Timing::Async, Property::MutualExclusion);
+    let (servers, shortest, lines) = counterexample("redlock", Timing::Async, Invariant::MutualExclusion);
     assert_eq!((servers, shortest), (3, true), "the 5-node cell's counterexample comes from 3 nodes");
     assert_eq!(lines.iter().filter(|l| !l.contains("VIOLATION")).count(), 10, "{lines:#?}");
     assert!(has(&lines, "expires client 0's key by its own clock"));
@@ -238,7 +238,7 @@ fn async_redlock_breaks_on_a_fast_server_clock_found_on_three_nodes() {
 
 #[test]
 fn failover_before_replication_grants_twice_in_seven_steps() {
-    let (_, shortest, lines) = counterexample("failover-async-replica", Timing::Sync, Property::MutualExclusion);
+    let (_, shortest, lines) = counterexample("failover-async-replica", Timing::Sync, Invariant::MutualExclusion);
     assert!(shortest);
     assert_eq!(lines.iter().filter(|l| !l.contains("VIOLATION")).count(), 7, "{lines:#?}");
     assert!(has(&lines, "is promoted"));
@@ -248,7 +248,7 @@ fn failover_before_replication_grants_twice_in_seven_steps() {
 fn a_plain_del_after_a_failed_attempt_deletes_the_holders_key() {
     // With plain DEL, Redlock's own rule "release everywhere after a failed attempt" deletes
     // the key of the client that won.
-    let (_, _, lines) = counterexample("single-plain-del", Timing::Sync, Property::OwnerOnlyRelease);
+    let (_, _, lines) = counterexample("single-plain-del", Timing::Sync, Invariant::OwnerOnlyRelease);
     assert!(has(&lines, "attempt fails"), "{lines:#?}");
     assert!(
         has(&lines, "deletes client 0's key at the request of client 1")
@@ -259,7 +259,7 @@ fn a_plain_del_after_a_failed_attempt_deletes_the_holders_key() {
 
 #[test]
 fn incr_max_tokens_can_tie_between_two_holders() {
-    let (_, _, lines) = counterexample("redlock-incr-tokens", Timing::Async, Property::OrderedFencedWrites);
+    let (_, _, lines) = counterexample("redlock-incr-tokens", Timing::Async, Invariant::OrderedFencedWrites);
     assert!(has(&lines, "VIOLATION of ordered_fenced_writes"));
     let granted: Vec<&String> = lines.iter().filter(|l| l.contains("is GRANTED")).collect();
     assert_eq!(granted.len(), 2, "{lines:#?}");
@@ -272,6 +272,6 @@ fn chubby_without_lock_delay_loses_updates_in_sync() {
     let scenario = find("chubby-lock-delay").unwrap();
     let setup = redlock_model::setup::Setup { lock_delay: None, ..scenario.setup(Timing::Sync) };
     let cell = check(scenario, setup, SearchOptions::default());
-    let r = cell.invariants.iter().find(|r| r.invariant == redlock_client::judge::Property::NoLostUpdate).unwrap();
+    let r = cell.invariants.iter().find(|r| r.invariant == redlock_client::judge::Invariant::NoLostUpdate).unwrap();
     assert_eq!(r.verdict, Verdict::Violated);
 }

@@ -1,7 +1,7 @@
 //! What bounded clocks buy, and what breaks without them: the drift allowance must cover the
 //! servers' clock skew (theorem 1 of proofs/README.md on the model's ticks).
 
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_model::check::{check, SearchOptions, Verdict};
 use redlock_model::scenario::find;
 use redlock_model::setup::{Setup, Timing};
@@ -14,7 +14,7 @@ fn mutual_exclusion(skew: u8, drift: u8, ttl: u8) -> Verdict {
     setup.ttl = ttl;
     setup.validate().unwrap();
     let cell = check(scenario, setup, SearchOptions::default());
-    cell.invariants.iter().find(|r| r.invariant == Property::MutualExclusion).unwrap().verdict
+    cell.invariants.iter().find(|r| r.invariant == Invariant::MutualExclusion).unwrap().verdict
 }
 
 #[test]

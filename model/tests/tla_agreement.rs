@@ -11,7 +11,7 @@
 //! - its verdicts agree: no judged invariant broken where TLC expects success, and the invariant
 //!   TLC reports broken is broken in Rust too.
 
-use redlock_client::judge::Property as Invariant;
+use redlock_client::judge::Invariant;
 use redlock_model::scenario;
 use redlock_model::setup::{Setup, Timing};
 use redlock_model::system::{LockSystem, SystemState};

@@ -6,7 +6,7 @@
 //! a scenario has no real counterpart or the arguments are wrong.
 
 use clap::Parser;
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_conformance::replay::{counterexample::default_property, replay, Options};
 use redlock_model::scenario::SCENARIOS;
 use redlock_model::setup::Timing;
@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> ExitCode {
     let options = Options { tick: Duration::from_millis(args.tick_ms), ..Options::default() };
-    let property = match args.property.as_deref().map(|p| Property::from_name(p).ok_or(p)) {
+    let property = match args.property.as_deref().map(|p| Invariant::from_name(p).ok_or(p)) {
         Some(Err(p)) => return usage(&format!("no property named {p:?}")),
         Some(Ok(p)) => Some(p),
         None => None,

@@ -5,7 +5,7 @@
 //! property violated in sync (restart without fsync, failover, GET then DEL), the sync trace;
 //! otherwise the async one.
 
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_model::check::{check_scenario, SearchOptions};
 use redlock_model::report::counterexample_trace;
 use redlock_model::scenario::{find, Expected, Scenario};
@@ -16,7 +16,7 @@ use redlock_model::trace::Trace;
 pub struct Counterexample {
     pub scenario: &'static Scenario,
     pub timing: Timing,
-    pub property: Property,
+    pub property: Invariant,
     /// The setup the trace runs in (possibly smaller than the scenario's: 3 servers, not 5).
     pub setup: Setup,
     pub trace: Trace,
@@ -24,12 +24,12 @@ pub struct Counterexample {
 
 /// The property a scenario's replay shows by default: its first judged invariant that the model
 /// finds violated.
-pub fn default_property(scenario: &Scenario) -> Option<Property> {
+pub fn default_property(scenario: &Scenario) -> Option<Invariant> {
     scenario.judged().into_iter().find(|p| Timing::BOTH.iter().any(|t| scenario.expected(*t, *p) == Expected::Violated))
 }
 
 /// The timing whose counterexample shows the scenario's own fault (`docs/design.md`, *Scenarios and timing*).
-pub fn timing_for(scenario: &Scenario, property: Property) -> Timing {
+pub fn timing_for(scenario: &Scenario, property: Invariant) -> Timing {
     match scenario.expected(Timing::Sync, property) {
         Expected::Violated => Timing::Sync,
         _ => Timing::Async,
@@ -37,7 +37,7 @@ pub fn timing_for(scenario: &Scenario, property: Property) -> Timing {
 }
 
 /// Checks the scenario's cell and renders the counterexample of `property`.
-pub fn counterexample(name: &str, property: Option<Property>, timing: Option<Timing>) -> Result<Counterexample, String> {
+pub fn counterexample(name: &str, property: Option<Invariant>, timing: Option<Timing>) -> Result<Counterexample, String> {
     let scenario = find(name).ok_or_else(|| format!("no scenario named {name:?} (cargo run --bin check -- list)"))?;
     let property = match property {
         Some(p) => p,

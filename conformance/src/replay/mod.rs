@@ -14,7 +14,7 @@ mod worker;
 use crate::history::{audit, histories_dir, save, History};
 use execute::Execution;
 use redlock_client::history::Audit;
-use redlock_client::judge::{Judge, Property};
+use redlock_client::judge::{Invariant, Judge};
 use redlock_model::setup::Timing;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,14 +39,14 @@ impl Default for Options {
 pub struct Outcome {
     pub scenario: &'static str,
     pub timing: Timing,
-    pub property: Property,
+    pub property: Invariant,
     pub servers: usize,
     /// Each model step with its real operations.
     pub log: Vec<String>,
     /// Where the real run left the model's path, if it did.
     pub diverged: Option<String>,
     /// What the model's judge found on the trace.
-    pub model_violations: Vec<Property>,
+    pub model_violations: Vec<Invariant>,
     /// What the same judge found on the real history (up to the last step).
     pub audit: Audit,
     pub history: PathBuf,
@@ -71,9 +71,9 @@ impl Outcome {
         if let Some(why) = &self.diverged {
             out.push_str(&format!("the real run left the model's path: {why}\n"));
         }
-        let names = |ps: &[Property]| ps.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
+        let names = |ps: &[Invariant]| ps.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
         out.push_str(&format!("model: violates {}\n", names(&self.model_violations)));
-        let real: Vec<Property> = self.audit.findings.iter().map(|f| f.property).collect();
+        let real: Vec<Invariant> = self.audit.findings.iter().map(|f| f.property).collect();
         out.push_str(&format!("real:  violates {}\n", if real.is_empty() { "nothing".into() } else { names(&real) }));
         for f in &self.audit.findings {
             out.push_str(&format!("  {} at line {} of the history: {}\n", f.property, f.line, f.explanation));
@@ -86,7 +86,7 @@ impl Outcome {
 
 /// Replays the counterexample of `property` (default: the scenario's first violated one) in
 /// `timing` (default: the timing of the scenario's own fault, `docs/design.md`) of scenario `name`.
-pub async fn replay(name: &str, property: Option<Property>, timing: Option<Timing>, options: &Options) -> Result<Outcome, String> {
+pub async fn replay(name: &str, property: Option<Invariant>, timing: Option<Timing>, options: &Options) -> Result<Outcome, String> {
     let cx = counterexample_of(name, property, timing).await?;
     let setup = cx.setup.clone();
     run(cx, setup, options).await
@@ -104,7 +104,7 @@ pub async fn replay_schedule_on(name: &str, on: &str, options: &Options) -> Resu
 
 async fn counterexample_of(
     name: &str,
-    property: Option<Property>,
+    property: Option<Invariant>,
     timing: Option<Timing>,
 ) -> Result<counterexample::Counterexample, String> {
     let name = name.to_string();
@@ -152,7 +152,7 @@ async fn run(cx: counterexample::Counterexample, setup: redlock_model::setup::Se
 }
 
 /// The model's judge folded over the trace's events.
-fn model_violations(cx: &counterexample::Counterexample) -> Vec<Property> {
+fn model_violations(cx: &counterexample::Counterexample) -> Vec<Invariant> {
     let mut judge = Judge::new(cx.setup.servers as u32);
     for step in &cx.trace.steps {
         for event in &step.events {

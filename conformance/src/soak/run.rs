@@ -15,7 +15,7 @@ use crate::redis_server::RedisServer;
 use crate::registers::{ApplyGap, RegisterSpec};
 use redlock_client::event::{Event, Fault, Record};
 use redlock_client::history::Finding;
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_model::validate::{validate, Validation};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,7 +54,7 @@ pub struct RunOutcome {
 
 impl RunOutcome {
     /// Each violated property, and whether the model calls it unsafe here.
-    pub fn violations(&self) -> impl Iterator<Item = (Property, bool)> + '_ {
+    pub fn violations(&self) -> impl Iterator<Item = (Invariant, bool)> + '_ {
         self.findings.iter().map(|f| (f.property, self.standing.is_unsafe(f.property)))
     }
 

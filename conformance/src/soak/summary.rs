@@ -3,7 +3,7 @@
 
 use super::config::FAULT_KINDS;
 use super::run::RunOutcome;
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_model::validate::Outcome;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -76,7 +76,7 @@ impl Summary {
             seed,
             seconds: 0.0,
             faults: FAULT_KINDS.iter().map(|k| (*k, 0)).collect(),
-            violations: Property::ALL.iter().map(|p| (p.name(), ByStanding::default())).collect(),
+            violations: Invariant::ALL.iter().map(|p| (p.name(), ByStanding::default())).collect(),
             violations_in_safe: 0,
             violations_in_unsafe: 0,
             services: [("redis", ByService::default()), ("etcd", ByService::default())].into(),

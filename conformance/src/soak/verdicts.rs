@@ -38,7 +38,7 @@
 use super::config::{FaultKind, LockService, RegisterChoice, RunConfig, Workload};
 use crate::pitfall::Pitfall;
 use crate::redis_server::Persistence;
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_model::check::{check, SearchOptions, Verdict};
 use redlock_model::scenario::{find, Expected};
 use redlock_model::setup::{Setup, Timing};
@@ -54,13 +54,13 @@ pub type Cell = (&'static str, Timing);
 /// The model's verdicts, cell by cell, computed on first use.
 #[derive(Default)]
 pub struct Verdicts {
-    cells: Mutex<BTreeMap<Cell, BTreeMap<Property, bool>>>,
+    cells: Mutex<BTreeMap<Cell, BTreeMap<Invariant, bool>>>,
 }
 
 impl Verdicts {
     /// Whether the model finds `property` violated in `cell`; `None` if the cell does not
     /// judge it.
-    pub fn violated(&self, cell: Cell, property: Property) -> Result<Option<bool>, String> {
+    pub fn violated(&self, cell: Cell, property: Invariant) -> Result<Option<bool>, String> {
         let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
         let verdicts = match cells.entry(cell) {
             std::collections::btree_map::Entry::Occupied(known) => known.into_mut(),
@@ -70,7 +70,7 @@ impl Verdicts {
     }
 }
 
-fn verdicts_of((name, timing): Cell) -> Result<BTreeMap<Property, bool>, String> {
+fn verdicts_of((name, timing): Cell) -> Result<BTreeMap<Invariant, bool>, String> {
     let scenario = find(name).ok_or_else(|| format!("the model has no scenario {name}"))?;
     let pitfall = name.starts_with("single-") && name != "single-node";
     let undecided = scenario.judged().iter().any(|p| scenario.expected(timing, *p) == Expected::Undecided);
@@ -94,11 +94,11 @@ fn verdicts_of((name, timing): Cell) -> Result<BTreeMap<Property, bool>, String>
 pub struct Standing {
     pub cells: Vec<Cell>,
     /// Properties the model finds violated in some matched cell (or derives so).
-    pub unsafe_properties: BTreeSet<Property>,
+    pub unsafe_properties: BTreeSet<Invariant>,
 }
 
 impl Standing {
-    pub fn is_unsafe(&self, property: Property) -> bool {
+    pub fn is_unsafe(&self, property: Invariant) -> bool {
         self.unsafe_properties.contains(&property)
     }
 }
@@ -215,7 +215,7 @@ pub fn standing(config: &RunConfig, struck: &[FaultKind], verdicts: &Verdicts) -
     let cells = cells(config, struck);
     let mut unsafe_properties = BTreeSet::new();
     for &cell in &cells {
-        for property in Property::ALL {
+        for property in Invariant::ALL {
             if verdicts.violated(cell, property)? == Some(true) {
                 unsafe_properties.insert(property);
             }
@@ -223,9 +223,9 @@ pub fn standing(config: &RunConfig, struck: &[FaultKind], verdicts: &Verdicts) -
     }
     let lock_only_register =
         matches!(config.workload, Workload::Writes { register: RegisterChoice::Unfenced | RegisterChoice::CheckThenWrite { .. } });
-    if lock_only_register && unsafe_properties.contains(&Property::MutualExclusion) {
-        unsafe_properties.insert(Property::OrderedFencedWrites);
-        unsafe_properties.insert(Property::NoLostUpdate);
+    if lock_only_register && unsafe_properties.contains(&Invariant::MutualExclusion) {
+        unsafe_properties.insert(Invariant::OrderedFencedWrites);
+        unsafe_properties.insert(Invariant::NoLostUpdate);
     }
     Ok(Standing { cells, unsafe_properties })
 }

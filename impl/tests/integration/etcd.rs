@@ -6,7 +6,7 @@
 use crate::harness::{audit, eventually, Redis};
 use redlock_client::etcd::{EtcdClient, EtcdConfigError};
 use redlock_client::fence::{RedisFenced, Write};
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_client::{AcquireError, ClientId, ExtendError, LockError, LossReason, NodeOutcome, Recorder};
 use redlock_testkit::EtcdCluster;
 use std::time::{Duration, Instant};
@@ -110,7 +110,7 @@ async fn with_lock_keeps_the_lease_alive_past_its_ttl_and_a_revoked_lease_is_los
     let (result, revoked_at) = tokio::join!(work, revoked);
     assert_eq!(result.clone().map(|_| ()), Err(LockError::Lost(LossReason::Refused { nodes: vec![0] })), "{result:?}");
     let audit = audit(&history);
-    assert!(audit.finding(Property::LostLockReported).is_none(), "{:?}", audit.findings);
+    assert!(audit.finding(Invariant::LostLockReported).is_none(), "{:?}", audit.findings);
     let _ = revoked_at;
 }
 

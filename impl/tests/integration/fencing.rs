@@ -179,8 +179,8 @@ async fn a_counter_that_restarts_empty_repeats_tokens_and_the_fence_refuses_the_
     let audit = audit(&history);
     let properties: Vec<_> = audit.findings.iter().map(|f| f.property).collect();
     assert!(
-        !properties.contains(&redlock_client::judge::Property::OrderedFencedWrites)
-            && !properties.contains(&redlock_client::judge::Property::NoLostUpdate),
+        !properties.contains(&redlock_client::judge::Invariant::OrderedFencedWrites)
+            && !properties.contains(&redlock_client::judge::Invariant::NoLostUpdate),
         "{:?}",
         audit.findings
     );

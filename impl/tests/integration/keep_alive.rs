@@ -4,7 +4,7 @@
 
 use crate::harness::{audit, cluster, eventually, urls, Redis};
 use redlock_client::event::{Event, Record};
-use redlock_client::judge::Property;
+use redlock_client::judge::Invariant;
 use redlock_client::{Client, ClientId, LockError, LossReason, Recorder};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -126,8 +126,8 @@ async fn a_majority_that_lost_the_key_makes_the_loss_known_at_the_next_extension
     // In the history: the refusals, then the loss within one node timeout of the last of them
     // (the judge confirms the holder stopped believing at once; mutual exclusion did break).
     let audit = audit(&history);
-    assert!(audit.finding(Property::LostLockReported).is_none(), "{:?}", audit.findings);
-    assert!(audit.finding(Property::MutualExclusion).is_some(), "the rival held it while the holder believed");
+    assert!(audit.finding(Invariant::LostLockReported).is_none(), "{:?}", audit.findings);
+    assert!(audit.finding(Invariant::MutualExclusion).is_some(), "the rival held it while the holder believed");
     let records: Vec<Record> = std::fs::read_to_string(&history).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let holder = client.client_id();
     let lost = records.iter().find(|r| r.event == Event::LockLost { client: holder }).map(|r| r.t_ns).expect("the loss recorded");
