@@ -33,6 +33,9 @@
 //! **Not compared**, besides durations: a node's refusal of a release (the model's release is a
 //! command without an answer).
 //!
+//! **Reading a failure.** With the environment variable `VALIDATE_TRACE` set, the path that got
+//! furthest (or the accepted one) is printed step by step on standard error.
+//!
 //! **The model's clients** start a new acquisition each time one ends (`Setup::repeat`), retry
 //! without limit and extend without limit, as the real workloads do; the search budget is in
 //! states, so the answer is the same on every machine.
@@ -227,42 +230,27 @@ pub fn validate(records: &[Record], scenario: Option<&str>, max_states: u64) -> 
         return Ok(unsupported(format!("record {}: a resource value above 250 (the model's values are bytes)", e.number)));
     }
     let setup = setup_for(scenario.setup(Timing::Async), &facts)?;
-    let compared = expected.len();
-    let (mut states, mut furthest) = (0, None::<Outcome>);
+    let done = |states, outcome| Validation { scenario: scenario.name, compared: expected.len(), records: records.len(), states, outcome };
+    let (mut states, mut furthest) = (0, None::<(u64, String, Vec<String>)>);
     for (window, seed, sixteenths) in TRIES {
         let share = (max_states / 16 * sixteenths).max(1);
-        let mut search = Search::new(setup.clone(), &facts, expected.clone(), share, window);
-        search.seed = seed;
+        let mut search = Search::new(setup.clone(), &facts, expected.clone(), share, window, seed);
         let outcome = search.run();
         states += search.states;
-        let reached = |o: &Outcome| match o {
-            Outcome::Rejected { number, .. } | Outcome::Undecided { number, .. } => *number,
-            _ => u64::MAX,
-        };
         match outcome {
-            Outcome::Accepted => return Ok(Validation { scenario: scenario.name, compared, records: records.len(), states, outcome }),
-            // Only the widest window's rejection covers every order the validation allows.
-            // Only the widest window's rejection covers every order the validation allows, and
-            // any one try's exhaustion covers every path within the bounds.
-            Outcome::Rejected { number, record, states: before } if window != REORDER_WINDOW => {
-                let undecided = Outcome::Undecided { number, record, states: before };
-                if furthest.as_ref().is_none_or(|f| reached(&undecided) > reached(f)) {
-                    furthest = Some(undecided);
+            Outcome::Accepted => return Ok(done(states, outcome)),
+            // Only the widest window's exhaustion covers every order the validation allows.
+            Outcome::Rejected { .. } if window == REORDER_WINDOW => return Ok(done(states, outcome)),
+            Outcome::Rejected { number, record, states: before } | Outcome::Undecided { number, record, states: before } => {
+                if furthest.as_ref().is_none_or(|(reached, _, _)| number > *reached) {
+                    furthest = Some((number, record, before));
                 }
             }
-            Outcome::Rejected { .. } => {
-                furthest = Some(outcome);
-                break;
-            }
-            other => {
-                if furthest.as_ref().is_none_or(|f| !matches!(f, Outcome::Rejected { .. }) && reached(&other) > reached(f)) {
-                    furthest = Some(other);
-                }
-            }
+            Outcome::Unsupported { .. } => return Ok(done(states, outcome)),
         }
     }
-    let outcome = furthest.expect("at least one window");
-    Ok(Validation { scenario: scenario.name, compared, records: records.len(), states, outcome })
+    let (number, record, before) = furthest.expect("a try that answered");
+    Ok(done(states, Outcome::Undecided { number, record, states: before }))
 }
 
 fn join<'a>(names: impl Iterator<Item = &'a &'a str>) -> String {
@@ -599,7 +587,7 @@ struct Search {
 }
 
 impl Search {
-    fn new(setup: Setup, f: &Facts, expected: Vec<Expected>, max_states: u64, window: usize) -> Search {
+    fn new(setup: Setup, f: &Facts, expected: Vec<Expected>, max_states: u64, window: usize, seed: u64) -> Search {
         let mut sys = LockSystem::new(setup);
         sys.judge_in_state = false;
         let faults = crate::system::Budget {
@@ -615,7 +603,7 @@ impl Search {
             sys,
             expected,
             window,
-            seed: 0,
+            seed,
             random: 0,
             max_states,
             states: 0,
@@ -645,10 +633,8 @@ impl Search {
         let mut actions = Vec::new();
         while let Some(node) = stack.pop() {
             if node.pos == self.expected.len() {
-                if std::env::var_os("VALIDATE_TRACE").is_some() {
-                    self.furthest_trail = node.trail.clone();
-                    eprintln!("{}", self.furthest_path().join("\n"));
-                }
+                self.furthest_trail = node.trail.clone();
+                self.print_trail_if_asked();
                 return Outcome::Accepted;
             }
             if !self.first_visit(&node) {
@@ -660,41 +646,11 @@ impl Search {
                 self.furthest_states.clear();
                 self.furthest_trail = node.trail.clone();
             }
-            if std::env::var_os("VALIDATE_DEBUG").is_some() && node.pos == self.furthest && self.furthest_states.is_empty() {
-                let mut acts = Vec::new();
-                self.sys.actions(&node.state, &mut acts);
-                eprintln!(
-                    "-- at record {} ({} silent so far): {}",
-                    self.expected[node.pos].number,
-                    node.silent,
-                    self.render(&node.state).replace('\n', "; ")
-                );
-                for a in &acts {
-                    let shown = self.sys.step(&node.state, a).map(|(_, e)| shown(e));
-                    eprintln!("   {} -> {:?} prio {}", crate::trace::action_label(&self.sys, a), shown, self.priority(&node, a));
-                }
-                let mut st = node.state.clone();
-                for round in 0..3 {
-                    let mut acts = Vec::new();
-                    self.sys.actions(&st, &mut acts);
-                    let Some(t) = acts.iter().find(|a| matches!(a, Action::Tick { .. })) else { break };
-                    st = self.sys.step(&st, t).unwrap().0;
-                    let mut acts = Vec::new();
-                    self.sys.actions(&st, &mut acts);
-                    eprintln!("  after {} ticks: {}", round + 1, self.render(&st).replace('\n', "; "));
-                    for a in &acts {
-                        let shown = self.sys.step(&st, a).map(|(_, e)| shown(e));
-                        eprintln!("     {} -> {:?}", crate::trace::action_label(&self.sys, a), shown);
-                    }
-                }
-            }
             if node.pos == self.furthest && self.furthest_states.len() < 3 {
                 self.furthest_states.push(node.state.clone());
             }
             if self.states >= self.max_states {
-                if std::env::var_os("VALIDATE_TRACE").is_some() {
-                    eprintln!("{}", self.furthest_path().join("\n"));
-                }
+                self.print_trail_if_asked();
                 let e = &self.expected[self.furthest];
                 let states = self.furthest_states.iter().map(|s| self.render(s)).collect();
                 return Outcome::Undecided { number: e.number, record: describe(&e.original), states };
@@ -730,9 +686,7 @@ impl Search {
             stack.extend(matched.into_iter().rev());
             stack.extend(first.into_iter().map(|(_, n)| n));
         }
-        if std::env::var_os("VALIDATE_TRACE").is_some() {
-            eprintln!("{}", self.furthest_path().join("\n"));
-        }
+        self.print_trail_if_asked();
         let e = &self.expected[self.furthest];
         let states = self.furthest_states.iter().map(|s| self.render(s)).collect();
         Outcome::Rejected { number: e.number, record: describe(&e.original), states }
@@ -748,6 +702,13 @@ impl Search {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// Prints the path that got furthest when `VALIDATE_TRACE` is set.
+    fn print_trail_if_asked(&self) {
+        if std::env::var_os("VALIDATE_TRACE").is_some() {
+            eprintln!("{}", self.furthest_path().join("\n"));
+        }
     }
 
     /// The first path that got furthest, step by step.
