@@ -1,7 +1,7 @@
 //! The client: a set of lock servers and the settings every lock on them shares.
 
 use crate::clock::LocalClock;
-use crate::config::{ClientBuilder, Config, Fencing, Warning};
+use crate::config::{ClientBuilder, Config, ConfigError, Warning};
 use crate::error::{AcquireError, LockError};
 use crate::event::ClientId;
 use crate::guard::Guard;
@@ -9,10 +9,8 @@ use crate::keep_alive::{self, LockContext};
 use crate::lock::Lock;
 use crate::node::Node;
 use crate::params::Params;
-use crate::recorder::Recorder;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A Redlock client. Cheap to clone; clones share the connections.
 #[derive(Clone)]
@@ -20,17 +18,14 @@ pub struct Client {
     inner: Arc<ClientInner>,
 }
 
+/// A client's checked configuration and what it made of it: connections, a clock, warnings.
+/// Cloned (cheaply: the connections and warnings are shared) for another client id.
+#[derive(Clone)]
 pub(crate) struct ClientInner {
-    pub(crate) params: Params,
+    pub(crate) config: Config,
     pub(crate) nodes: Vec<Arc<Node>>,
     pub(crate) clock: LocalClock,
-    pub(crate) extend_interval: Duration,
-    pub(crate) fencing: Fencing,
-    pub(crate) client_id: ClientId,
-    pub(crate) recorder: Option<Arc<Recorder>>,
     pub(crate) warnings: Arc<Warnings>,
-    #[cfg(feature = "fault-injection")]
-    pub(crate) pause_hook: Option<crate::fault::PauseHook>,
 }
 
 /// The warnings of a client: from its configuration, and from its servers as it meets them.
@@ -61,28 +56,15 @@ impl Client {
         ClientBuilder::new(servers)
     }
 
-    pub(crate) fn from_config(config: Config) -> Client {
-        let warnings = Arc::new(Warnings(std::sync::Mutex::new(config.warnings)));
+    fn from_config(config: Config) -> Client {
+        let warnings = Arc::new(Warnings(std::sync::Mutex::new(config.warnings.clone())));
         let nodes = config
             .servers
-            .into_iter()
+            .iter()
             .enumerate()
-            .map(|(index, s)| Arc::new(Node::new(s, config.io_timeout, index, warnings.clone())))
+            .map(|(index, s)| Arc::new(Node::new(s.clone(), config.io_timeout, index, warnings.clone())))
             .collect();
-        Client {
-            inner: Arc::new(ClientInner {
-                params: config.params,
-                nodes,
-                clock: LocalClock::new(),
-                extend_interval: Duration::from_millis(config.extend_interval_ms),
-                fencing: config.fencing,
-                client_id: config.client_id,
-                recorder: config.recorder.map(Arc::new),
-                warnings,
-                #[cfg(feature = "fault-injection")]
-                pause_hook: config.pause_hook,
-            }),
-        }
+        Client { inner: Arc::new(ClientInner { config, nodes, clock: LocalClock::new(), warnings }) }
     }
 
     /// What weakens this client's promises: its configuration's warnings (an even number of
@@ -94,32 +76,20 @@ impl Client {
 
     /// The protocol parameters in force.
     pub fn params(&self) -> &Params {
-        &self.inner.params
+        &self.inner.config.params
     }
 
     /// This client's id in history records.
     pub fn client_id(&self) -> ClientId {
-        self.inner.client_id
+        self.inner.config.client_id
     }
 
     /// The same client (same connections, same recorder) under another id: give each task that
     /// contends for a lock its own id, so that an audit of the history tells them apart.
     pub fn with_client_id(&self, id: ClientId) -> Client {
-        let i = &self.inner;
-        Client {
-            inner: Arc::new(ClientInner {
-                params: i.params.clone(),
-                nodes: i.nodes.clone(),
-                clock: i.clock,
-                extend_interval: i.extend_interval,
-                fencing: i.fencing,
-                client_id: id,
-                recorder: i.recorder.clone(),
-                warnings: i.warnings.clone(),
-                #[cfg(feature = "fault-injection")]
-                pause_hook: i.pause_hook.clone(),
-            }),
-        }
+        let mut inner = ClientInner::clone(&self.inner);
+        inner.config.client_id = id;
+        Client { inner: Arc::new(inner) }
     }
 
     /// Acquires the lock named `resource`: `SET resource value NX PX ttl` on every server at
@@ -139,12 +109,41 @@ impl Client {
         Fut: Future<Output = T>,
     {
         let lock = Lock::acquire(self.inner.clone(), resource).await?;
-        keep_alive::with_lock(lock, self.inner.extend_interval, work).await
+        keep_alive::with_lock(lock, self.inner.config.extend_interval, work).await
+    }
+}
+
+impl ClientBuilder {
+    /// Checks everything and builds the client. No connection is opened yet.
+    ///
+    /// ```
+    /// use redlock_client::{params::ParamsError, Client, ConfigError, Fencing};
+    /// use std::time::Duration;
+    ///
+    /// let servers = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379", "redis://10.0.0.3:6379"];
+    /// let client = Client::builder(servers)
+    ///     .ttl(Duration::from_secs(30))
+    ///     .node_timeout(Duration::from_millis(20))
+    ///     .retries(5)
+    ///     .build()?;
+    /// assert_eq!(client.params().quorum(), 2);
+    ///
+    /// let e = Client::builder(servers).ttl(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(e, ConfigError::Params(ParamsError::ZeroTtl));
+    /// let e = Client::builder(servers).fencing(Fencing::Counter).build().unwrap_err();
+    /// assert_eq!(e, ConfigError::FencingNeedsOneServer { servers: 3 });
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn build(self) -> Result<Client, ConfigError> {
+        self.check().map(Client::from_config)
     }
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("params", &self.inner.params).field("client_id", &self.inner.client_id).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("params", &self.inner.config.params)
+            .field("client_id", &self.inner.config.client_id)
+            .finish_non_exhaustive()
     }
 }

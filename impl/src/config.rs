@@ -6,13 +6,13 @@
 //! connections open lazily, per node, on first use, so a node that is down when the client is
 //! built costs nothing but its share of the quorum.
 
-use crate::client::Client;
 use crate::event::ClientId;
 use crate::params::{Params, ParamsError};
 use crate::recorder::Recorder;
 use redis::{ConnectionAddr, IntoConnectionInfo};
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where fencing tokens come from. See the crate docs' guarantees table for each verdict.
@@ -56,15 +56,18 @@ pub struct ClientBuilder {
     pause_hook: Option<crate::fault::PauseHook>,
 }
 
-/// A checked configuration: what [`ClientBuilder::build`] hands to the client.
+/// The checked configuration: what [`ClientBuilder::build`] found sound, the one copy every
+/// lock of the client reads (the builder holds the user's unchecked inputs).
+#[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) params: Params,
     pub(crate) servers: Vec<redis::Client>,
-    pub(crate) extend_interval_ms: u64,
+    pub(crate) extend_interval: Duration,
     pub(crate) io_timeout: Duration,
     pub(crate) fencing: Fencing,
     pub(crate) client_id: ClientId,
-    pub(crate) recorder: Option<Recorder>,
+    pub(crate) recorder: Option<Arc<Recorder>>,
+    /// What weakens the client's promises, known before any connection.
     pub(crate) warnings: Vec<Warning>,
     #[cfg(feature = "fault-injection")]
     pub(crate) pause_hook: Option<crate::fault::PauseHook>,
@@ -215,30 +218,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Checks everything and builds the client. No connection is opened yet.
-    ///
-    /// ```
-    /// use redlock_client::{params::ParamsError, Client, ConfigError, Fencing};
-    /// use std::time::Duration;
-    ///
-    /// let servers = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379", "redis://10.0.0.3:6379"];
-    /// let client = Client::builder(servers)
-    ///     .ttl(Duration::from_secs(30))
-    ///     .node_timeout(Duration::from_millis(20))
-    ///     .retries(5)
-    ///     .build()?;
-    /// assert_eq!(client.params().quorum(), 2);
-    ///
-    /// let e = Client::builder(servers).ttl(Duration::ZERO).build().unwrap_err();
-    /// assert_eq!(e, ConfigError::Params(ParamsError::ZeroTtl));
-    /// let e = Client::builder(servers).fencing(Fencing::Counter).build().unwrap_err();
-    /// assert_eq!(e, ConfigError::FencingNeedsOneServer { servers: 3 });
-    /// # Ok::<(), ConfigError>(())
-    /// ```
-    pub fn build(self) -> Result<Client, ConfigError> {
-        self.check().map(Client::from_config)
-    }
-
+    /// Checks everything; [`build`](ClientBuilder::build) (in `client.rs`, so that this file
+    /// needs nothing from the client) makes the client of the result.
     pub(crate) fn check(self) -> Result<Config, ConfigError> {
         let servers = self.parse_servers()?;
         let params = Params {
@@ -301,11 +282,11 @@ impl ClientBuilder {
         Ok(Config {
             params,
             servers,
-            extend_interval_ms,
+            extend_interval: Duration::from_millis(extend_interval_ms),
             io_timeout,
             fencing: self.fencing,
             client_id: self.client_id,
-            recorder: self.recorder,
+            recorder: self.recorder.map(Arc::new),
             warnings,
             #[cfg(feature = "fault-injection")]
             pause_hook: self.pause_hook,

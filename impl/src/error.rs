@@ -94,7 +94,7 @@ impl NodeOutcomes {
             }
         }
         // Stable: equal counts keep the order of the nodes.
-        kinds.sort_by(|a, b| b.1.cmp(&a.1));
+        kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
         let ok = self.iter().filter(|(_, o)| **o == NodeOutcome::Ok).count();
         let mut parts: Vec<String> = kinds
             .iter()

@@ -171,6 +171,8 @@ pub struct EtcdClient {
     inner: Arc<EtcdInner>,
 }
 
+/// The checked configuration and the connection; cloned (cheaply) for another client id.
+#[derive(Clone)]
 struct EtcdInner {
     endpoints: Vec<String>,
     /// Shared by the clones of a client, whatever their ids.
@@ -228,19 +230,9 @@ impl EtcdClient {
 
     /// The same client (same connection and recorder) under another id.
     pub fn with_client_id(&self, id: ClientId) -> EtcdClient {
-        let i = &self.inner;
-        EtcdClient {
-            inner: Arc::new(EtcdInner {
-                endpoints: i.endpoints.clone(),
-                connection: i.connection.clone(),
-                params: i.params.clone(),
-                clock: i.clock,
-                client_id: id,
-                recorder: i.recorder.clone(),
-                #[cfg(feature = "fault-injection")]
-                pause_hook: i.pause_hook.clone(),
-            }),
-        }
+        let mut inner = EtcdInner::clone(&self.inner);
+        inner.client_id = id;
+        EtcdClient { inner: Arc::new(inner) }
     }
 
     /// Acquires the lock named `resource`: a lease, then the key with it if it is absent;
@@ -628,7 +620,7 @@ async fn cleanup(shared: &EtcdShared, output: LeaseOutput) -> Option<NodeOutcome
             LeaseOutput::DeleteKey { token } => {
                 let key = shared.resource.as_str();
                 let txn = Txn::new().when([Compare::create_revision(key, CompareOp::Equal, token)]).and_then([TxnOp::delete(key, None)]);
-                match resend(&shared, || {
+                match resend(shared, || {
                     let (mut c, txn) = (client.clone(), txn.clone());
                     async move { c.txn(txn).await }
                 })
@@ -645,7 +637,7 @@ async fn cleanup(shared: &EtcdShared, output: LeaseOutput) -> Option<NodeOutcome
                     Err(e) => Some(classify(&e)),
                 }
             }
-            LeaseOutput::RevokeLease { lease } => match resend(&shared, || {
+            LeaseOutput::RevokeLease { lease } => match resend(shared, || {
                 let mut c = client.clone();
                 async move { c.lease_revoke(lease).await }
             })

@@ -59,14 +59,14 @@ impl Shared {
         let mut core = self.core();
         let first = all.len();
         let before = core.state;
-        core.state.handle(&self.client.params, now, input, all);
+        core.state.handle(&self.client.config.params, now, input, all);
         let out = &all[first..];
         let ident = &self.ident;
         let _span = ident.span.enter();
         // Record before sending, so that a server's step is never stamped before its cause.
         if ident.recorder.is_some() {
             let mut events = Vec::new();
-            crate::observe::observe(ident.client, &self.client.params, &before, input, out, None, &mut events);
+            crate::observe::observe(ident.client, &self.client.config.params, &before, input, out, None, &mut events);
             for event in events {
                 ident.record(event);
             }
@@ -148,7 +148,7 @@ impl Holding for Shared {
 
     #[cfg(feature = "fault-injection")]
     fn pause_point(&self, op: crate::fault::FencedOp) {
-        if let Some(hook) = &self.client.pause_hook {
+        if let Some(hook) = &self.client.config.pause_hook {
             hook.call(&crate::fault::PausePoint { client: self.ident.client, resource: self.resource(), op });
         }
     }
@@ -188,12 +188,12 @@ impl Lock {
     }
 
     fn start(client: Arc<ClientInner>, resource: &str, runtime: tokio::runtime::Handle) -> Lock {
-        let fence_key = (client.fencing == Fencing::Counter).then(|| format!("{resource}{FENCE_KEY_SUFFIX}"));
-        let span = tracing::info_span!("lock", resource, client = client.client_id.0);
+        let fence_key = (client.config.fencing == Fencing::Counter).then(|| format!("{resource}{FENCE_KEY_SUFFIX}"));
+        let span = tracing::info_span!("lock", resource, client = client.config.client_id.0);
         let ident = Arc::new(Ident {
-            key: LockKey { resource: resource.to_string(), fence_key, value: LockValue::random(), ttl_ms: client.params.ttl_ms },
-            client: client.client_id,
-            recorder: client.recorder.clone(),
+            key: LockKey { resource: resource.to_string(), fence_key, value: LockValue::random(), ttl_ms: client.config.params.ttl_ms },
+            client: client.config.client_id,
+            recorder: client.config.recorder.clone(),
             span,
         });
         let core = Core { state: LockState::new(), validity_ms: 0, token: None, loss: None };
@@ -345,7 +345,7 @@ impl Lock {
             }
         }
         self.recycle(outputs);
-        let params = &self.shared.client.params;
+        let params = &self.shared.client.config.params;
         let (nodes, quorum) = (params.nodes, params.quorum());
         let may_remain = nodes - quorum;
         let deadline = Instant::now() + Duration::from_millis(params.node_timeout_ms);
