@@ -7,17 +7,17 @@
 (* expires by the server's own clock, a fencing counter, asynchronous      *)
 (* replicas that WAIT can count and a failover promotes, Chubby's          *)
 (* lock-delay and CheckSequencer); NumClients clients running the Redlock  *)
-(* client core of impl/src/protocol.rs (quorum NumServers \div 2 + 1,      *)
-(* validity = TTL - elapsed - drift, release on every node after a failed  *)
-(* attempt, a per-node timeout, retries); an optional resource, a counter  *)
-(* that holders increment by read-modify-write: unfenced, fenced           *)
+(* client core of impl/src/sans_io/protocol.rs (quorum NumServers \div 2 + *)
+(* 1, validity = TTL - elapsed - drift, release on every node after a      *)
+(* failed attempt, a per-node timeout, retries); an optional resource, a   *)
+(* counter that holders increment by read-modify-write: unfenced, fenced   *)
 (* atomically, fenced check-then-write, CheckSequencer, or antirez's       *)
 (* unique-token check-and-set. With Service = "etcd" the one server is an  *)
 (* etcd-style store instead (leases that expire by its clock, the lock key *)
 (* created with a lease only if absent, a revision that every write        *)
 (* raises, watches on the key's deletion) and the clients run the          *)
-(* lease-lock core of impl/src/lease_lock.rs; the key's create revision    *)
-(* may serve as the fencing token.                                         *)
+(* lease-lock core of impl/src/sans_io/lease_lock.rs; the key's create     *)
+(* revision may serve as the fencing token.                                *)
 (*                                                                         *)
 (* Time. Real time advances by Tick. The state holds no absolute time,     *)
 (* only relative countdowns (docs/design.md, Time and the judge).       *)
@@ -32,10 +32,10 @@
 (* space is finite without a horizon.                                      *)
 (*                                                                         *)
 (* Safety is judged as in the Rust model: every step produces events (the  *)
-(* vocabulary of impl/src/event.rs) and the judge, a fold over events      *)
-(* (impl/src/judge.rs), is part of the state; each invariant reads its     *)
-(* verdict: MutualExclusion, OwnerOnlyRelease, OrderedFencedWrites,        *)
-(* NoLostUpdate, EventuallyAcquirable.                                     *)
+(* vocabulary of impl/src/sans_io/event.rs) and the judge, a fold over     *)
+(* events (impl/src/sans_io/judge.rs), is part of the state; each          *)
+(* invariant reads its verdict: MutualExclusion, OwnerOnlyRelease,         *)
+(* OrderedFencedWrites, NoLostUpdate, EventuallyAcquirable.                *)
 (*                                                                         *)
 (* The spec carries no model bounds: every number comes from an MC*.cfg.   *)
 (* Names: the Rust actions Tick, Pause, ClockJump, Crash, Restart,         *)
@@ -250,8 +250,8 @@ ErrorReply == [kind |-> "Error", token |-> 0]
 InFlight(m) == [msg |-> m, age |-> 0]
 
 -----------------------------------------------------------------------------
-(* Events (impl/src/event.rs): those the judge reads, with the fields it   *)
-(* reads.                                                                  *)
+(* Events (impl/src/sans_io/event.rs): those the judge reads, with the     *)
+(* fields it reads.                                                        *)
 
 EvC(kind, c) == [kind |-> kind, client |-> c]
 EvKeySet(n, owner, expires) == [kind |-> "KeySet", node |-> n, owner |-> owner, expires |-> expires]
@@ -262,10 +262,10 @@ EvValue(kind, c, v) == [kind |-> kind, client |-> c, value |-> v]       \* Resou
 EvRefused(c, n) == [kind |-> "Refused", client |-> c, node |-> n]
 
 -----------------------------------------------------------------------------
-(* The judge (impl/src/judge.rs): a fold over events that keeps only what  *)
-(* later events can still contradict. Ranks order holders by when the lock *)
-(* service granted them, kept dense (0, 1, ...). A violation is recorded   *)
-(* once per property, with what its explanation names.                     *)
+(* The judge (impl/src/sans_io/judge.rs): a fold over events that keeps    *)
+(* only what later events can still contradict. Ranks order holders by     *)
+(* when the lock service granted them, kept dense (0, 1, ...). A violation *)
+(* is recorded once per property, with what its explanation names.         *)
 
 JudgeInit ==
     [holding |-> [c \in Clients |-> FALSE],
@@ -425,9 +425,9 @@ Judge(j, evs) ==
     ELSE Judge(CheckAcquirable(JudgeApply(Know(j, Head(evs)), Head(evs))), Tail(evs))
 
 -----------------------------------------------------------------------------
-(* The Redlock client core (impl/src/protocol.rs): a state machine fed     *)
-(* inputs with a reading of the client's clock, answering with outputs.    *)
-(* Fields that do not apply in a phase hold fixed values.                  *)
+(* The Redlock client core (impl/src/sans_io/protocol.rs): a state machine *)
+(* fed inputs with a reading of the client's clock, answering with         *)
+(* outputs. Fields that do not apply in a phase hold fixed values.         *)
 
 NoRound == [number |-> 0, started |-> 0, pending |-> {}, ok |-> {}, token |-> 0]
 
@@ -527,11 +527,11 @@ Handle(l, now, in) ==
       [] OTHER -> [lock |-> l, outs |-> <<>>]   \* stale: a late reply, a timer that lost a race
 
 -----------------------------------------------------------------------------
-(* The lease-lock core (impl/src/lease_lock.rs), which the clients of an   *)
-(* etcd-style store drive: a lease, the key created with it only if absent *)
-(* (its create revision is the token), a wait for the key's deletion when  *)
-(* it is taken, keep-alives. Its parameters are the Rust model's           *)
-(* (lease_params in model/src/client.rs): the lease's TTL, Drift,          *)
+(* The lease-lock core (impl/src/sans_io/lease_lock.rs), which the clients *)
+(* of an etcd-style store drive: a lease, the key created with it only if  *)
+(* absent (its create revision is the token), a wait for the key's         *)
+(* deletion when it is taken, keep-alives. Its parameters are the Rust     *)
+(* model's (lease_params in model/src/client.rs): the lease's TTL, Drift,  *)
 (* NodeTimeout for one request, and TTL again for the whole acquire. The   *)
 (* state is the phase (a record named after LeasePhase's variant) and the  *)
 (* time the acquire started; fields a phase does not have hold fixed       *)
@@ -753,7 +753,7 @@ CarryOut(e, o) ==
 RECURSIVE CarryOutAll(_, _)
 CarryOutAll(e, outs) == IF outs = <<>> THEN e ELSE CarryOutAll(CarryOut(e, Head(outs)), Tail(outs))
 
-\* The one observer (impl/src/observe.rs): the events a core step shows, in its order. (The
+\* The one observer (impl/src/sans_io/observe.rs): the events a core step shows, in its order. (The
 \* `Setup` event is left out: this judge's server count is a constant.)
 OutputEvent(c, o) ==
     CASE o.kind \in {"RetryAfter", "Failed"} -> <<EvC("AcquireFailed", c)>>
@@ -796,7 +796,7 @@ RECURSIVE LeaseCarryOutAll(_, _)
 LeaseCarryOutAll(e, outs) ==
     IF outs = <<>> THEN e ELSE LeaseCarryOutAll(LeaseCarryOut(e, Head(outs)), Tail(outs))
 
-\* The one observer (observe_lease in impl/src/observe.rs); its store is one node.
+\* The one observer (observe_lease in impl/src/sans_io/observe.rs); its store is one node.
 LeaseOutputEvent(c, before, o) ==
     CASE o.kind = "CreateIfAbsent" -> <<EvC("AcquireStarted", c)>>
       \* an attempt that found the key taken, or that failed; a wait that gives up ends no
@@ -1560,8 +1560,8 @@ Next ==
 Spec == Init /\ [][Next]_vars
 
 -----------------------------------------------------------------------------
-(* The invariants of the debate (impl/src/judge.rs), each read from the    *)
-(* judge's verdict.                                                        *)
+(* The invariants of the debate (impl/src/sans_io/judge.rs), each read     *)
+(* from the judge's verdict.                                               *)
 
 \* At no instant of real time do two clients each believe they hold an unexpired lock.
 MutualExclusion == ~Violated(judge, "MutualExclusion")

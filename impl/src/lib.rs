@@ -46,7 +46,10 @@
 //!
 //! # Layout
 //!
-//! The sans-IO core (no feature needed):
+//! Two folders, and the import between them goes one way: `client/` uses `sans_io/`, never
+//! the reverse. The core's modules are re-exported at the crate root (`redlock_client::protocol`).
+//!
+//! The sans-IO core, `sans_io/` (no feature needed):
 //! - [`time`]: the two kinds of time, real time and a node's local clock, as distinct types.
 //! - [`params`]: the protocol's parameters, validated up front.
 //! - [`protocol`]: the sans-IO Redlock state machine: the only place where the rules live.
@@ -59,9 +62,11 @@
 //! - [`history`]: the streaming auditor of recorded histories (`check history` runs it).
 //! - [`scripts`]: the Lua the client runs on the lock servers, as text.
 //!
-//! The async client (feature `client`, on by default: tokio, redis-rs, rustls, tracing):
-//! - [`Client`], [`ClientBuilder`] (`config.rs`): configuration checked up front, one
-//!   [`ConfigError`] per mistake.
+//! The async client, `client/` (feature `client`, on by default: tokio, redis-rs, rustls,
+//! tracing):
+//! - [`Client`] (`redlock.rs`), [`ClientBuilder`] (`config.rs`): configuration checked up
+//!   front into one `Config` that every lock of the client reads, one [`ConfigError`] per
+//!   mistake.
 //! - `lock.rs`: the driver of one lock, and the only one that feeds its core: with the client's
 //!   monotonic clock; it carries out the outputs, draws the retry jitter, records and traces.
 //! - `lane.rs`: the requests of one lock to each node, sent in order (see *Cancellation*) and
@@ -203,60 +208,29 @@
 //! Every default can be changed with [`ClientBuilder`]; [`ClientBuilder::build`] refuses the
 //! combinations that cannot work.
 
-pub mod event;
-pub mod history;
-pub mod judge;
-pub mod lease_lock;
-pub mod observe;
-pub mod params;
-pub mod protocol;
-pub mod scripts;
-pub mod time;
+mod sans_io;
+pub use sans_io::{event, history, judge, lease_lock, observe, params, protocol, scripts, time};
 
 #[cfg(feature = "client")]
 mod client;
-#[cfg(feature = "client")]
-pub mod clock;
-#[cfg(feature = "client")]
-mod commands;
-#[cfg(feature = "client")]
-mod config;
-#[cfg(feature = "client")]
-mod error;
 #[cfg(feature = "etcd")]
-pub mod etcd;
+pub use client::etcd;
 #[cfg(feature = "fault-injection")]
-pub mod fault;
+pub use client::fault;
 #[cfg(feature = "client")]
-pub mod fence;
-#[cfg(feature = "client")]
-mod guard;
-#[cfg(feature = "client")]
-mod holding;
-#[cfg(feature = "client")]
-mod ident;
-#[cfg(feature = "client")]
-mod keep_alive;
-#[cfg(feature = "client")]
-mod lane;
-#[cfg(feature = "client")]
-mod lock;
-#[cfg(feature = "client")]
-mod node;
-#[cfg(feature = "client")]
-pub mod recorder;
-#[cfg(feature = "client")]
-mod value;
+pub use client::{clock, fence, recorder};
 
 #[cfg(feature = "client")]
 pub use crate::{
-    client::Client,
-    config::{ClientBuilder, ConfigError, Fencing, Warning, FENCE_KEY_SUFFIX},
-    error::{AcquireError, ExtendError, FencedError, LockError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released},
+    client::{
+        config::{ClientBuilder, ConfigError, Fencing, Warning, FENCE_KEY_SUFFIX},
+        error::{AcquireError, ExtendError, FencedError, LockError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released},
+        guard::Guard,
+        keep_alive::LockContext,
+        recorder::Recorder,
+        redlock::Client,
+    },
     event::ClientId,
-    guard::Guard,
-    keep_alive::LockContext,
-    recorder::Recorder,
 };
 /// The etcd-client version this crate is built with (for a raw connection beside the lock).
 #[cfg(feature = "etcd")]

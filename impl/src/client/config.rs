@@ -6,9 +6,9 @@
 //! connections open lazily, per node, on first use, so a node that is down when the client is
 //! built costs nothing but its share of the quorum.
 
+use crate::client::recorder::Recorder;
 use crate::event::ClientId;
 use crate::params::{Params, ParamsError};
-use crate::recorder::Recorder;
 use redis::{ConnectionAddr, IntoConnectionInfo};
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -35,7 +35,7 @@ pub enum Fencing {
 /// The suffix of the key that holds a resource's fencing counter (`<resource>:fence`).
 pub const FENCE_KEY_SUFFIX: &str = ":fence";
 
-/// Builds a [`Client`]. Every setter has a default; [`build`](ClientBuilder::build) checks
+/// Builds a [`Client`](crate::Client). Every setter has a default; [`build`](ClientBuilder::build) checks
 /// them all.
 #[derive(Debug)]
 pub struct ClientBuilder {
@@ -53,7 +53,7 @@ pub struct ClientBuilder {
     client_id: ClientId,
     recorder: Option<Recorder>,
     #[cfg(feature = "fault-injection")]
-    pause_hook: Option<crate::fault::PauseHook>,
+    pause_hook: Option<crate::client::fault::PauseHook>,
 }
 
 /// The checked configuration: what [`ClientBuilder::build`] found sound, the one copy every
@@ -70,11 +70,11 @@ pub(crate) struct Config {
     /// What weakens the client's promises, known before any connection.
     pub(crate) warnings: Vec<Warning>,
     #[cfg(feature = "fault-injection")]
-    pub(crate) pause_hook: Option<crate::fault::PauseHook>,
+    pub(crate) pause_hook: Option<crate::client::fault::PauseHook>,
 }
 
 /// Something about the configuration or the servers that the client accepts, but that weakens
-/// what it can promise. Read them with [`Client::warnings`]; each is also traced at `warn`.
+/// what it can promise. Read them with [`Client::warnings`](crate::Client::warnings); each is also traced at `warn`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Warning {
     /// An even number of servers tolerates no more failures than one server fewer.
@@ -171,7 +171,7 @@ impl ClientBuilder {
         self
     }
 
-    /// How often [`Client::with_lock`] extends the lock (default: TTL/3).
+    /// How often [`Client::with_lock`](crate::Client::with_lock) extends the lock (default: TTL/3).
     pub fn extend_interval(mut self, interval: Duration) -> Self {
         self.extend_interval = Some(interval);
         self
@@ -213,7 +213,7 @@ impl ClientBuilder {
     /// Calls `hook` before each fenced read and write (feature `fault-injection`; see
     /// [`fault`](crate::fault)).
     #[cfg(feature = "fault-injection")]
-    pub fn pause_hook(mut self, hook: crate::fault::PauseHook) -> Self {
+    pub fn pause_hook(mut self, hook: crate::client::fault::PauseHook) -> Self {
         self.pause_hook = Some(hook);
         self
     }

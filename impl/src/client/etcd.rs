@@ -31,15 +31,17 @@
 //! so a longer lease only makes others wait longer. A leader change renews every lease to its
 //! full TTL: again longer, never shorter.
 
-use crate::clock::LocalClock;
-use crate::error::{AcquireError, ExtendError, FencedError, LockError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released};
+use crate::client::clock::LocalClock;
+use crate::client::error::{
+    AcquireError, ExtendError, FencedError, LockError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released,
+};
+use crate::client::fence::{FencedResource, Read, Write};
+use crate::client::holding::{fenced_read, fenced_write, Holding, Renewable};
+use crate::client::keep_alive::LockContext;
+use crate::client::recorder::Recorder;
+use crate::client::value::LockValue;
 use crate::event::{ClientId, Event, NodeId};
-use crate::fence::{FencedResource, Read, Write};
-use crate::holding::{fenced_read, fenced_write, Holding, Renewable};
-use crate::keep_alive::LockContext;
 use crate::lease_lock::{LeaseInput, LeaseLockState, LeaseOutput, LeaseParams, LeaseParamsError};
-use crate::recorder::Recorder;
-use crate::value::LockValue;
 use etcd_client::{Compare, CompareOp, EventType, PutOptions, Txn, TxnOp, TxnOpResponse, WatchOptions};
 use std::fmt;
 use std::future::Future;
@@ -87,7 +89,7 @@ pub struct EtcdClientBuilder {
     client_id: ClientId,
     recorder: Option<Recorder>,
     #[cfg(feature = "fault-injection")]
-    pause_hook: Option<crate::fault::PauseHook>,
+    pause_hook: Option<crate::client::fault::PauseHook>,
 }
 
 impl EtcdClientBuilder {
@@ -125,7 +127,7 @@ impl EtcdClientBuilder {
     /// Calls `hook` before each fenced read and write (feature `fault-injection`; see
     /// [`fault`](crate::fault)).
     #[cfg(feature = "fault-injection")]
-    pub fn pause_hook(mut self, hook: crate::fault::PauseHook) -> Self {
+    pub fn pause_hook(mut self, hook: crate::client::fault::PauseHook) -> Self {
         self.pause_hook = Some(hook);
         self
     }
@@ -182,7 +184,7 @@ struct EtcdInner {
     client_id: ClientId,
     recorder: Option<Arc<Recorder>>,
     #[cfg(feature = "fault-injection")]
-    pause_hook: Option<crate::fault::PauseHook>,
+    pause_hook: Option<crate::client::fault::PauseHook>,
 }
 
 impl EtcdInner {
@@ -252,7 +254,7 @@ impl EtcdClient {
     {
         let lock = EtcdLock::acquire(self.inner.clone(), resource).await?;
         let interval = Duration::from_millis(self.inner.params.keep_alive_interval_ms());
-        crate::keep_alive::with_lock(lock, interval, work).await
+        crate::client::keep_alive::with_lock(lock, interval, work).await
     }
 }
 
@@ -372,9 +374,9 @@ impl Holding for EtcdShared {
     }
 
     #[cfg(feature = "fault-injection")]
-    fn pause_point(&self, op: crate::fault::FencedOp) {
+    fn pause_point(&self, op: crate::client::fault::FencedOp) {
         if let Some(hook) = &self.inner.pause_hook {
-            hook.call(&crate::fault::PausePoint { client: self.inner.client_id, resource: &self.resource, op });
+            hook.call(&crate::client::fault::PausePoint { client: self.inner.client_id, resource: &self.resource, op });
         }
     }
 }

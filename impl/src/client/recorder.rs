@@ -32,7 +32,7 @@
 //! Writes are synchronous (to the page cache); a write error is reported once through
 //! `tracing` and the recorder goes on.
 
-use crate::clock::monotonic_now;
+use crate::client::clock::monotonic_now;
 use crate::event::{Event, Record, HISTORY_VERSION};
 use std::fs::OpenOptions;
 use std::io::{self, Write};

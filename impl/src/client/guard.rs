@@ -1,9 +1,9 @@
 //! The guard of a held lock: its validity, its token, extension, release, fenced operations.
 
-use crate::error::{ExtendError, FencedError, ReleaseError, Released};
-use crate::fence::{FencedResource, Read, Write};
-use crate::holding::{fenced_read, fenced_write, Holding};
-use crate::lock::Lock;
+use crate::client::error::{ExtendError, FencedError, ReleaseError, Released};
+use crate::client::fence::{FencedResource, Read, Write};
+use crate::client::holding::{fenced_read, fenced_write, Holding};
+use crate::client::lock::Lock;
 use crate::protocol::{Loss, Output};
 use std::time::Duration;
 

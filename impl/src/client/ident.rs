@@ -1,9 +1,9 @@
 //! Who a lock is: its key and value, its client, its recorder and its tracing span. The lock
 //! and its lanes both hold it; the lanes need nothing else of the lock.
 
-use crate::commands::LockKey;
+use crate::client::commands::LockKey;
+use crate::client::recorder::Recorder;
 use crate::event::{ClientId, Event};
-use crate::recorder::Recorder;
 use std::sync::Arc;
 
 /// Who a lock is: what its requests carry, who records it, its tracing span.

@@ -1,13 +1,13 @@
 //! The client: a set of lock servers and the settings every lock on them shares.
 
-use crate::clock::LocalClock;
-use crate::config::{ClientBuilder, Config, ConfigError, Warning};
-use crate::error::{AcquireError, LockError};
+use crate::client::clock::LocalClock;
+use crate::client::config::{ClientBuilder, Config, ConfigError, Warning};
+use crate::client::error::{AcquireError, LockError};
+use crate::client::guard::Guard;
+use crate::client::keep_alive::{self, LockContext};
+use crate::client::lock::Lock;
+use crate::client::node::Node;
 use crate::event::ClientId;
-use crate::guard::Guard;
-use crate::keep_alive::{self, LockContext};
-use crate::lock::Lock;
-use crate::node::Node;
 use crate::params::Params;
 use std::future::Future;
 use std::sync::Arc;

@@ -6,9 +6,9 @@
 //! same connection is still processed after it. Only an error that breaks the connection
 //! (reset, closed, refused) makes the next request reconnect.
 
-use crate::client::Warnings;
-use crate::commands::{self, Job, LockKey, Outcome};
-use crate::config::Warning;
+use crate::client::commands::{self, Job, LockKey, Outcome};
+use crate::client::config::Warning;
+use crate::client::redlock::Warnings;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisResult};
 use std::sync::atomic::{AtomicBool, Ordering};

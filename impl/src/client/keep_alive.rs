@@ -14,9 +14,9 @@
 //! keeper's timer fired: timers are coarse) ran past its lock: `with_lock` waits for the
 //! signal and returns [`LockError::Lost`] for it too.
 
-use crate::error::{FencedError, LockError};
-use crate::fence::{FencedResource, Read, Write};
-use crate::holding::{fenced_read, fenced_write, Holding, Renewable};
+use crate::client::error::{FencedError, LockError};
+use crate::client::fence::{FencedResource, Read, Write};
+use crate::client::holding::{fenced_read, fenced_write, Holding, Renewable};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ impl LockContext {
     }
 
     /// Why the lock was lost, once it was.
-    pub fn loss(&self) -> Option<crate::error::LossReason> {
+    pub fn loss(&self) -> Option<crate::client::error::LossReason> {
         self.shared.loss()
     }
 
@@ -107,7 +107,7 @@ where
     };
     done.cancel();
     let _ = keeper.await;
-    outcome.ok_or_else(|| LockError::Lost(shared.loss().unwrap_or(crate::error::LossReason::Expired)))
+    outcome.ok_or_else(|| LockError::Lost(shared.loss().unwrap_or(crate::client::error::LossReason::Expired)))
 }
 
 /// Renews `lock` until `done`, reports a loss on `lost`, and releases at the end.

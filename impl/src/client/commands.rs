@@ -3,9 +3,9 @@
 //! `KEYS` and `ARGV`, never inside the script text; scripts run by `EVALSHA`, loaded on the first
 //! `NOSCRIPT`.
 
+use crate::client::value::LockValue;
 use crate::protocol::Reply;
 use crate::scripts;
-use crate::value::LockValue;
 use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Script};
 use std::sync::LazyLock;

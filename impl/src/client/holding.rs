@@ -3,9 +3,9 @@
 //! with them. [`LockContext`](crate::LockContext) and the guards of both locks are built on it,
 //! so that users can switch locks without changing how they use one.
 
-use crate::error::{FencedError, LossReason};
+use crate::client::error::{FencedError, LossReason};
+use crate::client::fence::{FencedResource, Read, Write};
 use crate::event::{ClientId, Event};
-use crate::fence::{FencedResource, Read, Write};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ pub(crate) trait Holding: Send + Sync + 'static {
     fn record(&self, event: Event);
     /// Calls the fault-injection hook, if any, before a fenced operation goes out.
     #[cfg(feature = "fault-injection")]
-    fn pause_point(&self, op: crate::fault::FencedOp);
+    fn pause_point(&self, op: crate::client::fault::FencedOp);
 
     /// The validity left now; zero once it has ended.
     fn remaining(&self) -> Duration {
@@ -42,7 +42,7 @@ pub(crate) trait Holding: Send + Sync + 'static {
 pub(crate) async fn fenced_read<R: FencedResource>(lock: &dyn Holding, resource: &R) -> Result<Read, FencedError<R::Error>> {
     let token = lock.token().ok_or(FencedError::NoToken)?;
     #[cfg(feature = "fault-injection")]
-    lock.pause_point(crate::fault::FencedOp::Read);
+    lock.pause_point(crate::client::fault::FencedOp::Read);
     let read = resource.read(token, lock.holder()).await.map_err(FencedError::Resource)?;
     lock.record(Event::ResourceRead { client: lock.client(), value: read.value, token: Some(token) });
     Ok(read)
@@ -53,7 +53,7 @@ pub(crate) async fn fenced_read<R: FencedResource>(lock: &dyn Holding, resource:
 pub(crate) async fn fenced_write<R: FencedResource>(lock: &dyn Holding, resource: &R, value: u64) -> Result<Write, FencedError<R::Error>> {
     let token = lock.token().ok_or(FencedError::NoToken)?;
     #[cfg(feature = "fault-injection")]
-    lock.pause_point(crate::fault::FencedOp::Write);
+    lock.pause_point(crate::client::fault::FencedOp::Write);
     let write = resource.write(token, lock.holder(), value).await.map_err(FencedError::Resource)?;
     let client = lock.client();
     lock.record(match write {

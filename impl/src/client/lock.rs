@@ -2,17 +2,17 @@
 //! core's outputs through the lanes, and records and traces what happened. No protocol rule is
 //! written here: quorum, validity, retries, release after failure and loss are the core's.
 
-use crate::client::ClientInner;
-use crate::commands::LockKey;
-use crate::config::{Fencing, FENCE_KEY_SUFFIX};
-use crate::error::{AcquireError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released};
+use crate::client::commands::LockKey;
+use crate::client::config::{Fencing, FENCE_KEY_SUFFIX};
+use crate::client::error::{AcquireError, LossReason, NodeOutcome, NodeOutcomes, ReleaseError, Released};
+use crate::client::holding::{Holding, Renewable};
+use crate::client::ident::Ident;
+use crate::client::lane::{Answer, Lanes};
+use crate::client::redlock::ClientInner;
+use crate::client::value::LockValue;
 use crate::event::{ClientId, Event, NodeId};
-use crate::holding::{Holding, Renewable};
-use crate::ident::Ident;
-use crate::lane::{Answer, Lanes};
 use crate::protocol::{Input, LockState, Loss, NodeSet, Output};
 use crate::time::LocalMillis;
-use crate::value::LockValue;
 use rand::Rng;
 use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -147,9 +147,9 @@ impl Holding for Shared {
     }
 
     #[cfg(feature = "fault-injection")]
-    fn pause_point(&self, op: crate::fault::FencedOp) {
+    fn pause_point(&self, op: crate::client::fault::FencedOp) {
         if let Some(hook) = &self.client.config.pause_hook {
-            hook.call(&crate::fault::PausePoint { client: self.ident.client, resource: self.resource(), op });
+            hook.call(&crate::client::fault::PausePoint { client: self.ident.client, resource: self.resource(), op });
         }
     }
 }
@@ -165,7 +165,7 @@ pub(crate) struct Lock {
     runtime: tokio::runtime::Handle,
     /// Buffers for the core's outputs and the lanes' answers, reused by every round.
     outputs: Vec<Output>,
-    answers: Vec<crate::lane::Answer>,
+    answers: Vec<crate::client::lane::Answer>,
     /// What each node answered in the latest round (acquire attempt or extension).
     outcomes: NodeOutcomes,
 }

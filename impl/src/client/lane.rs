@@ -23,11 +23,11 @@
 //! A lane records what the server did (`key_set`, `key_deleted`) and traces each answer with
 //! its latency, when it reads the answer.
 
-use crate::commands::{Job, Outcome};
-use crate::error::NodeOutcome;
+use crate::client::commands::{Job, Outcome};
+use crate::client::error::NodeOutcome;
+use crate::client::ident::Ident;
+use crate::client::node::Node;
 use crate::event::{Event, NodeId};
-use crate::ident::Ident;
-use crate::node::Node;
 use crate::protocol::{Output, Reply};
 use redis::RedisResult;
 use std::collections::VecDeque;
