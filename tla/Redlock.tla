@@ -78,7 +78,7 @@ CONSTANTS
     WaitReplicas,   \* after SET NX PX the client runs WAIT n (Redisson); None: no WAIT
     LockDelay,      \* Chubby's lock-delay, in ticks of the service's clock; None: none
     Encoding,       \* "correct", "plain_del", "get_then_del", "setnx_then_expire"
-    Tokens,         \* "none", "incr_max", "unique", "zxid", "sequencer", "revision" (etcd's)
+    Fencing,        \* "off", "counter", "unique", "zxid", "sequencer", "revision" (etcd's)
     ResourceKind,   \* None, "unfenced", "fenced", "fenced_check_then_write",
                     \* "check_sequencer", "unique_token_cas"
     Watchdog,       \* the holder extends its lock every TTL/3 (Redisson's watchdog, KeepAlives)
@@ -102,16 +102,16 @@ ASSUME MaxExtensions \in Nat /\ Pauses \in Nat
 ASSUME Service \in {"redis", "zoo_keeper", "chubby", "etcd"}
 ASSUME (Replicas > 0 \/ Service # "redis") => Cardinality(Servers) = 1
 ASSUME Encoding \in {"correct", "plain_del", "get_then_del", "setnx_then_expire"}
-ASSUME Tokens \in {"none", "incr_max", "unique", "zxid", "sequencer", "revision"}
+ASSUME Fencing \in {"off", "counter", "unique", "zxid", "sequencer", "revision"}
 ASSUME ResourceKind \in {None, "unfenced", "fenced", "fenced_check_then_write", "check_sequencer",
                          "unique_token_cas"}
 ASSUME RestartMode \in {None, "empty", "fsync", "delayed"}
 \* A check-and-set resource needs tokens (a claim of "no token" is not modelled).
-ASSUME ResourceKind = "unique_token_cas" => Tokens # "none"
+ASSUME ResourceKind = "unique_token_cas" => Fencing # "off"
 \* The etcd-style store is one linearizable store that never crashes (model/src/etcd.rs says
 \* why that is sound); its create revision is the only token it gives.
 ASSUME Service = "etcd" => RestartMode = None /\ Replicas = 0
-ASSUME Tokens = "revision" => Service = "etcd"
+ASSUME Fencing = "revision" => Service = "etcd"
 
 VARIABLES
     server,     \* [Servers -> server state]
@@ -713,10 +713,10 @@ ClientDue(cs, t) ==
       [] OTHER -> "no"
 
 Token(e) ==
-    CASE Tokens = "none" -> 0
-      [] Tokens = "unique" -> e.who + 1          \* antirez's unique value: the client's number
-      [] Tokens = "revision" -> LeaseToken(e.st.lease)   \* the key's create revision
-      [] OTHER -> LockToken(e.st.lock)           \* incr_max, zxid, sequencer: from the grant
+    CASE Fencing = "off" -> 0
+      [] Fencing = "unique" -> e.who + 1          \* antirez's unique value: the client's number
+      [] Fencing = "revision" -> LeaseToken(e.st.lease)   \* the key's create revision
+      [] OTHER -> LockToken(e.st.lock)           \* counter, zxid, sequencer: from the grant
 
 ReleaseMsg ==
     CASE Encoding \in {"correct", "setnx_then_expire"} -> MRelease
@@ -1041,7 +1041,7 @@ ServerReceive(e, c, m) ==
           CASE m.type = "Acquire" ->
                  IF k = NoKey /\ e.st.lockDelay = NoWindow
                  THEN LET life == IF Encoding = "setnx_then_expire" THEN NoWindow ELSE MkWindow(TTL)
-                          incr == Tokens \in {"incr_max", "zxid", "sequencer"}
+                          incr == Fencing \in {"counter", "zxid", "sequencer"}
                           e2 == [Emit(e, EvKeySet(e.who, c, life # NoWindow))
                                    EXCEPT !.st.key = [owner |-> c, life |-> life],
                                           !.st.counter = IF incr THEN @ + 1 ELSE @,

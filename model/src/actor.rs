@@ -2,7 +2,8 @@
 //!
 //! Actor ids: servers `0..servers`, then clients, then the resource.
 
-use crate::client::{Client, ClientState, Due};
+use crate::client::{Client, ClientState};
+use crate::msg::Due;
 use crate::msg::{Msg, Timer};
 use crate::resource::ResourceState;
 use crate::server::{Server, ServerState};
@@ -89,13 +90,6 @@ impl fmt::Display for ActorState {
 }
 
 impl LockActor {
-    /// The client index of actor `id`, if it is a client.
-    pub fn client_of(&self, id: Id) -> Option<u8> {
-        let i = usize::from(id);
-        let s = self.setup.servers as usize;
-        (s..s + self.setup.clients as usize).contains(&i).then(|| (i - s) as u8)
-    }
-
     /// Whether `timer` of this actor, in state `state`, may fire now.
     pub fn due(&self, state: &ActorState, timer: Timer) -> Due {
         match (&self.role, state) {
@@ -127,14 +121,14 @@ impl Actor for LockActor {
         match &self.role {
             Role::Server(server) => {
                 let ActorState::Server(s) = state.to_mut() else { return };
-                match (self.client_of(src), msg) {
+                match (setup.client_at(src.into()), msg) {
                     (_, Msg::CheckSequencer { client, token }) => server.check_sequencer(s, client, token, src, o),
                     (Some(client), msg) => server.on_msg(setup, s, client, src, msg, o),
                     (None, _) => {}
                 }
             }
             Role::Client(client) => {
-                let from_server = (usize::from(src) < setup.servers as usize).then(|| usize::from(src) as u8);
+                let from_server = setup.server_at(src.into());
                 if let ActorState::Client(s) = state.to_mut() {
                     client.on_msg(setup, s, from_server, msg, o);
                 }
@@ -142,8 +136,10 @@ impl Actor for LockActor {
             Role::Resource => {
                 let Some(kind) = setup.resource else { return };
                 let ActorState::Resource(s) = state.to_mut() else { return };
-                match (self.client_of(src), msg) {
-                    (_, Msg::SequencerValid { client, valid }) => s.on_sequencer_checked(client, valid, setup.servers as usize, o),
+                match (setup.client_at(src.into()), msg) {
+                    (_, Msg::SequencerValid { client, valid }) => {
+                        s.on_sequencer_checked(client, valid, Id::from(setup.client_actor(client)), o)
+                    }
                     (Some(client), msg) => s.on_msg(kind, client, src, msg, o),
                     (None, _) => {}
                 }
@@ -152,11 +148,10 @@ impl Actor for LockActor {
     }
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<ActorState>, timer: &Timer, o: &mut Out<Self>) {
-        let servers = self.setup.servers as usize;
         match (&self.role, state.to_mut()) {
             (Role::Server(server), ActorState::Server(s)) => server.on_timeout(&self.setup, s, *timer, o),
             (Role::Client(client), ActorState::Client(s)) => client.on_timeout(&self.setup, s, *timer, o),
-            (Role::Resource, ActorState::Resource(s)) => s.on_timeout(*timer, |c| Id::from(servers + c as usize), o),
+            (Role::Resource, ActorState::Resource(s)) => s.on_timeout(*timer, &self.setup, o),
             _ => {}
         }
     }

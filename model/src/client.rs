@@ -5,8 +5,8 @@
 //! the core's commands into messages (correctly, or with one of the single-node pitfalls the
 //! scenario asks for), its clock, and the holder's work.
 
-use crate::msg::{Msg, Timer};
-use crate::setup::{Encoding, Resource, Setup, Tokens};
+use crate::msg::{Due, Msg, Timer};
+use crate::setup::{Encoding, Fencing, Resource, Setup};
 use redlock_client::event::{ClientId, Event};
 use redlock_client::lease_lock::{LeaseInput, LeaseLockState, LeaseOutput, LeaseParams};
 use redlock_client::observe::{observe, observe_lease};
@@ -246,12 +246,12 @@ impl Client {
     }
 
     fn token(&self, setup: &Setup, s: &ClientState) -> Option<u64> {
-        match setup.tokens {
-            Tokens::None => None,
+        match setup.fencing {
+            Fencing::Off => None,
             // antirez's unique token: the lock's random value, here the client's own number.
-            Tokens::Unique => Some(self.index as u64 + 1),
-            Tokens::IncrMax | Tokens::Zxid | Tokens::Sequencer => s.lock.token(),
-            Tokens::Revision => s.lease.token().and_then(|t| u64::try_from(t).ok()),
+            Fencing::Unique => Some(self.index as u64 + 1),
+            Fencing::Counter | Fencing::Zxid | Fencing::Sequencer => s.lock.token(),
+            Fencing::Revision => s.lease.token().and_then(|t| u64::try_from(t).ok()),
         }
     }
 
@@ -270,7 +270,7 @@ impl Client {
         }
         let before = s.lock;
         s.lock.handle(&params, self.now(s), input, &mut outputs);
-        let token = matches!(setup.tokens, Tokens::Unique).then(|| self.index as u64 + 1);
+        let token = matches!(setup.fencing, Fencing::Unique).then(|| self.index as u64 + 1);
         observe(self.id(), &params, &before, input, &outputs, token, &mut s.events);
         for output in outputs {
             self.carry_out(setup, s, output, o);
@@ -364,7 +364,7 @@ impl Client {
         match output {
             Output::SendAcquire { node, round } => {
                 let ttl = (setup.encoding != Encoding::SetnxThenExpire).then_some(setup.ttl);
-                let incr = matches!(setup.tokens, Tokens::IncrMax | Tokens::Zxid | Tokens::Sequencer);
+                let incr = matches!(setup.fencing, Fencing::Counter | Fencing::Zxid | Fencing::Sequencer);
                 o.send(node_id(node), Msg::Acquire { round, ttl, incr, wait: setup.wait_replicas });
             }
             Output::SendExtend { node, round } => o.send(node_id(node), Msg::Extend { round }),
@@ -420,17 +420,6 @@ pub fn lease_params(setup: &Setup) -> LeaseParams {
         request_timeout_ms: setup.node_timeout as u64,
         acquire_timeout_ms: setup.ttl as u64,
     }
-}
-
-/// When an actor's timer may fire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Due {
-    /// Not yet.
-    No,
-    /// Now, and before time passes.
-    Now,
-    /// At any moment from now on, time passing or not.
-    Whenever,
 }
 
 impl ClientState {

@@ -13,7 +13,7 @@
 //!   add no behaviour that breaks a safety property, only ones that wait longer.
 //! - Clock drift is the usual window: the store measures a TTL of T ticks within T ± skew.
 
-use crate::client::Due;
+use crate::msg::Due;
 use crate::msg::{Msg, Timer};
 use crate::setup::{Setup, Window};
 use redlock_client::event::{ClientId, Event, NodeId};
@@ -149,7 +149,7 @@ impl EtcdStore {
             None => Event::KeyExpired { node, owner },
         });
         for c in (0..8u8).filter(|c| self.watchers & (1 << c) != 0) {
-            o.send(Id::from(setup.servers as usize + c as usize), Msg::Freed);
+            o.send(Id::from(setup.client_actor(c)), Msg::Freed);
         }
         self.watchers = 0;
     }

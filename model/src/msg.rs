@@ -1,5 +1,5 @@
-//! Messages between the actors and the actors' timers. The names are the TLA+ twin's action
-//! and message names too.
+//! Messages between the actors, the actors' timers and when a timer may fire. The names are the
+//! TLA+ twin's action and message names too.
 
 use redlock_client::protocol::Reply;
 use serde::Serialize;
@@ -209,6 +209,17 @@ impl fmt::Display for Msg {
             Msg::WriteReply { applied } => write!(f, "{}", if *applied { "applied" } else { "rejected" }),
         }
     }
+}
+
+/// When an actor's timer may fire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// Not yet.
+    No,
+    /// Now, and before time passes.
+    Now,
+    /// At any moment from now on, time passing or not.
+    Whenever,
 }
 
 /// An actor's own steps that no message triggers. Stateright fires a timer at any moment; the

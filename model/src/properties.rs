@@ -3,7 +3,7 @@
 //! (a mutual exclusion that "holds" because no lock was ever granted proves nothing).
 
 use crate::setup::Setup;
-use crate::system::{always, LockSystem, SystemState};
+use crate::system::{LockSystem, SystemState};
 use redlock_client::judge::Invariant;
 use stateright::{Expectation, Property};
 
@@ -31,7 +31,7 @@ pub const WRITES_FROM_TWO_HOLDERS: Witness = Witness {
     name: "writes_from_two_holders",
     meaning: "the resource applied writes from two clients",
     condition: |sys, s| {
-        sys.resource_index().and_then(|i| s.actors.actor_states[i].as_resource()).is_some_and(|r| r.writers.count_ones() >= 2)
+        sys.setup.resource_actor().and_then(|i| s.actors.actor_states[i].as_resource()).is_some_and(|r| r.writers.count_ones() >= 2)
     },
 };
 
@@ -76,4 +76,17 @@ pub fn for_setup(setup: &Setup) -> Vec<Property<LockSystem>> {
     let witnesses =
         setup_witnesses(setup).into_iter().map(|w| Property { expectation: Expectation::Sometimes, name: w.name, condition: w.condition });
     invariants.chain(witnesses).collect()
+}
+
+/// The `Always` property of a judged invariant: it holds while the judge records no violation.
+pub fn always(invariant: Invariant) -> Property<LockSystem> {
+    let condition: fn(&LockSystem, &SystemState) -> bool = match invariant {
+        Invariant::MutualExclusion => |_, s| s.judge.violation(Invariant::MutualExclusion).is_none(),
+        Invariant::OwnerOnlyRelease => |_, s| s.judge.violation(Invariant::OwnerOnlyRelease).is_none(),
+        Invariant::OrderedFencedWrites => |_, s| s.judge.violation(Invariant::OrderedFencedWrites).is_none(),
+        Invariant::NoLostUpdate => |_, s| s.judge.violation(Invariant::NoLostUpdate).is_none(),
+        Invariant::EventuallyAcquirable => |_, s| s.judge.violation(Invariant::EventuallyAcquirable).is_none(),
+        Invariant::LostLockReported => |_, s| s.judge.violation(Invariant::LostLockReported).is_none(),
+    };
+    Property { expectation: Expectation::Always, name: invariant.name(), condition }
 }

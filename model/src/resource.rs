@@ -1,8 +1,9 @@
 //! The protected resource: a counter that holders increment by read-modify-write.
 
-use crate::client::Due;
+use crate::msg::Due;
 use crate::msg::{Msg, Timer};
 use crate::setup::Resource;
+use crate::setup::Setup;
 use redlock_client::event::{ClientId, Event};
 use serde::Serialize;
 use stateright::actor::{model_timeout, Id, Out};
@@ -87,14 +88,14 @@ impl ResourceState {
     }
 
     /// The lock service answered a CheckSequencer for `client`'s write.
-    pub fn on_sequencer_checked(&mut self, client: u8, valid: bool, servers: usize, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_sequencer_checked(&mut self, client: u8, valid: bool, to: Id, o: &mut Out<crate::actor::LockActor>) {
         let Some(i) = self.pending.iter().position(|p| p.client == client && !p.checked) else { return };
         if valid {
             self.pending[i].checked = true;
             o.set_timer(Timer::Apply { client }, model_timeout());
         } else {
             let p = self.pending.remove(i);
-            self.reject(client, p.token, Id::from(servers + client as usize), o);
+            self.reject(client, p.token, to, o);
         }
     }
 
@@ -112,12 +113,12 @@ impl ResourceState {
     }
 
     /// The checked write of `client` lands.
-    pub fn on_timeout(&mut self, timer: Timer, client_id: impl Fn(u8) -> Id, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_timeout(&mut self, timer: Timer, setup: &Setup, o: &mut Out<crate::actor::LockActor>) {
         if let Timer::Apply { client } = timer {
             if let Some(i) = self.pending.iter().position(|p| p.client == client && p.checked) {
                 let p = self.pending.remove(i);
                 self.apply(p);
-                o.send(client_id(client), Msg::WriteReply { applied: true });
+                o.send(Id::from(setup.client_actor(client)), Msg::WriteReply { applied: true });
             }
         }
     }

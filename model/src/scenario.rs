@@ -8,7 +8,7 @@
 //! the Hacker News discussion, ZooKeeper and Chubby); KKKZOZ's *Talk about Redlock* (network
 //! delay, process pause, clock drift).
 
-use crate::setup::{Bounds, Encoding, Hazards, Resource, Restart, Service, Setup, Timing, Tokens};
+use crate::setup::{Bounds, Encoding, Fencing, Hazards, Resource, Restart, Service, Setup, Timing};
 use redlock_client::judge::Invariant;
 use serde::Serialize;
 use std::fmt;
@@ -144,7 +144,7 @@ fn base(scenario: &'static str, timing: Timing) -> Setup {
         wait_replicas: None,
         lock_delay: None,
         encoding: Encoding::Correct,
-        tokens: Tokens::None,
+        fencing: Fencing::Off,
         resource: None,
         watchdog: false,
         max_extensions: 1,
@@ -371,7 +371,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 that the resource checks atomically with the write (Kleppmann's tokens 33/34).",
         source: "Kleppmann, How to do distributed locking",
         note: "",
-        build: |t| Setup { tokens: Tokens::IncrMax, resource: Some(Resource::Fenced), ..lease("pause-fenced", t) },
+        build: |t| Setup { fencing: Fencing::Counter, resource: Some(Resource::Fenced), ..lease("pause-fenced", t) },
         expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
     },
     Scenario {
@@ -382,7 +382,7 @@ pub const SCENARIOS: &[Scenario] = &[
         source: "Kleppmann, How to do distributed locking (fencing tokens); Redis persistence (appendfsync)",
         note: "The model decides: a newer holder's write with the repeated token applies, then the \
                paused older holder's write with the same token applies after it.",
-        build: |t| Setup { tokens: Tokens::IncrMax, resource: Some(Resource::Fenced), restart: Some(Restart::Empty), ..lease("fence-counter-restart", t) },
+        build: |t| Setup { fencing: Fencing::Counter, resource: Some(Resource::Fenced), restart: Some(Restart::Empty), ..lease("fence-counter-restart", t) },
         expected: &[(OFW, Undecided, Undecided), (NLU, Undecided, Undecided)],
     },
     Scenario {
@@ -392,7 +392,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 are kept out until tokens pass the fence: a liveness cost, not a safety one).",
         source: "Kleppmann, How to do distributed locking (fencing tokens); the crate's fence adapters",
         note: "",
-        build: |t| Setup { tokens: Tokens::IncrMax, resource: Some(Resource::FencedByHolder), restart: Some(Restart::Empty), ..lease("fence-counter-restart-holder", t) },
+        build: |t| Setup { fencing: Fencing::Counter, resource: Some(Resource::FencedByHolder), restart: Some(Restart::Empty), ..lease("fence-counter-restart-holder", t) },
         expected: &[(OFW, Holds, Holds), (NLU, Holds, Holds)],
     },
     Scenario {
@@ -404,7 +404,7 @@ pub const SCENARIOS: &[Scenario] = &[
                (bounded pause, write margin); the model finds it in async only.",
         build: |t| {
             let mut s = lease("fence-check-then-write", t);
-            s.tokens = Tokens::IncrMax;
+            s.fencing = Fencing::Counter;
             s.resource = Some(Resource::FencedCheckThenWrite);
             // The resource's own steps are what the claim is about: their delay stays the
             // timing mode's (bounded in sync, unbounded in async).
@@ -424,7 +424,7 @@ pub const SCENARIOS: &[Scenario] = &[
         source: "Zhang, Is a Redis-based distributed lock safe? part 2",
         note: "",
         build: |t| Setup {
-            tokens: Tokens::Unique,
+            fencing: Fencing::Unique,
             resource: Some(Resource::UniqueTokenCas),
             bounds: bounds(t),
             drift: 1,
@@ -441,7 +441,7 @@ pub const SCENARIOS: &[Scenario] = &[
         note: "",
         build: |t| {
             let mut s = redlock("redlock-incr-tokens", 3, t);
-            s.tokens = Tokens::IncrMax;
+            s.fencing = Fencing::Counter;
             s.resource = Some(Resource::Fenced);
             s
         },
@@ -469,7 +469,7 @@ pub const SCENARIOS: &[Scenario] = &[
         build: |t| Setup {
             service: Service::ZooKeeper,
             watchdog: true,
-            tokens: Tokens::Zxid,
+            fencing: Fencing::Zxid,
             resource: Some(Resource::Fenced),
             ..lease("zookeeper-session-zxid", t)
         },
@@ -496,7 +496,7 @@ pub const SCENARIOS: &[Scenario] = &[
         build: |t| Setup {
             service: Service::Etcd,
             watchdog: true,
-            tokens: Tokens::Revision,
+            fencing: Fencing::Revision,
             resource: Some(Resource::Fenced),
             ..lease("etcd-lease-revision", t)
         },
@@ -543,7 +543,7 @@ pub const SCENARIOS: &[Scenario] = &[
         note: "",
         build: |t| {
             let mut s = chubby("chubby-check-sequencer", t);
-            s.tokens = Tokens::Sequencer;
+            s.fencing = Fencing::Sequencer;
             s.resource = Some(Resource::CheckSequencer);
             // The resource's own steps are what the claim is about: their delay stays the
             // timing mode's.
@@ -558,7 +558,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 generation) it has seen and rejects older ones, atomically with the write.",
         source: "Zhang, Is a Redis-based distributed lock safe? part 2 (Chubby's sequencers)",
         note: "",
-        build: |t| Setup { tokens: Tokens::Sequencer, resource: Some(Resource::Fenced), ..chubby("chubby-latest-sequencer", t) },
+        build: |t| Setup { fencing: Fencing::Sequencer, resource: Some(Resource::Fenced), ..chubby("chubby-latest-sequencer", t) },
         expected: &[(NLU, Holds, Holds), (OFW, Holds, Holds)],
     },
     Scenario {
@@ -606,7 +606,7 @@ pub const SCENARIOS: &[Scenario] = &[
         build: |t| Setup {
             replicas: 1,
             failover: true,
-            tokens: Tokens::IncrMax,
+            fencing: Fencing::Counter,
             resource: Some(Resource::Fenced),
             pauses: 1,
             ..base("redisson-fenced-failover", t)

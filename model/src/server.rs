@@ -7,7 +7,7 @@
 //! is a [`Window`] of real ticks (see `setup.rs`). Crash, restart and failover are faults
 //! applied by the system model; the server only says what they leave of it.
 
-use crate::client::Due;
+use crate::msg::Due;
 use crate::msg::{Msg, Timer};
 use crate::setup::{Restart, Setup, Window};
 use redlock_client::event::{ClientId, Event, NodeId};
@@ -66,11 +66,10 @@ pub struct ServerState {
     pub events: Vec<Event>,
 }
 
-/// Server `index` of a setup with `servers` servers (clients' actor ids follow the servers').
+/// Server `index` (its actor index too: the servers come first).
 #[derive(Clone, Debug)]
 pub struct Server {
     pub index: u8,
-    pub servers: u8,
 }
 
 impl Server {
@@ -121,7 +120,7 @@ impl Server {
                     (Reply::Ok { token }, Some(replicas)) => {
                         s.waits.push(Wait { client, round, replicas, offset: s.offset, token });
                         s.waits.sort();
-                        self.answer_waits(s, o);
+                        self.answer_waits(setup, s, o);
                     }
                     _ => o.send(src, Msg::AcquireReply { round, reply }),
                 }
@@ -190,7 +189,7 @@ impl Server {
                 if let Some(r) = s.replicas.get_mut(replica as usize) {
                     *r = Replica { key: s.key, counter: s.counter, offset: s.offset };
                 }
-                self.answer_waits(s, o);
+                self.answer_waits(setup, s, o);
             }
             Timer::LockDelay => s.lock_delay = None,
             Timer::LeaseExpire { client } => {
@@ -211,14 +210,14 @@ impl Server {
     }
 
     /// Answers every parked `SET` + `WAIT` that enough replicas have acknowledged.
-    fn answer_waits(&self, s: &mut ServerState, o: &mut Out<crate::actor::LockActor>) {
+    fn answer_waits(&self, setup: &Setup, s: &mut ServerState, o: &mut Out<crate::actor::LockActor>) {
         let replicas = s.replicas.clone();
         s.waits.retain(|w| {
             let acked = replicas.iter().filter(|r| r.offset >= w.offset).count() as u8;
             let done = acked >= w.replicas;
             if done {
                 let reply = Reply::Ok { token: w.token };
-                o.send(Id::from(self.servers as usize + w.client as usize), Msg::AcquireReply { round: w.round, reply });
+                o.send(Id::from(setup.client_actor(w.client)), Msg::AcquireReply { round: w.round, reply });
             }
             !done
         });

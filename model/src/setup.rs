@@ -202,15 +202,17 @@ pub enum Encoding {
     SetnxThenExpire,
 }
 
-/// Where fencing tokens come from.
+/// Where fencing tokens come from: the crate's `redlock_client::Fencing`, which offers `Off`
+/// and `Counter` (on one server), with the other services' tokens beside them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Tokens {
+pub enum Fencing {
     /// No token.
-    None,
-    /// The acquire script increments a counter on each node; the client takes the largest
-    /// value among its quorum (with one node: a single linearizable counter).
-    IncrMax,
+    Off,
+    /// The acquire script increments a counter (`INCR <resource>:fence`) on each node; the
+    /// client takes the largest value among its quorum (with one node: a single linearizable
+    /// counter, the crate's `Fencing::Counter`).
+    Counter,
     /// antirez's unique random token (here the client's id): unique, not ordered.
     Unique,
     /// The ZooKeeper zxid of the lock node's creation.
@@ -297,7 +299,7 @@ pub struct Setup {
     /// holder is not granted again.
     pub lock_delay: Option<u8>,
     pub encoding: Encoding,
-    pub tokens: Tokens,
+    pub fencing: Fencing,
     pub resource: Option<Resource>,
     /// The holder extends its lock every TTL/3 while it works (Redisson's watchdog).
     pub watchdog: bool,
@@ -322,6 +324,31 @@ pub struct Setup {
     pub eviction: bool,
     /// Pauses a run may suffer, in all (each at the client's pause point).
     pub pauses: u8,
+}
+
+/// The actor layout, computed here only: the servers are actors `0..servers`, the clients
+/// follow, then the resource (when there is one). Traces, views and replays name actors by it.
+impl Setup {
+    /// The actor index of client `client`.
+    pub fn client_actor(&self, client: u8) -> usize {
+        self.servers as usize + client as usize
+    }
+
+    /// The actor index of the resource, if the setup has one.
+    pub fn resource_actor(&self) -> Option<usize> {
+        self.resource.map(|_| self.servers as usize + self.clients as usize)
+    }
+
+    /// The client at actor index `actor`, if that actor is a client.
+    pub fn client_at(&self, actor: usize) -> Option<u8> {
+        let first = self.servers as usize;
+        (first..first + self.clients as usize).contains(&actor).then(|| (actor - first) as u8)
+    }
+
+    /// The server at actor index `actor`, if that actor is a server.
+    pub fn server_at(&self, actor: usize) -> Option<u8> {
+        (actor < self.servers as usize).then_some(actor as u8)
+    }
 }
 
 impl Setup {

@@ -31,7 +31,7 @@ pub fn for_setup(setup: &crate::setup::Setup) -> fn(&SystemState) -> SystemState
     // An etcd-style store names each lease after its client (in the store, the messages and
     // the client's core): renaming clients would have to rename those too, and its spaces are
     // small enough without (under 100k states).
-    if setup.tokens == crate::setup::Tokens::Unique || setup.service == crate::setup::Service::Etcd {
+    if setup.fencing == crate::setup::Fencing::Unique || setup.service == crate::setup::Service::Etcd {
         servers_only
     } else {
         servers_and_clients

@@ -15,16 +15,17 @@
 //!   [`Judge`] kept in the state, and each `Always` property reads its verdict.
 
 use crate::actor::{ActorState, LockActor, Role};
-use crate::client::{Client, ClientState, Due, Pause};
+use crate::client::{Client, ClientState, Pause};
+use crate::msg::Due;
 use crate::msg::{Msg, Timer};
 use crate::server::{Server, ServerState};
 use crate::setup::{Restart, Setup, Window};
 use redlock_client::event::{ClientId, Event, Fault, NodeId};
-use redlock_client::judge::{Invariant, Judge};
+use redlock_client::judge::Judge;
 use redlock_client::protocol::Reply;
 use serde::Serialize;
 use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork, Network};
-use stateright::{Expectation, Model, Property};
+use stateright::{Model, Property};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -117,10 +118,11 @@ impl LockSystem {
         let setup = Arc::new(setup);
         let servers = setup.servers as usize;
         let clients = setup.clients as usize;
-        let resource = Id::from(servers + clients);
+        // Where the clients' writes go; no message is sent to it when the setup has no resource.
+        let resource = Id::from(setup.client_actor(setup.clients));
         let mut actors = ActorModel::new((), ()).init_network(Network::new_ordered([])).lossy_network(LossyNetwork::No);
         for index in 0..servers {
-            let server = Server { index: index as u8, servers: setup.servers };
+            let server = Server { index: index as u8 };
             actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Server(server) });
         }
         for index in 0..clients {
@@ -131,14 +133,6 @@ impl LockSystem {
             actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Resource });
         }
         LockSystem { setup, actors, judge_in_state: true, whole_space: false }
-    }
-
-    pub fn client_index(&self, client: u8) -> usize {
-        self.setup.servers as usize + client as usize
-    }
-
-    pub fn resource_index(&self) -> Option<usize> {
-        self.setup.resource.map(|_| self.setup.servers as usize + self.setup.clients as usize)
     }
 
     /// Whether the actor at `index` takes no step now (crashed, or a paused client).
@@ -207,7 +201,7 @@ impl LockSystem {
     fn quiet_ready(&self, s: &SystemState) -> u8 {
         let mut ready = 0;
         for client in 0..self.setup.clients {
-            let index = self.client_index(client);
+            let index = self.setup.client_actor(client);
             if s.actors.crashed[index] {
                 continue;
             }
@@ -244,7 +238,7 @@ impl LockSystem {
     }
 
     fn client_state<'a>(&self, s: &'a SystemState, client: u8) -> &'a ClientState {
-        s.actors.actor_states[self.client_index(client)].as_client().expect("a client")
+        s.actors.actor_states[self.setup.client_actor(client)].as_client().expect("a client")
     }
 
     fn server_state<'a>(&self, s: &'a SystemState, server: u8) -> &'a ServerState {
@@ -252,7 +246,7 @@ impl LockSystem {
     }
 
     fn update_client(&self, s: &mut SystemState, client: u8, f: impl FnOnce(&mut ClientState)) {
-        let index = self.client_index(client);
+        let index = self.setup.client_actor(client);
         if let ActorState::Client(c) = Arc::make_mut(&mut s.actors.actor_states[index]) {
             f(c);
         }
@@ -362,7 +356,7 @@ impl LockSystem {
                 ActorState::Client(c) => {
                     c.tick(&self.setup);
                     let expired = c.held_until().is_some_and(|u| u.0 <= c.clock as u64);
-                    let client = ClientId((i - self.setup.servers as usize) as u32);
+                    let client = ClientId(u32::from(self.setup.client_at(i).expect("a client actor")));
                     if expired && s.judge.holders().any(|h| h == client) {
                         events.push(Event::ValidityEnded { client });
                     }
@@ -376,7 +370,7 @@ impl LockSystem {
         let setup = &self.setup;
         let has_resource = setup.resource.is_some();
         for client in 0..setup.clients {
-            let index = self.client_index(client);
+            let index = self.setup.client_actor(client);
             if s.actors.crashed[index] {
                 continue;
             }
@@ -431,7 +425,7 @@ impl LockSystem {
             Action::Tick { then } => {
                 self.tick(&mut s, events);
                 for client in (0..setup.clients).filter(|c| then & (1 << c) != 0) {
-                    let index = self.client_index(client);
+                    let index = self.setup.client_actor(client);
                     if self.client_state(&s, client).paused.is_some() {
                         self.update_client(&mut s, client, |c| c.paused = None);
                         events.push(Event::Fault { fault: Fault::ClientResumed { client: ClientId(client as u32) } });
@@ -490,7 +484,7 @@ impl LockSystem {
                 for w in self.server_state(&s, server).waits.clone() {
                     let reply = Msg::AcquireReply { round: w.round, reply: Reply::Error };
                     if let Network::Ordered(flows) = &mut s.actors.network {
-                        let to = Id::from(self.client_index(w.client));
+                        let to = Id::from(self.setup.client_actor(w.client));
                         flows.entry((Id::from(server as usize), to)).or_default().push_back(reply);
                     }
                 }
@@ -501,7 +495,7 @@ impl LockSystem {
             }
             Action::ClientCrash { client } => {
                 s.budget.client_crashes -= 1;
-                let index = self.client_index(client);
+                let index = self.setup.client_actor(client);
                 s.actors.crashed[index] = true;
                 s.actors.timers_set[index].cancel_all();
                 Self::purge_messages_to(&mut s, index);
@@ -652,17 +646,4 @@ impl Model for LockSystem {
     fn as_svg(&self, path: stateright::Path<SystemState, Action>) -> Option<String> {
         Some(crate::view::svg(self, &path.into_vec()))
     }
-}
-
-/// A property over the system state, by name: the judge's invariants and their witnesses.
-pub fn always(invariant: Invariant) -> Property<LockSystem> {
-    let condition: fn(&LockSystem, &SystemState) -> bool = match invariant {
-        Invariant::MutualExclusion => |_, s| s.judge.violation(Invariant::MutualExclusion).is_none(),
-        Invariant::OwnerOnlyRelease => |_, s| s.judge.violation(Invariant::OwnerOnlyRelease).is_none(),
-        Invariant::OrderedFencedWrites => |_, s| s.judge.violation(Invariant::OrderedFencedWrites).is_none(),
-        Invariant::NoLostUpdate => |_, s| s.judge.violation(Invariant::NoLostUpdate).is_none(),
-        Invariant::EventuallyAcquirable => |_, s| s.judge.violation(Invariant::EventuallyAcquirable).is_none(),
-        Invariant::LostLockReported => |_, s| s.judge.violation(Invariant::LostLockReported).is_none(),
-    };
-    Property { expectation: Expectation::Always, name: invariant.name(), condition }
 }

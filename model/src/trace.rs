@@ -48,7 +48,7 @@ fn name(sys: &LockSystem, index: usize) -> String {
 }
 
 fn client_name(sys: &LockSystem, client: u8) -> String {
-    name(sys, sys.client_index(client))
+    name(sys, sys.setup.client_actor(client))
 }
 
 fn server_name(sys: &LockSystem, server: u8) -> String {
@@ -125,7 +125,7 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
         Action::Tick { then } => {
             let mut text = "time passes one tick".to_string();
             for client in (0..setup.clients).filter(|c| then & (1 << c) != 0) {
-                let c = s.actors.actor_states[sys.client_index(client)].as_client();
+                let c = s.actors.actor_states[sys.setup.client_actor(client)].as_client();
                 let step = match c {
                     Some(c) if c.paused.is_some() => "resumes after its pause",
                     _ => "starts acquiring",
@@ -174,7 +174,7 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
 
 /// The consequences worth saying out loud.
 fn consequence(sys: &LockSystem, next: &SystemState, event: &Event) -> Option<String> {
-    let client_state = |c: u32| next.actors.actor_states[sys.client_index(c as u8)].as_client();
+    let client_state = |c: u32| next.actors.actor_states[sys.setup.client_actor(c as u8)].as_client();
     Some(match event {
         Event::Granted { client, validity_ms, token } => {
             let until = client_state(client.0).and_then(|c| c.held_until()).map(|u| u.0).unwrap_or_default();
@@ -215,7 +215,7 @@ fn clock_of(sys: &LockSystem, s: &SystemState, action: &Action) -> Option<u8> {
     let index = match action {
         Action::Deliver { dst, .. } => *dst,
         Action::Timeout { actor, .. } => *actor,
-        Action::Pause { client } | Action::ClientCrash { client } => sys.client_index(*client),
+        Action::Pause { client } | Action::ClientCrash { client } => sys.setup.client_actor(*client),
         _ => return None,
     };
     match (&sys.actors.actors[index].role, &*s.actors.actor_states[index]) {

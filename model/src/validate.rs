@@ -43,7 +43,7 @@
 use crate::actor::ActorState;
 use crate::msg::Timer;
 use crate::scenario::{find, Scenario};
-use crate::setup::{Bounds, Hazards, Resource, Restart, Service, Setup, Timing, Tokens};
+use crate::setup::{Bounds, Fencing, Hazards, Resource, Restart, Service, Setup, Timing};
 use crate::system::{Action, LockSystem, SystemState};
 use redlock_client::event::{ClientId, Event, Fault, Record};
 use redlock_client::history::{parse_line, Lines};
@@ -343,10 +343,10 @@ fn setup_for(template: Setup, f: &Facts) -> Result<Setup, String> {
     if service != Service::Redis && f.nodes != 1 {
         return Err(format!("{} runs on one server; the history's lock spans {}", template.scenario, f.nodes));
     }
-    let tokens = match (f.tokens, template.tokens, service) {
-        (false, _, _) => Tokens::None,
-        (true, Tokens::None | Tokens::Unique, Service::Etcd) => Tokens::Revision,
-        (true, Tokens::None | Tokens::Unique, _) => Tokens::IncrMax,
+    let fencing = match (f.tokens, template.fencing, service) {
+        (false, _, _) => Fencing::Off,
+        (true, Fencing::Off | Fencing::Unique, Service::Etcd) => Fencing::Revision,
+        (true, Fencing::Off | Fencing::Unique, _) => Fencing::Counter,
         (true, t, _) => t,
     };
     let resource = match (f.resource_events, template.resource) {
@@ -374,7 +374,7 @@ fn setup_for(template: Setup, f: &Facts) -> Result<Setup, String> {
         retry_delay: 1,
         write_margin: 0,
         encoding: template.encoding,
-        tokens,
+        fencing,
         resource,
         watchdog: template.watchdog || f.extended,
         max_extensions: u8::MAX,
@@ -749,7 +749,7 @@ impl Search {
     /// message lost.
     fn priority(&self, node: &Node, action: &Action) -> u8 {
         let client_actor = match self.expected[node.pos].lane {
-            Lane::Client(c) => Some(self.sys.client_index(c as u8)),
+            Lane::Client(c) => Some(self.sys.setup.client_actor(c as u8)),
             Lane::Faults => None,
         };
         match *action {
@@ -758,7 +758,7 @@ impl Search {
             Action::Lose { .. } => 9,
             // A request reaches its server at once, as on loopback: what it does there shows
             // (a key set) or it was refused, and a refusal is better taken early than late.
-            Action::Deliver { dst, .. } if dst < self.sys.setup.servers as usize => EAGER,
+            Action::Deliver { dst, .. } if self.sys.setup.server_at(dst).is_some() => EAGER,
             Action::Deliver { src, dst, .. } if Some(src) == client_actor || Some(dst) == client_actor => 1,
             Action::Timeout { actor, .. } if Some(actor) == client_actor => 1,
             Action::Deliver { .. } => 2,

@@ -118,7 +118,7 @@ pub fn svg(sys: &LockSystem, path: &[(SystemState, Option<Action>)]) -> String {
             _ => {
                 let who = match action {
                     Action::Timeout { actor, .. } => Some(*actor),
-                    Action::Pause { client } | Action::ClientCrash { client } => Some(sys.client_index(*client)),
+                    Action::Pause { client } | Action::ClientCrash { client } => Some(sys.setup.client_actor(*client)),
                     Action::ClockJump { server, .. }
                     | Action::Crash { server }
                     | Action::Restart { server }

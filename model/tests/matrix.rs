@@ -258,7 +258,7 @@ fn a_plain_del_after_a_failed_attempt_deletes_the_holders_key() {
 }
 
 #[test]
-fn incr_max_tokens_can_tie_between_two_holders() {
+fn per_node_counter_tokens_can_tie_between_two_holders() {
     let (_, _, lines) = counterexample("redlock-incr-tokens", Timing::Async, Invariant::OrderedFencedWrites);
     assert!(has(&lines, "VIOLATION of ordered_fenced_writes"));
     let granted: Vec<&String> = lines.iter().filter(|l| l.contains("is GRANTED")).collect();

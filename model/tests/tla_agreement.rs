@@ -87,7 +87,7 @@ fn constants(setup: &Setup) -> Vec<(&'static str, String)> {
         ("WaitReplicas", v("wait_replicas")),
         ("LockDelay", v("lock_delay")),
         ("Encoding", v("encoding")),
-        ("Tokens", v("tokens")),
+        ("Fencing", v("fencing")),
         ("ResourceKind", v("resource")),
         ("Watchdog", v("watchdog")),
         ("MaxExtensions", v("max_extensions")),

@@ -42,7 +42,7 @@ use redlock_client::fault::FencedOp;
 use redlock_client::params::Params;
 use redlock_client::protocol::Reply;
 use redlock_model::msg::{Msg, Timer};
-use redlock_model::setup::{Encoding, Resource, Restart, Service, Setup, Tokens};
+use redlock_model::setup::{Encoding, Fencing, Resource, Restart, Service, Setup};
 use redlock_model::system::Action;
 use redlock_model::trace::Trace;
 use std::collections::BTreeSet;
@@ -235,10 +235,10 @@ pub fn real_config(setup: &Setup, tick: Duration) -> Result<RealConfig, String> 
     if setup.watchdog && !etcd {
         return unsupported("the model's bounded watchdog");
     }
-    if !matches!((setup.tokens, etcd), (Tokens::None | Tokens::IncrMax, false) | (Tokens::None | Tokens::Revision, true)) {
+    if !matches!((setup.fencing, etcd), (Fencing::Off | Fencing::Counter, false) | (Fencing::Off | Fencing::Revision, true)) {
         return unsupported("unique, zxid or sequencer tokens");
     }
-    if setup.tokens == Tokens::IncrMax && setup.servers > 1 {
+    if setup.fencing == Fencing::Counter && setup.servers > 1 {
         return unsupported("per-node INCR tokens (the shipped client offers tokens for one server only)");
     }
     let register = match setup.resource {
@@ -320,10 +320,9 @@ fn is_error_reply(msg: &Msg) -> bool {
 pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, String> {
     let config = real_config(setup, tick)?;
     let etcd = setup.service == Service::Etcd;
-    let servers = setup.servers as usize;
-    let clients = setup.clients as usize;
-    let resource = servers + clients;
-    let client_of = |actor: usize| (servers..resource).contains(&actor).then(|| actor - servers);
+    let client_of = |actor: usize| setup.client_at(actor).map(usize::from);
+    let is_server = |actor: usize| setup.server_at(actor).is_some();
+    let is_resource = |actor: usize| setup.resource_actor() == Some(actor);
     let model_lines = trace.lines.iter().filter(|l| !l.trim_start().starts_with("VIOLATION"));
     let mut path = PathState::default();
     let mut steps = Vec::with_capacity(trace.steps.len());
@@ -339,7 +338,7 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
             path.paused.remove(&c);
             ops.push(Op::Resume(c));
         }
-        let on_store = |node: usize| etcd && node < servers;
+        let on_store = |node: usize| etcd && is_server(node);
         match &step.params {
             Action::Tick { then } => {
                 ops.push(Op::Tick);
@@ -348,7 +347,7 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
                         ops.push(Op::AwaitValidityEnd(client.0 as usize));
                     }
                 }
-                for c in (0..clients).filter(|c| then & (1 << c) != 0) {
+                for c in (0..setup.clients as usize).filter(|c| then & (1 << c) != 0) {
                     if path.paused.contains(&c) {
                         path.resuming.insert(c);
                         ops.push(Op::Nothing("a resumed client runs at once: its thread resumes at its next step"));
@@ -363,16 +362,16 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
             Action::Deliver { src, dst, msg } => {
                 let (src, dst) = (*src, *dst);
                 ops.push(match (client_of(src), client_of(dst)) {
-                    (Some(c), None) if dst < servers && path.crashed.contains(&dst) => Op::Refuse { client: c, node: dst },
-                    (Some(c), None) if dst < servers && has_reply(msg) => {
+                    (Some(c), None) if is_server(dst) && path.crashed.contains(&dst) => Op::Refuse { client: c, node: dst },
+                    (Some(c), None) if is_server(dst) && has_reply(msg) => {
                         Op::Deliver { client: c, node: dst, direction: Direction::ToServer }
                     }
-                    (Some(c), None) if dst < servers => Op::Exchange { client: c, node: dst },
-                    (None, Some(_)) if src < servers && is_error_reply(msg) => {
+                    (Some(c), None) if is_server(dst) => Op::Exchange { client: c, node: dst },
+                    (None, Some(_)) if is_server(src) && is_error_reply(msg) => {
                         Op::Nothing("the client learned of the error when its connection to the server broke")
                     }
-                    (None, Some(c)) if src < servers => Op::Deliver { client: c, node: src, direction: Direction::ToClient },
-                    (Some(c), None) if dst == resource => match msg {
+                    (None, Some(c)) if is_server(src) => Op::Deliver { client: c, node: src, direction: Direction::ToClient },
+                    (Some(c), None) if is_resource(dst) => match msg {
                         Msg::Read { .. } => {
                             path.read.insert(c);
                             Op::Read(c)
@@ -383,7 +382,7 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
                         }
                         other => return Err(format!("step {}: {other} to the resource has no real counterpart in this harness", i + 1)),
                     },
-                    (None, Some(_)) if src == resource => Op::Nothing("a resource's reply comes back within its request's round trip"),
+                    (None, Some(_)) if is_resource(src) => Op::Nothing("a resource's reply comes back within its request's round trip"),
                     _ => return Err(format!("step {}: a message between {src} and {dst} has no real counterpart in this harness", i + 1)),
                 });
             }
@@ -396,9 +395,9 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
                 (Some(_), Timer::SendExpire) => Op::Nothing("the pitfall client sends PEXPIRE as soon as SETNX's reply arrives"),
                 (Some(c), Timer::Extend) if etcd => Op::KeepAlive(c),
                 (None, Timer::LeaseExpire { .. }) if on_store(*actor) => Op::Expire(*actor),
-                (None, Timer::Expire) if *actor < servers => Op::Expire(*actor),
-                (None, Timer::Replicate { .. }) if *actor < servers => Op::Replicate(*actor),
-                (None, Timer::Apply { client }) if *actor == resource => Op::Apply(*client as usize),
+                (None, Timer::Expire) if is_server(*actor) => Op::Expire(*actor),
+                (None, Timer::Replicate { .. }) if is_server(*actor) => Op::Replicate(*actor),
+                (None, Timer::Apply { client }) if is_resource(*actor) => Op::Apply(*client as usize),
                 (_, other) => return Err(format!("step {}: {other:?} has no real counterpart in this harness", i + 1)),
             }),
             Action::Pause { client } => {
