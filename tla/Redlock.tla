@@ -651,17 +651,17 @@ AddSends(n, src, sends) ==
 NotPaused == -2
 Unbounded == -1
 
-Steps == {"Idle", "Acquiring", "Granted", "Reading", "ReadyToWrite", "Writing", "Holding", "Done"}
+Stages == {"Idle", "Acquiring", "Granted", "Reading", "ReadyToWrite", "Writing", "Holding", "Done"}
 ClientTimers == {"Start", "Deadline", "Retry", "Work", "Write", "SendExpire", "Extend", "Release"}
 \* A client's first step, taken with a tick (see Tick).
 QuietTimers == {"Start"}
 
 ClientInit ==
-    [clock |-> 0, lock |-> LockInit, lease |-> LeaseInit, wakeAt |-> NoVal, step |-> "Idle",
+    [clock |-> 0, lock |-> LockInit, lease |-> LeaseInit, wakeAt |-> NoVal, stage |-> "Idle",
      paused |-> NotPaused, retryAt |-> NoVal, extendAt |-> NoVal, extensions |-> 0, read |-> NoVal,
      expirePending |-> {}, timers |-> {"Start"}, crashed |-> FALSE]
 
-Active(cs) == cs.step \notin {"Idle", "Done"}
+Active(cs) == cs.stage \notin {"Idle", "Done"}
 
 \* The local time until which the client believes it holds the lock, by whichever core it drives.
 ClientHeldUntil(cs) == IF HeldUntil(cs.lock) # NoVal THEN HeldUntil(cs.lock) ELSE LeaseHeldUntil(cs.lease)
@@ -689,7 +689,7 @@ TickClient(cs) ==
 
 \* Once the run is over only differences of clock readings ever mattered: forget them.
 Normalize(cs) ==
-    IF cs.step = "Done"
+    IF cs.stage = "Done"
     THEN [cs EXCEPT !.clock = 0, !.retryAt = NoVal, !.extendAt = NoVal, !.wakeAt = NoVal]
     ELSE cs
 
@@ -697,13 +697,13 @@ Normalize(cs) ==
 \* write; with no resource, while it holds the lock.
 AtPausePoint(cs) ==
     /\ cs.paused = NotPaused
-    /\ IF HasResource THEN cs.step \in {"Granted", "ReadyToWrite"} ELSE cs.step = "Holding"
+    /\ IF HasResource THEN cs.stage \in {"Granted", "ReadyToWrite"} ELSE cs.stage = "Holding"
 
 ClientDue(cs, t) ==
     CASE t = "Start" -> "whenever"
-      [] t = "Work" /\ cs.step = "Granted" -> "whenever"
-      [] t = "Release" /\ cs.step = "Holding" -> "whenever"
-      [] t = "Write" /\ cs.step = "ReadyToWrite" -> "now"
+      [] t = "Work" /\ cs.stage = "Granted" -> "whenever"
+      [] t = "Release" /\ cs.stage = "Holding" -> "whenever"
+      [] t = "Write" /\ cs.stage = "ReadyToWrite" -> "now"
       [] t = "Deadline" /\ Service = "etcd" -> IF cs.wakeAt # NoVal /\ cs.wakeAt <= cs.clock THEN "now" ELSE "no"
       [] t = "Deadline" /\ Service # "etcd" ->
             IF RoundDeadline(cs.lock) # NoVal /\ RoundDeadline(cs.lock) <= cs.clock THEN "now" ELSE "no"
@@ -724,10 +724,10 @@ ReleaseMsg ==
       [] Encoding = "get_then_del" -> MGet
 
 \* The run is over: no timer of it may fire any more.
-End(e) == [e EXCEPT !.st.step = "Done",
+End(e) == [e EXCEPT !.st.stage = "Done",
                     !.st.timers = @ \ {"Deadline", "Retry", "Work", "Write", "Extend", "Release"}]
 
-FinishWork(e) == SetTimer([e EXCEPT !.st.step = "Holding"], "Release")
+FinishWork(e) == SetTimer([e EXCEPT !.st.stage = "Holding"], "Release")
 
 ScheduleExtension(e) ==
     IF Watchdog /\ e.st.extensions < MaxExtensions
@@ -744,7 +744,7 @@ CarryOut(e, o) ==
       [] o.kind = "Failed" -> End(e)
       [] o.kind = "Acquired" ->
             LET e1 == ScheduleExtension([e EXCEPT !.st.extensions = 0])
-            IN IF HasResource THEN SetTimer([e1 EXCEPT !.st.step = "Granted"], "Work")
+            IN IF HasResource THEN SetTimer([e1 EXCEPT !.st.stage = "Granted"], "Work")
                ELSE FinishWork(e1)
       [] o.kind = "Extended" -> ScheduleExtension([e EXCEPT !.st.extensions = @ + 1])
       [] o.kind = "ExtendFailed" -> e
@@ -775,7 +775,7 @@ Observe(c, before, in, outs) ==
 
 \* Feeds the core one input, records what the observer saw and carries out what the core says.
 Feed(e, in) ==
-    LET e1 == IF in.kind \in {"Acquire", "Retry"} THEN [e EXCEPT !.st.step = "Acquiring"] ELSE e
+    LET e1 == IF in.kind \in {"Acquire", "Retry"} THEN [e EXCEPT !.st.stage = "Acquiring"] ELSE e
         h == Handle(e1.st.lock, e1.st.clock, in)
         e2 == CarryOutAll([e1 EXCEPT !.st.lock = h.lock, !.ev = @ \o Observe(e.who, e1.st.lock, in, h.outs)], h.outs)
     IN IF RoundDeadline(e2.st.lock) = NoVal THEN CancelTimer(e2, "Deadline") ELSE e2
@@ -822,7 +822,7 @@ ObserveLease(c, before, in, outs) ==
 
 \* The same for the lease-lock core; the wake-up is forgotten once nothing is held or acquired.
 FeedLease(e, in) ==
-    LET e1 == IF in.kind = "Acquire" THEN [e EXCEPT !.st.step = "Acquiring"] ELSE e
+    LET e1 == IF in.kind = "Acquire" THEN [e EXCEPT !.st.stage = "Acquiring"] ELSE e
         h == LeaseHandle(e1.st.lease, e1.st.clock, in)
         e2 == LeaseCarryOutAll([e1 EXCEPT !.st.lease = h.lease,
                                           !.ev = @ \o ObserveLease(e.who, e1.st.lease, in, h.outs)], h.outs)
@@ -851,10 +851,10 @@ ClientTimeout(e, t) ==
       [] t = "Work" ->
             LET e1 == IF ResourceKind = "unique_token_cas"
                       THEN Send(e, ResourceActor, MClaim(Token(e))) ELSE e
-            IN [Send(e1, ResourceActor, MRead(Token(e1))) EXCEPT !.st.step = "Reading"]
+            IN [Send(e1, ResourceActor, MRead(Token(e1))) EXCEPT !.st.stage = "Reading"]
       [] t = "Write" ->
             LET v == (IF e.st.read = NoVal THEN 0 ELSE e.st.read) + 1
-            IN [Send(e, ResourceActor, MWrite(v, Token(e))) EXCEPT !.st.step = "Writing"]
+            IN [Send(e, ResourceActor, MWrite(v, Token(e))) EXCEPT !.st.stage = "Writing"]
       [] t = "Release" ->
             End(Feed([e EXCEPT !.st.extendAt = NoVal], [kind |-> "Release"]))
 
@@ -877,13 +877,13 @@ ClientReceive(e, src, m) ==
       [] m.type = "TxnFailed" -> FeedLease(e, [kind |-> "Failed"])
       [] m.type = "Freed" -> FeedLease(e, [kind |-> "Freed"])
       [] m.type = "KeptAlive" -> FeedLease(e, [kind |-> "KeptAlive", alive |-> m.alive])
-      [] m.type = "ReadReply" /\ e.st.step = "Reading" ->
+      [] m.type = "ReadReply" /\ e.st.stage = "Reading" ->
             \* the validity check, with a margin for the pause the write may suffer
             LET e1 == [Emit(e, EvValue("ResourceRead", e.who, m.value)) EXCEPT !.st.read = m.value]
             IN IF Remaining(e1.st) > WriteMargin
-               THEN SetTimer([e1 EXCEPT !.st.step = "ReadyToWrite"], "Write")
+               THEN SetTimer([e1 EXCEPT !.st.stage = "ReadyToWrite"], "Write")
                ELSE FinishWork(e1)
-      [] m.type = "WriteReply" /\ e.st.step = "Writing" -> FinishWork(e)
+      [] m.type = "WriteReply" /\ e.st.stage = "Writing" -> FinishWork(e)
       [] OTHER -> e
 
 -----------------------------------------------------------------------------
@@ -1153,7 +1153,7 @@ TypeOK ==
                           /\ Len(server[s].replicas) <= Replicas
                           /\ Service = "etcd" => /\ server[s].etcd.revision \in Nat
                                                  /\ server[s].etcd.watchers \subseteq Clients
-    /\ \A c \in Clients : /\ client[c].step \in Steps
+    /\ \A c \in Clients : /\ client[c].stage \in Stages
                           /\ client[c].timers \subseteq ClientTimers
                           /\ client[c].clock \in Nat
                           /\ client[c].lock.gone \subseteq Servers

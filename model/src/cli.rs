@@ -7,7 +7,7 @@
 //! usage error.
 
 use crate::check::{check, CellResult, SearchOptions};
-use crate::report::{counterexample_text, markdown_table, matrix_header, matrix_row, records, surprises, RecordIn};
+use crate::report::{counterexample_text, markdown_table, matrix_header, matrix_row, rows, surprises, RowIn};
 use crate::scenario::{Scenario, SCENARIOS};
 use crate::setup::{Hazards, Setup, Timing};
 use crate::{out, outln};
@@ -489,7 +489,7 @@ pub fn run(plan: Plan) -> Result<bool, String> {
 /// Prints one checked cell: its NDJSON records, or its row of the matrix.
 fn print_cell(cell: &CellResult, json: bool) -> Result<(), String> {
     if json {
-        for r in records(cell) {
+        for r in rows(cell) {
             outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
         }
     } else {
@@ -549,7 +549,7 @@ fn table(npc: bool) -> Result<bool, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let record: RecordIn = serde_json::from_str(&line).map_err(|e| format!("line {}: not a `check --json` record: {e}", n + 1))?;
+        let record: RowIn = serde_json::from_str(&line).map_err(|e| format!("line {}: not a `check --json` record: {e}", n + 1))?;
         let sc = scenario(&record.scenario).map_err(|e| format!("line {}: {e}", n + 1))?;
         if !matches!(record.timing.as_str(), "sync" | "async") && Hazards::parse(&record.timing).is_err() {
             return Err(format!("line {}: timing {:?} is neither sync, async nor a set of hazards (N,P,C)", n + 1, record.timing));

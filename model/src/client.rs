@@ -18,7 +18,7 @@ use std::fmt;
 
 /// Where the client is in its run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Step {
+pub enum Stage {
     /// Not started yet.
     Idle,
     /// Acquiring (or waiting to retry).
@@ -54,7 +54,7 @@ pub struct ClientState {
     pub lease: LeaseLockState,
     /// When the lease-lock core asked to be woken.
     pub wake_at: Option<u8>,
-    pub step: Step,
+    pub stage: Stage,
     pub paused: Option<Pause>,
     pub retry_at: Option<u8>,
     pub extend_at: Option<u8>,
@@ -85,7 +85,7 @@ impl Client {
             lock: LockState::new(),
             lease: LeaseLockState::new(),
             wake_at: None,
-            step: Step::Idle,
+            stage: Stage::Idle,
             paused: None,
             retry_at: None,
             extend_at: None,
@@ -120,19 +120,19 @@ impl Client {
                     o.send(Id::from(node as usize), Msg::Delete);
                 }
             }
-            (Msg::ReadReply { value }, None) if s.step == Step::Reading => {
+            (Msg::ReadReply { value }, None) if s.stage == Stage::Reading => {
                 s.read = Some(value);
                 s.events.push(Event::ResourceRead { client: self.id(), value: value as u64, token: self.token(setup, s) });
                 // The validity check, with a margin for the pause the write may suffer.
                 let left = s.held_until().filter(|u| u.0 > s.clock as u64).map_or(0, |u| u.0 - s.clock as u64);
                 if left > setup.write_margin as u64 {
-                    s.step = Step::ReadyToWrite;
+                    s.stage = Stage::ReadyToWrite;
                     o.set_timer(Timer::Write, model_timeout());
                 } else {
                     self.finish_work(s, o);
                 }
             }
-            (Msg::WriteReply { .. }, None) if s.step == Step::Writing => self.finish_work(s, o),
+            (Msg::WriteReply { .. }, None) if s.stage == Stage::Writing => self.finish_work(s, o),
             _ => {}
         }
     }
@@ -196,12 +196,12 @@ impl Client {
                     o.send(self.resource, Msg::Claim { token: self.token(setup, s).unwrap_or_default() });
                 }
                 o.send(self.resource, Msg::Read { token: self.token(setup, s) });
-                s.step = Step::Reading;
+                s.stage = Stage::Reading;
             }
             Timer::Write => {
                 let value = s.read.unwrap_or_default() + 1;
                 o.send(self.resource, Msg::Write { value, token: self.token(setup, s) });
-                s.step = Step::Writing;
+                s.stage = Stage::Writing;
             }
             _ => {}
         }
@@ -226,9 +226,9 @@ impl Client {
             // Clients start, holders begin their work (a critical section may compute for a
             // while before it touches the resource) and release whenever they like.
             Timer::Start => Due::Whenever,
-            Timer::Work if s.step == Step::Granted => Due::Whenever,
-            Timer::Release if s.step == Step::Holding => Due::Whenever,
-            Timer::Write if s.step == Step::ReadyToWrite => Due::Now,
+            Timer::Work if s.stage == Stage::Granted => Due::Whenever,
+            Timer::Release if s.stage == Stage::Holding => Due::Whenever,
+            Timer::Write if s.stage == Stage::ReadyToWrite => Due::Now,
             Timer::Deadline if setup.service == crate::setup::Service::Etcd => at(s.wake_at),
             Timer::Deadline => match s.lock.round_deadline(&setup.params()) {
                 Some(d) if d <= self.now(s) => Due::Now,
@@ -256,7 +256,7 @@ impl Client {
     }
 
     fn finish_work(&self, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
-        s.step = Step::Holding;
+        s.stage = Stage::Holding;
         o.set_timer(Timer::Release, model_timeout());
     }
 
@@ -266,7 +266,7 @@ impl Client {
         let params = setup.params();
         let mut outputs = Vec::new();
         if matches!(input, Input::Acquire | Input::Retry) {
-            s.step = Step::Acquiring;
+            s.stage = Stage::Acquiring;
         }
         let before = s.lock;
         s.lock.handle(&params, self.now(s), input, &mut outputs);
@@ -285,7 +285,7 @@ impl Client {
         let params = lease_params(setup);
         let mut outputs = Vec::new();
         if input == LeaseInput::Acquire {
-            s.step = Step::Acquiring;
+            s.stage = Stage::Acquiring;
         }
         let before = s.lease;
         s.lease.handle(&params, self.now(s), input, &mut outputs);
@@ -310,7 +310,7 @@ impl Client {
                     match setup.resource {
                         None => self.finish_work(s, o),
                         Some(_) => {
-                            s.step = Step::Granted;
+                            s.stage = Stage::Granted;
                             o.set_timer(Timer::Work, model_timeout());
                         }
                     }
@@ -338,7 +338,7 @@ impl Client {
 
     /// The run is over: no timer of it may fire any more.
     fn end(&self, setup: &Setup, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
-        s.step = Step::Done;
+        s.stage = Stage::Done;
         for timer in [Timer::Deadline, Timer::Retry, Timer::Work, Timer::Write, Timer::Extend, Timer::Release] {
             o.cancel_timer(timer);
         }
@@ -350,7 +350,7 @@ impl Client {
     /// A repeating client's next acquisition starts from a fresh core; the round numbers go on,
     /// so that a late reply to the last acquisition is not taken for one to this.
     fn begin_again(s: &mut ClientState) {
-        if s.step == Step::Done {
+        if s.stage == Stage::Done {
             s.lock = LockState { rounds: s.lock.rounds, ..LockState::new() };
             s.lease = LeaseLockState::new();
             s.extensions = 0;
@@ -388,7 +388,7 @@ impl Client {
                 match setup.resource {
                     None => self.finish_work(s, o),
                     Some(_) => {
-                        s.step = Step::Granted;
+                        s.stage = Stage::Granted;
                         o.set_timer(Timer::Work, model_timeout());
                     }
                 }
@@ -431,7 +431,7 @@ impl ClientState {
 
     /// Whether the client's run has started and not ended, so its clock runs.
     pub fn active(&self) -> bool {
-        !matches!(self.step, Step::Idle | Step::Done)
+        !matches!(self.stage, Stage::Idle | Stage::Done)
     }
 
     /// The client may be paused here (Kleppmann's GC pause): right after it was granted the
@@ -439,7 +439,7 @@ impl ClientState {
     /// the lock.
     pub fn at_pause_point(&self, has_resource: bool) -> bool {
         self.paused.is_none()
-            && if has_resource { matches!(self.step, Step::Granted | Step::ReadyToWrite) } else { self.step == Step::Holding }
+            && if has_resource { matches!(self.stage, Stage::Granted | Stage::ReadyToWrite) } else { self.stage == Stage::Holding }
     }
 
     /// Something this client waits for lies ahead on its clock: a round's deadline, the end of
@@ -474,7 +474,7 @@ impl ClientState {
 
     /// Forgets the clock once the run is over (only differences ever mattered).
     pub fn normalize(&mut self) {
-        if self.step == Step::Done {
+        if self.stage == Stage::Done {
             self.clock = 0;
             self.retry_at = None;
             self.extend_at = None;
@@ -486,9 +486,9 @@ impl ClientState {
 impl fmt::Display for ClientState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "clock {}: ", self.clock)?;
-        match self.step {
-            Step::Idle => write!(f, "not started")?,
-            Step::Done => write!(f, "done")?,
+        match self.stage {
+            Stage::Idle => write!(f, "not started")?,
+            Stage::Done => write!(f, "done")?,
             _ => match self.held_until() {
                 Some(until) if until.0 > self.clock as u64 => {
                     write!(f, "believes it holds until local {until}")?;
@@ -503,10 +503,10 @@ impl fmt::Display for ClientState {
                 None => write!(f, "acquiring")?,
             },
         }
-        match self.step {
-            Step::Reading => write!(f, ", reading")?,
-            Step::ReadyToWrite => write!(f, ", read {}, about to write", self.read.unwrap_or_default())?,
-            Step::Writing => write!(f, ", writing")?,
+        match self.stage {
+            Stage::Reading => write!(f, ", reading")?,
+            Stage::ReadyToWrite => write!(f, ", read {}, about to write", self.read.unwrap_or_default())?,
+            Stage::Writing => write!(f, ", writing")?,
             _ => {}
         }
         match self.paused {

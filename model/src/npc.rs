@@ -11,7 +11,7 @@
 //! invariant, the smallest sets of hazards that break it.
 
 use crate::check::{check, CellResult, SearchOptions, Verdict};
-use crate::report::RecordIn;
+use crate::report::RowIn;
 use crate::scenario::{Scenario, SCENARIOS};
 use crate::setup::{Hazards, Setup, Timing};
 use redlock_client::judge::Invariant;
@@ -110,7 +110,7 @@ fn set_name(h: Hazards) -> String {
 /// scenario leaves exactly those unbounded); the last column names, for each invariant broken
 /// anywhere, the smallest sets of hazards that break it. Fails if a set's smaller sets were
 /// not all checked, since then the smallest is not known.
-pub fn npc_table(records: &[RecordIn]) -> Result<String, String> {
+pub fn npc_table(records: &[RowIn]) -> Result<String, String> {
     let columns = [Hazards::NONE, Hazards::EACH[0], Hazards::EACH[1], Hazards::EACH[2], Hazards::ALL];
     let mut out = String::from("| scenario | none | N | P | C | all | smallest sets that break it |\n|---|---|---|---|---|---|---|\n");
     let mut scenarios: Vec<&str> = Vec::new();
@@ -120,7 +120,7 @@ pub fn npc_table(records: &[RecordIn]) -> Result<String, String> {
         }
     }
     for scenario in scenarios {
-        let mine: Vec<&RecordIn> = records.iter().filter(|r| r.scenario == scenario && r.kind == "invariant").collect();
+        let mine: Vec<&RowIn> = records.iter().filter(|r| r.scenario == scenario && r.kind == "invariant").collect();
         let mut cells: Vec<Hazards> = Vec::new();
         for r in &mine {
             let unbounded = Hazards::from_letters(&r.unbounded)?;

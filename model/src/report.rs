@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 /// The parameters of a setup that a reader needs to know.
 #[derive(Clone, Debug, Serialize)]
-pub struct Config {
+pub struct Parameters {
     pub servers: u8,
     pub clients: u8,
     pub attempts: u8,
@@ -28,9 +28,9 @@ pub struct Config {
     pub node_timeout: u8,
 }
 
-impl From<&Setup> for Config {
-    fn from(s: &Setup) -> Config {
-        Config {
+impl From<&Setup> for Parameters {
+    fn from(s: &Setup) -> Parameters {
+        Parameters {
             servers: s.servers,
             clients: s.clients,
             attempts: s.attempts,
@@ -47,7 +47,7 @@ impl From<&Setup> for Config {
 
 /// One NDJSON line: one property of one scenario in one timing mode.
 #[derive(Clone, Debug, Serialize)]
-pub struct Record {
+pub struct Row {
     pub scenario: &'static str,
     /// `sync`, `async`, or the hazards lifted (`N`, `P,C`) for a cell that lifts some.
     pub timing: String,
@@ -68,9 +68,9 @@ pub struct Record {
     /// What stopped the search before it decided this cell (`states`: the state budget, the
     /// same on every run; `time`: the wall-clock limit); `null` when nothing did.
     pub cut: Option<Cut>,
-    pub config: Config,
+    pub config: Parameters,
     /// The setup the counterexample runs in, when it is smaller than `config`.
-    pub counterexample_config: Option<Config>,
+    pub counterexample_config: Option<Parameters>,
     pub explorer_path: Option<String>,
     pub trace: Vec<String>,
     pub steps: Vec<Step>,
@@ -85,9 +85,9 @@ pub fn counterexample_trace(cell: &CellResult, invariant: Invariant) -> Option<(
 }
 
 /// The NDJSON records of one cell.
-pub fn records(cell: &CellResult) -> Vec<Record> {
+pub fn rows(cell: &CellResult) -> Vec<Row> {
     let setup = &cell.setup;
-    let base = |property: &'static str, kind: &'static str, expected, verdict| Record {
+    let base = |property: &'static str, kind: &'static str, expected, verdict| Row {
         scenario: setup.scenario,
         timing: setup.lifted.to_string(),
         lifted: setup.lifted,
@@ -100,7 +100,7 @@ pub fn records(cell: &CellResult) -> Vec<Record> {
         states: cell.states,
         seconds: cell.seconds,
         cut: cell.cut,
-        config: Config::from(setup),
+        config: Parameters::from(setup),
         counterexample_config: None,
         explorer_path: None,
         trace: Vec::new(),
@@ -111,7 +111,7 @@ pub fn records(cell: &CellResult) -> Vec<Record> {
         let mut record = base(r.invariant.name(), "invariant", r.expected, r.verdict);
         if let Some((cx_setup, trace)) = counterexample_trace(cell, r.invariant) {
             if cx_setup != *setup {
-                record.counterexample_config = Some(Config::from(&cx_setup));
+                record.counterexample_config = Some(Parameters::from(&cx_setup));
             }
             record.explorer_path = Some(trace.explorer_path);
             record.trace = trace.lines;
@@ -264,7 +264,7 @@ pub fn counterexample_text(scenario: &Scenario, cell: &CellResult, explorer_base
 
 /// A record read back from `check --json` (the fields the README's table needs).
 #[derive(Clone, Debug, serde::Deserialize)]
-pub struct RecordIn {
+pub struct RowIn {
     pub scenario: String,
     pub timing: String,
     pub property: String,
@@ -278,7 +278,7 @@ pub struct RecordIn {
 /// The README's verdict matrix, rendered from `check --json` records: one row per scenario,
 /// one column per invariant, `sync / async` in each cell. A verdict that differs from the
 /// recorded expectation is marked `(!)`, a cell the literature leaves open `(model)`.
-pub fn markdown_table(records: &[RecordIn]) -> String {
+pub fn markdown_table(records: &[RowIn]) -> String {
     let mut out = String::from("| scenario |");
     for inv in Invariant::ALL {
         let _ = write!(out, " {} |", inv.name());

@@ -261,7 +261,7 @@ impl LockSystem {
     fn settle(&self, s: &mut SystemState, events: &mut Vec<Event>) {
         for i in 0..s.actors.actor_states.len() {
             let a = &s.actors.actor_states[i];
-            let needs_normalizing = a.as_client().is_some_and(|c| c.step == crate::client::Step::Done && c.clock != 0);
+            let needs_normalizing = a.as_client().is_some_and(|c| c.stage == crate::client::Stage::Done && c.clock != 0);
             if a.has_events() || needs_normalizing {
                 let a = Arc::make_mut(&mut s.actors.actor_states[i]);
                 events.extend(a.take_events());
@@ -289,7 +289,7 @@ impl LockSystem {
                 budget: last.budget,
                 ages: last.ages.clone(),
             },
-            None => self.apply_fault(last, action, &mut events)?,
+            None => self.apply_environment(last, action, &mut events)?,
         };
         self.follow_ages(&mut next);
         self.settle(&mut next, &mut events);
@@ -418,7 +418,9 @@ impl LockSystem {
         }
     }
 
-    fn apply_fault(&self, last: &SystemState, action: &Action, events: &mut Vec<Event>) -> Option<SystemState> {
+    /// The steps no actor takes: time passing, pauses, clock jumps, crashes, restarts, lost
+    /// messages (the actors' own steps go through Stateright's actor model).
+    fn apply_environment(&self, last: &SystemState, action: &Action, events: &mut Vec<Event>) -> Option<SystemState> {
         let setup = &self.setup;
         let mut s = last.clone();
         match *action {

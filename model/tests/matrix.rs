@@ -8,7 +8,7 @@
 use redlock_client::judge::Invariant;
 use redlock_model::check::{check, check_scenario, CellResult, SearchOptions, Verdict};
 use redlock_model::npc;
-use redlock_model::report::{counterexample_trace, markdown_table, records, RecordIn};
+use redlock_model::report::{counterexample_trace, markdown_table, rows, RowIn};
 use redlock_model::scenario::{find, Expected, SCENARIOS};
 use redlock_model::setup::{Hazards, Timing};
 use std::sync::OnceLock;
@@ -128,8 +128,8 @@ fn readme_block(name: &str) -> String {
     readme[begin..end].to_string()
 }
 
-fn matrix_records() -> Vec<RecordIn> {
-    let lines: Vec<String> = matrix().iter().flat_map(records).map(|r| serde_json::to_string(&r).unwrap()).collect();
+fn matrix_rows() -> Vec<RowIn> {
+    let lines: Vec<String> = matrix().iter().flat_map(rows).map(|r| serde_json::to_string(&r).unwrap()).collect();
     lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
@@ -137,7 +137,7 @@ fn matrix_records() -> Vec<RecordIn> {
 fn the_readme_matrix_is_current() {
     assert_eq!(
         readme_block("matrix"),
-        markdown_table(&matrix_records()),
+        markdown_table(&matrix_rows()),
         "the README's matrix is stale: regenerate it with `cargo run --bin check -- --json | cargo run --bin check -- table`"
     );
 }
@@ -146,7 +146,7 @@ fn the_readme_matrix_is_current() {
 fn the_readme_npc_table_is_current() {
     assert_eq!(
         readme_block("npc"),
-        npc::npc_table(&matrix_records()).unwrap(),
+        npc::npc_table(&matrix_rows()).unwrap(),
         "the README's NPC table is stale: regenerate it with `cargo run --bin check -- --json | cargo run --bin check -- table --npc`"
     );
 }
