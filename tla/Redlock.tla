@@ -799,10 +799,10 @@ LeaseCarryOutAll(e, outs) ==
 \* The one observer (observe_lease in impl/src/sans_io/observe.rs); its store is one node.
 LeaseOutputEvent(c, before, o) ==
     CASE o.kind = "CreateIfAbsent" -> <<EvC("AcquireStarted", c)>>
-      \* an attempt that found the key taken, or that failed; a wait that gives up ends no
-      \* attempt (the one before it failed when it found the key taken)
+      \* an attempt is a create: it fails when it finds the key taken or the create fails;
+      \* giving up while waiting for a deletion or a lease ends no attempt
       [] o.kind = "WatchDeletion" -> <<EvC("AcquireFailed", c)>>
-      [] o.kind = "NotAcquired" /\ before.phase.name # "Waiting" -> <<EvC("AcquireFailed", c)>>
+      [] o.kind = "NotAcquired" /\ before.phase.name = "Creating" -> <<EvC("AcquireFailed", c)>>
       [] o.kind = "Acquired" -> <<EvC("Granted", c)>>
       [] o.kind = "Extended" -> <<EvC("Extended", c)>>
       [] o.kind = "Lost" -> <<EvC("LockLost", c)>>

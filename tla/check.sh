@@ -9,7 +9,11 @@
 #
 # TLC stops at the first violation, so for a model expected to fail the count of distinct
 # states comes from a second run of the same model with only TypeOK as invariant.
+#
+# Usage: tla/check.sh [PATTERN]   (PATTERN: check only the models whose spec name contains it,
+# e.g. `tla/check.sh Etcd`)
 set -euo pipefail
+pattern="${1:-}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/tla"
 
@@ -28,8 +32,13 @@ tlc() {
 entries="$(python3 -c '
 import json, sys
 for e in json.load(open("manifest.json")):
-    print(e["spec"], e["cfg"], e["distinct_states"], e["expect"])
-')"
+    if sys.argv[1] in e["spec"]:
+        print(e["spec"], e["cfg"], e["distinct_states"], e["expect"])
+' "$pattern")"
+if [ -z "$entries" ]; then
+  echo "tla/check.sh: no model of manifest.json matches ${pattern@Q}" >&2
+  exit 2
+fi
 
 failures=0
 start_all=$SECONDS

@@ -199,6 +199,8 @@ struct Facts {
     losses: u8,
     /// The lock's TTL as the history shows it (its first key's), in milliseconds.
     ttl_ms: u64,
+    /// Faults of a consensus group's members: the lock ran on etcd.
+    members: bool,
 }
 
 /// Validates the records of one lock against `scenario`'s system (inferred from the history
@@ -284,6 +286,7 @@ fn facts(records: &[Record]) -> Result<Facts, String> {
                 f.persisted = Some(persisted);
             }
             Event::Fault { fault: Fault::Failover { .. } } => f.failovers = f.failovers.saturating_add(1),
+            Event::Fault { fault: Fault::MemberDown { .. } | Fault::MemberUp { .. } } => f.members = true,
             Event::KeyLost { .. } => f.evictions = f.evictions.saturating_add(1),
             Event::ClientCrashed { .. } => f.client_crashes = f.client_crashes.saturating_add(1),
             // A lost connection or a one-way loss can lose every message in flight on it.
@@ -323,9 +326,12 @@ fn client_of(e: &Event) -> Option<ClientId> {
 }
 
 /// The scenario whose system a history describes, when the caller names none: the lock on its
-/// nodes, with the resource its records show.
+/// nodes, with the resource its records show. Only member faults tell an etcd history from a
+/// single Redis node's; name the etcd scenario for one without them.
 fn infer(f: &Facts) -> &'static Scenario {
     let name = match (f.resource_events, f.tokens, f.failovers > 0, f.nodes) {
+        _ if f.members && f.tokens => "etcd-lease-revision",
+        _ if f.members => "etcd-lease",
         (true, true, _, _) => "pause-fenced",
         (true, false, _, _) => "pause-unfenced",
         (false, _, true, _) => "failover-async-replica",

@@ -71,10 +71,12 @@ pub fn observe_lease(client: ClientId, before: &LeaseLockState, input: LeaseInpu
     for output in outputs {
         match *output {
             LeaseOutput::CreateIfAbsent { .. } => events.push(Event::AcquireStarted { client }),
-            // An attempt that found the key taken, or that failed; a wait that gives up ends no
-            // attempt (the one before it failed when it found the key taken).
+            // An attempt is a create: it fails when it finds the key taken or when the create
+            // fails. Giving up while waiting for a deletion or for a lease (a store that cannot
+            // grant one) ends no attempt: none was started (`acquire_started` comes with the
+            // create).
             LeaseOutput::WatchDeletion { .. } => events.push(Event::AcquireFailed { client }),
-            LeaseOutput::NotAcquired if before.phase != LeasePhase::Waiting => events.push(Event::AcquireFailed { client }),
+            LeaseOutput::NotAcquired if matches!(before.phase, LeasePhase::Creating { .. }) => events.push(Event::AcquireFailed { client }),
             LeaseOutput::Acquired { validity_ms, token, .. } => {
                 events.push(Event::Granted { client, validity_ms, token: u64::try_from(token).ok() })
             }
@@ -120,14 +122,38 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_lease_lock_that_waits_holds_and_hears_its_lease_is_gone() {
-        use crate::lease_lock::LeaseParams;
-        let p = LeaseParams { ttl_ms: 3000, drift_ms: 32, request_timeout_ms: 100, acquire_timeout_ms: 1000 };
-        let c = ClientId(7);
+    /// Feeds `inputs` to a fresh lease-lock core and returns every event the observer saw.
+    fn run_lease(inputs: &[(u64, LeaseInput)]) -> Vec<Event> {
+        let p = crate::lease_lock::LeaseParams { ttl_ms: 3000, drift_ms: 32, request_timeout_ms: 100, acquire_timeout_ms: 1000 };
         let mut state = LeaseLockState::new();
         let mut events = Vec::new();
-        for (now, input) in [
+        for &(now, input) in inputs {
+            let before = state;
+            let mut outputs = Vec::new();
+            state.handle(&p, LocalMillis(now), input, &mut outputs);
+            observe_lease(ClientId(7), &before, input, &outputs, &mut events);
+        }
+        events
+    }
+
+    #[test]
+    fn a_lease_acquire_is_an_attempt_only_once_its_create_is_sent() {
+        let c = ClientId(7);
+        // The store grants no lease (a member down): the acquire fails, no attempt was made.
+        assert_eq!(run_lease(&[(0, LeaseInput::Acquire), (1, LeaseInput::Failed)]), [Event::Setup { nodes: 1 }]);
+        assert_eq!(run_lease(&[(0, LeaseInput::Acquire), (100, LeaseInput::Timeout)]), [Event::Setup { nodes: 1 }]);
+        // The create was sent and failed: an attempt, started and failed.
+        let created_then_failed = [(0, LeaseInput::Acquire), (1, LeaseInput::LeaseGranted { lease: 1 }), (2, LeaseInput::Failed)];
+        assert_eq!(
+            run_lease(&created_then_failed),
+            [Event::Setup { nodes: 1 }, Event::AcquireStarted { client: c }, Event::AcquireFailed { client: c }]
+        );
+    }
+
+    #[test]
+    fn a_lease_lock_that_waits_holds_and_hears_its_lease_is_gone() {
+        let c = ClientId(7);
+        let events = run_lease(&[
             (0, LeaseInput::Acquire),
             (1, LeaseInput::LeaseGranted { lease: 1 }),
             (2, LeaseInput::Taken { revision: 9 }),
@@ -137,12 +163,7 @@ mod tests {
             (1000, LeaseInput::KeepAlive),
             (1001, LeaseInput::KeptAlive { alive: false }),
             (1002, LeaseInput::Release),
-        ] {
-            let before = state;
-            let mut outputs = Vec::new();
-            state.handle(&p, LocalMillis(now), input, &mut outputs);
-            observe_lease(c, &before, input, &outputs, &mut events);
-        }
+        ]);
         assert_eq!(
             events,
             [
