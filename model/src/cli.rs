@@ -101,6 +101,11 @@ enum Command {
         #[arg(long, default_value_t = crate::validate::DEFAULT_MAX_STATES)]
         states: u64,
     },
+    /// Is my deployment safe? Describe it in real units (`30s`, `250ms`); the answer, per
+    /// property, is holds / violated / holds-if, with the theorem (your numbers plugged in) and
+    /// the model cell that decide it, and what would make it hold. Exit status 1 if any
+    /// property is violated.
+    Advise(AdviseArgs),
     /// Serve the Stateright Explorer on a scenario's counterexample.
     Explore {
         scenario: String,
@@ -110,6 +115,148 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: String,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum ServiceArg {
+    /// One Redis server.
+    Single,
+    /// Redlock on --servers independent Redis servers.
+    Redlock,
+    /// A Redis primary with --replicas asynchronous replicas and failover (Sentinel, Redisson),
+    /// optionally counting a lock after WAIT --wait.
+    Replicas,
+    /// The etcd lease lock.
+    Etcd,
+    /// A ZooKeeper lock on the client's session.
+    Zookeeper,
+}
+
+#[derive(Args, Clone, Debug)]
+struct AdviseArgs {
+    /// The lock service.
+    #[arg(long, value_enum)]
+    service: ServiceArg,
+    /// Redlock's servers (default 5).
+    #[arg(long)]
+    servers: Option<u32>,
+    /// The replicas of the primary (replicas service).
+    #[arg(long)]
+    replicas: Option<u32>,
+    /// The replicas WAIT counts before the lock counts (replicas service; default: no WAIT).
+    #[arg(long)]
+    wait: Option<u32>,
+    /// The lock's time to live, with its unit (`30s`).
+    #[arg(long, value_parser = crate::advise::parse_duration_ms)]
+    ttl: u64,
+    /// The client's drift allowance (default: the crate's, 1% of the TTL + 2 ms).
+    #[arg(long, value_parser = crate::advise::parse_duration_ms)]
+    drift_allowance: Option<u64>,
+    /// The largest rate error of any clock, clients' and servers', in parts per million
+    /// (NTP-disciplined clocks: tens to a few hundred). Undeclared: the answer says what it
+    /// must stay under.
+    #[arg(long)]
+    clock_error_ppm: Option<u64>,
+    /// Clocks may step (an NTP step, a manual change, a VM restored).
+    #[arg(long)]
+    clock_steps: bool,
+    /// The longest process pause (GC, swapping, a stopped VM). Undeclared: unbounded.
+    #[arg(long, value_parser = crate::advise::parse_duration_ms)]
+    max_pause: Option<u64>,
+    /// The longest network delay of a request. Undeclared: unbounded.
+    #[arg(long, value_parser = crate::advise::parse_duration_ms)]
+    max_delay: Option<u64>,
+    /// How the Redis servers persist keys (default: none, Redis's own default).
+    #[arg(long, value_enum, default_value = "none")]
+    persistence: PersistenceArg,
+    /// How long a crashed Redis server refuses requests after it restarts.
+    #[arg(long, value_parser = crate::advise::parse_duration_ms, default_value = "0ms")]
+    restart_delay: u64,
+    /// Where fencing tokens come from.
+    #[arg(long, value_enum, default_value = "none")]
+    fencing: FencingArg,
+    /// What the lock protects (default: a resource that applies every write without fencing,
+    /// one that checks tokens atomically with it).
+    #[arg(long, value_enum)]
+    resource: Option<ResourceArg>,
+    /// The holder writes only while more validity than this is left.
+    #[arg(long, value_parser = crate::advise::parse_duration_ms, default_value = "0ms")]
+    write_margin: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum PersistenceArg {
+    Always,
+    Everysec,
+    None,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum FencingArg {
+    None,
+    Counter,
+    Revision,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum ResourceArg {
+    None,
+    Unfenced,
+    Atomic,
+    CheckThenWrite,
+}
+
+impl AdviseArgs {
+    fn deployment(self) -> Result<crate::advise::Deployment, String> {
+        use crate::advise::{Deployment, Fencing, Persistence, Resource, Service};
+        let service = match self.service {
+            ServiceArg::Redlock => Service::Redlock { servers: self.servers.unwrap_or(5) },
+            ServiceArg::Replicas => Service::Replicas {
+                replicas: self.replicas.ok_or("--service replicas needs --replicas (how many replicas the primary has)")?,
+                wait: self.wait,
+            },
+            ServiceArg::Single => Service::Single,
+            ServiceArg::Etcd => Service::Etcd,
+            ServiceArg::Zookeeper => Service::Zookeeper,
+        };
+        if self.servers.is_some() && self.service != ServiceArg::Redlock {
+            return Err("--servers is Redlock's: use it with --service redlock".into());
+        }
+        if (self.replicas.is_some() || self.wait.is_some()) && self.service != ServiceArg::Replicas {
+            return Err("--replicas and --wait describe a primary's replicas: use them with --service replicas".into());
+        }
+        let fencing = match self.fencing {
+            FencingArg::None => Fencing::None,
+            FencingArg::Counter => Fencing::Counter,
+            FencingArg::Revision => Fencing::Revision,
+        };
+        let resource = match (self.resource, fencing) {
+            (Some(ResourceArg::None), _) => Resource::None,
+            (Some(ResourceArg::Unfenced), _) | (None, Fencing::None) => Resource::Unfenced,
+            (Some(ResourceArg::Atomic), _) | (None, _) => Resource::Atomic,
+            (Some(ResourceArg::CheckThenWrite), _) => Resource::CheckThenWrite,
+        };
+        let deployment = Deployment {
+            service,
+            ttl_ms: self.ttl,
+            drift_allowance_ms: self.drift_allowance.unwrap_or(Deployment::default_drift_allowance_ms(self.ttl)),
+            clock_error_ppm: self.clock_error_ppm,
+            clock_steps: self.clock_steps,
+            max_pause_ms: self.max_pause,
+            max_delay_ms: self.max_delay,
+            persistence: match self.persistence {
+                PersistenceArg::Always => Persistence::Always,
+                PersistenceArg::Everysec => Persistence::Everysec,
+                PersistenceArg::None => Persistence::None,
+            },
+            restart_delay_ms: self.restart_delay,
+            fencing,
+            resource,
+            write_margin_ms: self.write_margin,
+        };
+        deployment.validate()?;
+        Ok(deployment)
+    }
 }
 
 #[derive(Args, Clone, Debug)]
@@ -307,6 +454,7 @@ enum Planned {
         scenario: Option<&'static str>,
         states: u64,
     },
+    Advise(crate::advise::Deployment),
 }
 
 fn scenario(name: &str) -> Result<&'static Scenario, String> {
@@ -411,6 +559,7 @@ fn plan(cli: Cli) -> Result<Plan, String> {
             let scenario = name.map(|n| scenario(&n).map(|s| s.name)).transpose()?;
             Planned::Validate { file, scenario, states }
         }
+        Some(Command::Advise(args)) => Planned::Advise(args.deployment()?),
         Some(Command::Explore { scenario: name, overrides, addr }) => {
             let sc = scenario(&name)?;
             let lifted = overrides.hazards(&[Hazards::ALL])[0];
@@ -482,6 +631,17 @@ pub fn run(plan: Plan) -> Result<bool, String> {
                 outln!("{validation}");
             }
             Ok(validation.accepted())
+        }
+        Planned::Advise(deployment) => {
+            let answers = crate::advise::advise(&deployment);
+            if json {
+                for answer in &answers {
+                    outln!("{}", serde_json::to_string(answer).map_err(|e| e.to_string())?);
+                }
+            } else {
+                out!("{}", crate::advise::render(&deployment, &answers));
+            }
+            Ok(answers.iter().all(|a| a.verdict != crate::advise::Advice::Violated))
         }
     }
 }

@@ -41,6 +41,7 @@
 //! - [`npc`]: the default matrix with each hazard lifted alone, and the NPC table.
 //! - [`trace`], [`view`], [`report`]: timelines, the Explorer's views, the matrix and JSON.
 //! - [`cli`]: the `check` command line, parsed and checked apart from running it.
+//! - [`advise`]: `check advise`, a deployment in real units judged by the proofs and the model.
 //! - [`explore`]: serving the Explorer on a counterexample.
 //! - [`audit`]: `check history`, the judge over recorded histories.
 //! - [`bench`](mod@bench): `check bench`, the checker's own performance.
@@ -48,6 +49,7 @@
 //! - [`output`]: writing to stdout without panicking.
 
 pub mod actor;
+pub mod advise;
 pub mod audit;
 pub mod bench;
 pub mod check;

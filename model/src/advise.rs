@@ -1,0 +1,712 @@
+//! `check advise`: is my deployment safe? The model's verdicts and the proofs' bounds, put
+//! together for a deployment described in real units.
+//!
+//! A scenario of the matrix is a scaled-down cell: ticks, not milliseconds. What connects it to
+//! a deployment is which hazards the deployment leaves beyond the lock's tolerance, in the
+//! debate's three letters:
+//!
+//! - **C**, clocks: the client's drift allowance covers clocks whose rates stay within `1 ± ρ`
+//!   exactly when `drift (1 + ρ) ≥ 2 ρ ttl` (theorem 1 in `proofs/`, tight). A clock that steps
+//!   (an NTP step, a manual change) is beyond any allowance.
+//! - **P** and **N**, a pause and a message delay *after the validity check*: a holder that
+//!   checks that more than the write margin is left, then pauses and sends its write, has the
+//!   write land in time only while pause + delay stay below the margin. Before the grant, delays
+//!   do not matter: the elapsed-time check catches them (`redlock-slow-replies`).
+//!
+//! The answer for a property is the verdict of the scenario that matches the deployment (its
+//! service, persistence, fencing and resource) with the hazards the deployment exceeds lifted,
+//! `check run <scenario> --lift <hazards>`: the evidence a user can run. Where a property rests
+//! on a number the user did not declare (the clock error, the longest pause), the answer is
+//! `holds-if`, with the bound that would make it hold. `tests/advise.rs` checks every cell an
+//! answer cites against the model, and `proofs/tests/advise.rs` the clock and restart bounds
+//! against z3 on a grid of parameters.
+
+use crate::check::Verdict;
+use crate::setup::Hazards;
+use redlock_client::judge::Invariant;
+use redlock_client::params::{MAX_DURATION_MS, MAX_NODES};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Parts per million in one.
+const MILLION: u128 = 1_000_000;
+
+/// The lock service a deployment runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// One Redis server, no replica.
+    Single,
+    /// Redlock on `servers` independent Redis servers.
+    Redlock { servers: u32 },
+    /// One Redis primary with `replicas` asynchronous replicas that a failover (Sentinel,
+    /// Redisson) promotes; the client counts a lock after `WAIT wait` if `wait` is given.
+    Replicas { replicas: u32, wait: Option<u32> },
+    /// The etcd lease lock (`redlock_client::etcd`).
+    Etcd,
+    /// A ZooKeeper lock on an ephemeral node of the client's session.
+    Zookeeper,
+}
+
+/// How a Redis server keeps its keys across a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Persistence {
+    /// `appendfsync always`: every acknowledged write survives.
+    Always,
+    /// `appendfsync everysec`: up to a second of acknowledged writes may be lost.
+    Everysec,
+    /// No AOF (Redis's default): a crash loses every key since the last snapshot.
+    None,
+}
+
+/// Where fencing tokens come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fencing {
+    None,
+    /// `INCR` on the one Redis server, in the acquire script (`Fencing::Counter`).
+    Counter,
+    /// A revision of a consensus store: etcd's create revision, ZooKeeper's zxid.
+    Revision,
+}
+
+/// What the lock protects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    /// Nothing the advice should judge (mutual exclusion and the lock's own properties only).
+    None,
+    /// A resource that applies every write, tokens or not.
+    Unfenced,
+    /// Checks the token and writes in one atomic step, an equal token only from the holder that
+    /// set it (the crate's fence adapters).
+    Atomic,
+    /// Checks the token, then writes in a second step.
+    CheckThenWrite,
+}
+
+/// A deployment in real units. Durations are milliseconds; `None` means "not declared", which
+/// the advice treats as unbounded.
+#[derive(Clone, Debug, Serialize)]
+pub struct Deployment {
+    pub service: Service,
+    pub ttl_ms: u64,
+    pub drift_allowance_ms: u64,
+    pub clock_error_ppm: Option<u64>,
+    pub clock_steps: bool,
+    pub max_pause_ms: Option<u64>,
+    pub max_delay_ms: Option<u64>,
+    pub persistence: Persistence,
+    pub restart_delay_ms: u64,
+    pub fencing: Fencing,
+    pub resource: Resource,
+    pub write_margin_ms: u64,
+}
+
+impl Deployment {
+    /// The crate's default drift allowance for a TTL: 1% (rounded up) + 2 ms.
+    pub fn default_drift_allowance_ms(ttl_ms: u64) -> u64 {
+        ttl_ms.div_ceil(100).saturating_add(2)
+    }
+
+    /// Refuses what cannot be deployed, each with the reason.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.ttl_ms == 0 || self.ttl_ms > MAX_DURATION_MS {
+            return Err(format!("--ttl must be between 1 ms and a year, not {} ms", self.ttl_ms));
+        }
+        if self.drift_allowance_ms >= self.ttl_ms {
+            return Err(format!(
+                "--drift-allowance {} ms is not below the TTL ({} ms): no lock would ever be valid",
+                self.drift_allowance_ms, self.ttl_ms
+            ));
+        }
+        if self.clock_error_ppm.is_some_and(|p| p >= 1_000_000) {
+            return Err("--clock-error-ppm must be below 1000000 (a clock that may stop measures nothing)".into());
+        }
+        if self.write_margin_ms >= self.ttl_ms {
+            return Err(format!(
+                "--write-margin {} ms is not below the TTL ({} ms): no holder could ever write",
+                self.write_margin_ms, self.ttl_ms
+            ));
+        }
+        for (what, ms) in
+            [("--max-pause", self.max_pause_ms), ("--max-delay", self.max_delay_ms), ("--restart-delay", Some(self.restart_delay_ms))]
+        {
+            if ms.is_some_and(|ms| ms > MAX_DURATION_MS) {
+                return Err(format!("{what} must be at most a year"));
+            }
+        }
+        match self.service {
+            Service::Redlock { servers } if servers == 0 || servers as usize > MAX_NODES => {
+                return Err(format!("--servers must be between 1 and {MAX_NODES}, not {servers}"));
+            }
+            Service::Replicas { replicas: 0, .. } => return Err("--replicas must be at least 1 for the replicas service".into()),
+            Service::Replicas { replicas, wait: Some(wait) } if wait > replicas => {
+                return Err(format!("--wait {wait} is more than the {replicas} replicas: WAIT would never return enough"));
+            }
+            _ => {}
+        }
+        match (self.fencing, self.service) {
+            (Fencing::Revision, Service::Single | Service::Redlock { .. } | Service::Replicas { .. }) => {
+                Err("--fencing revision needs a consensus store's revision: --service etcd or zookeeper".into())
+            }
+            (Fencing::Counter, Service::Etcd | Service::Zookeeper) => {
+                Err("--fencing counter is a Redis server's INCR: with etcd or ZooKeeper use --fencing revision".into())
+            }
+            (_, Service::Zookeeper) if self.resource == Resource::None => {
+                Err("the model judges a ZooKeeper lock through the resource it protects: give --resource".into())
+            }
+            (Fencing::None, _) if matches!(self.resource, Resource::Atomic | Resource::CheckThenWrite) => {
+                Err("a resource that checks tokens needs a source of tokens: give --fencing counter or revision".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn redis(&self) -> bool {
+        matches!(self.service, Service::Single | Service::Redlock { .. } | Service::Replicas { .. })
+    }
+
+    /// Whether the declared clocks exceed the allowance (`None`: no clock error declared).
+    fn clocks_beyond_allowance(&self) -> Option<bool> {
+        if self.clock_steps {
+            return Some(true);
+        }
+        self.clock_error_ppm.map(|ppm| !allowance_covers(self.drift_allowance_ms, self.ttl_ms, ppm))
+    }
+
+    /// Whether a pause and a delay after the validity check can outlast the write margin
+    /// (`None`: one of them is not declared).
+    fn late_write_possible(&self) -> Option<bool> {
+        Some(self.max_pause_ms?.saturating_add(self.max_delay_ms?) >= self.write_margin_ms)
+    }
+}
+
+/// Theorem 1's bound: an allowance of `drift_ms` covers clocks within `ppm` of real time for a
+/// TTL of `ttl_ms` iff `drift (1 + ρ) ≥ 2 ρ ttl`, computed exactly.
+pub fn allowance_covers(drift_ms: u64, ttl_ms: u64, ppm: u64) -> bool {
+    u128::from(drift_ms) * (MILLION + u128::from(ppm)) >= 2 * u128::from(ppm) * u128::from(ttl_ms)
+}
+
+/// The smallest whole-millisecond allowance that covers `ppm` for a TTL: `⌈2 ρ ttl / (1 + ρ)⌉`.
+pub fn smallest_allowance_ms(ttl_ms: u64, ppm: u64) -> u64 {
+    let needed = (2 * u128::from(ppm) * u128::from(ttl_ms)).div_ceil(MILLION + u128::from(ppm));
+    u64::try_from(needed).unwrap_or(u64::MAX)
+}
+
+/// The largest clock error an allowance covers for a TTL, in whole ppm: `⌊drift / (2 ttl − drift)⌋`.
+pub fn largest_covered_ppm(drift_ms: u64, ttl_ms: u64) -> u64 {
+    let ppm = u128::from(drift_ms) * MILLION / (2 * u128::from(ttl_ms) - u128::from(drift_ms));
+    u64::try_from(ppm).unwrap_or(u64::MAX)
+}
+
+/// Theorem 2's bound: a server that restarts empty keeps mutual exclusion iff it refuses every
+/// request for `wait ≥ (ttl − drift)(1 + ρ) / (1 − ρ)` of its clock; with an allowance that
+/// meets theorem 1's bound, `wait ≥ ttl` is enough.
+pub fn smallest_restart_delay_ms(ttl_ms: u64, drift_ms: u64, ppm: u64) -> u64 {
+    let exact = u128::from(ttl_ms - drift_ms) * (MILLION + u128::from(ppm));
+    u64::try_from(exact.div_ceil(MILLION - u128::from(ppm))).unwrap_or(u64::MAX)
+}
+
+/// `holds`, `violated`, or `holds-if` (holds only under an assumption the deployment does not
+/// guarantee, stated in `because`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Advice {
+    Holds,
+    Violated,
+    HoldsIf,
+}
+
+impl std::fmt::Display for Advice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Advice::Holds => "holds",
+            Advice::Violated => "violated",
+            Advice::HoldsIf => "holds-if",
+        })
+    }
+}
+
+/// A model cell an answer rests on: the scenario with `lifted` hazards unbounded, and the
+/// verdict the model gives `property` there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub scenario: &'static str,
+    pub lifted: Hazards,
+    #[serde(serialize_with = "serialize_invariant")]
+    pub property: Invariant,
+    pub verdict: Verdict,
+    pub command: String,
+}
+
+fn serialize_invariant<S: serde::Serializer>(i: &Invariant, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(i.name())
+}
+
+fn cell(scenario: &'static str, lifted: Hazards, property: Invariant, verdict: Verdict) -> Cell {
+    let lift = if lifted == Hazards::NONE { "none".to_string() } else { lifted.letters().join(",") };
+    Cell { scenario, lifted, property, verdict, command: format!("cargo run --bin check -- run {scenario} --lift {lift}") }
+}
+
+/// One answer: a property, its verdict for the deployment, why, what it rests on, and what would
+/// make it hold.
+#[derive(Clone, Debug, Serialize)]
+pub struct Answer {
+    #[serde(serialize_with = "serialize_invariant")]
+    pub property: Invariant,
+    pub verdict: Advice,
+    pub because: String,
+    /// What the verdict assumes of the deployment beyond what it declared.
+    pub assumptions: Vec<String>,
+    /// The theorems, with the deployment's numbers, and the model cells that decide it.
+    pub theorems: Vec<String>,
+    pub cells: Vec<Cell>,
+    /// What would make it hold, for `violated` and `holds-if`.
+    pub fix: Option<String>,
+}
+
+const N: Hazards = Hazards::EACH[0];
+const P: Hazards = Hazards::EACH[1];
+const C: Hazards = Hazards::EACH[2];
+
+/// The advice: one answer per property the deployment's lock is judged on.
+pub fn advise(d: &Deployment) -> Vec<Answer> {
+    // The model judges ZooKeeper's lock on its resource only (`zookeeper-session`): what a paused
+    // client outlives is its session, and the resource is where that shows.
+    let mut answers: Vec<Answer> = (d.service != Service::Zookeeper).then(|| mutual_exclusion(d)).into_iter().collect();
+    if d.redis() {
+        answers.extend(redis_lock_properties());
+    }
+    if d.resource != Resource::None {
+        answers.push(resource(d, Invariant::NoLostUpdate));
+        if d.fencing != Fencing::None {
+            answers.push(resource(d, Invariant::OrderedFencedWrites));
+        }
+    }
+    answers
+}
+
+/// The Redis scenario of the deployment's size, for the clock cells.
+fn redis_scenario(d: &Deployment) -> &'static str {
+    match d.service {
+        Service::Redlock { servers: 2.. } if d.clock_steps => "redlock-clock-jump",
+        Service::Redlock { servers: 2..=3 } => "redlock-n3",
+        Service::Redlock { servers: 4.. } => "redlock",
+        _ => "single-node",
+    }
+}
+
+fn clock_theorem(d: &Deployment) -> String {
+    let ppm = d.clock_error_ppm.map_or("you declared no clock error".to_string(), |p| format!("you declared {p} ppm"));
+    format!(
+        "theorem 1 (proofs/src/timing.rs): an allowance of {} ms on a TTL of {} ms covers clock rates within {} ppm \
+         of real time (drift (1 + ρ) ≥ 2 ρ ttl); {ppm}{}",
+        d.drift_allowance_ms,
+        d.ttl_ms,
+        largest_covered_ppm(d.drift_allowance_ms, d.ttl_ms),
+        if d.clock_steps { " and clocks that may step" } else { "" }
+    )
+}
+
+fn clock_fix(d: &Deployment) -> String {
+    let allowance = match d.clock_error_ppm {
+        Some(ppm) if !allowance_covers(d.drift_allowance_ms, d.ttl_ms, ppm) => {
+            format!("a drift allowance of at least {} ms for {ppm} ppm (`ClientBuilder::drift`)", smallest_allowance_ms(d.ttl_ms, ppm))
+        }
+        _ => format!("clocks within {} ppm", largest_covered_ppm(d.drift_allowance_ms, d.ttl_ms)),
+    };
+    if d.clock_steps {
+        format!("{allowance}, and no clock steps on clients or lock servers (slew only: chrony's makestep off after boot)")
+    } else {
+        allowance
+    }
+}
+
+fn mutual_exclusion(d: &Deployment) -> Answer {
+    let me = Invariant::MutualExclusion;
+    let mut a = Answer {
+        property: me,
+        verdict: Advice::Holds,
+        because: String::new(),
+        assumptions: Vec::new(),
+        theorems: Vec::new(),
+        cells: Vec::new(),
+        fix: None,
+    };
+    // Faults that break it with no hazard at all.
+    if let Service::Replicas { replicas, wait } = d.service {
+        if wait.is_none_or(|w| w < replicas) {
+            a.verdict = Advice::Violated;
+            a.because = match wait {
+                None => "a failover promotes an asynchronous replica that has not received the lock key yet: two holders \
+                         with no hazard at all"
+                    .into(),
+                Some(w) => format!(
+                    "WAIT {w} of {replicas} replicas: the failover may promote a replica that did not acknowledge the key \
+                     (Redisson's WAIT-based lock)"
+                ),
+            };
+            a.cells.push(match wait {
+                None => cell("failover-async-replica", Hazards::NONE, me, Verdict::Violated),
+                Some(_) => cell("redisson-wait-1", Hazards::NONE, me, Verdict::Violated),
+            });
+            a.fix = Some("independent servers (Redlock), WAIT for every replica, or a consensus store (etcd)".into());
+            return a;
+        }
+    }
+    if matches!(d.service, Service::Single | Service::Redlock { .. }) && d.persistence != Persistence::Always {
+        let needed = d.clock_error_ppm.map(|ppm| smallest_restart_delay_ms(d.ttl_ms, d.drift_allowance_ms, ppm));
+        let delayed = needed.is_some_and(|n| d.restart_delay_ms >= n) || (d.clock_error_ppm.is_none() && d.restart_delay_ms >= d.ttl_ms);
+        let persistence = if d.persistence == Persistence::None { "no AOF" } else { "appendfsync everysec" };
+        if !delayed {
+            a.verdict = Advice::Violated;
+            a.because = format!(
+                "with {persistence} a server that crashes forgets the lock key, and one that serves again {} ms after \
+                 it restarts lets a second client take the lock while the first still holds it",
+                d.restart_delay_ms
+            );
+            a.cells.push(cell("redlock-restart-no-fsync", Hazards::NONE, me, Verdict::Violated));
+            a.fix = Some(format!(
+                "appendfsync always, or keep a restarted server out for at least {} ms (theorem 2)",
+                needed.unwrap_or(d.ttl_ms)
+            ));
+            return a;
+        }
+        a.assumptions.push(format!("a crashed server stays away for at least {} ms after it restarts", d.restart_delay_ms));
+        a.theorems.push(format!(
+            "theorem 2 (proofs/src/restart.rs): a server that restarts empty keeps mutual exclusion when it waits (ttl − drift)(1 + ρ)/(1 − ρ) = {} ms",
+            needed.unwrap_or(d.ttl_ms)
+        ));
+        a.cells.push(cell("redlock-delayed-restart", Hazards::NONE, me, Verdict::Holds));
+    }
+    // Clocks: the hazard it rests on.
+    // The cell of the deployment's service (etcd's leaves delays unbounded in both modes).
+    let scenario = match d.service {
+        Service::Etcd => "etcd-slow-replies",
+        Service::Replicas { .. } => "redisson-wait-2",
+        _ => redis_scenario(d),
+    };
+    a.theorems.push(clock_theorem(d));
+    match d.clocks_beyond_allowance() {
+        Some(true) => {
+            a.verdict = Advice::Violated;
+            a.because = if d.clock_steps {
+                "a clock that steps (an NTP step, a manual change) makes a key expire early or a client believe longer: \
+                 two holders (Kleppmann's clock jump)"
+                    .into()
+            } else {
+                "the clocks may drift more than the allowance covers: a key expires on a fast server clock while a slow client \
+                 still believes it holds the lock"
+                    .into()
+            };
+            a.cells.push(cell(scenario, C, me, Verdict::Violated));
+            a.fix = Some(clock_fix(d));
+            return a;
+        }
+        None => {
+            a.verdict = Advice::HoldsIf;
+            a.because = format!(
+                "holds only while every clock's rate stays within {} ppm of real time and no clock steps: you declared no \
+                 clock error (--clock-error-ppm)",
+                largest_covered_ppm(d.drift_allowance_ms, d.ttl_ms)
+            );
+            a.cells.push(cell(scenario, C, me, Verdict::Violated));
+            a.fix = Some(clock_fix(d));
+        }
+        Some(false) => {
+            a.because = "the drift allowance covers the declared clock error, and neither a message delay nor a pause \
+                         breaks it: the validity is counted on the client's clock from before the first request, so a \
+                         slow reply or a pause only shortens it"
+                .into();
+            a.assumptions.push("clock rates stay within the declared error, and no clock steps".into());
+        }
+    }
+    a.cells.push(cell(scenario, Hazards::NONE, me, Verdict::Holds));
+    if d.redis() {
+        a.cells.push(cell("redlock-slow-replies", N, me, Verdict::Holds));
+        a.cells.push(cell("single-node", P, me, Verdict::Holds));
+    }
+    if d.redis() {
+        a.assumptions.push("the lock servers never evict keys (maxmemory-policy noeviction)".into());
+    }
+    if let Service::Redlock { servers } = d.service {
+        a.assumptions.push(format!("the {servers} servers are independent (no replication between them)"));
+        a.theorems.push(format!("theorem 3 (proofs/src/quorum.rs): any two majorities of {servers} servers share a server"));
+    }
+    a
+}
+
+/// What the Redis lock of this crate guarantees whatever the timing.
+fn redis_lock_properties() -> Vec<Answer> {
+    let answer = |property, because: &str, cells: Vec<Cell>| Answer {
+        property,
+        verdict: Advice::Holds,
+        because: because.into(),
+        assumptions: Vec::new(),
+        theorems: Vec::new(),
+        cells,
+        fix: None,
+    };
+    let all = Hazards::ALL;
+    vec![
+        answer(
+            Invariant::OwnerOnlyRelease,
+            "a release is a Lua compare-and-delete of the client's own random value: it never deletes another client's key",
+            vec![
+                cell("single-node", all, Invariant::OwnerOnlyRelease, Verdict::Holds),
+                cell("single-plain-del", Hazards::NONE, Invariant::OwnerOnlyRelease, Verdict::Violated),
+            ],
+        ),
+        answer(
+            Invariant::EventuallyAcquirable,
+            "the key is set with its TTL in one command (SET NX PX): no crash leaves a key that never expires",
+            vec![
+                cell("single-node", all, Invariant::EventuallyAcquirable, Verdict::Holds),
+                cell("single-setnx-then-expire", Hazards::NONE, Invariant::EventuallyAcquirable, Verdict::Violated),
+            ],
+        ),
+        answer(
+            Invariant::LostLockReported,
+            "a holder that a majority tells \"the key is not yours\" reports the loss before its next step",
+            vec![cell("single-eviction", all, Invariant::LostLockReported, Verdict::Holds)],
+        ),
+    ]
+}
+
+/// The resource's properties: no lost update, and writes in token order.
+fn resource(d: &Deployment, property: Invariant) -> Answer {
+    let mut a = Answer {
+        property,
+        verdict: Advice::Holds,
+        because: String::new(),
+        assumptions: Vec::new(),
+        theorems: Vec::new(),
+        cells: Vec::new(),
+        fix: None,
+    };
+    let fence = "a fencing token checked by the resource atomically with the write: --fencing counter on one Redis \
+                 server, or --fencing revision with etcd or ZooKeeper";
+    let trusting = match d.service {
+        Service::Etcd => "etcd-lease",
+        Service::Zookeeper => "zookeeper-session",
+        _ => "pause-unfenced",
+    };
+    match (d.fencing, d.resource) {
+        (Fencing::None, _) | (_, Resource::Unfenced) => {
+            let lifted = pause_or_delay(d);
+            match d.late_write_possible() {
+                Some(false) if d.clocks_beyond_allowance() != Some(true) => {
+                    a.verdict = Advice::HoldsIf;
+                    a.because = format!(
+                        "holds only while no pause exceeds {} ms and no write takes longer than {} ms{}: the holder writes \
+                         with more than {} ms of validity left, which a longer pause (GC, swapping, a stopped VM) outlasts",
+                        d.max_pause_ms.unwrap_or(0),
+                        d.max_delay_ms.unwrap_or(0),
+                        if d.clock_error_ppm.is_none() { ", and the clocks stay within the allowance (see mutual_exclusion)" } else { "" },
+                        d.write_margin_ms
+                    );
+                    a.cells.push(cell(trusting, Hazards::NONE, property, Verdict::Holds));
+                    a.cells.push(cell(trusting, P, property, Verdict::Violated));
+                    a.fix = Some(fence.into());
+                }
+                Some(false) => {
+                    a.verdict = Advice::Violated;
+                    a.because = "the clocks may leave the drift allowance behind: two clients hold the lock at once (see \
+                                 mutual_exclusion) and the resource applies both holders' writes"
+                        .into();
+                    a.cells.push(cell("watchdog-pause", C, property, Verdict::Violated));
+                    a.fix = Some(format!("{}; or {fence}", clock_fix(d)));
+                }
+                None | Some(true) => {
+                    a.verdict = Advice::Violated;
+                    a.because = format!(
+                        "a holder can check its validity, then pause or have its write delayed past its lease ({}); another \
+                         client takes the lock and the late write overwrites its work (Kleppmann's GC pause)",
+                        describe_late_write(d)
+                    );
+                    a.cells.push(cell(trusting, lifted, property, Verdict::Violated));
+                    a.fix = Some(fence.into());
+                }
+            }
+        }
+        (Fencing::Counter, _) if matches!(d.service, Service::Redlock { servers: 2.. }) => {
+            a.verdict = Advice::Violated;
+            a.because = "per-node INCR counters give Redlock no honest token: two holders can get equal tokens, and a \
+                         later holder a smaller one (the crate refuses --fencing counter with more than one server)"
+                .into();
+            a.cells.push(cell("redlock-incr-tokens", C, property, Verdict::Violated));
+            a.fix = Some("--fencing counter on a single Redis server, or --fencing revision with etcd".into());
+        }
+        (Fencing::Counter, _) if matches!(d.service, Service::Replicas { .. }) => {
+            a.verdict = Advice::Violated;
+            a.because = "a failover promotes a replica whose counter lags the primary's: it hands out tokens again".into();
+            a.cells.push(cell("redisson-fenced-failover", Hazards::NONE, property, Verdict::Violated));
+            a.fix = Some("a counter that never fails over (one server with appendfsync always), or --fencing revision with etcd".into());
+        }
+        (_, Resource::CheckThenWrite) => {
+            a.verdict = Advice::Violated;
+            a.because = "the resource checks the token, then writes in a second step: a newer holder's write can land in \
+                         between, and the gap is itself a lease that a pause or a delay outlasts"
+                .into();
+            a.cells.push(cell("fence-check-then-write", pause_or_delay(d), property, Verdict::Violated));
+            a.fix = Some("check the token and write in one atomic step (a Lua script, a conditional UPDATE)".into());
+        }
+        (Fencing::Counter, Resource::Atomic) => {
+            a.because = "the counter only grows and the resource refuses any token below the largest it has seen, in the \
+                         same step as the write: a stale holder's write is refused however long it paused"
+                .into();
+            if d.persistence != Persistence::Always {
+                a.because.push_str(
+                    "; a restart that loses the counter hands out tokens again, which the resource lets through only from \
+                     the holder that set its fence",
+                );
+                a.cells.push(cell("fence-counter-restart-holder", P, property, Verdict::Holds));
+                a.cells.push(cell("fence-counter-restart", P, property, Verdict::Violated));
+            }
+            a.cells.push(cell("pause-fenced", P, property, Verdict::Holds));
+            a.theorems.push("the atomic fence's invariant (proofs/src/fencing.rs): accepted writes are in token order".into());
+        }
+        (Fencing::Revision, Resource::Atomic) => {
+            a.because = "the revision is replicated by consensus and only grows: no crash, restart or leader change repeats \
+                         it, and the resource refuses a stale one in the same step as the write"
+                .into();
+            let scenario = if d.service == Service::Etcd { "etcd-lease-revision" } else { "zookeeper-session-zxid" };
+            a.cells.push(cell(scenario, P, property, Verdict::Holds));
+            a.theorems.push("the atomic fence's invariant (proofs/src/fencing.rs): accepted writes are in token order".into());
+        }
+        (_, Resource::None) => unreachable!("advise() asks about the resource only when there is one"),
+    }
+    a
+}
+
+/// The hazard that brings a write late: a pause unless only the delay is undeclared or long.
+fn pause_or_delay(d: &Deployment) -> Hazards {
+    match (d.max_pause_ms, d.max_delay_ms) {
+        (Some(p), Some(n)) if p < d.write_margin_ms && n >= d.write_margin_ms => N,
+        (Some(p), None) if p < d.write_margin_ms => N,
+        _ => P,
+    }
+}
+
+fn describe_late_write(d: &Deployment) -> String {
+    let ms = |v: Option<u64>| v.map_or("unbounded".to_string(), |v| format!("up to {v} ms"));
+    format!("pauses {}, delays {}, against a write margin of {} ms", ms(d.max_pause_ms), ms(d.max_delay_ms), d.write_margin_ms)
+}
+
+/// The advice as text: one paragraph per property.
+pub fn render(d: &Deployment, answers: &[Answer]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", describe(d));
+    for a in answers {
+        let _ = writeln!(out, "\n{}: {}", a.property.name(), a.verdict);
+        let _ = writeln!(out, "  because {}", a.because);
+        for assumption in &a.assumptions {
+            let _ = writeln!(out, "  assumes {assumption}");
+        }
+        for theorem in &a.theorems {
+            let _ = writeln!(out, "  by {theorem}");
+        }
+        for c in &a.cells {
+            let _ = writeln!(out, "  model: {} {} ({}): {}", c.scenario, lifted_name(c.lifted), c.property.name(), c.verdict);
+            let _ = writeln!(out, "         {}", c.command);
+        }
+        if let Some(fix) = &a.fix {
+            let _ = writeln!(out, "  to make it hold: {fix}");
+        }
+    }
+    out
+}
+
+fn lifted_name(h: Hazards) -> String {
+    if h == Hazards::NONE {
+        "with every hazard bounded".into()
+    } else {
+        format!("with {} unbounded", h.letters().join(", "))
+    }
+}
+
+/// The deployment in one line, as the advice understood it.
+fn describe(d: &Deployment) -> String {
+    let service = match d.service {
+        Service::Single => "one Redis server".to_string(),
+        Service::Redlock { servers } => format!("Redlock on {servers} Redis servers"),
+        Service::Replicas { replicas, wait: None } => format!("a Redis primary with {replicas} asynchronous replica(s) and failover"),
+        Service::Replicas { replicas, wait: Some(w) } => format!("a Redis primary with {replicas} replica(s), WAIT {w}, and failover"),
+        Service::Etcd => "the etcd lease lock".into(),
+        Service::Zookeeper => "a ZooKeeper session lock".into(),
+    };
+    let fencing = match d.fencing {
+        Fencing::None => "no fencing token",
+        Fencing::Counter => "tokens from the server's counter",
+        Fencing::Revision => "the store's revision as token",
+    };
+    let resource = match d.resource {
+        Resource::None => "no resource judged",
+        Resource::Unfenced => "a resource that applies every write",
+        Resource::Atomic => "a resource that checks tokens atomically",
+        Resource::CheckThenWrite => "a resource that checks tokens, then writes",
+    };
+    format!("Deployment: {service}; TTL {} ms, drift allowance {} ms; {fencing}; {resource}.", d.ttl_ms, d.drift_allowance_ms)
+}
+
+/// Parses a duration with its unit: `250ms`, `30s`, `1.5s`, `2m`, `1h` (whole milliseconds).
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let unit_ms: u64 = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "" => return Err(format!("{text:?} has no unit: write it as 250ms, 30s, 2m or 1h")),
+        other => return Err(format!("{text:?}: unknown unit {other:?} (use ms, s, m or h)")),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
+        return Err(format!("{text:?} is not a duration: write it as 250ms, 30s, 1.5s, 2m or 1h"));
+    }
+    let digits = |s: &str| if s.is_empty() { Ok(0) } else { s.parse::<u64>().map_err(|_| format!("{text:?} is too large")) };
+    let scale = 10u64.checked_pow(fraction.len() as u32).ok_or_else(|| format!("{text:?} has too many decimals"))?;
+    let whole_ms = digits(whole)?.checked_mul(unit_ms);
+    let fraction_units = u128::from(digits(fraction)?) * u128::from(unit_ms);
+    if fraction_units % u128::from(scale) != 0 {
+        return Err(format!("{text:?} is not a whole number of milliseconds"));
+    }
+    let ms = whole_ms
+        .and_then(|w| w.checked_add(u64::try_from(fraction_units / u128::from(scale)).ok()?))
+        .filter(|&ms| ms <= MAX_DURATION_MS)
+        .ok_or_else(|| format!("{text:?} is longer than a year"))?;
+    Ok(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_carry_their_unit() {
+        assert_eq!(parse_duration_ms("250ms"), Ok(250));
+        assert_eq!(parse_duration_ms("30s"), Ok(30_000));
+        assert_eq!(parse_duration_ms("1.5s"), Ok(1_500));
+        assert_eq!(parse_duration_ms("2m"), Ok(120_000));
+        assert_eq!(parse_duration_ms("0ms"), Ok(0));
+        for bad in ["30", "", "s", "1.5ms", "1.2.3s", "99999999999999999999s", "400d", "-1s", "10000h"] {
+            assert!(parse_duration_ms(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn the_default_allowance_covers_half_a_percent() {
+        // The proofs' table: 302 ms on 30 s covers 302/59698 ≈ 5058 ppm.
+        assert_eq!(Deployment::default_drift_allowance_ms(30_000), 302);
+        assert_eq!(largest_covered_ppm(302, 30_000), 5058);
+        assert!(allowance_covers(302, 30_000, 5058));
+        assert!(!allowance_covers(302, 30_000, 5059));
+        assert_eq!(smallest_allowance_ms(30_000, 5059), 302 + 1);
+        // With a clock error within the bound, waiting a TTL after a restart is enough.
+        assert!(smallest_restart_delay_ms(30_000, 302, 5000) <= 30_000);
+    }
+}
