@@ -651,6 +651,27 @@ fn describe(d: &Deployment) -> String {
     format!("Deployment: {service}; TTL {} ms, drift allowance {} ms; {fencing}; {resource}.", d.ttl_ms, d.drift_allowance_ms)
 }
 
+/// The flags a deployment file names: each key is a long flag of `check advise` (`ttl = "30s"`,
+/// `clock_error_ppm = 200`, `clock_steps = true`), so a file and a command line mean the same and
+/// are checked by the same parser. A key given both in the file and on the command line is an
+/// error of that parser.
+pub fn config_flags(path: &str) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--config {path}: {e}"))?;
+    let table: toml::Table = text.parse().map_err(|e| format!("--config {path}: not TOML: {e}"))?;
+    let mut flags = Vec::new();
+    for (key, value) in table {
+        let flag = format!("--{}", key.replace('_', "-"));
+        match value {
+            toml::Value::Boolean(true) => flags.push(flag),
+            toml::Value::Boolean(false) => {}
+            toml::Value::String(s) => flags.extend([flag, s]),
+            toml::Value::Integer(i) => flags.extend([flag, i.to_string()]),
+            other => return Err(format!("--config {path}: {key} is a {}: give a string, an integer or a boolean", other.type_str())),
+        }
+    }
+    Ok(flags)
+}
+
 /// Parses a duration with its unit: `250ms`, `30s`, `1.5s`, `2m`, `1h` (whole milliseconds).
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let t = text.trim();

@@ -104,7 +104,8 @@ enum Command {
     /// Is my deployment safe? Describe it in real units (`30s`, `250ms`); the answer, per
     /// property, is holds / violated / holds-if, with the theorem (your numbers plugged in) and
     /// the model cell that decide it, and what would make it hold. Exit status 1 if any
-    /// property is violated.
+    /// property is violated. `--config FILE` reads these flags from a TOML file instead
+    /// (`service = "redlock"`, `ttl = "30s"`, `clock_steps = true`).
     Advise(AdviseArgs),
     /// Serve the Stateright Explorer on a scenario's counterexample.
     Explore {
@@ -490,8 +491,35 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).map_err(ParseError::Clap)?;
+    let cli = Cli::try_parse_from(with_config_flags(args)?).map_err(ParseError::Clap)?;
     plan(cli).map_err(ParseError::Invalid)
+}
+
+/// `check advise --config FILE`: the file's flags in place of `--config FILE`.
+fn with_config_flags<I, T>(args: I) -> Result<Vec<std::ffi::OsString>, ParseError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    if args.get(1).is_none_or(|a| a != "advise") {
+        return Ok(args);
+    }
+    let mut expanded = Vec::with_capacity(args.len());
+    let mut rest = args.into_iter();
+    while let Some(arg) = rest.next() {
+        let path = match arg.to_str().and_then(|a| a.strip_prefix("--config")) {
+            Some("") => rest.next().ok_or_else(|| ParseError::Invalid("--config needs a file".into()))?,
+            Some(eq) if eq.starts_with('=') => eq[1..].into(),
+            _ => {
+                expanded.push(arg);
+                continue;
+            }
+        };
+        let flags = crate::advise::config_flags(&path.to_string_lossy()).map_err(ParseError::Invalid)?;
+        expanded.extend(flags.into_iter().map(Into::into));
+    }
+    Ok(expanded)
 }
 
 /// Why a command line was refused.

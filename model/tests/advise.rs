@@ -158,6 +158,44 @@ fn impossible_deployments_get_a_clear_error() {
 }
 
 #[test]
+fn a_config_file_is_the_flags_it_names() {
+    let dir = std::env::temp_dir().join(format!("advise-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("deployment.toml");
+    std::fs::write(
+        &file,
+        "service = \"redlock\"\nservers = 5\nttl = \"30s\"\nclock_error_ppm = 200\nclock_steps = false\npersistence = \"always\"\n",
+    )
+    .unwrap();
+    let from_file = advise_cli(&["--config", file.to_str().unwrap(), "--json"]);
+    let from_flags = advise_cli(&[
+        "--service",
+        "redlock",
+        "--servers",
+        "5",
+        "--ttl",
+        "30s",
+        "--clock-error-ppm",
+        "200",
+        "--persistence",
+        "always",
+        "--json",
+    ]);
+    assert_eq!(from_file.stdout, from_flags.stdout, "{}", String::from_utf8_lossy(&from_file.stderr));
+    assert_eq!(from_file.status.code(), from_flags.status.code());
+    for (text, says) in [("ttl = 3.5\n", "ttl is a float"), ("ttl = [\n", "not TOML"), ("colour = \"red\"\n", "--colour")] {
+        std::fs::write(&file, text).unwrap();
+        let out = advise_cli(&[&format!("--config={}", file.display())]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(says), "{text}: {stderr}");
+    }
+    let out = advise_cli(&["--config", dir.join("missing.toml").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such file"), "{out:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn the_readme_worked_deployments_are_the_commands_output() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let mut examples = 0;
