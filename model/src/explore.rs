@@ -12,7 +12,13 @@ use std::net::{SocketAddr, TcpListener};
 /// listener until the Explorer binds the same address, so that no other process takes the port
 /// while the counterexample is searched for.
 pub fn loopback_listener(addr: &str) -> Result<TcpListener, String> {
-    let parsed: SocketAddr = addr.parse().map_err(|e| format!("--addr {addr:?} is not an address like 127.0.0.1:3000 ({e})"))?;
+    // `localhost` is loopback by definition; resolving it would ask the system's resolver.
+    let literal = match addr.strip_prefix("localhost:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => addr.to_string(),
+    };
+    let parsed: SocketAddr =
+        literal.parse().map_err(|e| format!("--addr {addr:?} is not an address like 127.0.0.1:3000 or localhost:3000 ({e})"))?;
     if !parsed.ip().is_loopback() {
         return Err(format!("--addr {addr}: the Explorer serves on loopback only (127.0.0.0/8 or ::1)"));
     }
@@ -83,5 +89,18 @@ fn request_run_to_completion(addr: SocketAddr) {
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_listener;
+
+    #[test]
+    fn the_explorer_listens_on_loopback_only_localhost_included() {
+        assert!(loopback_listener("localhost:0").unwrap().local_addr().unwrap().ip().is_loopback());
+        assert!(loopback_listener("127.0.0.1:0").is_ok());
+        assert!(loopback_listener("0.0.0.0:0").unwrap_err().contains("loopback only"));
+        assert!(loopback_listener("example.com:80").unwrap_err().contains("is not an address"));
     }
 }
