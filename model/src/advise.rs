@@ -234,10 +234,16 @@ impl std::fmt::Display for Advice {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Cell {
     pub scenario: &'static str,
+    /// The hazards the command lifts.
     pub lifted: Hazards,
+    /// The hazards the cell leaves unbounded: those lifted, and any the scenario leaves
+    /// unbounded in both modes (`etcd-slow-replies` always has unbounded delays).
+    pub unbounded: Hazards,
     #[serde(serialize_with = "serialize_invariant")]
     pub property: Invariant,
     pub verdict: Verdict,
+    /// A cell cited for contrast: what breaks without what the deployment has.
+    pub contrast: bool,
     pub command: String,
 }
 
@@ -247,7 +253,21 @@ fn serialize_invariant<S: serde::Serializer>(i: &Invariant, s: S) -> Result<S::O
 
 fn cell(scenario: &'static str, lifted: Hazards, property: Invariant, verdict: Verdict) -> Cell {
     let lift = if lifted == Hazards::NONE { "none".to_string() } else { lifted.letters().join(",") };
-    Cell { scenario, lifted, property, verdict, command: format!("cargo run --bin check -- run {scenario} --lift {lift}") }
+    let unbounded = crate::scenario::find(scenario).map_or(lifted, |s| s.setup_lifted(lifted).unbounded());
+    Cell {
+        scenario,
+        lifted,
+        unbounded,
+        property,
+        verdict,
+        contrast: false,
+        command: format!("cargo run --bin check -- run {scenario} --lift {lift}"),
+    }
+}
+
+/// A cell cited to show what breaks without what the deployment has (or beyond its bounds).
+fn contrast(scenario: &'static str, lifted: Hazards, property: Invariant) -> Cell {
+    Cell { contrast: true, ..cell(scenario, lifted, property, Verdict::Violated) }
 }
 
 /// One answer: a property, its verdict for the deployment, why, what it rests on, and what would
@@ -412,7 +432,7 @@ fn mutual_exclusion(d: &Deployment) -> Answer {
                  clock error (--clock-error-ppm)",
                 largest_covered_ppm(d.drift_allowance_ms, d.ttl_ms)
             );
-            a.cells.push(cell(scenario, C, me, Verdict::Violated));
+            a.cells.push(contrast(scenario, C, me));
             a.fix = Some(clock_fix(d));
         }
         Some(false) => {
@@ -456,7 +476,7 @@ fn redis_lock_properties() -> Vec<Answer> {
             "a release is a Lua compare-and-delete of the client's own random value: it never deletes another client's key",
             vec![
                 cell("single-node", all, Invariant::OwnerOnlyRelease, Verdict::Holds),
-                cell("single-plain-del", Hazards::NONE, Invariant::OwnerOnlyRelease, Verdict::Violated),
+                contrast("single-plain-del", Hazards::NONE, Invariant::OwnerOnlyRelease),
             ],
         ),
         answer(
@@ -464,7 +484,7 @@ fn redis_lock_properties() -> Vec<Answer> {
             "the key is set with its TTL in one command (SET NX PX): no crash leaves a key that never expires",
             vec![
                 cell("single-node", all, Invariant::EventuallyAcquirable, Verdict::Holds),
-                cell("single-setnx-then-expire", Hazards::NONE, Invariant::EventuallyAcquirable, Verdict::Violated),
+                contrast("single-setnx-then-expire", Hazards::NONE, Invariant::EventuallyAcquirable),
             ],
         ),
         answer(
@@ -508,7 +528,7 @@ fn resource(d: &Deployment, property: Invariant) -> Answer {
                         d.write_margin_ms
                     );
                     a.cells.push(cell(trusting, Hazards::NONE, property, Verdict::Holds));
-                    a.cells.push(cell(trusting, P, property, Verdict::Violated));
+                    a.cells.push(contrast(trusting, P, property));
                     a.fix = Some(fence.into());
                 }
                 Some(false) => {
@@ -563,7 +583,7 @@ fn resource(d: &Deployment, property: Invariant) -> Answer {
                      the holder that set its fence",
                 );
                 a.cells.push(cell("fence-counter-restart-holder", P, property, Verdict::Holds));
-                a.cells.push(cell("fence-counter-restart", P, property, Verdict::Violated));
+                a.cells.push(contrast("fence-counter-restart", P, property));
             }
             a.cells.push(cell("pause-fenced", P, property, Verdict::Holds));
             a.theorems.push("the atomic fence's invariant (proofs/src/fencing.rs): accepted writes are in token order".into());
@@ -601,15 +621,16 @@ pub fn render(d: &Deployment, answers: &[Answer]) -> String {
     let _ = writeln!(out, "{}", describe(d));
     for a in answers {
         let _ = writeln!(out, "\n{}: {}", a.property.name(), a.verdict);
-        let _ = writeln!(out, "  because {}", a.because);
+        let _ = writeln!(out, "  why: {}", a.because);
         for assumption in &a.assumptions {
-            let _ = writeln!(out, "  assumes {assumption}");
+            let _ = writeln!(out, "  assumes: {assumption}");
         }
         for theorem in &a.theorems {
-            let _ = writeln!(out, "  by {theorem}");
+            let _ = writeln!(out, "  by: {theorem}");
         }
         for c in &a.cells {
-            let _ = writeln!(out, "  model: {} {} ({}): {}", c.scenario, lifted_name(c.lifted), c.property.name(), c.verdict);
+            let role = if c.contrast { "for contrast" } else { "model" };
+            let _ = writeln!(out, "  {role}: {} {} ({}): {}", c.scenario, unbounded_name(c.unbounded), c.property.name(), c.verdict);
             let _ = writeln!(out, "         {}", c.command);
         }
         if let Some(fix) = &a.fix {
@@ -619,7 +640,7 @@ pub fn render(d: &Deployment, answers: &[Answer]) -> String {
     out
 }
 
-fn lifted_name(h: Hazards) -> String {
+fn unbounded_name(h: Hazards) -> String {
     if h == Hazards::NONE {
         "with every hazard bounded".into()
     } else {

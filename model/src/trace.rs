@@ -20,9 +20,12 @@ pub struct Step {
     pub action: &'static str,
     /// Who acts: `client 0`, `redis 2`, `resource`, `lock service`, or `time`.
     pub actor: String,
+    /// The step in words, with actors by name: what the timeline line says.
+    pub what: String,
     /// Real time (ticks) after the step.
     pub t: u32,
-    /// The action itself, with actor indices (servers first, then clients, then the resource).
+    /// The action in machine form, for tools that replay it: actors by index (servers first,
+    /// then clients, then the resource); `what` says the same in words.
     pub params: Action,
     /// What the step did, as events of the shared vocabulary.
     pub events: Vec<Event>,
@@ -246,7 +249,7 @@ pub fn render(sys: &LockSystem, actions: &[Action]) -> Trace {
     let mut lines = Vec::new();
     let mut steps = Vec::new();
     for (n, action) in actions.iter().enumerate() {
-        let (kind, actor, _) = describe(sys, &s, action);
+        let (kind, actor, what) = describe(sys, &s, action);
         let (Some(text), Some((next, events))) = (render_step(sys, &s, action), sys.step(&s, action)) else { break };
         // Real time starts when the first clients start, with the first tick.
         if matches!(action, Action::Tick { .. }) && n > 0 {
@@ -256,7 +259,7 @@ pub fn render(sys: &LockSystem, actions: &[Action]) -> Trace {
         for v in next.judge.violations().iter().skip(s.judge.violations().len()) {
             lines.push(format!("     VIOLATION of {}: {}", v.property, v.explanation));
         }
-        steps.push(Step { action: kind, actor, t, params: action.clone(), events });
+        steps.push(Step { action: kind, actor, what, t, params: action.clone(), events });
         s = next;
     }
     let explorer_path = Path::from_actions(sys, init, actions).map(|p| format!("/#/steps/{}", p.encode(sys))).unwrap_or_default();

@@ -41,6 +41,8 @@ fn run_json_prints_one_record_per_property_with_a_structured_counterexample() {
     assert_eq!(steps.len(), violated["trace"].as_array().unwrap().len() - 1, "one line per step and the verdict");
     assert_eq!(steps[0]["action"], "tick");
     assert!(steps.iter().any(|s| s["action"] == "deliver" && s["params"]["Deliver"]["msg"] == "Delete"), "{steps:?}");
+    // Each step also in words, with the actors by name (params has their indices).
+    assert!(steps.iter().any(|s| s["what"] == "redis 0 receives DEL from client 1"), "{steps:?}");
     assert_eq!(records[1]["verdict"], "holds");
     assert!(records[1]["trace"].as_array().unwrap().is_empty());
 }
