@@ -230,8 +230,19 @@ fn override_flags(preset: &Setup, setup: &Setup) -> String {
 /// The counterexamples of a cell as readable text, with their Explorer links.
 pub fn counterexample_text(scenario: &Scenario, cell: &CellResult, explorer_base: &str) -> String {
     let mut out = String::new();
+    // A path that breaks several invariants at once is printed once, under the first of them.
+    let mut printed: Vec<(Vec<String>, Invariant)> = Vec::new();
     for r in &cell.invariants {
         let Some((cx_setup, trace)) = counterexample_trace(cell, r.invariant) else { continue };
+        if let Some((_, first)) = printed.iter().find(|(lines, _)| *lines == trace.lines) {
+            let _ = writeln!(
+                out,
+                "\n== {} ({}) violates {} too: the counterexample above ({first})",
+                scenario.name, cell.setup.timing, r.invariant
+            );
+            continue;
+        }
+        printed.push((trace.lines.clone(), r.invariant));
         let _ = writeln!(
             out,
             "\n== {} ({}) violates {}: {} counterexample, {} steps{}",

@@ -235,3 +235,11 @@ fn the_five_node_clock_jump_counterexample_is_kleppmanns_abc_cde() {
     assert_eq!(shared.len(), 1, "the majorities share one node: {keys:?}");
     assert_eq!(jumped, shared, "the shared node is the one whose clock jumped");
 }
+
+#[test]
+fn a_path_that_breaks_two_invariants_is_printed_once() {
+    let out = check(&["run", "pause-unfenced", "--timing", "async"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("counterexample, ").count(), 1, "{text}");
+    assert!(text.contains("violates ordered_fenced_writes too: the counterexample above (no_lost_update)"), "{text}");
+}
