@@ -694,7 +694,9 @@ fn check_cells(cells: Vec<(&'static Scenario, Setup)>, options: SearchOptions, j
         outln!("{}", matrix_header());
     }
     for (scenario, setup) in cells {
+        crate::output::progress(format_args!("{} ({})", scenario.name, setup.lifted));
         let cell = check(scenario, setup, options);
+        crate::output::progress_done();
         print_cell(&cell, json)?;
         results.push((scenario, cell));
     }

@@ -75,13 +75,17 @@ pub fn matrix(options: SearchOptions, mut each: impl FnMut(&'static Scenario, &C
         let mut cells = Vec::new();
         for setup in first_cells(scenario) {
             let options = if setup.lifted.mode().is_some() { options } else { lifted_options };
+            crate::output::progress(format_args!("{} ({})", scenario.name, setup.lifted));
             let cell = check(scenario, setup, options);
+            crate::output::progress_done();
             each(scenario, &cell);
             cells.push(cell);
         }
         let pairs = pairs_to_check(scenario, &cells.iter().collect::<Vec<_>>());
         for setup in pairs {
+            crate::output::progress(format_args!("{} ({})", scenario.name, setup.lifted));
             let cell = check(scenario, setup, lifted_options);
+            crate::output::progress_done();
             each(scenario, &cell);
             cells.push(cell);
         }
