@@ -225,7 +225,7 @@ pub fn validate(records: &[Record], scenario: Option<&str>, max_states: u64) -> 
     if facts.clients.len() > MAX_CLIENTS {
         return Ok(unsupported(format!("{} clients; the model follows at most {MAX_CLIENTS}", facts.clients.len())));
     }
-    let expected = expected(records, &facts, scenario.setup(Timing::Async).service);
+    let expected = expected(records, &facts);
     if let Some(e) =
         expected.iter().find(|e| matches!(e.event, Event::ResourceRead { value, .. } | Event::WriteApplied { value, .. } if value > 250))
     {
@@ -397,32 +397,23 @@ fn setup_for(template: Setup, f: &Facts) -> Result<Setup, String> {
 }
 
 /// The compared records, with the history's client ids renamed to the model's (by their order).
-fn expected(records: &[Record], f: &Facts, service: Service) -> Vec<Expected> {
+fn expected(records: &[Record], f: &Facts) -> Vec<Expected> {
     let rename = |c: ClientId| ClientId(f.clients.iter().position(|x| *x == c).unwrap_or(0) as u32);
     let start = records.first().map_or(0, |r| r.t_ns);
     let ns_per_tick = (f.ttl_ms.max(1) as u128 * 1_000_000 / MODEL_TTL as u128).max(1);
     let tick = |t_ns: u64| (t_ns.saturating_sub(start) as u128 / ns_per_tick) as u64;
     let mut crashed = BTreeSet::new();
     let mut releasing = BTreeSet::new();
-    let mut holding = BTreeSet::new();
     let mut out = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let number = i as u64 + 1;
         match r.event {
-            Event::Granted { client, .. } => {
-                holding.insert(client);
-            }
             Event::ReleaseStarted { client } => {
                 releasing.insert(client);
-                holding.remove(&client);
             }
             Event::AcquireStarted { client } | Event::LockLost { client } => {
                 releasing.remove(&client);
-                holding.remove(&client);
             }
-            // The etcd client records a key set for each keep-alive that finds its key, when it
-            // reads the answer; the model's store records the key's creation only.
-            Event::KeySet { owner, .. } if service == Service::Etcd && holding.contains(&owner) => continue,
             // The model's release is a command without an answer: a node's refusal of a
             // release is not in its vocabulary.
             Event::Refused { client, .. } if releasing.contains(&client) => continue,
@@ -754,10 +745,11 @@ impl Search {
     /// real run seldom does early: a client giving up on a node, a key or lease expiring, a
     /// message lost.
     fn priority(&self, node: &Node, action: &Action) -> u8 {
-        let client_actor = match self.expected[node.pos].lane {
-            Lane::Client(c) => Some(self.sys.setup.client_actor(c as u8)),
+        let lane_client = match self.expected[node.pos].lane {
+            Lane::Client(c) => Some(c),
             Lane::Faults => None,
         };
+        let client_actor = lane_client.map(|c| self.sys.setup.client_actor(c as u8));
         match *action {
             Action::Timeout { timer: Timer::Deadline, .. } => 7,
             Action::Timeout { timer: Timer::Expire | Timer::LeaseExpire { .. }, .. } => 8,
@@ -767,6 +759,8 @@ impl Search {
             Action::Deliver { dst, .. } if self.sys.setup.server_at(dst).is_some() => EAGER,
             Action::Deliver { src, dst, .. } if Some(src) == client_actor || Some(dst) == client_actor => 1,
             Action::Timeout { actor, .. } if Some(actor) == client_actor => 1,
+            // The tick that starts (or resumes) the next record's client.
+            Action::Tick { then } if lane_client.is_some_and(|c| then & (1 << c) != 0) => 1,
             Action::Deliver { .. } => 2,
             Action::Timeout { .. } => 3,
             Action::Tick { .. } if node.now <= self.expected[node.pos].tick => 4,

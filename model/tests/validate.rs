@@ -56,6 +56,21 @@ fn a_grant_before_its_majority_of_keys_is_rejected_at_the_grant() {
     assert_eq!(rejected_at(&records), 7);
 }
 
+/// `data/etcd-revision-real.ndjson`: a whole real soak run (seed 2024, run 305: the crate's etcd
+/// lock, two clients on one real etcd member that is paused once for a quarter of a second);
+/// each holder keeps its lease alive twice, releases, and the other takes the lock.
+const ETCD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/etcd-revision-real.ndjson");
+
+#[test]
+fn a_real_etcd_history_with_keep_alives_is_a_behaviour_of_the_model() {
+    let records = read_history(ETCD).unwrap();
+    let v = validate(&records, None, 200_000).unwrap();
+    assert_eq!(v.outcome, Outcome::Accepted, "{v}");
+    assert_eq!(v.scenario, "etcd-lease-revision", "member faults and tokens: the etcd lock with its revision");
+    // Every keep-alive's key set is compared (the setup records and the member's faults are not).
+    assert_eq!((v.compared, v.records), (35, 40));
+}
+
 #[test]
 fn bad_histories_get_clear_errors() {
     let mut records = real();
