@@ -49,7 +49,7 @@ pub enum Service {
 }
 
 /// How a Redis server keeps its keys across a crash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Persistence {
     /// `appendfsync always`: every acknowledged write survives.
@@ -61,7 +61,7 @@ pub enum Persistence {
 }
 
 /// Where fencing tokens come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Fencing {
     None,
@@ -72,7 +72,7 @@ pub enum Fencing {
 }
 
 /// What the lock protects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Resource {
     /// Nothing the advice should judge (mutual exclusion and the lock's own properties only).
@@ -105,6 +105,26 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// `service` with a TTL and the command's defaults: the crate's drift allowance, clocks,
+    /// pauses and delays undeclared, no clock steps, Redis's default persistence (none), no
+    /// restart delay, no fence, a resource that applies every write, no write margin.
+    pub fn new(service: Service, ttl_ms: u64) -> Deployment {
+        Deployment {
+            service,
+            ttl_ms,
+            drift_allowance_ms: Deployment::default_drift_allowance_ms(ttl_ms),
+            clock_error_ppm: None,
+            clock_steps: false,
+            max_pause_ms: None,
+            max_delay_ms: None,
+            persistence: Persistence::None,
+            restart_delay_ms: 0,
+            fencing: Fencing::None,
+            resource: Resource::Unfenced,
+            write_margin_ms: 0,
+        }
+    }
+
     /// The crate's default drift allowance for a TTL: 1% (rounded up) + 2 ms.
     pub fn default_drift_allowance_ms(ttl_ms: u64) -> u64 {
         ttl_ms.div_ceil(100).saturating_add(2)
@@ -287,6 +307,13 @@ pub struct Answer {
     pub fix: Option<String>,
 }
 
+impl Answer {
+    /// `holds`, for `because`; the rules add what it rests on, or overturn it.
+    fn holds(property: Invariant, because: String) -> Answer {
+        Answer { property, verdict: Advice::Holds, because, assumptions: Vec::new(), theorems: Vec::new(), cells: Vec::new(), fix: None }
+    }
+}
+
 const N: Hazards = Hazards::EACH[0];
 const P: Hazards = Hazards::EACH[1];
 const C: Hazards = Hazards::EACH[2];
@@ -346,15 +373,7 @@ fn clock_fix(d: &Deployment) -> String {
 
 fn mutual_exclusion(d: &Deployment) -> Answer {
     let me = Invariant::MutualExclusion;
-    let mut a = Answer {
-        property: me,
-        verdict: Advice::Holds,
-        because: String::new(),
-        assumptions: Vec::new(),
-        theorems: Vec::new(),
-        cells: Vec::new(),
-        fix: None,
-    };
+    let mut a = Answer::holds(me, String::new());
     // Faults that break it with no hazard at all.
     if let Service::Replicas { replicas, wait } = d.service {
         if wait.is_none_or(|w| w < replicas) {
@@ -460,15 +479,7 @@ fn mutual_exclusion(d: &Deployment) -> Answer {
 
 /// What the Redis lock of this crate guarantees whatever the timing.
 fn redis_lock_properties() -> Vec<Answer> {
-    let answer = |property, because: &str, cells: Vec<Cell>| Answer {
-        property,
-        verdict: Advice::Holds,
-        because: because.into(),
-        assumptions: Vec::new(),
-        theorems: Vec::new(),
-        cells,
-        fix: None,
-    };
+    let answer = |property, because: &str, cells| Answer { cells, ..Answer::holds(property, because.into()) };
     let all = Hazards::ALL;
     vec![
         answer(
@@ -497,15 +508,7 @@ fn redis_lock_properties() -> Vec<Answer> {
 
 /// The resource's properties: no lost update, and writes in token order.
 fn resource(d: &Deployment, property: Invariant) -> Answer {
-    let mut a = Answer {
-        property,
-        verdict: Advice::Holds,
-        because: String::new(),
-        assumptions: Vec::new(),
-        theorems: Vec::new(),
-        cells: Vec::new(),
-        fix: None,
-    };
+    let mut a = Answer::holds(property, String::new());
     let fence = "a fencing token checked by the resource atomically with the write: --fencing counter on one Redis \
                  server, or --fencing revision with etcd or ZooKeeper";
     let trusting = match d.service {

@@ -169,47 +169,25 @@ struct AdviseArgs {
     max_delay: Option<u64>,
     /// How the Redis servers persist keys (default: none, Redis's own default).
     #[arg(long, value_enum, default_value = "none")]
-    persistence: PersistenceArg,
+    persistence: crate::advise::Persistence,
     /// How long a crashed Redis server refuses requests after it restarts.
     #[arg(long, value_parser = crate::advise::parse_duration_ms, default_value = "0ms")]
     restart_delay: u64,
     /// Where fencing tokens come from.
     #[arg(long, value_enum, default_value = "none")]
-    fencing: FencingArg,
+    fencing: crate::advise::Fencing,
     /// What the lock protects (default: a resource that applies every write without fencing,
     /// one that checks tokens atomically with it).
     #[arg(long, value_enum)]
-    resource: Option<ResourceArg>,
+    resource: Option<crate::advise::Resource>,
     /// The holder writes only while more validity than this is left.
     #[arg(long, value_parser = crate::advise::parse_duration_ms, default_value = "0ms")]
     write_margin: u64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
-enum PersistenceArg {
-    Always,
-    Everysec,
-    None,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
-enum FencingArg {
-    None,
-    Counter,
-    Revision,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
-enum ResourceArg {
-    None,
-    Unfenced,
-    Atomic,
-    CheckThenWrite,
-}
-
 impl AdviseArgs {
     fn deployment(self) -> Result<crate::advise::Deployment, String> {
-        use crate::advise::{Deployment, Fencing, Persistence, Resource, Service};
+        use crate::advise::{Deployment, Fencing, Resource, Service};
         let service = match self.service {
             ServiceArg::Redlock => Service::Redlock { servers: self.servers.unwrap_or(5) },
             ServiceArg::Replicas => Service::Replicas {
@@ -226,16 +204,10 @@ impl AdviseArgs {
         if (self.replicas.is_some() || self.wait.is_some()) && self.service != ServiceArg::Replicas {
             return Err("--replicas and --wait describe a primary's replicas: use them with --service replicas".into());
         }
-        let fencing = match self.fencing {
-            FencingArg::None => Fencing::None,
-            FencingArg::Counter => Fencing::Counter,
-            FencingArg::Revision => Fencing::Revision,
-        };
-        let resource = match (self.resource, fencing) {
-            (Some(ResourceArg::None), _) => Resource::None,
-            (Some(ResourceArg::Unfenced), _) | (None, Fencing::None) => Resource::Unfenced,
-            (Some(ResourceArg::Atomic), _) | (None, _) => Resource::Atomic,
-            (Some(ResourceArg::CheckThenWrite), _) => Resource::CheckThenWrite,
+        let resource = match (self.resource, self.fencing) {
+            (Some(resource), _) => resource,
+            (None, Fencing::None) => Resource::Unfenced,
+            (None, _) => Resource::Atomic,
         };
         let deployment = Deployment {
             service,
@@ -245,13 +217,9 @@ impl AdviseArgs {
             clock_steps: self.clock_steps,
             max_pause_ms: self.max_pause,
             max_delay_ms: self.max_delay,
-            persistence: match self.persistence {
-                PersistenceArg::Always => Persistence::Always,
-                PersistenceArg::Everysec => Persistence::Everysec,
-                PersistenceArg::None => Persistence::None,
-            },
+            persistence: self.persistence,
             restart_delay_ms: self.restart_delay,
-            fencing,
+            fencing: self.fencing,
             resource,
             write_margin_ms: self.write_margin,
         };

@@ -9,20 +9,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 fn deployment(service: Service) -> Deployment {
-    Deployment {
-        service,
-        ttl_ms: 30_000,
-        drift_allowance_ms: Deployment::default_drift_allowance_ms(30_000),
-        clock_error_ppm: Some(200),
-        clock_steps: false,
-        max_pause_ms: None,
-        max_delay_ms: None,
-        persistence: Persistence::Always,
-        restart_delay_ms: 0,
-        fencing: Fencing::None,
-        resource: Resource::Unfenced,
-        write_margin_ms: 0,
-    }
+    Deployment { clock_error_ppm: Some(200), persistence: Persistence::Always, ..Deployment::new(service, 30_000) }
 }
 
 /// Deployments that between them reach every branch of the advice.

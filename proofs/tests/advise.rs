@@ -34,18 +34,11 @@ fn proved(v: Verdict) -> bool {
 
 fn deployment(ttl_ms: u64, drift_allowance_ms: u64, ppm: u64) -> Deployment {
     Deployment {
-        service: Service::Redlock { servers: 5 },
-        ttl_ms,
         drift_allowance_ms,
         clock_error_ppm: Some(ppm),
-        clock_steps: false,
-        max_pause_ms: None,
-        max_delay_ms: None,
         persistence: Persistence::Always,
-        restart_delay_ms: 0,
-        fencing: Fencing::None,
         resource: Resource::None,
-        write_margin_ms: 0,
+        ..Deployment::new(Service::Redlock { servers: 5 }, ttl_ms)
     }
 }
 
