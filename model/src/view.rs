@@ -59,7 +59,14 @@ pub fn outcome(sys: &LockSystem, last: &SystemState, action: &Action) -> Option<
 /// message's sending step to its delivery, a dot for every other step, and real time on the
 /// left (reconstructed by counting ticks).
 pub fn svg(sys: &LockSystem, path: &[(SystemState, Option<Action>)]) -> String {
-    let actors = sys.actors.actors.len();
+    // After the actors, a lane per replica of each server (`redisson-wait-1`'s point is which
+    // replica acknowledged and which one is promoted): replication steps are arrows from the
+    // primary to its replica, a failover a dot on the promoted replica's lane.
+    let servers = usize::from(sys.setup.servers);
+    let replicas = usize::from(sys.setup.replicas);
+    let lanes = sys.actors.actors.len();
+    let replica_lane = |server: usize, replica: u8| lanes + server * replicas + usize::from(replica);
+    let actors = lanes + servers * replicas;
     let (col, row, left, top) = (110usize, 26usize, 60usize, 40usize);
     let width = left + col * actors + 380;
     let height = top + row * (path.len() + 1);
@@ -72,12 +79,17 @@ pub fn svg(sys: &LockSystem, path: &[(SystemState, Option<Action>)]) -> String {
          <polygon points='0 0, 10 4, 0 8' fill='#8ab4f8'/></marker></defs>"
     );
     for i in 0..actors {
+        let name = if i < lanes {
+            crate::trace::actor_name(sys, i)
+        } else {
+            format!("{} replica {}", crate::trace::actor_name(sys, (i - lanes) / replicas), (i - lanes) % replicas)
+        };
         let _ = write!(
             out,
             "<text x='{}' y='16' text-anchor='middle' font-weight='bold'>{}</text>\
              <line x1='{}' y1='24' x2='{}' y2='{height}' stroke='#999'/>",
             x(i),
-            crate::trace::actor_name(sys, i),
+            escape(&name),
             x(i),
             x(i)
         );
@@ -115,14 +127,30 @@ pub fn svg(sys: &LockSystem, path: &[(SystemState, Option<Action>)]) -> String {
                     y(step)
                 );
             }
+            Action::Timeout { actor, timer: crate::msg::Timer::Replicate { replica } } if *actor < servers => {
+                let _ = write!(
+                    out,
+                    "<line x1='{0}' y1='{1}' x2='{2}' y2='{1}' stroke='#81c995' marker-end='url(#arrow)'/>",
+                    x(*actor),
+                    y(step),
+                    x(replica_lane(*actor, *replica))
+                );
+            }
+            Action::Failover { server, replica } => {
+                let _ = write!(
+                    out,
+                    "<circle cx='{}' cy='{}' r='5' fill='#f28b82'/><circle cx='{}' cy='{}' r='7' fill='none' stroke='#f28b82'/>",
+                    x(usize::from(*server)),
+                    y(step),
+                    x(replica_lane(usize::from(*server), *replica)),
+                    y(step)
+                );
+            }
             _ => {
                 let who = match action {
                     Action::Timeout { actor, .. } => Some(*actor),
                     Action::Pause { client } | Action::ClientCrash { client } => Some(sys.setup.client_actor(*client)),
-                    Action::ClockJump { server, .. }
-                    | Action::Crash { server }
-                    | Action::Restart { server }
-                    | Action::Failover { server, .. } => Some(*server as usize),
+                    Action::ClockJump { server, .. } | Action::Crash { server } | Action::Restart { server } => Some(*server as usize),
                     _ => None,
                 };
                 if let Some(i) = who {
@@ -161,4 +189,36 @@ pub fn in_flight(s: &SystemState) -> Vec<(usize, usize, &crate::msg::Msg)> {
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::{check, SearchOptions};
+    use crate::report::counterexample_trace;
+    use crate::scenario::find;
+    use crate::setup::Timing;
+    use crate::system::LockSystem;
+    use redlock_client::judge::Invariant;
+    use stateright::Model;
+
+    #[test]
+    fn replicas_have_lanes_with_their_replication_and_the_promotion() {
+        // redisson-wait-1: WAIT 1 counts one replica's acknowledgement, and the failover may
+        // promote the other: the diagram shows which replica got the key and which was promoted.
+        let scenario = find("redisson-wait-1").unwrap();
+        let cell = check(scenario, scenario.setup(Timing::Sync), SearchOptions::default());
+        let (setup, trace) = counterexample_trace(&cell, Invariant::MutualExclusion).expect("a counterexample");
+        let sys = LockSystem::new(setup);
+        let mut path = Vec::new();
+        let mut state = sys.init_states().remove(0);
+        for step in &trace.steps {
+            let (next, _) = sys.step(&state, &step.params).expect("the path replays");
+            path.push((std::mem::replace(&mut state, next), Some(step.params.clone())));
+        }
+        path.push((state, None));
+        let svg = super::svg(&sys, &path);
+        assert!(svg.contains(">redis 0 replica 0<") && svg.contains(">redis 0 replica 1<"), "{svg}");
+        assert!(svg.contains("stroke='#81c995'"), "a replication arrow: {svg}");
+        assert!(svg.contains("r='7' fill='none' stroke='#f28b82'"), "the promoted replica: {svg}");
+    }
 }
