@@ -443,3 +443,25 @@ mod tests {
         assert_ne!(addr("redis://localhost:7000"), addr("redis://localhost:7001"));
     }
 }
+
+/// The warnings of a client: from its configuration, and from its servers as it meets them.
+#[derive(Default)]
+pub(crate) struct Warnings(std::sync::Mutex<Vec<Warning>>);
+
+impl Warnings {
+    pub(crate) fn new(known: Vec<Warning>) -> Warnings {
+        Warnings(std::sync::Mutex::new(known))
+    }
+
+    pub(crate) fn add(&self, warning: Warning) {
+        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !list.contains(&warning) {
+            tracing::warn!("{warning}");
+            list.push(warning);
+        }
+    }
+
+    pub(crate) fn list(&self) -> Vec<Warning> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

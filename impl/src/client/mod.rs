@@ -14,6 +14,7 @@ pub mod fence;
 pub(crate) mod guard;
 mod holding;
 mod ident;
+mod inner;
 pub(crate) mod keep_alive;
 mod lane;
 mod lock;

@@ -8,7 +8,7 @@
 
 use crate::client::commands::{self, Job, LockKey, Outcome};
 use crate::client::config::Warning;
-use crate::client::redlock::Warnings;
+use crate::client::config::Warnings;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisResult};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,12 +1,11 @@
 //! The client: a set of lock servers and the settings every lock on them shares.
 
-use crate::client::clock::LocalClock;
 use crate::client::config::{ClientBuilder, Config, ConfigError, Warning};
 use crate::client::error::{AcquireError, LockError};
 use crate::client::guard::Guard;
+use crate::client::inner::ClientInner;
 use crate::client::keep_alive::{self, LockContext};
 use crate::client::lock::Lock;
-use crate::client::node::Node;
 use crate::event::ClientId;
 use crate::params::Params;
 use std::future::Future;
@@ -16,34 +15,6 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<ClientInner>,
-}
-
-/// A client's checked configuration and what it made of it: connections, a clock, warnings.
-/// Cloned (cheaply: the connections and warnings are shared) for another client id.
-#[derive(Clone)]
-pub(crate) struct ClientInner {
-    pub(crate) config: Config,
-    pub(crate) nodes: Vec<Arc<Node>>,
-    pub(crate) clock: LocalClock,
-    pub(crate) warnings: Arc<Warnings>,
-}
-
-/// The warnings of a client: from its configuration, and from its servers as it meets them.
-#[derive(Default)]
-pub(crate) struct Warnings(std::sync::Mutex<Vec<Warning>>);
-
-impl Warnings {
-    pub(crate) fn add(&self, warning: Warning) {
-        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !list.contains(&warning) {
-            tracing::warn!("{warning}");
-            list.push(warning);
-        }
-    }
-
-    fn list(&self) -> Vec<Warning> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
 }
 
 impl Client {
@@ -57,14 +28,7 @@ impl Client {
     }
 
     fn from_config(config: Config) -> Client {
-        let warnings = Arc::new(Warnings(std::sync::Mutex::new(config.warnings.clone())));
-        let nodes = config
-            .servers
-            .iter()
-            .enumerate()
-            .map(|(index, s)| Arc::new(Node::new(s.clone(), config.io_timeout, index, warnings.clone())))
-            .collect();
-        Client { inner: Arc::new(ClientInner { config, nodes, clock: LocalClock::new(), warnings }) }
+        Client { inner: Arc::new(ClientInner::new(config)) }
     }
 
     /// What weakens this client's promises: its configuration's warnings (an even number of
