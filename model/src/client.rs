@@ -13,7 +13,7 @@ use redlock_client::observe::{observe, observe_lease};
 use redlock_client::protocol::{Input, LockState, NodeSet, Output, Reply};
 use redlock_client::time::LocalMillis;
 use serde::Serialize;
-use stateright::actor::{model_timeout, Id, Out};
+use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::fmt;
 
 /// Where the client is in its run.
@@ -78,7 +78,7 @@ impl Client {
         ClientId(self.index as u32)
     }
 
-    pub fn start(&self, o: &mut Out<crate::actor::LockActor>) -> ClientState {
+    pub fn start(&self, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) -> ClientState {
         o.set_timer(Timer::Start, model_timeout());
         ClientState {
             clock: 0,
@@ -97,7 +97,14 @@ impl Client {
     }
 
     /// A message from server `from_server` (or from the resource when `None`).
-    pub fn on_msg(&self, setup: &Setup, s: &mut ClientState, from_server: Option<u8>, msg: Msg, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_msg(
+        &self,
+        setup: &Setup,
+        s: &mut ClientState,
+        from_server: Option<u8>,
+        msg: Msg,
+        o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>,
+    ) {
         match (msg, from_server) {
             (Msg::AcquireReply { round, reply }, Some(node)) => {
                 let current = s.lock.rounds == round;
@@ -137,7 +144,7 @@ impl Client {
         }
     }
 
-    pub fn on_timeout(&self, setup: &Setup, s: &mut ClientState, timer: Timer, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_timeout(&self, setup: &Setup, s: &mut ClientState, timer: Timer, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         if timer == Timer::Start {
             Self::begin_again(s);
         }
@@ -189,7 +196,7 @@ impl Client {
     }
 
     /// The holder's work on the resource: its read, then its write.
-    fn work(&self, setup: &Setup, s: &mut ClientState, timer: Timer, o: &mut Out<crate::actor::LockActor>) {
+    fn work(&self, setup: &Setup, s: &mut ClientState, timer: Timer, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         match timer {
             Timer::Work => {
                 if setup.resource == Some(Resource::UniqueTokenCas) {
@@ -255,14 +262,14 @@ impl Client {
         }
     }
 
-    fn finish_work(&self, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
+    fn finish_work(&self, s: &mut ClientState, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         s.stage = Stage::Holding;
         o.set_timer(Timer::Release, model_timeout());
     }
 
     /// Feeds the core, records what the step showed (the one observer's events) and carries
     /// out what the core says.
-    fn feed(&self, setup: &Setup, s: &mut ClientState, input: Input, o: &mut Out<crate::actor::LockActor>) {
+    fn feed(&self, setup: &Setup, s: &mut ClientState, input: Input, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         let params = setup.params();
         let mut outputs = Vec::new();
         if matches!(input, Input::Acquire | Input::Retry) {
@@ -281,7 +288,7 @@ impl Client {
     }
 
     /// Feeds the lease-lock core, records what the step showed and carries out what it says.
-    fn feed_lease(&self, setup: &Setup, s: &mut ClientState, input: LeaseInput, o: &mut Out<crate::actor::LockActor>) {
+    fn feed_lease(&self, setup: &Setup, s: &mut ClientState, input: LeaseInput, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         let params = lease_params(setup);
         let mut outputs = Vec::new();
         if input == LeaseInput::Acquire {
@@ -337,7 +344,7 @@ impl Client {
     }
 
     /// The run is over: no timer of it may fire any more.
-    fn end(&self, setup: &Setup, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
+    fn end(&self, setup: &Setup, s: &mut ClientState, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         s.stage = Stage::Done;
         for timer in [Timer::Deadline, Timer::Retry, Timer::Work, Timer::Write, Timer::Extend, Timer::Release] {
             o.cancel_timer(timer);
@@ -359,7 +366,7 @@ impl Client {
         }
     }
 
-    fn carry_out(&self, setup: &Setup, s: &mut ClientState, output: Output, o: &mut Out<crate::actor::LockActor>) {
+    fn carry_out(&self, setup: &Setup, s: &mut ClientState, output: Output, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         let node_id = |node: usize| Id::from(node);
         match output {
             Output::SendAcquire { node, round } => {
@@ -403,7 +410,7 @@ impl Client {
     }
 
     /// The watchdog extends every TTL/3, a bounded number of times per hold.
-    fn schedule_extension(&self, setup: &Setup, s: &mut ClientState, o: &mut Out<crate::actor::LockActor>) {
+    fn schedule_extension(&self, setup: &Setup, s: &mut ClientState, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         if setup.watchdog && s.extensions < setup.max_extensions {
             s.extend_at = Some(s.clock.saturating_add((setup.ttl / 3).max(1)));
             o.set_timer(Timer::Extend, model_timeout());

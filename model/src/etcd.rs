@@ -18,7 +18,7 @@ use crate::msg::{Msg, Timer};
 use crate::setup::{Setup, Window};
 use redlock_client::event::{ClientId, Event, NodeId};
 use serde::Serialize;
-use stateright::actor::{model_timeout, Id, Out};
+use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::fmt;
 
 /// The lock key: who created it, at which revision, with whose lease.
@@ -60,7 +60,15 @@ impl EtcdStore {
     }
 
     /// A request from client `client` (actor `src`).
-    pub fn on_msg(&mut self, setup: &Setup, client: u8, src: Id, msg: Msg, events: &mut Vec<Event>, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_msg(
+        &mut self,
+        setup: &Setup,
+        client: u8,
+        src: Id,
+        msg: Msg,
+        events: &mut Vec<Event>,
+        o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>,
+    ) {
         match msg {
             Msg::GrantLease => {
                 let life = setup.window(setup.ttl);
@@ -123,7 +131,7 @@ impl EtcdStore {
     }
 
     /// Client `client`'s lease expires by the store's clock; its key dies with it.
-    pub fn expire(&mut self, client: u8, setup: &Setup, events: &mut Vec<Event>, o: &mut Out<crate::actor::LockActor>) {
+    pub fn expire(&mut self, client: u8, setup: &Setup, events: &mut Vec<Event>, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         if self.lease(client).is_some_and(|l| l.life.due()) {
             self.leases.retain(|l| l.owner != client);
             self.delete_if(|k| k.owner == client, None, setup, events, o);
@@ -137,7 +145,7 @@ impl EtcdStore {
         by: Option<u8>,
         setup: &Setup,
         events: &mut Vec<Event>,
-        o: &mut Out<crate::actor::LockActor>,
+        o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>,
     ) {
         let Some(key) = self.key.filter(which) else { return };
         self.key = None;

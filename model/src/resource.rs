@@ -6,7 +6,7 @@ use crate::setup::Resource;
 use crate::setup::Setup;
 use redlock_client::event::{ClientId, Event};
 use serde::Serialize;
-use stateright::actor::{model_timeout, Id, Out};
+use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::fmt;
 
 /// A write that waits to be applied as a separate step: its token was checked (check-then-write)
@@ -38,7 +38,7 @@ impl ResourceState {
         ResourceState { value: 0, fence: None, fence_holder: None, pending: Vec::new(), writers: 0, events: Vec::new() }
     }
 
-    pub fn on_msg(&mut self, kind: Resource, client: u8, src: Id, msg: Msg, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_msg(&mut self, kind: Resource, client: u8, src: Id, msg: Msg, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         match msg {
             Msg::Claim { token } => self.fence = Some(token),
             Msg::Read { token } => {
@@ -88,7 +88,7 @@ impl ResourceState {
     }
 
     /// The lock service answered a CheckSequencer for `client`'s write.
-    pub fn on_sequencer_checked(&mut self, client: u8, valid: bool, to: Id, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_sequencer_checked(&mut self, client: u8, valid: bool, to: Id, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         let Some(i) = self.pending.iter().position(|p| p.client == client && !p.checked) else { return };
         if valid {
             self.pending[i].checked = true;
@@ -99,7 +99,7 @@ impl ResourceState {
         }
     }
 
-    fn park(&mut self, p: Pending, o: &mut Out<crate::actor::LockActor>) {
+    fn park(&mut self, p: Pending, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         if p.checked {
             o.set_timer(Timer::Apply { client: p.client }, model_timeout());
         }
@@ -107,13 +107,13 @@ impl ResourceState {
         self.pending.sort();
     }
 
-    fn reject(&mut self, client: u8, token: Option<u64>, to: Id, o: &mut Out<crate::actor::LockActor>) {
+    fn reject(&mut self, client: u8, token: Option<u64>, to: Id, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         self.events.push(Event::WriteRejected { client: ClientId(client as u32), token });
         o.send(to, Msg::WriteReply { applied: false });
     }
 
     /// The checked write of `client` lands.
-    pub fn on_timeout(&mut self, timer: Timer, setup: &Setup, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_timeout(&mut self, timer: Timer, setup: &Setup, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         if let Timer::Apply { client } = timer {
             if let Some(i) = self.pending.iter().position(|p| p.client == client && p.checked) {
                 let p = self.pending.remove(i);

@@ -13,7 +13,7 @@ use crate::setup::{Restart, Setup, Window};
 use redlock_client::event::{ClientId, Event, NodeId};
 use redlock_client::protocol::Reply;
 use serde::Serialize;
-use stateright::actor::{model_timeout, Id, Out};
+use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::fmt;
 
 /// The lock key: whose value it holds and when it expires (`None`: never).
@@ -92,7 +92,15 @@ impl Server {
     }
 
     /// A command from client `client`.
-    pub fn on_msg(&self, setup: &Setup, s: &mut ServerState, client: u8, src: Id, msg: Msg, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_msg(
+        &self,
+        setup: &Setup,
+        s: &mut ServerState,
+        client: u8,
+        src: Id,
+        msg: Msg,
+        o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>,
+    ) {
         let node = self.node();
         let owner = ClientId(client as u32);
         if let Some(store) = &mut s.etcd {
@@ -166,12 +174,12 @@ impl Server {
 
     /// Chubby's `CheckSequencer`, asked by the resource: is `token` the sequencer of the lock
     /// `client` holds right now?
-    pub fn check_sequencer(&self, s: &ServerState, client: u8, token: u64, src: Id, o: &mut Out<crate::actor::LockActor>) {
+    pub fn check_sequencer(&self, s: &ServerState, client: u8, token: u64, src: Id, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         let valid = s.key.is_some_and(|k| k.owner == client) && s.counter == token;
         o.send(src, Msg::SequencerValid { client, valid });
     }
 
-    pub fn on_timeout(&self, setup: &Setup, s: &mut ServerState, timer: Timer, o: &mut Out<crate::actor::LockActor>) {
+    pub fn on_timeout(&self, setup: &Setup, s: &mut ServerState, timer: Timer, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         match timer {
             Timer::Expire => {
                 if let Some(key) = s.key.take() {
@@ -201,7 +209,7 @@ impl Server {
         }
     }
 
-    fn schedule_replication(&self, s: &ServerState, o: &mut Out<crate::actor::LockActor>) {
+    fn schedule_replication(&self, s: &ServerState, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         for (i, r) in s.replicas.iter().enumerate() {
             if r.offset < s.offset {
                 o.set_timer(Timer::Replicate { replica: i as u8 }, model_timeout());
@@ -210,7 +218,7 @@ impl Server {
     }
 
     /// Answers every parked `SET` + `WAIT` that enough replicas have acknowledged.
-    fn answer_waits(&self, setup: &Setup, s: &mut ServerState, o: &mut Out<crate::actor::LockActor>) {
+    fn answer_waits(&self, setup: &Setup, s: &mut ServerState, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         let replicas = s.replicas.clone();
         s.waits.retain(|w| {
             let acked = replicas.iter().filter(|r| r.offset >= w.offset).count() as u8;
@@ -223,7 +231,7 @@ impl Server {
         });
     }
 
-    fn delete(&self, s: &mut ServerState, by: ClientId, o: &mut Out<crate::actor::LockActor>) {
+    fn delete(&self, s: &mut ServerState, by: ClientId, o: &mut Out<impl Actor<Msg = Msg, Timer = Timer>>) {
         if let Some(key) = s.key.take() {
             s.offset += 1;
             s.events.push(Event::KeyDeleted { node: self.node(), owner: ClientId(key.owner as u32), by });
