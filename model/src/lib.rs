@@ -34,7 +34,8 @@
 //! - [`msg`]: messages and timers (the TLA+ twin's names too).
 //! - [`actor`], [`client`], [`server`], [`resource`]: the actors; [`etcd`]: the etcd-style
 //!   store a server is for `Service::Etcd`.
-//! - [`system`]: the wrapper model: time, faults, the judge.
+//! - [`system`]: the wrapper model: time, faults, the judge; [`lock_model`]: it as
+//!   Stateright's `Model`, with the properties and the Explorer's views.
 //! - [`properties`]: invariants and their `Sometimes` witnesses.
 //! - [`symmetry`]: representatives for server and client symmetry.
 //! - [`check`]: deciding a cell; counting states; shortest counterexamples.
@@ -57,6 +58,7 @@ pub mod cli;
 pub mod client;
 pub mod etcd;
 pub mod explore;
+pub mod lock_model;
 pub mod msg;
 pub mod npc;
 pub mod output;

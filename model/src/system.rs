@@ -25,7 +25,7 @@ use redlock_client::judge::Judge;
 use redlock_client::protocol::Reply;
 use serde::Serialize;
 use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork, Network};
-use stateright::{Model, Property};
+use stateright::Model;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -548,11 +548,9 @@ fn inner_action(action: &Action) -> Option<ActorModelAction<Msg, Timer, ()>> {
     })
 }
 
-impl Model for LockSystem {
-    type State = SystemState;
-    type Action = Action;
-
-    fn init_states(&self) -> Vec<SystemState> {
+impl LockSystem {
+    /// The initial states (Stateright's `Model::init_states`, in `lock_model.rs`).
+    pub fn initial_states(&self) -> Vec<SystemState> {
         let setup = &self.setup;
         self.actors
             .init_states()
@@ -582,7 +580,8 @@ impl Model for LockSystem {
             .collect()
     }
 
-    fn actions(&self, s: &SystemState, actions: &mut Vec<Action>) {
+    /// The actions enabled in `s` (Stateright's `Model::actions`, in `lock_model.rs`).
+    pub fn enabled_actions(&self, s: &SystemState, actions: &mut Vec<Action>) {
         let mut inner = Vec::new();
         self.actors.actions(&s.actors, &mut inner);
         for a in inner {
@@ -623,29 +622,5 @@ impl Model for LockSystem {
             }
         }
         self.fault_actions(s, actions);
-    }
-
-    fn next_state(&self, last: &SystemState, action: Action) -> Option<SystemState> {
-        self.step(last, &action).map(|(next, _)| next)
-    }
-
-    fn properties(&self) -> Vec<Property<Self>> {
-        let mut properties = crate::properties::for_setup(&self.setup);
-        if self.whole_space {
-            properties.push(Property::sometimes(WHOLE_SPACE, |_, _| false));
-        }
-        properties
-    }
-
-    fn format_action(&self, action: &Action) -> String {
-        crate::trace::action_label(self, action)
-    }
-
-    fn format_step(&self, last: &SystemState, action: Action) -> Option<String> {
-        crate::view::outcome(self, last, &action)
-    }
-
-    fn as_svg(&self, path: stateright::Path<SystemState, Action>) -> Option<String> {
-        Some(crate::view::svg(self, &path.into_vec()))
     }
 }
