@@ -269,7 +269,7 @@ fn mutual_exclusion(d: &Deployment) -> Answer {
     a.cells.push(cell(scenario, Hazards::NONE, me, Verdict::Holds));
     if d.redis() {
         a.cells.push(cell("redlock-slow-replies", N, me, Verdict::Holds));
-        a.cells.push(cell("single-node", P, me, Verdict::Holds));
+        a.cells.push(cell(scenario, P, me, Verdict::Holds));
     }
     if d.redis() {
         a.assumptions.push("the lock servers never evict keys (maxmemory-policy noeviction)".into());
