@@ -74,7 +74,14 @@ pub fn serve(scenario: &Scenario, setup: Setup, addr: &str, options: SearchOptio
     // The placeholder goes first: a request sent to it would be lost.
     drop(listener);
     std::thread::spawn(move || request_run_to_completion(addr));
-    LockSystem::new(served).checker().serve(addr);
+    // That search is bounded, so that it ends instead of keeping a core busy for as long as the
+    // Explorer is open: to the counterexample's depth (where the property is broken), and to
+    // the cell's state budget.
+    let checker = LockSystem::new(served).checker().target_state_count(usize::try_from(options.max_states).unwrap_or(usize::MAX));
+    match found {
+        Some((_, (_, trace))) => checker.target_max_depth(trace.steps.len() + 1).serve(addr),
+        None => checker.serve(addr),
+    };
     Ok(())
 }
 

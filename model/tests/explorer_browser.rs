@@ -224,4 +224,24 @@ fn the_explorer_opens_on_the_pause_counterexample_in_a_real_browser() {
     for text in wanted {
         assert!(page.contains(text), "after 120 s the page lacks {text:?}; it shows: {}", excerpt(&page, 4000));
     }
+    // The background search is bounded (the counterexample's depth, the cell's budget): it
+    // ends, instead of keeping a core busy for as long as the Explorer stays open.
+    let addr = link.trim_start_matches("http://").split('/').next().expect("a host").to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !status(&addr).contains("\"done\":true") {
+        assert!(Instant::now() < deadline, "the Explorer's search has not ended after 120 s: {}", status(&addr));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The Explorer's `/.status` answer (its body), or `""`.
+fn status(addr: &str) -> String {
+    let Ok(mut stream) = TcpStream::connect(addr) else { return String::new() };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if write!(stream, "GET /.status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").is_err() {
+        return String::new();
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
 }
