@@ -161,6 +161,7 @@ impl Actor for LockActor {
             Role::Server(s) => match self.setup.service {
                 crate::setup::Service::ZooKeeper | crate::setup::Service::Chubby => "lock service".into(),
                 crate::setup::Service::Etcd => "etcd".into(),
+                crate::setup::Service::Postgres => "postgres".into(),
                 crate::setup::Service::Redis => format!("redis {}", s.index),
             },
             Role::Client(c) => format!("client {}", c.index),

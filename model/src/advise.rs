@@ -179,6 +179,20 @@ fn mutual_exclusion(d: &Deployment) -> Answer {
     let me = Invariant::MutualExclusion;
     let mut a = Answer::holds(me, String::new());
     // Faults that break it with no hazard at all.
+    if d.service == Service::Postgres {
+        a.verdict = Advice::Violated;
+        a.because = "the server releases a session-level advisory lock when it sees the session end (a cut connection \
+                     it notices, pg_terminate_backend, idle_session_timeout) and tells no one: another session takes \
+                     the lock while the holder still believes it has it, with no timing hazard at all"
+            .into();
+        a.cells.push(cell("postgres-advisory", Hazards::NONE, me, Verdict::Violated));
+        a.fix = Some(
+            "for work in the same database, pg_advisory_xact_lock and the writes in one transaction (they commit or abort \
+             together); for anything else, a fencing token from a sequence checked by the resource (--fencing counter)"
+                .into(),
+        );
+        return a;
+    }
     if let Service::Replicas { replicas, wait } = d.service {
         if wait.is_none_or(|w| w < replicas) {
             a.verdict = Advice::Violated;
@@ -318,9 +332,22 @@ fn resource(d: &Deployment, property: Invariant) -> Answer {
     let trusting = match d.service {
         Service::Etcd => "etcd-lease",
         Service::Zookeeper => "zookeeper-session",
+        Service::Postgres => "postgres-advisory",
         _ => "pause-unfenced",
     };
     match (d.fencing, d.resource) {
+        (Fencing::None, _) | (_, Resource::Unfenced) if d.service == Service::Postgres => {
+            a.verdict = Advice::Violated;
+            a.because = "the server ends the holder's session and releases its lock without telling it: the next holder \
+                         writes while the old one still does, with no timing hazard at all"
+                .into();
+            a.cells.push(cell("postgres-advisory", Hazards::NONE, property, Verdict::Violated));
+            a.fix = Some(
+                "pg_advisory_xact_lock with the writes in the same transaction, or a token from a sequence checked by the \
+                 resource (--fencing counter)"
+                    .into(),
+            );
+        }
         (Fencing::None, _) | (_, Resource::Unfenced) => {
             let lifted = pause_or_delay(d);
             match d.late_write_possible() {
@@ -379,6 +406,14 @@ fn resource(d: &Deployment, property: Invariant) -> Answer {
                 .into();
             a.cells.push(cell("fence-check-then-write", pause_or_delay(d), property, Verdict::Violated));
             a.fix = Some("check the token and write in one atomic step (a Lua script, a conditional UPDATE)".into());
+        }
+        (Fencing::Counter, Resource::Atomic) if d.service == Service::Postgres => {
+            a.because = "the sequence only grows (it is durable: a crash does not rewind it) and the resource refuses any \
+                         token below the largest it has seen, in the same step as the write: the holder whose session \
+                         ended has its write refused"
+                .into();
+            a.cells.push(cell("postgres-advisory-fenced", Hazards::ALL, property, Verdict::Holds));
+            a.cells.push(contrast("postgres-advisory", Hazards::NONE, property));
         }
         (Fencing::Counter, Resource::Atomic) => {
             a.because = "the counter only grows and the resource refuses any token below the largest it has seen, in the \
@@ -464,9 +499,11 @@ fn describe(d: &Deployment) -> String {
         Service::Replicas { replicas, wait: Some(w) } => format!("a Redis primary with {replicas} replica(s), WAIT {w}, and failover"),
         Service::Etcd => "the etcd lease lock".into(),
         Service::Zookeeper => "a ZooKeeper session lock".into(),
+        Service::Postgres => "a PostgreSQL session-level advisory lock".into(),
     };
     let fencing = match d.fencing {
         Fencing::None => "no fencing token",
+        Fencing::Counter if d.service == Service::Postgres => "tokens from a sequence",
         Fencing::Counter => "tokens from the server's counter",
         Fencing::Revision => "the store's revision as token",
     };
@@ -476,5 +513,9 @@ fn describe(d: &Deployment) -> String {
         Resource::Atomic => "a resource that checks tokens atomically",
         Resource::CheckThenWrite => "a resource that checks tokens, then writes",
     };
-    format!("Deployment: {service}; TTL {} ms, drift allowance {} ms; {fencing}; {resource}.", d.ttl_ms, d.drift_allowance_ms)
+    let timing = match d.service {
+        Service::Postgres => "no TTL: the lock lives as long as its session".to_string(),
+        _ => format!("TTL {} ms, drift allowance {} ms", d.ttl_ms, d.drift_allowance_ms),
+    };
+    format!("Deployment: {service}; {timing}; {fencing}; {resource}.")
 }

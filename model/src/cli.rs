@@ -131,6 +131,8 @@ enum ServiceArg {
     Etcd,
     /// A ZooKeeper lock on the client's session.
     Zookeeper,
+    /// A PostgreSQL session-level advisory lock (a token from a sequence: --fencing counter).
+    Postgres,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -147,9 +149,9 @@ struct AdviseArgs {
     /// The replicas WAIT counts before the lock counts (replicas service; default: no WAIT).
     #[arg(long)]
     wait: Option<u32>,
-    /// The lock's time to live, with its unit (`30s`).
+    /// The lock's time to live, with its unit (`30s`); a PostgreSQL advisory lock has none.
     #[arg(long, value_parser = crate::advise::parse_duration_ms)]
-    ttl: u64,
+    ttl: Option<u64>,
     /// The client's drift allowance (default: the crate's, 1% of the TTL + 2 ms).
     #[arg(long, value_parser = crate::advise::parse_duration_ms)]
     drift_allowance: Option<u64>,
@@ -197,6 +199,13 @@ impl AdviseArgs {
             ServiceArg::Single => Service::Single,
             ServiceArg::Etcd => Service::Etcd,
             ServiceArg::Zookeeper => Service::Zookeeper,
+            ServiceArg::Postgres => Service::Postgres,
+        };
+        let ttl = match (self.ttl, self.service) {
+            (Some(ttl), _) => ttl,
+            // No verdict on an advisory lock reads a TTL (it has none): any valid one will do.
+            (None, ServiceArg::Postgres) => 1_000,
+            (None, _) => return Err("--ttl is required: the lock's time to live, with its unit (30s)".into()),
         };
         if self.servers.is_some() && self.service != ServiceArg::Redlock {
             return Err("--servers is Redlock's: use it with --service redlock".into());
@@ -211,8 +220,8 @@ impl AdviseArgs {
         };
         let deployment = Deployment {
             service,
-            ttl_ms: self.ttl,
-            drift_allowance_ms: self.drift_allowance.unwrap_or(Deployment::default_drift_allowance_ms(self.ttl)),
+            ttl_ms: ttl,
+            drift_allowance_ms: self.drift_allowance.unwrap_or(Deployment::default_drift_allowance_ms(ttl)),
             clock_error_ppm: self.clock_error_ppm,
             clock_steps: self.clock_steps,
             max_pause_ms: self.max_pause,

@@ -370,7 +370,9 @@ impl Client {
         let node_id = |node: usize| Id::from(node);
         match output {
             Output::SendAcquire { node, round } => {
-                let ttl = (setup.encoding != Encoding::SetnxThenExpire).then_some(setup.ttl);
+                // An advisory lock has no TTL; SETNX (the pitfall) sets none either.
+                let ttl =
+                    (setup.encoding != Encoding::SetnxThenExpire && setup.service != crate::setup::Service::Postgres).then_some(setup.ttl);
                 let incr = matches!(setup.fencing, Fencing::Counter | Fencing::Zxid | Fencing::Sequencer);
                 o.send(node_id(node), Msg::Acquire { round, ttl, incr, wait: setup.wait_replicas });
             }

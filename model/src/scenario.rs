@@ -519,6 +519,42 @@ pub const SCENARIOS: &[Scenario] = &[
         expected: &[(ME, Holds, Violated)],
     },
     Scenario {
+        name: "postgres-advisory",
+        claim: "A PostgreSQL session-level advisory lock (pg_try_advisory_lock, no TTL, released \
+                by pg_advisory_unlock or when the server sees the session end) guarding a \
+                resource that applies every write. The server ends the holder's session (a cut \
+                connection it notices, pg_terminate_backend, idle_session_timeout) and releases \
+                its lock; the holder is not told, another session takes the lock, and the old \
+                holder writes on. No timing hazard is needed.",
+        source: "PostgreSQL's documentation (advisory locks, session-level); Kleppmann, How to do distributed locking",
+        note: "The model's client still counts a validity (the Redlock core's); a real one believes \
+               until it next uses its connection, which only widens the window.",
+        build: |t| Setup {
+            service: Service::Postgres,
+            eviction: true,
+            resource: Some(Resource::Unfenced),
+            ..base("postgres-advisory", t)
+        },
+        expected: &[(ME, Violated, Violated), (NLU, Violated, Violated), (OFW, Violated, Violated)],
+    },
+    Scenario {
+        name: "postgres-advisory-fenced",
+        claim: "The same, with a token taken with the lock from a sequence (nextval, in the same \
+                session) that the resource checks atomically with the write, an equal token \
+                only from its holder: the session's end still gives two holders, but the old \
+                holder's write is refused.",
+        source: "PostgreSQL's documentation (advisory locks, sequences); Kleppmann, How to do distributed locking (fencing tokens)",
+        note: "",
+        build: |t| Setup {
+            service: Service::Postgres,
+            eviction: true,
+            fencing: Fencing::Counter,
+            resource: Some(Resource::FencedByHolder),
+            ..base("postgres-advisory-fenced", t)
+        },
+        expected: &[(ME, Violated, Violated), (NLU, Holds, Holds), (OFW, Holds, Holds)],
+    },
+    Scenario {
         name: "watchdog-pause",
         claim: "Redisson's watchdog extends the lease every TTL/3 while the holder lives; a pause \
                 stops the watchdog too, the lease expires, and the holder writes on unfenced.",

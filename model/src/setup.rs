@@ -184,6 +184,14 @@ pub enum Service {
     /// An etcd-style store: a lease, the key created with it only if absent, its create
     /// revision the token; the client drives the crate's lease-lock core (`etcd.rs`).
     Etcd,
+    /// PostgreSQL's session-level advisory lock: `pg_try_advisory_lock` takes it if it is free,
+    /// it has no TTL, `pg_advisory_unlock` releases it (its own session's only), and the server
+    /// releases it when it sees the session end (a cut connection, `pg_terminate_backend`,
+    /// `idle_session_timeout`), telling no one. The session's end is the `eviction` fault. The
+    /// client still counts a validity on its own clock (the Redlock core's): a real client
+    /// believes longer, until it next uses its connection, so the model's belief is the shorter
+    /// and a violation found with it is found.
+    Postgres,
 }
 
 /// How the client encodes the protocol's commands: the correct encoding, or one of the

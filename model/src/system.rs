@@ -398,7 +398,9 @@ impl LockSystem {
             if setup.restart.is_some() && s.budget.crashes > 0 {
                 actions.push(Action::Crash { server });
             }
-            if setup.eviction && s.budget.evictions > 0 && self.server_state(s, server).key.is_some_and(|k| k.life.is_some()) {
+            // Redis evicts keys with a TTL (`volatile-*`); PostgreSQL ends a session whatever its lock.
+            let evictable = |k: &crate::server::Key| k.life.is_some() || setup.service == crate::setup::Service::Postgres;
+            if setup.eviction && s.budget.evictions > 0 && self.server_state(s, server).key.as_ref().is_some_and(evictable) {
                 actions.push(Action::Evict { server });
             }
             if setup.failover && s.budget.failovers > 0 {

@@ -6,7 +6,8 @@
 //! counting the ticks along the path.
 
 use crate::actor::{ActorState, Role};
-use crate::msg::Timer;
+use crate::msg::{Msg, Timer};
+use crate::setup::Service;
 use crate::system::{Action, LockSystem, SystemState};
 use redlock_client::event::Event;
 use serde::Serialize;
@@ -80,7 +81,7 @@ fn timer_phrase(timer: Timer) -> String {
 /// An action in words without the state it is taken in (the Explorer's list of choices).
 pub fn action_label(sys: &LockSystem, action: &Action) -> String {
     match action {
-        Action::Deliver { src, dst, msg } => format!("{} -> {}: {msg}", name(sys, *src), name(sys, *dst)),
+        Action::Deliver { src, dst, msg } => format!("{} -> {}: {}", name(sys, *src), name(sys, *dst), message(sys, msg)),
         Action::Timeout { actor, timer } => format!("{} {}", name(sys, *actor), timer_phrase(*timer)),
         Action::Tick { then } => {
             let quiet: Vec<String> = (0..sys.setup.clients).filter(|c| then & (1 << c) != 0).map(|c| client_name(sys, c)).collect();
@@ -96,8 +97,23 @@ pub fn action_label(sys: &LockSystem, action: &Action) -> String {
         Action::Restart { server } => format!("restart {}", server_name(sys, *server)),
         Action::Failover { server, replica } => format!("fail over {} to replica {replica}", server_name(sys, *server)),
         Action::ClientCrash { client } => format!("crash {}", client_name(sys, *client)),
+        Action::Evict { server } if sys.setup.service == Service::Postgres => {
+            format!("{} ends the holder's session", server_name(sys, *server))
+        }
         Action::Evict { server } => format!("{} evicts the key", server_name(sys, *server)),
         Action::Lose { src, dst } => format!("the network loses a message from {} to {}", name(sys, *src), name(sys, *dst)),
+    }
+}
+
+/// A message in the words of the service it goes to: Redis commands, or PostgreSQL's advisory
+/// lock functions.
+fn message(sys: &LockSystem, msg: &Msg) -> String {
+    match msg {
+        Msg::Acquire { incr, .. } if sys.setup.service == Service::Postgres => {
+            format!("pg_try_advisory_lock{}", if *incr { " + nextval (the token)" } else { "" })
+        }
+        Msg::Release if sys.setup.service == Service::Postgres => "pg_advisory_unlock".into(),
+        msg => msg.to_string(),
     }
 }
 
@@ -106,10 +122,10 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
     let setup = &sys.setup;
     match action {
         Action::Deliver { src, dst, msg } if s.actors.crashed[*dst] => {
-            ("deliver", name(sys, *dst), format!("{} is down: {}'s {msg} is refused", name(sys, *dst), name(sys, *src)))
+            ("deliver", name(sys, *dst), format!("{} is down: {}'s {} is refused", name(sys, *dst), name(sys, *src), message(sys, msg)))
         }
         Action::Deliver { src, dst, msg } => {
-            ("deliver", name(sys, *dst), format!("{} receives {msg} from {}", name(sys, *dst), name(sys, *src)))
+            ("deliver", name(sys, *dst), format!("{} receives {} from {}", name(sys, *dst), message(sys, msg), name(sys, *src)))
         }
         Action::Timeout { actor, timer } => {
             let who = name(sys, *actor);
@@ -160,6 +176,19 @@ fn describe(sys: &LockSystem, s: &SystemState, action: &Action) -> (&'static str
             format!("{}'s primary FAILS; its replica {replica} is promoted", server_name(sys, *server)),
         ),
         Action::ClientCrash { client } => ("client_crash", client_name(sys, *client), format!("{} CRASHES", client_name(sys, *client))),
+        Action::Evict { server } if setup.service == Service::Postgres => {
+            let owner = s.actors.actor_states[*server as usize].as_server().and_then(|v| v.key).map(|k| k.owner);
+            let whose = owner.map_or("a".to_string(), |o| format!("client {o}'s"));
+            (
+                "evict",
+                server_name(sys, *server),
+                format!(
+                    "{} ENDS {whose} session (a cut connection, pg_terminate_backend): its advisory lock is released, and the \
+                     client is not told",
+                    server_name(sys, *server)
+                ),
+            )
+        }
         Action::Evict { server } => {
             let owner = s.actors.actor_states[*server as usize].as_server().and_then(|v| v.key).map(|k| k.owner);
             let whose = owner.map_or("the".to_string(), |o| format!("client {o}'s"));

@@ -23,11 +23,13 @@ fn grid() -> Vec<Deployment> {
         Service::Replicas { replicas: 2, wait: Some(2) },
         Service::Etcd,
         Service::Zookeeper,
+        Service::Postgres,
     ];
     let mut grid = Vec::new();
     for service in services {
         let redis = !matches!(service, Service::Etcd | Service::Zookeeper);
-        let fences: &[(Fencing, Resource)] = if redis {
+        let counter = redis || service == Service::Postgres;
+        let fences: &[(Fencing, Resource)] = if counter {
             &[(Fencing::None, Resource::Unfenced), (Fencing::Counter, Resource::Atomic), (Fencing::Counter, Resource::CheckThenWrite)]
         } else {
             &[(Fencing::None, Resource::Unfenced), (Fencing::Revision, Resource::Atomic), (Fencing::Revision, Resource::CheckThenWrite)]
@@ -136,6 +138,8 @@ fn impossible_deployments_get_a_clear_error() {
         (&["--service", "single", "--ttl", "30s", "--clock-error-ppm", "1000000"][..], "below 1000000"),
         (&["--service", "single", "--ttl", "30s", "--resource", "atomic"][..], "needs a source of tokens"),
         (&["--service", "single", "--ttl", "2y"][..], "unknown unit"),
+        (&["--service", "redlock"][..], "--ttl is required"),
+        (&["--service", "postgres", "--fencing", "revision"][..], "needs a consensus store"),
     ] {
         let out = advise_cli(args);
         let stderr = String::from_utf8_lossy(&out.stderr);

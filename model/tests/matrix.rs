@@ -89,6 +89,8 @@ scenarios! {
     etcd_lease => "etcd-lease",
     etcd_lease_revision => "etcd-lease-revision",
     etcd_slow_replies => "etcd-slow-replies",
+    postgres_advisory => "postgres-advisory",
+    postgres_advisory_fenced => "postgres-advisory-fenced",
     chubby_check_sequencer => "chubby-check-sequencer",
     chubby_latest_sequencer => "chubby-latest-sequencer",
     chubby_lock_delay => "chubby-lock-delay",

@@ -21,6 +21,9 @@ pub enum Service {
     Etcd,
     /// A ZooKeeper lock on an ephemeral node of the client's session.
     Zookeeper,
+    /// A PostgreSQL session-level advisory lock (`pg_advisory_lock`); `--fencing counter` is a
+    /// token from a sequence taken with it.
+    Postgres,
 }
 
 /// How a Redis server keeps its keys across a crash.
@@ -143,7 +146,7 @@ impl Deployment {
             _ => {}
         }
         match (self.fencing, self.service) {
-            (Fencing::Revision, Service::Single | Service::Redlock { .. } | Service::Replicas { .. }) => {
+            (Fencing::Revision, Service::Single | Service::Redlock { .. } | Service::Replicas { .. } | Service::Postgres) => {
                 Err("--fencing revision needs a consensus store's revision: --service etcd or zookeeper".into())
             }
             (Fencing::Counter, Service::Etcd | Service::Zookeeper) => {
