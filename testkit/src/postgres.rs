@@ -58,6 +58,11 @@ impl Postgres {
         Err(io::Error::other("postgres could not start on a free port"))
     }
 
+    /// The server's loopback address (for a proxy in front of it).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     /// The tokio-postgres connection string.
     pub fn connection_string(&self) -> String {
         format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port)
