@@ -22,7 +22,9 @@
 //! - [`client_thread`]: one client per OS thread, and the pause gate behind its pause hook;
 //! - [`pitfall`], [`registers`]: the pitfall clients and the unfenced and check-then-write
 //!   resources that the shipped crate leaves out on purpose (test tooling);
-//! - [`history`]: a run's records, merged by stamp, saved and audited.
+//! - [`history`]: a run's records, merged by stamp, saved and audited;
+//! - [`safety_matrix`]: the README's lock safety matrix, each lock's model verdicts beside its
+//!   real runs.
 //!
 //! None of this is a dependency of the shipped crate: it only enables the crate's
 //! `fault-injection` feature (a pause hook) for itself.
@@ -37,6 +39,7 @@ pub mod proxy;
 pub mod registers;
 pub mod replay;
 pub mod resp;
+pub mod safety_matrix;
 pub mod soak;
 
 pub use redlock_testkit::{postgres, process, redis_server};
