@@ -12,6 +12,7 @@ use crate::proxy::{Direction, Flow, Framing, Link};
 use crate::redis_server::{Persistence, RedisServer};
 use redlock_client::event::{Event, Fault, NodeId};
 use redlock_client::redis;
+use redlock_testkit::Sentinels;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,9 @@ pub struct ClusterSpec {
     pub persistence: Persistence,
     /// Node 0 gets an asynchronous replica (for a failover).
     pub replica: bool,
+    /// Three Redis Sentinels watch node 0 and carry out its failover (they detect its death and
+    /// promote the replica); without them the harness promotes it by hand (`REPLICAOF NO ONE`).
+    pub sentinels: bool,
     /// The flow of every client link at start (`Hold` for a replay).
     pub flow: Flow,
     /// How long a client's new connection waits for a node that is down (0: it fails at once).
@@ -60,6 +64,7 @@ struct Replica {
 pub struct Cluster {
     servers: Vec<RedisServer>,
     replica: Option<Replica>,
+    sentinels: Option<Sentinels>,
     /// `links[client][node]`.
     links: Vec<Vec<Link>>,
     history: History,
@@ -77,6 +82,10 @@ impl Cluster {
             true => Some(start_replica(&servers[0]).await?),
             false => None,
         };
+        let sentinels = match spec.replica && spec.sentinels {
+            true => Some(Sentinels::start(servers[0].addr(), 1).await?),
+            false => None,
+        };
         let mut links = Vec::with_capacity(spec.clients);
         for client in 0..spec.clients {
             let mut row = Vec::with_capacity(spec.servers);
@@ -89,7 +98,7 @@ impl Cluster {
             links.push(row);
         }
         history.record(Event::Setup { nodes: spec.servers as u32 });
-        Ok(Cluster { servers, replica, links, history })
+        Ok(Cluster { servers, replica, sentinels, links, history })
     }
 
     /// The URLs through which `client` reaches every node.
@@ -173,15 +182,26 @@ impl Cluster {
     }
 
     /// The primary of `node` (0) dies and its replica is promoted before it has what replication
-    /// held back; every client's link to the node now leads to the new primary.
+    /// held back (by the sentinels, once they see the primary gone, or by hand); every client's
+    /// link to the node now leads to the new primary.
     pub async fn failover(&mut self, node: usize) -> Result<(), String> {
         if node != 0 {
             return Err(format!("only node 0 has a replica, not node {node}"));
         }
         let Some(Replica { mut server, link }) = self.replica.take() else { return Err("node 0 has no replica".into()) };
+        let old = self.servers[0].addr();
         self.servers[0].kill();
         drop(link);
-        server.promote().await.map_err(|e| format!("REPLICAOF NO ONE: {e}"))?;
+        match &self.sentinels {
+            Some(sentinels) => {
+                let new = sentinels.failed_over(old, Duration::from_secs(30)).await?;
+                if new != server.addr() {
+                    return Err(format!("the sentinels promoted {new}, not the replica {}", server.addr()));
+                }
+                server.promoted();
+            }
+            None => server.promote().await.map_err(|e| format!("REPLICAOF NO ONE: {e}"))?,
+        }
         for l in self.links_to(0) {
             l.set_upstream(server.addr());
         }

@@ -51,7 +51,7 @@ pub const LOCKS: &[Lock] = &[
         scenario: "failover-async-replica",
         real: &[RealRun {
             test: "replays::failover_before_replication",
-            shows: "mutual_exclusion violated, as in sync (promoted by `REPLICAOF NO ONE`, not by Sentinel)",
+            shows: "mutual_exclusion violated, as in sync (the replica promoted by three real Sentinels)",
         }],
     },
     Lock { name: "Redisson-style `WAIT 1` of 2 replicas", scenario: "redisson-wait-1", real: &[] },

@@ -7,6 +7,7 @@
 //!   per-process root directory, the Ctrl-C watcher, free ports;
 //! - [`redis_server`]: one `redis-server`, with persistence, replication, password or TLS, that can
 //!   be paused, killed and restarted;
+//! - [`sentinel`]: three Redis Sentinels that detect a primary's death and promote its replica;
 //! - [`postgres`]: one PostgreSQL server;
 //! - [`etcd`]: an etcd cluster (one member or three) that can lose, pause and regain members.
 
@@ -14,7 +15,9 @@ pub mod etcd;
 pub mod postgres;
 pub mod process;
 pub mod redis_server;
+pub mod sentinel;
 
 pub use etcd::EtcdCluster;
 pub use postgres::Postgres;
 pub use redis_server::{Config, Persistence, RedisServer, Tls};
+pub use sentinel::Sentinels;

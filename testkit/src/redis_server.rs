@@ -217,6 +217,11 @@ impl RedisServer {
         redis::Client::open(self.url())?.get_multiplexed_async_connection().await
     }
 
+    /// A replica that something else (Sentinel) promoted: it restarts as a primary from now on.
+    pub fn promoted(&mut self) {
+        self.config.replica_of = None;
+    }
+
     /// `REPLICAOF NO ONE`: a replica becomes a primary, with whatever it has received.
     pub async fn promote(&mut self) -> redis::RedisResult<()> {
         self.config.replica_of = None;

@@ -49,6 +49,8 @@ impl Execution {
             clients: config.clients,
             persistence: config.persistence,
             replica: config.replica,
+            // A replay's failover is Sentinel's, as deployed.
+            sentinels: true,
             flow: Flow::Hold,
             // A request the model delivers after a restart waits for the server, as in the model.
             connect_wait: PATIENCE,

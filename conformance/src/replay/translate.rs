@@ -21,7 +21,7 @@
 //! | a server's clock jumps | the emulated jump ([`crate::clock_jump`]) |
 //! | a server crashes / restarts | SIGKILL / a new process on the same port and directory |
 //! | a replica catches up | replication is let through until the replica has the primary's offset |
-//! | failover | the primary is killed, its replica promoted (`REPLICAOF NO ONE`), the links moved |
+//! | failover | the primary is killed; three Redis Sentinels see it gone and promote its replica; the links moved |
 //! | a client crashes | its thread stops and its connections are reset |
 //!
 //! On etcd (`etcd-lease`, `etcd-lease-revision`) the client's requests and the store's replies

@@ -131,6 +131,9 @@ async fn drive(config: &RunConfig, shared: &Shared, history: &History) -> Result
                 clients: config.clients,
                 persistence: config.persistence,
                 replica: config.replica(),
+                // Promoted by hand: a soak's server pauses would make sentinels fail over on
+                // their own, a fault the run's schedule did not draw.
+                sentinels: false,
                 flow: Flow::Pass,
                 // A crashed server refuses connections at once, as a real one does.
                 connect_wait: Duration::ZERO,
