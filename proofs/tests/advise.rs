@@ -3,9 +3,7 @@
 //! and the restart delay it asks for is exactly the smallest whole millisecond theorem 2 proves
 //! safe.
 
-use redlock_model::advise::{
-    advise, smallest_allowance_ms, smallest_restart_delay_ms, Advice, Deployment, Fencing, Persistence, Resource, Service,
-};
+use redlock_model::advise::{advise, smallest_allowance_ms, smallest_restart_delay_ms, Advice, Deployment, Persistence, Resource, Service};
 use redlock_proofs::logic::{number, ratio, Theorem, Verdict};
 use redlock_proofs::restart::{RestartedNode, WAIT_AT_LEAST_TTL};
 use redlock_proofs::timing::{Acquisitions, Holder, DRIFT_COVERS_BOUND};

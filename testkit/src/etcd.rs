@@ -50,7 +50,7 @@ pub struct EtcdCluster {
 impl EtcdCluster {
     /// Starts `size` members (1 or 3, say) and waits until the cluster has a leader. A start
     /// whose member exits (a port taken meanwhile) or that elects no leader in time is tried
-    /// again on fresh ports, up to [`START_TRIES`] times.
+    /// again on fresh ports, up to `START_TRIES` times.
     pub fn start(size: usize) -> io::Result<EtcdCluster> {
         let mut failures = Vec::new();
         for _ in 0..START_TRIES {
