@@ -94,7 +94,7 @@ enum Command {
         /// The history (`-` reads stdin).
         file: String,
         /// The scenario whose system the history ran on (default: inferred from the history:
-        /// its node count, resource records and tokens).
+        /// its node count, resource records and tokens, member faults for etcd, a pitfall's records).
         #[arg(long)]
         scenario: Option<String>,
         /// States the search may visit before it answers `undecided`.

@@ -201,6 +201,10 @@ struct Facts {
     ttl_ms: u64,
     /// Faults of a consensus group's members: the lock ran on etcd.
     members: bool,
+    /// A key set with no TTL (`SETNX`, the pitfall that sets the TTL in a second command).
+    setnx: bool,
+    /// A key deleted by a client that does not own it (a release without an owner check).
+    foreign_delete: bool,
 }
 
 /// Validates the records of one lock against `scenario`'s system (inferred from the history
@@ -275,6 +279,8 @@ fn facts(records: &[Record]) -> Result<Facts, String> {
             }
             Event::Granted { token: Some(_), .. } => f.tokens = true,
             Event::KeySet { ttl_ms: Some(ttl), .. } if f.ttl_ms == 0 => f.ttl_ms = ttl,
+            Event::KeySet { ttl_ms: None, .. } => f.setnx = true,
+            Event::KeyDeleted { owner, by, .. } if owner != by => f.foreign_delete = true,
             Event::Extended { .. } => f.extended = true,
             Event::ResourceRead { .. } | Event::WriteApplied { .. } => f.resource_events = true,
             Event::WriteRejected { .. } => {
@@ -326,12 +332,16 @@ fn client_of(e: &Event) -> Option<ClientId> {
 }
 
 /// The scenario whose system a history describes, when the caller names none: the lock on its
-/// nodes, with the resource its records show. Only member faults tell an etcd history from a
-/// single Redis node's; name the etcd scenario for one without them.
+/// nodes, with the resource its records show, and the pitfall encodings their records show (a
+/// key set with no TTL, a key deleted by another client). Only member faults tell an etcd
+/// history from a single Redis node's; name the etcd scenario for one without them.
 fn infer(f: &Facts) -> &'static Scenario {
     let name = match (f.resource_events, f.tokens, f.failovers > 0, f.nodes) {
         _ if f.members && f.tokens => "etcd-lease-revision",
         _ if f.members => "etcd-lease",
+        // The pitfalls' own records (a `GET` then `DEL` release deletes like a plain `DEL`).
+        (_, _, _, 1) if f.setnx => "single-setnx-then-expire",
+        (_, _, _, 1) if f.foreign_delete => "single-plain-del",
         (true, true, _, _) => "pause-fenced",
         (true, false, _, _) => "pause-unfenced",
         (false, _, true, _) => "failover-async-replica",

@@ -72,6 +72,29 @@ fn a_real_etcd_history_with_keep_alives_is_a_behaviour_of_the_model() {
 }
 
 #[test]
+fn a_pitfalls_records_name_its_scenario() {
+    // One client on one server sets the key with SETNX (no TTL), as the SETNX-then-EXPIRE
+    // pitfall does, and releases it: the correct encoding cannot produce that key set.
+    let (c, node) = (ClientId(3), NodeId(0));
+    let events = [
+        Event::Setup { nodes: 1 },
+        Event::AcquireStarted { client: c },
+        Event::KeySet { node, owner: c, ttl_ms: None },
+        Event::Granted { client: c, validity_ms: 95, token: None },
+        Event::ReleaseStarted { client: c },
+        Event::KeyDeleted { node, owner: c, by: c },
+    ];
+    let records: Vec<Record> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| Record { v: redlock_client::event::HISTORY_VERSION, t_ns: 1_000_000 * i as u64, resource: "r".into(), event })
+        .collect();
+    let v = validate(&records, None, 200_000).unwrap();
+    assert_eq!((v.scenario, &v.outcome), ("single-setnx-then-expire", &Outcome::Accepted), "{v}");
+    assert!(matches!(validate(&records, Some("single-node"), 200_000).unwrap().outcome, Outcome::Rejected { number: 3, .. }));
+}
+
+#[test]
 fn bad_histories_get_clear_errors() {
     let mut records = real();
     records.retain(|r| !matches!(r.event, Event::Setup { .. }));
