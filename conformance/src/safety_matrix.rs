@@ -97,31 +97,21 @@ pub const LOCKS: &[Lock] = &[
     },
 ];
 
-/// The properties, in the matrix's order.
-pub const PROPERTIES: [Invariant; 6] = [
-    Invariant::MutualExclusion,
-    Invariant::OwnerOnlyRelease,
-    Invariant::OrderedFencedWrites,
-    Invariant::NoLostUpdate,
-    Invariant::EventuallyAcquirable,
-    Invariant::LostLockReported,
-];
-
 /// The README's table: the model's recorded verdicts (which the matrix test holds the model to;
 /// where the literature leaves a cell open, the model's own verdict, marked `(model)`) and the
 /// real runs.
 pub fn markdown() -> String {
     let mut out = String::from("| lock | scenario |");
-    for p in PROPERTIES {
+    for p in Invariant::ALL {
         let _ = write!(out, " {} |", p.name());
     }
     out.push_str(" real run (`cargo test -p redlock-conformance --test FILE -- FUNCTION`) |\n|---|---|");
-    out.push_str(&"---|".repeat(PROPERTIES.len() + 1));
+    out.push_str(&"---|".repeat(Invariant::ALL.len() + 1));
     out.push('\n');
     for lock in LOCKS {
         let scenario = find(lock.scenario).unwrap_or_else(|| panic!("no scenario {}", lock.scenario));
         let _ = write!(out, "| {} | `{}` |", lock.name, lock.scenario);
-        for p in PROPERTIES {
+        for p in Invariant::ALL {
             if !scenario.judged().contains(&p) {
                 out.push_str(" |");
                 continue;

@@ -126,14 +126,14 @@ const C: Hazards = Hazards::EACH[2];
 pub fn advise(d: &Deployment) -> Vec<Answer> {
     // The model judges ZooKeeper's lock on its resource only (`zookeeper-session`): what a paused
     // client outlives is its session, and the resource is where that shows.
-    let mut answers: Vec<Answer> = (d.service != Service::Zookeeper).then(|| mutual_exclusion(d)).into_iter().collect();
+    let mut answers: Vec<Answer> = (d.service != Service::Zookeeper).then(|| mutual_exclusion_answer(d)).into_iter().collect();
     if d.redis() {
         answers.extend(redis_lock_properties());
     }
     if d.resource != Resource::None {
-        answers.push(resource(d, Invariant::NoLostUpdate));
+        answers.push(resource_answer(d, Invariant::NoLostUpdate));
         if d.fencing != Fencing::None {
-            answers.push(resource(d, Invariant::OrderedFencedWrites));
+            answers.push(resource_answer(d, Invariant::OrderedFencedWrites));
         }
     }
     answers
@@ -175,7 +175,8 @@ fn clock_fix(d: &Deployment) -> String {
     }
 }
 
-fn mutual_exclusion(d: &Deployment) -> Answer {
+/// The answer for mutual exclusion (the judge decides the invariant; this only cites it).
+fn mutual_exclusion_answer(d: &Deployment) -> Answer {
     let me = Invariant::MutualExclusion;
     let mut a = Answer::holds(me, String::new());
     // Faults that break it with no hazard at all.
@@ -325,7 +326,7 @@ fn redis_lock_properties() -> Vec<Answer> {
 }
 
 /// The resource's properties: no lost update, and writes in token order.
-fn resource(d: &Deployment, property: Invariant) -> Answer {
+fn resource_answer(d: &Deployment, property: Invariant) -> Answer {
     let mut a = Answer::holds(property, String::new());
     let fence = "a fencing token checked by the resource atomically with the write: --fencing counter on one Redis \
                  server, or --fencing revision with etcd or ZooKeeper";

@@ -154,6 +154,14 @@ pub enum Cut {
     Time,
 }
 
+/// [`check`], naming the cell on the terminal while it runs ([`crate::output::progress`]).
+pub fn check_showing_progress(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellResult {
+    crate::output::progress(format_args!("{} ({})", scenario.name, setup.lifted));
+    let cell = check(scenario, setup, options);
+    crate::output::progress_done();
+    cell
+}
+
 /// Checks one setup of `scenario`: every property gets a verdict, from discoveries where a
 /// search found one and from an exhausted depth-first search where none exists.
 ///

@@ -6,7 +6,7 @@
 //! The exit status is 1 when a verdict differs from the scenario's recorded expectation, 2 on a
 //! usage error.
 
-use crate::check::{check, CellResult, SearchOptions};
+use crate::check::{check_showing_progress, CellResult, SearchOptions};
 use crate::report::{counterexample_text, markdown_table, matrix_header, matrix_row, rows, surprises, RowIn};
 use crate::scenario::{Scenario, SCENARIOS};
 use crate::setup::{Hazards, Setup, Timing};
@@ -671,9 +671,7 @@ fn check_cells(cells: Vec<(&'static Scenario, Setup)>, options: SearchOptions, j
         outln!("{}", matrix_header());
     }
     for (scenario, setup) in cells {
-        crate::output::progress(format_args!("{} ({})", scenario.name, setup.lifted));
-        let cell = check(scenario, setup, options);
-        crate::output::progress_done();
+        let cell = check_showing_progress(scenario, setup, options);
         print_cell(&cell, json)?;
         results.push((scenario, cell));
     }

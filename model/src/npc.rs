@@ -10,7 +10,7 @@
 //! cells by the hazards they leave unbounded ([`Setup::unbounded`]) and names, per broken
 //! invariant, the smallest sets of hazards that break it.
 
-use crate::check::{check, CellResult, SearchOptions, Verdict};
+use crate::check::{check_showing_progress, CellResult, SearchOptions, Verdict};
 use crate::report::RowIn;
 use crate::scenario::{Scenario, SCENARIOS};
 use crate::setup::{Hazards, Setup, Timing};
@@ -75,17 +75,13 @@ pub fn matrix(options: SearchOptions, mut each: impl FnMut(&'static Scenario, &C
         let mut cells = Vec::new();
         for setup in first_cells(scenario) {
             let options = if setup.lifted.mode().is_some() { options } else { lifted_options };
-            crate::output::progress(format_args!("{} ({})", scenario.name, setup.lifted));
-            let cell = check(scenario, setup, options);
-            crate::output::progress_done();
+            let cell = check_showing_progress(scenario, setup, options);
             each(scenario, &cell);
             cells.push(cell);
         }
         let pairs = pairs_to_check(scenario, &cells.iter().collect::<Vec<_>>());
         for setup in pairs {
-            crate::output::progress(format_args!("{} ({})", scenario.name, setup.lifted));
-            let cell = check(scenario, setup, lifted_options);
-            crate::output::progress_done();
+            let cell = check_showing_progress(scenario, setup, lifted_options);
             each(scenario, &cell);
             cells.push(cell);
         }
