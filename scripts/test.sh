@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Works on a fresh Debian machine with only the Rust toolchain:
-# installs what the tests need when it is missing (redis-server, etcd, PostgreSQL, Chromium, Z3,
+# installs what the tests need when it is missing (redis-server, etcd, PostgreSQL, ZooKeeper, Chromium, Z3,
 # Java for TLC, openssl for the TLS test's certificates, protoc for the etcd client's build), then runs the Rust tests (which start their own servers on loopback ports and stop
 # them) and the TLA+ checks.
 set -euo pipefail
@@ -12,6 +12,8 @@ command -v etcd >/dev/null || missing+=(etcd-server)
 # etcd-client compiles etcd's protobuf definitions when it builds.
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+# ZooKeeper's server runs on the JRE below.
+[ -e /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 command -v chromium >/dev/null || missing+=(chromium)
 dpkg -s libz3-dev >/dev/null 2>&1 || missing+=(libz3-dev)
 command -v java >/dev/null || missing+=(default-jre-headless)

@@ -105,6 +105,12 @@ impl PauseGate {
         self.pause_point(None);
     }
 
+    /// A pause point before a fenced operation of kind `op`, for a client that calls its gate
+    /// itself (the harness's own lock recipes) rather than through the crate's pause hook.
+    pub fn before(&self, op: FencedOp) {
+        self.pause_point(Some(op));
+    }
+
     /// Pauses the client at its next fenced operation of kind `op` (any kind: `None`).
     pub fn arm(&self, op: Option<FencedOp>, length: PauseLength) {
         *self.gate() = Gate::Armed { op, length };

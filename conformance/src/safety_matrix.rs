@@ -4,6 +4,7 @@
 //! fails if it is stale), and every real run it cites is a test of the suite that fails when
 //! the real verdict differs from the model's.
 
+use redlock_client::history::Audit;
 use redlock_client::judge::Invariant;
 use redlock_model::check::{check, SearchOptions, Verdict};
 use redlock_model::scenario::{find, Expected};
@@ -67,8 +68,19 @@ pub const LOCKS: &[Lock] = &[
         scenario: "fence-check-then-write",
         real: &[RealRun { test: "replays::fence_check_then_write", shows: "no_lost_update violated, as in async" }],
     },
-    Lock { name: "ZooKeeper (ephemeral node)", scenario: "zookeeper-session", real: &[] },
-    Lock { name: "ZooKeeper + zxid token", scenario: "zookeeper-session-zxid", real: &[] },
+    Lock {
+        name: "ZooKeeper lock recipe (ephemeral sequential node)",
+        scenario: "zookeeper-session",
+        real: &[RealRun {
+            test: "zookeeper::a_pause_past_the_session_timeout_loses_an_update",
+            shows: "ordered_fenced_writes, no_lost_update violated, as in async (3 real servers, the session expired)",
+        }],
+    },
+    Lock {
+        name: "ZooKeeper + zxid token",
+        scenario: "zookeeper-session-zxid",
+        real: &[RealRun { test: "zookeeper::the_zxid_refuses_the_stale_write", shows: "the stale write refused: nothing violated" }],
+    },
     Lock {
         name: "etcd lease lock (this crate)",
         scenario: "etcd-lease",
@@ -134,4 +146,20 @@ pub fn markdown() -> String {
         let _ = writeln!(out, " {} |", if real.is_empty() { "none yet".to_string() } else { real.join("; ") });
     }
     out
+}
+
+/// Where a real run's audit differs from the model's `timing` cell of `scenario`, property by
+/// property (every property the scenario judges): empty when the real run agrees.
+pub fn disagreements(scenario: &str, timing: Timing, audit: &Audit) -> Vec<String> {
+    let Some(s) = find(scenario) else { return vec![format!("the model has no scenario {scenario}")] };
+    s.judged()
+        .into_iter()
+        .filter_map(|p| {
+            let (real, model) = (audit.finding(p).is_some(), s.expected(timing, p) == Expected::Violated);
+            (real != model).then(|| {
+                let says = |v: bool| if v { "violated" } else { "holds" };
+                format!("{}: the model's {timing} cell says {}, the real run {} ({:?})", p.name(), says(model), says(real), audit.findings)
+            })
+        })
+        .collect()
 }

@@ -11,7 +11,8 @@ use redlock_client::tokio_postgres::{self, NoTls};
 use redlock_conformance::history::{audit, History};
 use redlock_conformance::postgres::Postgres;
 use redlock_conformance::proxy::{Framing, Link};
-use redlock_model::scenario::{find, Expected};
+use redlock_conformance::safety_matrix::disagreements;
+use redlock_model::setup::Timing;
 use std::time::{Duration, Instant};
 
 /// The advisory lock's key; any 64-bit number names a lock.
@@ -97,11 +98,8 @@ async fn session_ended_under_the_holder(fenced: bool) -> redlock_client::history
 /// Every property the scenario judges: violated for real exactly where the model's sync cell
 /// is (the session's end needs no timing hazard).
 fn agrees_with_the_model(scenario: &str, audit: &redlock_client::history::Audit) {
-    let s = find(scenario).expect("a scenario of the model");
-    for (property, sync, _) in s.expected {
-        let real = audit.finding(*property).is_some();
-        assert_eq!(real, *sync == Expected::Violated, "{scenario}: {property:?} (real: {:?})", audit.findings);
-    }
+    let disagreements = disagreements(scenario, Timing::Sync, audit);
+    assert!(disagreements.is_empty(), "{scenario}: {disagreements:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
-//! Real servers for the client's tests, its bench and the conformance harness: `redis-server`
-//! and PostgreSQL processes on ephemeral loopback ports, each in its own temporary directory,
+//! Real servers for the client's tests, its bench and the conformance harness: `redis-server`,
+//! PostgreSQL, etcd and ZooKeeper processes on ephemeral loopback ports, each in its own temporary directory,
 //! stopped and cleaned up on success, failure, panic and Ctrl-C.
 //!
 //! # Layout
@@ -9,15 +9,18 @@
 //!   be paused, killed and restarted;
 //! - [`sentinel`]: three Redis Sentinels that detect a primary's death and promote its replica;
 //! - [`postgres`]: one PostgreSQL server;
-//! - [`etcd`]: an etcd cluster (one member or three) that can lose, pause and regain members.
+//! - [`etcd`]: an etcd cluster (one member or three) that can lose, pause and regain members;
+//! - [`zookeeper`]: a ZooKeeper ensemble (one server or three), likewise.
 
 pub mod etcd;
 pub mod postgres;
 pub mod process;
 pub mod redis_server;
 pub mod sentinel;
+pub mod zookeeper;
 
 pub use etcd::EtcdCluster;
 pub use postgres::Postgres;
 pub use redis_server::{Config, Persistence, RedisServer, Tls};
 pub use sentinel::Sentinels;
+pub use zookeeper::ZooKeeper;
