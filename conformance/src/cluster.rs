@@ -34,7 +34,7 @@ pub struct ClusterSpec {
 }
 
 /// What the soak's injector does to a run's lock servers, whatever the service: Redis nodes
-/// here, etcd members in [`crate::etcd_cluster`].
+/// here, etcd members and ZooKeeper servers in [`crate::ensemble`].
 pub trait LockServers {
     fn nodes(&self) -> usize;
     fn link(&self, client: usize, node: usize) -> &Link;

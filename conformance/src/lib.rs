@@ -17,7 +17,7 @@
 //!   tests and bench use too);
 //! - [`resp`], [`proxy`]: the loopback proxy through which every client reaches every node;
 //! - [`cluster`]: a run's Redis lock servers, its clients' links, and the faults on them;
-//!   [`etcd_cluster`]: the same for an etcd cluster's members;
+//!   [`ensemble`]: the same for a replicated store's servers (etcd, ZooKeeper);
 //! - [`zookeeper_lock`]: ZooKeeper's lock recipe (test tooling: the crate ships no ZooKeeper
 //!   lock), recorded in the judge's vocabulary;
 //! - [`clock_jump`]: the emulated forward clock jump;
@@ -34,7 +34,7 @@
 pub mod client_thread;
 pub mod clock_jump;
 pub mod cluster;
-pub mod etcd_cluster;
+pub mod ensemble;
 pub mod history;
 pub mod pitfall;
 pub mod proxy;

@@ -131,8 +131,10 @@ impl ZkLock {
     }
 
     /// Takes the lock, waiting up to `timeout` for the holders before the client; records the
-    /// attempt and its outcome.
+    /// attempt and its outcome (after the lock's setup, as the crate's clients do: one node, the
+    /// store).
     pub async fn acquire(&self, timeout: Duration) -> Result<ZkHeld, ZkLockError> {
+        self.record(Event::Setup { nodes: 1 });
         self.record(Event::AcquireStarted { client: self.client });
         let result = self.try_acquire(timeout).await;
         if result.is_err() {

@@ -2,7 +2,7 @@
 //! (no violation where the model calls the configuration safe, no lost lock unreported, every
 //! run carried out as planned, the JSON summary's shape), and the draws' determinism.
 
-use redlock_conformance::soak::config::{draw, FaultKind, LockService, RegisterChoice, Workload, FAULT_KINDS};
+use redlock_conformance::soak::config::{draw, FaultKind, LockService, RegisterChoice, Target, Workload, FAULT_KINDS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -34,6 +34,9 @@ fn a_thousand_draws_cover_every_configuration_and_fault_kind() {
     let etcd: Vec<_> = configs.iter().filter(|c| c.service == LockService::Etcd).collect();
     assert!((100..150).contains(&etcd.len()), "about one run in eight on etcd: {}", etcd.len());
     assert_eq!(etcd.iter().map(|c| c.servers).collect::<BTreeSet<_>>(), BTreeSet::from([1, 3]));
+    let zookeeper: Vec<_> = configs.iter().filter(|c| c.service == LockService::ZooKeeper).collect();
+    assert!((60..130).contains(&zookeeper.len()), "about one run in ten of the others on ZooKeeper: {}", zookeeper.len());
+    assert_eq!(zookeeper.iter().map(|c| c.servers).collect::<BTreeSet<_>>(), BTreeSet::from([1, 3]));
     let clients: BTreeSet<usize> = configs.iter().map(|c| c.clients).collect();
     assert_eq!(clients, (2..=8).collect());
     let workloads: BTreeSet<String> = configs
@@ -61,34 +64,15 @@ fn the_short_soak_meets_the_targets() {
         .iter()
         .any(|c| c.servers == 3 && c.faults.iter().any(|f| matches!(f.fault, FaultKind::Crash { .. } | FaultKind::ServerPause { .. }))));
     assert!(etcd.iter().any(|c| matches!(c.workload, Workload::Writes { .. })));
+    let zookeeper: Vec<_> = configs.iter().filter(|c| c.service == LockService::ZooKeeper).collect();
+    assert!(zookeeper.iter().any(|c| c.faults.iter().any(|f| matches!(f.fault, FaultKind::ClientPause { .. }))));
     assert!(configs.iter().any(|c| c.workload == Workload::Holds));
     assert!(configs.iter().any(|c| matches!(c.workload, Workload::Writes { .. })));
     assert!(configs.iter().any(|c| matches!(c.workload, Workload::Pitfall { .. })));
     assert!(configs.iter().flat_map(|c| &c.faults).any(|f| matches!(f.fault, FaultKind::ClientPause { .. })));
 
     let histories = tempfile::tempdir().expect("a temporary directory");
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_soak"))
-        .args([
-            "--runs",
-            &RUNS.to_string(),
-            "--seed",
-            &SEED.to_string(),
-            "--json",
-            "--validate",
-            &VALIDATION_STATES.to_string(),
-            "--histories",
-        ])
-        .arg(histories.path())
-        .output()
-        .expect("the soak binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    eprintln!("{stderr}{stdout}short soak: {:.1} s", started.elapsed().as_secs_f64());
-    assert_eq!(stderr.lines().filter(|l| l.starts_with('[')).count() as u64, RUNS, "one progress line per run");
-
-    let last = stdout.lines().last().expect("a summary");
-    let summary: Value = serde_json::from_str(last).expect("the last line is one JSON object");
+    let (summary, output) = soak(&["--runs", &RUNS.to_string(), "--seed", &SEED.to_string()], histories.path());
     for key in ["runs", "violations_in_safe", "violations_in_unsafe", "unreported_losses", "seconds"] {
         assert!(summary[key].is_number(), "{key} in {summary}");
     }
@@ -100,6 +84,7 @@ fn the_short_soak_meets_the_targets() {
     assert_eq!(summary["unreported_losses"], 0, "every lost lock reported");
     assert_eq!(summary["harness_errors"], 0, "every run carried out as planned");
     assert_eq!(summary["services"]["etcd"]["runs"], etcd.len() as u64, "{summary}");
+    assert_eq!(summary["services"]["zookeeper"]["runs"], zookeeper.len() as u64, "{summary}");
     assert!(summary["histories"].as_str().unwrap().starts_with(histories.path().to_str().unwrap()));
     assert!(output.status.success(), "exit status {:?}", output.status);
     // Every run's history went through trace validation; a rejection is a behaviour of the real
@@ -109,4 +94,51 @@ fn the_short_soak_meets_the_targets() {
     assert_eq!(counted, RUNS, "{v}");
     assert_eq!(v["rejected"], 0, "{v}");
     assert!(v["accepted"].as_u64().unwrap() > 0, "validation accepted no run: {v}");
+}
+
+/// The ZooKeeper runs among the first 135 of seed 2024 (13 runs): the recipe on 1 and 3 real
+/// servers with client pauses past the session timeout, the leader or another server paused or
+/// killed and restarted, and faults on the clients' links; no violation where the model calls
+/// the run safe (mutual exclusion included, which the recipe's validity rule keeps), every run
+/// carried out as planned.
+#[test]
+fn the_zookeeper_soak_meets_the_targets() {
+    const RUNS: u64 = 135;
+    let planned: Vec<_> = (0..RUNS).map(|run| draw(2024, run)).filter(|c| c.service == LockService::ZooKeeper).collect();
+    assert_eq!(planned.len(), 13);
+    let faults = |pick: fn(&FaultKind) -> bool| planned.iter().flat_map(|c| &c.faults).filter(|f| pick(&f.fault)).count();
+    assert!(faults(|f| matches!(f, FaultKind::ClientPause { .. })) >= 3);
+    assert!(faults(|f| matches!(f, FaultKind::Crash { .. })) >= 2);
+    assert!(faults(|f| matches!(f, FaultKind::ServerPause { node: Target::Leader, .. })) >= 1);
+    let histories = tempfile::tempdir().expect("a temporary directory");
+    let (summary, output) = soak(&["--runs", &RUNS.to_string(), "--seed", "2024", "--service", "zookeeper"], histories.path());
+    assert_eq!(summary["runs"], 13);
+    assert_eq!(summary["services"]["zookeeper"]["runs"], 13, "{summary}");
+    assert_eq!(summary["violations_in_safe"], 0, "no violation where the model calls it safe: {summary}");
+    assert_eq!(summary["harness_errors"], 0, "every run carried out as planned: {summary}");
+    for kind in ["client_pause", "member_pause", "member_kill_restart"] {
+        assert!(summary["faults"][kind].as_u64().unwrap() > 0, "{kind} struck: {summary}");
+    }
+    assert_eq!(summary["validation"]["unsupported"], 13, "ZooKeeper histories say why they are not validated: {summary}");
+    assert!(output.status.success(), "exit status {:?}", output.status);
+}
+
+/// Runs the `soak` binary with `args` (plus `--json`, validation and `histories`), echoes its
+/// output, and returns its JSON summary (which must be the last line) and the process's output.
+fn soak(args: &[&str], histories: &std::path::Path) -> (Value, std::process::Output) {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_soak"))
+        .args(args)
+        .args(["--json", "--validate", &VALIDATION_STATES.to_string(), "--histories"])
+        .arg(histories)
+        .output()
+        .expect("the soak binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stderr}{stdout}soak {args:?}: {:.1} s", started.elapsed().as_secs_f64());
+    let planned = args.windows(2).find(|w| w[0] == "--runs").map(|w| w[1]).unwrap_or_default();
+    let summary: Value = serde_json::from_str(stdout.lines().last().expect("a summary")).expect("the last line is one JSON object");
+    let runs = summary["runs"].as_u64().unwrap_or_default();
+    assert_eq!(stderr.lines().filter(|l| l.starts_with('[')).count() as u64, runs, "one progress line per run (of {planned} drawn)");
+    (summary, output)
 }

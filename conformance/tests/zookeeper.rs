@@ -40,7 +40,6 @@ async fn paused_past_the_session(fenced: bool) -> (Audit, Vec<redlock_client::ev
     let zk = tokio::task::spawn_blocking(|| ZooKeeper::start(3)).await.unwrap().expect("ZooKeeper starts (apt-get install zookeeper)");
     let resource = RedisServer::start(Persistence::None).await.expect("redis-server starts");
     let history = History::new("zk-lock");
-    history.record(Event::Setup { nodes: 1 });
     let (url, key) = (resource.url(), "register".to_string());
     let spec = if fenced { RegisterSpec::Redis { url, key } } else { RegisterSpec::Unfenced { url, key } };
     let servers = zk.connect_string();

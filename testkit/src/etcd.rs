@@ -6,6 +6,7 @@
 //! Elections are tuned for tests (heartbeat 10 ms, election timeout 100 ms: a leader within a
 //! fraction of a second, and etcd's minimum lease TTL is then 1 s).
 
+use crate::ensemble::Ensemble;
 use crate::process::{free_port, temp_dir, Child};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -128,31 +129,6 @@ impl EtcdCluster {
         self.members.iter().map(Member::url).collect()
     }
 
-    /// SIGKILLs member `i`.
-    pub fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.members[i].child.take() {
-            child.kill();
-        }
-    }
-
-    /// Starts a killed member again from its data directory, and waits until the cluster has a
-    /// leader.
-    pub fn restart(&mut self, i: usize) -> io::Result<()> {
-        self.kill(i);
-        self.launch(i)?;
-        self.wait_ready()
-    }
-
-    /// SIGSTOPs member `i`: it keeps its sockets and answers nothing.
-    pub fn pause(&self, i: usize) -> io::Result<()> {
-        self.child(i)?.signal(libc::SIGSTOP)
-    }
-
-    /// Lets a paused member run again.
-    pub fn resume(&self, i: usize) -> io::Result<()> {
-        self.child(i)?.signal(libc::SIGCONT)
-    }
-
     fn child(&self, i: usize) -> io::Result<&Child> {
         self.members[i].child.as_ref().ok_or_else(|| io::Error::other(format!("etcd member {i} is not running")))
     }
@@ -161,10 +137,45 @@ impl EtcdCluster {
     pub fn leader(&self) -> Option<usize> {
         (0..self.members.len()).find(|&i| self.is_leader(i))
     }
+}
 
-    /// Whether member `i` runs and says it leads. A paused member does not answer: this waits
-    /// for it up to the request's 2 s timeout, so ask only members known to run.
-    pub fn is_leader(&self, i: usize) -> bool {
+impl Ensemble for EtcdCluster {
+    fn size(&self) -> usize {
+        self.members.len()
+    }
+
+    fn client_port(&self, i: usize) -> u16 {
+        self.members[i].client_port
+    }
+
+    fn is_running(&self, i: usize) -> bool {
+        self.members[i].is_running()
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].child.take() {
+            child.kill();
+        }
+    }
+
+    /// Starts a killed member again from its data directory, and waits until the cluster has a
+    /// leader.
+    fn restart(&mut self, i: usize) -> io::Result<()> {
+        self.kill(i);
+        self.launch(i)?;
+        self.wait_ready()
+    }
+
+    fn pause(&self, i: usize) -> io::Result<()> {
+        self.child(i)?.signal(libc::SIGSTOP)
+    }
+
+    fn resume(&self, i: usize) -> io::Result<()> {
+        self.child(i)?.signal(libc::SIGCONT)
+    }
+
+    /// Asks the member's `/v3/maintenance/status` (2 s timeout).
+    fn is_leader(&self, i: usize) -> bool {
         let m = &self.members[i];
         if !m.is_running() {
             return false;

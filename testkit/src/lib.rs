@@ -9,9 +9,11 @@
 //!   be paused, killed and restarted;
 //! - [`sentinel`]: three Redis Sentinels that detect a primary's death and promote its replica;
 //! - [`postgres`]: one PostgreSQL server;
+//! - [`ensemble`]: what the harness does to a replicated store's servers, whichever store;
 //! - [`etcd`]: an etcd cluster (one member or three) that can lose, pause and regain members;
 //! - [`zookeeper`]: a ZooKeeper ensemble (one server or three), likewise.
 
+pub mod ensemble;
 pub mod etcd;
 pub mod postgres;
 pub mod process;
@@ -19,6 +21,7 @@ pub mod redis_server;
 pub mod sentinel;
 pub mod zookeeper;
 
+pub use ensemble::Ensemble;
 pub use etcd::EtcdCluster;
 pub use postgres::Postgres;
 pub use redis_server::{Config, Persistence, RedisServer, Tls};

@@ -8,6 +8,7 @@
 //! (it would take port 8080); the `ruok` and `srvr` four-letter words on, which say whether a
 //! server serves and whether it leads.
 
+use crate::ensemble::Ensemble;
 use crate::process::{free_port, temp_dir, Child};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -189,31 +190,6 @@ impl ZooKeeper {
         self.servers.iter().map(Server::addr).collect::<Vec<_>>().join(",")
     }
 
-    /// SIGKILLs server `i`.
-    pub fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.servers[i].child.take() {
-            child.kill();
-        }
-    }
-
-    /// Starts a killed server again from its data directory, and waits until it serves again
-    /// (in an ensemble: has rejoined a leader).
-    pub fn restart(&mut self, i: usize) -> io::Result<()> {
-        self.kill(i);
-        self.launch(i)?;
-        self.wait_serving()
-    }
-
-    /// SIGSTOPs server `i`: it keeps its sockets and answers nothing.
-    pub fn pause(&self, i: usize) -> io::Result<()> {
-        self.child(i)?.signal(libc::SIGSTOP)
-    }
-
-    /// Lets a paused server run again.
-    pub fn resume(&self, i: usize) -> io::Result<()> {
-        self.child(i)?.signal(libc::SIGCONT)
-    }
-
     fn child(&self, i: usize) -> io::Result<&Child> {
         self.servers[i].child.as_ref().ok_or_else(|| io::Error::other(format!("ZooKeeper server {} is not running", i + 1)))
     }
@@ -221,7 +197,48 @@ impl ZooKeeper {
     /// The index of the server that leads (or stands alone), asking each running server; ask
     /// only when none is paused (a paused server is waited for up to 2 s).
     pub fn leader(&self) -> Option<usize> {
-        self.servers.iter().position(|s| matches!(s.mode(), Some(Mode::Leader | Mode::Standalone)))
+        (0..self.servers.len()).find(|&i| self.is_leader(i))
+    }
+}
+
+impl Ensemble for ZooKeeper {
+    fn size(&self) -> usize {
+        self.servers.len()
+    }
+
+    fn client_port(&self, i: usize) -> u16 {
+        self.servers[i].client_port
+    }
+
+    fn is_running(&self, i: usize) -> bool {
+        self.servers[i].is_running()
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.servers[i].child.take() {
+            child.kill();
+        }
+    }
+
+    /// Starts a killed server again from its data directory, and waits until it serves again
+    /// (in an ensemble: has rejoined a leader).
+    fn restart(&mut self, i: usize) -> io::Result<()> {
+        self.kill(i);
+        self.launch(i)?;
+        self.wait_serving()
+    }
+
+    fn pause(&self, i: usize) -> io::Result<()> {
+        self.child(i)?.signal(libc::SIGSTOP)
+    }
+
+    fn resume(&self, i: usize) -> io::Result<()> {
+        self.child(i)?.signal(libc::SIGCONT)
+    }
+
+    /// Asks the server's `srvr` (2 s timeout): a standalone server leads itself.
+    fn is_leader(&self, i: usize) -> bool {
+        matches!(self.servers[i].mode(), Some(Mode::Leader | Mode::Standalone))
     }
 }
 

@@ -1,4 +1,4 @@
-//! `soak --runs N --seed S [--json]`: random configurations and fault schedules against the
+//! `soak --runs N --seed S [--json] [--service redis|etcd|zookeeper]`: random configurations and fault schedules against the
 //! real client and real servers, each run judged by the model's judge and placed against the
 //! model's verdicts. Progress goes to stderr, one line per run; the summary to stdout, and with
 //! `--json` its last line is one JSON object. A run is reproduced with `--seed S --only RUN`.
@@ -39,6 +39,10 @@ struct Args {
     /// many states per run; the summary counts accepted, rejected and undecided histories.
     #[arg(long, value_name = "STATES")]
     validate: Option<u64>,
+    /// Carries out only the drawn runs on this lock service (the others are skipped, not
+    /// redrawn: run numbers stay those of the whole soak).
+    #[arg(long, value_enum)]
+    service: Option<LockService>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -51,12 +55,13 @@ async fn main() -> ExitCode {
         histories: args.histories.unwrap_or_else(|| histories_dir("")),
         examples: args.examples,
         validate: args.validate,
+        service: args.service,
     };
     if let Some(states) = options.validate.filter(|s| !(1_000..=redlock_model::validate::MAX_STATES).contains(s)) {
         eprintln!("soak: --validate takes between 1000 and {} states, not {states}", redlock_model::validate::MAX_STATES);
         return ExitCode::from(2);
     }
-    let total = options.only.map_or(options.runs, |_| 1);
+    let total = redlock_conformance::soak::planned(&options).len();
     let seed = options.seed;
     let summary = soak(&options, |done, outcome| eprintln!("[{done:>5}/{total}] {}", line(seed, outcome))).await;
     // Every server has stopped with the soak.
@@ -118,6 +123,7 @@ fn line(seed: u64, outcome: &RunOutcome) -> String {
     let servers = match c.service {
         LockService::Redis => format!("{} servers ({:?})", c.servers, c.persistence),
         LockService::Etcd => format!("etcd, {} members", c.servers),
+        LockService::ZooKeeper => format!("ZooKeeper, {} servers", c.servers),
     };
     let grants = outcome.records.iter().filter(|r| matches!(r.event, Event::Granted { .. })).count();
     format!(

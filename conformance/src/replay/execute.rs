@@ -5,7 +5,7 @@ use super::translate::{ClientCode, Decision, Op, Plan, RealConfig, RegisterKind,
 use super::worker::Worker;
 use crate::client_thread::PauseLength;
 use crate::cluster::{Cluster, ClusterSpec, LockServers};
-use crate::etcd_cluster::EtcdServers;
+use crate::ensemble::EtcdServers;
 use crate::history::{now_ns, History};
 use crate::proxy::{Direction, Flow};
 use crate::redis_server::{Persistence, RedisServer};
@@ -56,7 +56,7 @@ impl Execution {
             connect_wait: PATIENCE,
         };
         let servers = if config.code == ClientCode::Etcd {
-            let members = EtcdServers::start(config.servers, config.clients, history.clone());
+            let members = EtcdServers::start_etcd(config.servers, config.clients, history.clone());
             Servers::Etcd(members.await.map_err(|e| format!("starting etcd: {e}"))?)
         } else {
             let cluster = Cluster::start(spec, history.clone()).await.map_err(|e| format!("starting the servers: {e}"))?;

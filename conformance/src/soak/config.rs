@@ -43,13 +43,17 @@ impl RegisterChoice {
 }
 
 /// The lock service a run's clients use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum LockService {
     /// The crate's Redlock client on `servers` independent redis-servers.
     Redis,
     /// The crate's etcd lock on an etcd cluster of `servers` members.
     Etcd,
+    /// ZooKeeper's lock recipe (the harness's `zookeeper_lock`) on an ensemble of `servers`.
+    #[serde(rename = "zookeeper")]
+    #[value(name = "zookeeper")]
+    ZooKeeper,
 }
 
 impl LockService {
@@ -57,6 +61,7 @@ impl LockService {
         match self {
             LockService::Redis => "redis",
             LockService::Etcd => "etcd",
+            LockService::ZooKeeper => "zookeeper",
         }
     }
 }
@@ -68,7 +73,7 @@ pub enum Target {
     Node(usize),
     /// A node where the latest holder set its key (chosen when the fault strikes).
     Holders,
-    /// The member that leads the etcd cluster when the fault strikes.
+    /// The server that leads the replicated store (etcd, ZooKeeper) when the fault strikes.
     Leader,
 }
 
@@ -142,13 +147,19 @@ const ETCD_ONE_IN: u64 = 8;
 /// etcd's leases are whole seconds: the etcd runs' TTL.
 pub const ETCD_TTL_MS: u64 = 1000;
 
+/// The share of the other runs on ZooKeeper: one in this many.
+const ZOOKEEPER_ONE_IN: u64 = 10;
+
+/// The ZooKeeper runs' session timeout (their `ttl_ms`): the ensemble's tick is 100 ms.
+pub const ZOOKEEPER_SESSION_MS: u64 = 1000;
+
 /// One run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunConfig {
     pub seed: u64,
     pub run: u64,
     pub service: LockService,
-    /// Redis nodes, or etcd members.
+    /// Redis nodes, etcd members or ZooKeeper servers.
     pub servers: usize,
     pub clients: usize,
     pub ttl_ms: u64,
@@ -177,8 +188,8 @@ impl RunConfig {
     /// The name under which the summary counts a fault.
     pub fn fault_name(&self, fault: &FaultKind) -> &'static str {
         match *fault {
-            FaultKind::ServerPause { .. } if self.service == LockService::Etcd => "member_pause",
-            FaultKind::Crash { .. } if self.service == LockService::Etcd => "member_kill_restart",
+            FaultKind::ServerPause { .. } if self.service != LockService::Redis => "member_pause",
+            FaultKind::Crash { .. } if self.service != LockService::Redis => "member_kill_restart",
             FaultKind::ServerPause { .. } => "server_pause",
             FaultKind::Crash { restart_after_ms: Some(_), .. } => "crash_delayed_restart",
             FaultKind::Crash { .. } if self.persistence == Persistence::AofAlways => "crash_restart_aof",
@@ -214,8 +225,11 @@ pub fn run_seed(seed: u64, run: u64) -> u64 {
 pub fn draw(seed: u64, run: u64) -> RunConfig {
     let mut rng = StdRng::seed_from_u64(run_seed(seed, run));
     // Decided apart from the stream, so the Redis runs are what they were before etcd came.
-    if run_seed(seed, run).rotate_left(29) % ETCD_ONE_IN == 0 {
-        return draw_etcd(seed, run, &mut rng);
+    if run_seed(seed, run).rotate_left(29).is_multiple_of(ETCD_ONE_IN) {
+        return draw_store(LockService::Etcd, seed, run, &mut rng);
+    }
+    if run_seed(seed, run).rotate_left(43).is_multiple_of(ZOOKEEPER_ONE_IN) {
+        return draw_store(LockService::ZooKeeper, seed, run, &mut rng);
     }
     let servers = *[1, 1, 3, 3, 5].choose(&mut rng).expect("not empty");
     let clients = rng.gen_range(2..=8);
@@ -307,25 +321,27 @@ fn draw_fault(config: &RunConfig, rng: &mut StdRng) -> Option<PlannedFault> {
     Some(PlannedFault { trigger, fault })
 }
 
-/// An etcd run: the crate's etcd lock on 1 or 3 members, `with_lock` or writes to a register
-/// (unfenced, or fenced by the key's create revision), with client pauses, member pauses and
-/// kills (the leader or any member), and faults on the clients' links to the members.
-fn draw_etcd(seed: u64, run: u64, rng: &mut StdRng) -> RunConfig {
+/// A run on a replicated store: the crate's etcd lock, or ZooKeeper's recipe, on 1 or 3
+/// servers; `with_lock` (etcd) or writes to a register (unfenced, or fenced by the key's create
+/// revision or the node's zxid), with client pauses (past the TTL or session timeout), server
+/// pauses and kills (the leader or any server), and faults on the clients' links to the servers.
+fn draw_store(service: LockService, seed: u64, run: u64, rng: &mut StdRng) -> RunConfig {
     let servers = *[1, 3, 3].choose(rng).expect("not empty");
-    let workload = match rng.gen_range(0..20) {
-        0..=6 => Workload::Holds,
-        7..=11 => Workload::Writes { register: RegisterChoice::Unfenced },
-        12..=15 => Workload::Writes { register: RegisterChoice::FencedRedis },
+    let workload = match (service, rng.gen_range(0..20)) {
+        (LockService::Etcd, 0..=6) => Workload::Holds,
+        (LockService::Etcd, 7..=11) | (_, 0..=9) => Workload::Writes { register: RegisterChoice::Unfenced },
+        (_, 0..=15) => Workload::Writes { register: RegisterChoice::FencedRedis },
         _ => Workload::Writes { register: RegisterChoice::FencedPostgres },
     };
     let mut config = RunConfig {
         seed,
         run,
-        service: LockService::Etcd,
+        service,
         servers,
         clients: rng.gen_range(2..=5),
-        ttl_ms: ETCD_TTL_MS,
-        // etcd fsyncs its log before it answers: a killed member restarts with everything.
+        ttl_ms: if service == LockService::Etcd { ETCD_TTL_MS } else { ZOOKEEPER_SESSION_MS },
+        // etcd and ZooKeeper write their log to disk before they answer: a killed server
+        // restarts with everything.
         persistence: Persistence::AofAlways,
         workload,
         duration_ms: rng.gen_range(2000..=3000),

@@ -39,16 +39,24 @@ pub struct SoakOptions {
     pub examples: u64,
     /// Validate each run's history against the model, with this many states at most.
     pub validate: Option<u64>,
+    /// Only the drawn runs on this lock service.
+    pub service: Option<config::LockService>,
+}
+
+/// The runs a soak carries out: runs `0..runs` of the seed (or the one `only` names), drawn,
+/// those on `service` if one is given.
+pub fn planned(options: &SoakOptions) -> Vec<config::RunConfig> {
+    let runs: Vec<u64> = match options.only {
+        Some(run) => vec![run],
+        None => (0..options.runs).collect(),
+    };
+    runs.into_iter().map(|run| config::draw(options.seed, run)).filter(|c| options.service.is_none_or(|s| c.service == s)).collect()
 }
 
 /// Runs the soak; `progress` hears of each run as it ends.
 pub async fn soak(options: &SoakOptions, mut progress: impl FnMut(u64, &RunOutcome)) -> Result<Summary, String> {
     let started = Instant::now();
-    let runs: Vec<u64> = match options.only {
-        Some(run) => vec![run],
-        None => (0..options.runs).collect(),
-    };
-    let configs: Vec<config::RunConfig> = runs.iter().map(|&run| config::draw(options.seed, run)).collect();
+    let configs = planned(options);
     let dir = options.histories.join(format!("soak-{}", options.seed));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let needs_postgres = configs.iter().any(|c| c.workload == (Workload::Writes { register: RegisterChoice::FencedPostgres }));

@@ -7,12 +7,13 @@ use super::verdicts::{standing, validation_scenario, Standing, Verdicts};
 use super::workload::{self, ClientSpec};
 use crate::client_thread::{ClientThread, PauseGate};
 use crate::cluster::{Cluster, ClusterSpec, LockServers};
-use crate::etcd_cluster::EtcdServers;
+use crate::ensemble::{EnsembleServers, EtcdServers};
 use crate::history::{audit, History};
 use crate::postgres::Postgres;
 use crate::proxy::Flow;
 use crate::redis_server::RedisServer;
 use crate::registers::{ApplyGap, RegisterSpec};
+use crate::zookeeper::ZooKeeper;
 use redlock_client::event::{Event, Fault, Record};
 use redlock_client::history::Finding;
 use redlock_client::judge::Invariant;
@@ -143,11 +144,19 @@ async fn drive(config: &RunConfig, shared: &Shared, history: &History) -> Result
             drive_on(&mut cluster, urls, config, shared, history).await
         }
         LockService::Etcd => {
-            let mut members = EtcdServers::start(config.servers, config.clients, history.clone())
+            let mut members = EtcdServers::start_etcd(config.servers, config.clients, history.clone())
                 .await
                 .map_err(|e| format!("starting the etcd members: {e}"))?;
             let urls = (0..config.clients).map(|c| members.urls(c)).collect();
             drive_on(&mut members, urls, config, shared, history).await
+        }
+        LockService::ZooKeeper => {
+            let size = config.servers;
+            let mut servers = EnsembleServers::start(move || ZooKeeper::start(size), config.clients, history.clone())
+                .await
+                .map_err(|e| format!("starting the ZooKeeper servers: {e}"))?;
+            let addrs = (0..config.clients).map(|c| servers.addrs(c)).collect();
+            drive_on(&mut servers, addrs, config, shared, history).await
         }
     }
 }

@@ -4,10 +4,11 @@ use super::config::{FaultKind, LockService, RunConfig, Workload};
 use crate::client_thread::{ClientThread, PauseGate};
 use crate::history::History;
 use crate::pitfall::{PitfallClient, PitfallError};
-use crate::registers::RegisterSpec;
+use crate::registers::{Register, RegisterSpec};
+use crate::zookeeper_lock::{ZkHeld, ZkLock};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use redlock_client::etcd::EtcdClient;
+use redlock_client::etcd::{EtcdClient, EtcdGuard};
 use redlock_client::event::ClientId;
 use redlock_client::params::Params;
 use redlock_client::{Client, Fencing};
@@ -74,6 +75,8 @@ pub fn start(spec: ClientSpec) -> std::io::Result<ClientThread> {
             (LockService::Etcd, Workload::Holds) => etcd_holds(spec).await,
             (LockService::Etcd, Workload::Writes { .. }) => etcd_writes(spec).await,
             (LockService::Etcd, Workload::Pitfall { .. }) => eprintln!("soak client {}: no pitfall client for etcd", spec.id),
+            (LockService::ZooKeeper, Workload::Writes { .. }) => zookeeper_writes(spec).await,
+            (LockService::ZooKeeper, _) => eprintln!("soak client {}: the ZooKeeper recipe runs writes only", spec.id),
         }
     })
 }
@@ -132,29 +135,94 @@ where
     }
 }
 
-/// The model's pause scenarios, for real: acquire, read, check the validity left (a fifth of
-/// the TTL must remain, the write margin), write the value read plus one, release.
+/// What the writes workload needs of a held lock, whichever lock holds it.
+trait HeldLock {
+    fn remaining(&self) -> Duration;
+    /// The register's value, read with the lock's token (recorded), if the read succeeded.
+    async fn read(&self, register: &Register) -> Option<u64>;
+    /// Writes with the lock's token (the outcome recorded).
+    async fn write(&self, register: &Register, value: u64);
+    async fn release(self);
+}
+
+impl HeldLock for redlock_client::Guard {
+    fn remaining(&self) -> Duration {
+        redlock_client::Guard::remaining(self)
+    }
+    async fn read(&self, register: &Register) -> Option<u64> {
+        redlock_client::Guard::read(self, register).await.ok().map(|r| r.value)
+    }
+    async fn write(&self, register: &Register, value: u64) {
+        let _ = redlock_client::Guard::write(self, register, value).await;
+    }
+    async fn release(self) {
+        let _ = redlock_client::Guard::release(self).await;
+    }
+}
+
+impl HeldLock for EtcdGuard {
+    fn remaining(&self) -> Duration {
+        EtcdGuard::remaining(self)
+    }
+    async fn read(&self, register: &Register) -> Option<u64> {
+        EtcdGuard::read(self, register).await.ok().map(|r| r.value)
+    }
+    async fn write(&self, register: &Register, value: u64) {
+        let _ = EtcdGuard::write(self, register, value).await;
+    }
+    async fn release(self) {
+        let _ = EtcdGuard::release(self).await;
+    }
+}
+
+impl HeldLock for ZkHeld {
+    fn remaining(&self) -> Duration {
+        ZkHeld::remaining(self)
+    }
+    async fn read(&self, register: &Register) -> Option<u64> {
+        ZkHeld::read(self, register).await.ok().map(|r| r.value)
+    }
+    async fn write(&self, register: &Register, value: u64) {
+        let _ = ZkHeld::write(self, register, value).await;
+    }
+    async fn release(self) {
+        ZkHeld::release(self).await
+    }
+}
+
+/// The model's pause scenarios, for real: `acquire`, read, check the validity left (a fifth of
+/// the TTL must remain, the write margin), write the value read plus one, hold a little,
+/// release; again until the run's end.
+async fn write_loop<G, A, AFut>(spec: &ClientSpec, register: &Register, mut acquire: A)
+where
+    G: HeldLock,
+    A: FnMut() -> AFut,
+    AFut: Future<Output = Option<G>>,
+{
+    let mut rng = spec.rng();
+    let margin = spec.ttl() / 5;
+    while Instant::now() < spec.until {
+        if let Some(held) = acquire().await {
+            if let Some(value) = held.read(register).await {
+                if held.remaining() > margin {
+                    held.write(register, value + 1).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=spec.config.ttl_ms / 10))).await;
+            held.release().await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=spec.config.ttl_ms / 4))).await;
+    }
+}
+
+/// Writes with the crate's Redis lock, its token from the lock server's counter.
 async fn writes(spec: ClientSpec) {
     let Some(register) = register(&spec).await else { return };
     let client = match spec.builder().fencing(Fencing::Counter).build() {
         Ok(c) => c,
         Err(e) => return eprintln!("soak client {}: {e}", spec.id),
     };
-    let margin = spec.ttl() / 5;
-    write_loop(
-        &spec,
-        || async {
-            let guard = client.acquire(spec.history.lock()).await.ok()?;
-            if let Ok(read) = guard.read(&register).await {
-                if guard.remaining() > margin {
-                    let _ = guard.write(&register, read.value + 1).await;
-                }
-            }
-            Some(guard)
-        },
-        |guard| async move { drop(guard.release().await) },
-    )
-    .await
+    write_loop(&spec, &register, || async { client.acquire(spec.history.lock()).await.ok() }).await
 }
 
 /// The same with the etcd lock, its token the key's create revision.
@@ -164,25 +232,20 @@ async fn etcd_writes(spec: ClientSpec) {
         Ok(c) => c,
         Err(e) => return eprintln!("soak client {}: {e}", spec.id),
     };
-    let margin = spec.ttl() / 5;
-    write_loop(
-        &spec,
-        || async {
-            let guard = client.acquire(spec.history.lock()).await.ok()?;
-            if let Ok(read) = guard.read(&register).await {
-                if guard.remaining() > margin {
-                    let _ = guard.write(&register, read.value + 1).await;
-                }
-            }
-            Some(guard)
-        },
-        |guard| async move { drop(guard.release().await) },
-    )
-    .await
+    write_loop(&spec, &register, || async { client.acquire(spec.history.lock()).await.ok() }).await
+}
+
+/// The same with ZooKeeper's recipe, its token the lock node's creation zxid; acquires wait up
+/// to two session timeouts for the holders before the client.
+async fn zookeeper_writes(spec: ClientSpec) {
+    let Some(register) = register(&spec).await else { return };
+    let lock =
+        ZkLock::new(spec.urls.join(","), spec.ttl(), "/lock", ClientId(spec.id as u32), &spec.history).with_pause_gate(spec.gate.clone());
+    write_loop(&spec, &register, || async { lock.acquire(2 * spec.ttl()).await.ok() }).await
 }
 
 /// The client's connection to its run's register.
-async fn register(spec: &ClientSpec) -> Option<crate::registers::Register> {
+async fn register(spec: &ClientSpec) -> Option<Register> {
     let Some(register) = spec.register.as_ref() else {
         eprintln!("soak client {}: no register", spec.id);
         return None;
@@ -193,25 +256,6 @@ async fn register(spec: &ClientSpec) -> Option<crate::registers::Register> {
             eprintln!("soak client {}: the register: {e}", spec.id);
             None
         }
-    }
-}
-
-/// Until the run's end: `write_once` (acquire, read, check, write), a short hold, `release`,
-/// and a short random gap.
-async fn write_loop<G, W, WFut, R, RFut>(spec: &ClientSpec, mut write_once: W, mut release: R)
-where
-    W: FnMut() -> WFut,
-    WFut: Future<Output = Option<G>>,
-    R: FnMut(G) -> RFut,
-    RFut: Future<Output = ()>,
-{
-    let mut rng = spec.rng();
-    while Instant::now() < spec.until {
-        if let Some(guard) = write_once().await {
-            tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=spec.config.ttl_ms / 10))).await;
-            release(guard).await;
-        }
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=spec.config.ttl_ms / 4))).await;
     }
 }
 

@@ -8,7 +8,7 @@ use redlock_client::etcd::{EtcdClient, EtcdConfigError};
 use redlock_client::fence::{RedisFenced, Write};
 use redlock_client::judge::Invariant;
 use redlock_client::{AcquireError, ClientId, ExtendError, LockError, LossReason, NodeOutcome, Recorder};
-use redlock_testkit::EtcdCluster;
+use redlock_testkit::{Ensemble, EtcdCluster};
 use std::time::{Duration, Instant};
 
 fn cluster() -> EtcdCluster {
