@@ -62,7 +62,14 @@ pub const LOCKS: &[Lock] = &[
         scenario: "pause-unfenced",
         real: &[RealRun { test: "replays::pause_after_acquire_without_fencing", shows: "no_lost_update violated, as in async" }],
     },
-    Lock { name: "a lease lock + one counter's token", scenario: "pause-fenced", real: &[] },
+    Lock {
+        name: "a lease lock + one counter's token",
+        scenario: "pause-fenced",
+        real: &[RealRun {
+            test: "replays::pause_fenced_by_the_counter",
+            shows: "`pause-unfenced`'s pause, the stale write refused: nothing violated",
+        }],
+    },
     Lock {
         name: "a token checked, then the write",
         scenario: "fence-check-then-write",
