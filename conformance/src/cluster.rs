@@ -1,8 +1,8 @@
 //! The lock servers of a run, each client's links to them, and the faults on them. Every fault
 //! is carried out on the real processes and sockets and recorded in the run's history.
 //!
-//! Node `n` is one `redis-server` (and, for a failover, its replica: a second `redis-server`
-//! that replicates from it through a link the harness can stall). Client `c` reaches node `n`
+//! Node `n` is one `redis-server` (and, for a failover, node 0's replicas: more `redis-server`s
+//! that replicate from it, each through a link the harness can stall). Client `c` reaches node `n`
 //! only through its own [`Link`], so the harness can delay, hold, drop or blackhole that
 //! client's traffic to that node alone.
 
@@ -22,10 +22,14 @@ pub struct ClusterSpec {
     pub servers: usize,
     pub clients: usize,
     pub persistence: Persistence,
-    /// Node 0 gets an asynchronous replica (for a failover).
-    pub replica: bool,
+    /// Node 0's asynchronous replicas (for a failover).
+    pub replicas: usize,
+    /// The replica a failover promotes: Sentinel promotes the replica with the lowest
+    /// `replica-priority` first (then the largest replication offset), so this one gets 10 and
+    /// the others 100, as an operator who prefers one replica would configure it.
+    pub promoted: usize,
     /// Three Redis Sentinels watch node 0 and carry out its failover (they detect its death and
-    /// promote the replica); without them the harness promotes it by hand (`REPLICAOF NO ONE`).
+    /// promote a replica); without them the harness promotes it by hand (`REPLICAOF NO ONE`).
     pub sentinels: bool,
     /// The flow of every client link at start (`Hold` for a replay).
     pub flow: Flow,
@@ -54,7 +58,8 @@ pub trait LockServers {
     }
 }
 
-/// Node 0's replica and the link it replicates through.
+/// One of node 0's replicas and the link it replicates through (until a failover makes
+/// Sentinel point it at the new primary directly).
 struct Replica {
     server: RedisServer,
     link: Link,
@@ -63,7 +68,7 @@ struct Replica {
 /// The servers and links of a run. Everything stops when it is dropped.
 pub struct Cluster {
     servers: Vec<RedisServer>,
-    replica: Option<Replica>,
+    replicas: Vec<Replica>,
     sentinels: Option<Sentinels>,
     /// `links[client][node]`.
     links: Vec<Vec<Link>>,
@@ -78,12 +83,12 @@ impl Cluster {
         for _ in 0..spec.servers {
             servers.push(RedisServer::start(spec.persistence).await?);
         }
-        let replica = match spec.replica {
-            true => Some(start_replica(&servers[0]).await?),
-            false => None,
-        };
-        let sentinels = match spec.replica && spec.sentinels {
-            true => Some(Sentinels::start(servers[0].addr(), 1).await?),
+        let mut replicas = Vec::with_capacity(spec.replicas);
+        for r in 0..spec.replicas {
+            replicas.push(start_replica(&servers[0], if r == spec.promoted { 10 } else { 100 }).await?);
+        }
+        let sentinels = match spec.replicas > 0 && spec.sentinels {
+            true => Some(Sentinels::start(servers[0].addr(), spec.replicas).await?),
             false => None,
         };
         let mut links = Vec::with_capacity(spec.clients);
@@ -98,7 +103,7 @@ impl Cluster {
             links.push(row);
         }
         history.record(Event::Setup { nodes: spec.servers as u32 });
-        Ok(Cluster { servers, replica, sentinels, links, history })
+        Ok(Cluster { servers, replicas, sentinels, links, history })
     }
 
     /// The URLs through which `client` reaches every node.
@@ -165,30 +170,35 @@ impl Cluster {
         }
     }
 
-    /// Holds back replication to node 0's replica: the stream waits in the link.
+    /// Holds back replication to node 0's replicas: each stream waits in its link.
     pub fn stall_replication(&self) {
-        if let Some(replica) = &self.replica {
+        for replica in &self.replicas {
             replica.link.set_flow(Direction::ToClient, Flow::Hold);
         }
     }
 
-    /// Lets node 0's replica catch up with its primary, then holds replication back again.
-    pub async fn replicate(&self) -> Result<(), String> {
-        let Some(replica) = &self.replica else { return Err("node 0 has no replica".into()) };
+    /// Lets replica `r` of node 0 catch up with the primary, then holds its replication back
+    /// again. After a failover the remaining replicas replicate from the new primary directly
+    /// (Sentinel points them at it): this waits until `r` has caught up with it.
+    pub async fn replicate(&self, r: usize) -> Result<(), String> {
+        let Some(replica) = self.replicas.get(r) else { return Err(format!("node 0 has no replica {r}")) };
         replica.link.set_flow(Direction::ToClient, Flow::Pass);
         let caught_up = wait_caught_up(&self.servers[0], &replica.server).await;
         replica.link.set_flow(Direction::ToClient, Flow::Hold);
         caught_up
     }
 
-    /// The primary of `node` (0) dies and its replica is promoted before it has what replication
-    /// held back (by the sentinels, once they see the primary gone, or by hand); every client's
-    /// link to the node now leads to the new primary.
-    pub async fn failover(&mut self, node: usize) -> Result<(), String> {
+    /// The primary of `node` (0) dies and its replica `r` is promoted before it has what
+    /// replication held back (by the sentinels, once they see the primary gone, or by hand);
+    /// every client's link to the node now leads to the new primary.
+    pub async fn failover(&mut self, node: usize, r: usize) -> Result<(), String> {
         if node != 0 {
-            return Err(format!("only node 0 has a replica, not node {node}"));
+            return Err(format!("only node 0 has replicas, not node {node}"));
         }
-        let Some(Replica { mut server, link }) = self.replica.take() else { return Err("node 0 has no replica".into()) };
+        if r >= self.replicas.len() {
+            return Err(format!("node 0 has no replica {r}"));
+        }
+        let Replica { mut server, link } = self.replicas.remove(r);
         let old = self.servers[0].addr();
         self.servers[0].kill();
         drop(link);
@@ -196,11 +206,19 @@ impl Cluster {
             Some(sentinels) => {
                 let new = sentinels.failed_over(old, Duration::from_secs(30)).await?;
                 if new != server.addr() {
-                    return Err(format!("the sentinels promoted {new}, not the replica {}", server.addr()));
+                    return Err(format!("the sentinels promoted {new}, not replica {r} ({})", server.addr()));
                 }
                 server.promoted();
             }
             None => server.promote().await.map_err(|e| format!("REPLICAOF NO ONE: {e}"))?,
+        }
+        // As in the model, the remaining replicas are the new primary's when the failover ends:
+        // the sentinels point them at it; they have synced with it before anything goes on.
+        for replica in &mut self.replicas {
+            if self.sentinels.is_none() {
+                replica.server.replicate_from(server.addr()).await.map_err(|e| format!("REPLICAOF: {e}"))?;
+            }
+            wait_following(&replica.server, server.addr()).await?;
         }
         for l in self.links_to(0) {
             l.set_upstream(server.addr());
@@ -258,9 +276,11 @@ impl LockServers for Cluster {
     }
 }
 
-async fn start_replica(primary: &RedisServer) -> io::Result<Replica> {
+async fn start_replica(primary: &RedisServer, priority: u32) -> io::Result<Replica> {
     let link = Link::open("replication of node 0", primary.addr(), Framing::Raw, Duration::ZERO).await?;
     let server = RedisServer::start_replica(link.addr()).await?;
+    let mut conn = server.connect().await.map_err(io::Error::other)?;
+    redis::cmd("CONFIG").arg("SET").arg("replica-priority").arg(priority).exec_async(&mut conn).await.map_err(io::Error::other)?;
     let deadline = Instant::now() + REPLICA_SYNC_WITHIN;
     loop {
         let status = server.replication_field("master_link_status").await.map_err(io::Error::other)?;
@@ -281,6 +301,22 @@ async fn replication_offset(server: &RedisServer) -> Result<u64, String> {
         .map_err(|e| e.to_string())?
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| "no master_repl_offset".to_string())
+}
+
+/// Waits until `replica` replicates from `primary`, with its link up.
+async fn wait_following(replica: &RedisServer, primary: std::net::SocketAddr) -> Result<(), String> {
+    let deadline = Instant::now() + REPLICA_SYNC_WITHIN * 3;
+    loop {
+        let field = |name: &'static str| async move { replica.replication_field(name).await.ok().flatten() };
+        let port = field("master_port").await;
+        if port == Some(primary.port().to_string()) && field("master_link_status").await.as_deref() == Some("up") {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("a replica did not follow the new primary {primary} within {:?}", REPLICA_SYNC_WITHIN * 3));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Waits until the replica has processed everything the primary has written.

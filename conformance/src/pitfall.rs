@@ -8,6 +8,10 @@
 //! - `SetnxThenExpire`: acquire with `SETNX`, then `PEXPIRE` as a second command (a client
 //!   that crashes in between leaves a key that never expires); release is compare-and-delete.
 //!
+//! Beside them, Redisson's `WAIT` (`Commands::WaitReplicas`), which the shipped client does not
+//! have either: `SET NX PX` and `WAIT n 0` in one pipeline, the node counting only once `n`
+//! replicas acknowledged the write; release by compare-and-delete.
+//!
 //! The unconditional delete is sent as `GETDEL`, which deletes exactly as `DEL` does and also
 //! returns the value it removed, so that the history can say whose key it was: the harness
 //! observes, the deletion is the pitfall's. A value is `<client id>:<random>`, so the owner of
@@ -36,6 +40,15 @@ pub enum Pitfall {
     SetnxThenExpire,
 }
 
+/// The commands a harness client sends: a pitfall's, or Redisson's `WAIT` after the lock command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commands {
+    Pitfall(Pitfall),
+    /// `SET NX PX` and `WAIT replicas 0` in one pipeline: the reply comes once `replicas`
+    /// replicas acknowledged the write (the model's `wait_replicas`); compare-and-delete release.
+    WaitReplicas(u32),
+}
+
 static COMPARE_AND_DELETE: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"));
 
@@ -61,7 +74,7 @@ struct Ident {
     lock: String,
     client: ClientId,
     ttl_ms: u64,
-    pitfall: Pitfall,
+    commands: Commands,
     recorder: Arc<Recorder>,
 }
 
@@ -95,9 +108,9 @@ pub struct PitfallClient {
 
 impl PitfallClient {
     /// A client of the node at `url` (a proxy link's URL); `params.nodes` must be 1.
-    pub fn new(id: ClientId, url: &str, params: Params, pitfall: Pitfall, lock: &str, recorder: Recorder) -> PitfallClient {
+    pub fn new(id: ClientId, url: &str, params: Params, commands: Commands, lock: &str, recorder: Recorder) -> PitfallClient {
         assert_eq!(params.nodes, 1, "the pitfalls are single-node locks, as in the model");
-        let ident = Ident { lock: lock.into(), client: id, ttl_ms: params.ttl_ms, pitfall, recorder: Arc::new(recorder) };
+        let ident = Ident { lock: lock.into(), client: id, ttl_ms: params.ttl_ms, commands, recorder: Arc::new(recorder) };
         let (jobs, rx) = mpsc::unbounded_channel();
         let (replies_tx, replies) = mpsc::unbounded_channel();
         let io_timeout = Duration::from_millis(params.ttl_ms);
@@ -183,7 +196,7 @@ impl PitfallClient {
                             continue;
                         }
                         let outputs = self.feed(Input::Reply { round, node: 0, reply });
-                        if self.ident.pitfall == Pitfall::SetnxThenExpire && matches!(reply, Reply::Ok { .. }) {
+                        if self.ident.commands == Commands::Pitfall(Pitfall::SetnxThenExpire) && matches!(reply, Reply::Ok { .. }) {
                             if self.crash_between_commands {
                                 self.ident.record(Event::ClientCrashed { client: self.ident.client });
                                 return Err(PitfallError::Crashed);
@@ -245,22 +258,23 @@ async fn carry_out(conn: &mut MultiplexedConnection, job: &Job, ident: &Ident) -
     match job {
         Job::Acquire { value, .. } => {
             let value: &str = value;
-            let set = match ident.pitfall {
-                Pitfall::SetnxThenExpire => redis::cmd("SETNX").arg(key).arg(value).query_async::<i64>(conn).await? == 1,
-                _ => redis::cmd("SET")
-                    .arg(key)
-                    .arg(value)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ident.ttl_ms)
-                    .query_async::<Option<String>>(conn)
-                    .await?
-                    .is_some(),
+            let set_nx_px = || redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ident.ttl_ms).to_owned();
+            let set = match ident.commands {
+                Commands::Pitfall(Pitfall::SetnxThenExpire) => redis::cmd("SETNX").arg(key).arg(value).query_async::<i64>(conn).await? == 1,
+                Commands::Pitfall(_) => set_nx_px().query_async::<Option<String>>(conn).await?.is_some(),
+                Commands::WaitReplicas(replicas) => {
+                    let (set, acknowledged): (Option<String>, u32) =
+                        redis::pipe().add_command(set_nx_px()).cmd("WAIT").arg(replicas).arg(0).query_async(conn).await?;
+                    if set.is_some() {
+                        ident.record(Event::KeySet { node, owner: client, ttl_ms: Some(ident.ttl_ms) });
+                    }
+                    return Ok(if set.is_some() && acknowledged >= replicas { Reply::Ok { token: None } } else { Reply::Refused });
+                }
             };
             if !set {
                 return Ok(Reply::Refused);
             }
-            let ttl_ms = (ident.pitfall != Pitfall::SetnxThenExpire).then_some(ident.ttl_ms);
+            let ttl_ms = (ident.commands != Commands::Pitfall(Pitfall::SetnxThenExpire)).then_some(ident.ttl_ms);
             ident.record(Event::KeySet { node, owner: client, ttl_ms });
             Ok(Reply::Ok { token: None })
         }
@@ -273,10 +287,12 @@ async fn carry_out(conn: &mut MultiplexedConnection, job: &Job, ident: &Ident) -
         }
         Job::Release { value } => {
             let value: &str = value;
-            let delete_unconditionally = match ident.pitfall {
-                Pitfall::PlainDel => true,
-                Pitfall::GetThenDel => redis::cmd("GET").arg(key).query_async::<Option<String>>(conn).await?.as_deref() == Some(value),
-                Pitfall::SetnxThenExpire => {
+            let delete_unconditionally = match ident.commands {
+                Commands::Pitfall(Pitfall::PlainDel) => true,
+                Commands::Pitfall(Pitfall::GetThenDel) => {
+                    redis::cmd("GET").arg(key).query_async::<Option<String>>(conn).await?.as_deref() == Some(value)
+                }
+                Commands::Pitfall(Pitfall::SetnxThenExpire) | Commands::WaitReplicas(_) => {
                     let deleted: i64 = COMPARE_AND_DELETE.key(key).arg(value).invoke_async(conn).await?;
                     if deleted == 1 {
                         ident.record(Event::KeyDeleted { node, owner: client, by: client });

@@ -55,7 +55,15 @@ pub const LOCKS: &[Lock] = &[
             shows: "mutual_exclusion violated, as in sync (the replica promoted by three real Sentinels)",
         }],
     },
-    Lock { name: "Redisson-style `WAIT 1` of 2 replicas", scenario: "redisson-wait-1", real: &[] },
+    Lock {
+        name: "Redisson-style `WAIT 1` of 2 replicas",
+        scenario: "redisson-wait-1",
+        real: &[RealRun {
+            test: "replays::wait_for_one_replica_then_failover_to_the_other",
+            shows:
+                "mutual_exclusion violated, as the model finds in sync (three real Sentinels promote the replica that never acknowledged)",
+        }],
+    },
     Lock { name: "Redisson-style `WAIT 2` of 2 replicas", scenario: "redisson-wait-2", real: &[] },
     Lock {
         name: "a lease lock, unfenced resource",

@@ -1,8 +1,11 @@
 //! Redis Sentinel as deployed: three sentinels (`redis-server <config> --sentinel`, the same
 //! binary as the servers) watching one primary, each on a loopback port in its own temporary
 //! directory. When the primary dies they agree that it is down (a quorum of two) and promote
-//! its replica. The primary is declared down after 200 ms without an answer (the production
-//! default is 30 s), so that a test waits seconds for a failover, not minutes.
+//! a replica. The primary is declared down after 1 s without an answer (the production
+//! default is 30 s), so that a test waits seconds for a failover, not minutes. Not shorter: a
+//! sentinel starts timing a newly promoted primary when it switches to it, before its new
+//! links have had an answer, and with 200 ms the sentinels declared each new primary down in
+//! turn and failed over from one replica to the other and back.
 
 use crate::process::{free_port, temp_dir, Child};
 use std::io;
@@ -93,7 +96,7 @@ impl Sentinel {
             format!(
                 "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {dir}/sentinel.log\n\
                  sentinel monitor {MASTER} {ip} {primary_port} 2\n\
-                 sentinel down-after-milliseconds {MASTER} 200\n\
+                 sentinel down-after-milliseconds {MASTER} 1000\n\
                  sentinel failover-timeout {MASTER} 2000\n\
                  sentinel parallel-syncs {MASTER} 1\n",
                 dir = dir.path().display(),

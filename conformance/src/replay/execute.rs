@@ -48,7 +48,8 @@ impl Execution {
             servers: config.servers,
             clients: config.clients,
             persistence: config.persistence,
-            replica: config.replica,
+            replicas: config.replicas,
+            promoted: config.promoted,
             // A replay's failover is Sentinel's, as deployed.
             sentinels: true,
             flow: Flow::Hold,
@@ -124,6 +125,18 @@ impl Execution {
             Op::Deliver { client, node, direction: Direction::ToClient } => {
                 self.cluster()?.link(client, node).release(Direction::ToClient, PATIENCE).await?
             }
+            Op::DeliverWithWait { client, node, direction: Direction::ToServer } => {
+                let link = self.cluster()?.link(client, node);
+                let answered = link.held(Direction::ToClient);
+                link.release(Direction::ToServer, PATIENCE).await?;
+                link.release(Direction::ToServer, PATIENCE).await?;
+                link.wait_held(Direction::ToClient, answered + 1, PATIENCE).await?
+            }
+            Op::DeliverWithWait { client, node, direction: Direction::ToClient } => {
+                let link = self.cluster()?.link(client, node);
+                link.release(Direction::ToClient, PATIENCE).await?;
+                link.release(Direction::ToClient, PATIENCE).await?
+            }
             Op::Refuse { client, node } => self.cluster()?.link(client, node).reset(),
             Op::Read(c) => self.fenced(c, FencedOp::Read).await?,
             Op::Write(c) => self.fenced(c, FencedOp::Write).await?,
@@ -143,11 +156,11 @@ impl Execution {
             Op::AwaitDecision { client, decision } => self.await_decision(client, decision).await?,
             Op::AwaitValidityEnd(c) => self.await_validity_end(c).await?,
             Op::Expire(node) => return self.expire(node).await,
-            Op::Replicate(_) => self.cluster()?.replicate().await?,
+            Op::Replicate { replica, .. } => self.cluster()?.replicate(replica).await?,
             Op::ClockJump { node, by } => self.cluster()?.clock_jump(node, by).await.map_err(|e| e.to_string())?,
             Op::Crash(node) => self.cluster()?.crash(node),
             Op::Restart(node) => self.cluster()?.restart(node).await.map_err(|e| e.to_string())?,
-            Op::Failover(node) => self.cluster()?.failover(node).await?,
+            Op::Failover { node, replica } => self.cluster()?.failover(node, replica).await?,
             Op::Evict(node) => self.cluster()?.evict(node).await?,
             Op::ClientCrash(c) => {
                 self.history.record(Event::ClientCrashed { client: ClientId(c as u32) });

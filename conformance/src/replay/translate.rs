@@ -20,8 +20,9 @@
 //! | a server expires a key by its clock | wait until the key is gone on the real server; if it has much longer to live (the model's server clock ran fast), the fast clock is emulated as a forward jump by the time the key had left |
 //! | a server's clock jumps | the emulated jump ([`crate::clock_jump`]) |
 //! | a server crashes / restarts | SIGKILL / a new process on the same port and directory |
-//! | a replica catches up | replication is let through until the replica has the primary's offset |
-//! | failover | the primary is killed; three Redis Sentinels see it gone and promote its replica; the links moved |
+//! | a replica catches up | replication to it is let through until it has the primary's offset |
+//! | failover | the primary is killed; three Redis Sentinels see it gone and promote the model's replica (given the best `replica-priority`); the links moved |
+//! | `SET NX PX` + `WAIT n` reaches the server / its reply the client | both requests go through and `SET`'s reply is awaited / both replies go through |
 //! | a client crashes | its thread stops and its connections are reset |
 //!
 //! On etcd (`etcd-lease`, `etcd-lease-revision`) the client's requests and the store's replies
@@ -34,7 +35,7 @@
 //! Steps without a real counterpart say so ([`Op::Nothing`]); `conformance/README.md` lists
 //! them.
 
-use crate::pitfall::Pitfall;
+use crate::pitfall::{Commands, Pitfall};
 use crate::proxy::Direction;
 use crate::redis_server::Persistence;
 use redlock_client::event::Event;
@@ -53,10 +54,10 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientCode {
     /// The shipped client, with a single-server fencing counter where there is a resource.
-    Shipped {
-        fenced: bool,
-    },
-    Pitfall(Pitfall),
+    Shipped { fenced: bool },
+    /// A harness client on the crate's core: a pitfall's commands, or Redisson's `WAIT n`
+    /// after `SET NX PX` (neither of which the crate ships).
+    Harness(Commands),
     /// The shipped etcd lock (its token the key's create revision).
     Etcd,
 }
@@ -78,7 +79,10 @@ pub struct RealConfig {
     /// One model tick of real time.
     pub tick: Duration,
     pub persistence: Persistence,
-    pub replica: bool,
+    /// Node 0's replicas.
+    pub replicas: usize,
+    /// The replica the model's failover promotes (Sentinel is configured to prefer it).
+    pub promoted: usize,
     pub code: ClientCode,
     pub register: Option<RegisterKind>,
     /// The protocol's parameters, in milliseconds.
@@ -124,6 +128,14 @@ pub enum Op {
         node: usize,
         direction: Direction,
     },
+    /// `SET` and its `WAIT` in one pipeline: both requests go through, and the request's step
+    /// awaits only the `SET`'s reply (the `WAIT`'s comes once replicas acknowledged); the reply's
+    /// step lets both replies through.
+    DeliverWithWait {
+        client: usize,
+        node: usize,
+        direction: Direction,
+    },
     /// A request whose reply the model leaves out: request and reply go through at once.
     Exchange {
         client: usize,
@@ -150,14 +162,20 @@ pub enum Op {
     },
     AwaitValidityEnd(usize),
     Expire(usize),
-    Replicate(usize),
+    Replicate {
+        node: usize,
+        replica: usize,
+    },
     ClockJump {
         node: usize,
         by: Duration,
     },
     Crash(usize),
     Restart(usize),
-    Failover(usize),
+    Failover {
+        node: usize,
+        replica: usize,
+    },
     ClientCrash(usize),
     Evict(usize),
     /// A model step with no real counterpart, and why.
@@ -175,6 +193,12 @@ impl fmt::Display for Op {
             Op::Deliver { client, node, direction: Direction::ToClient } => {
                 write!(f, "link client {client} -> node {node} lets the reply through")
             }
+            Op::DeliverWithWait { client, node, direction: Direction::ToServer } => {
+                write!(f, "link client {client} -> node {node} lets SET and WAIT through, and awaits SET's reply")
+            }
+            Op::DeliverWithWait { client, node, direction: Direction::ToClient } => {
+                write!(f, "link client {client} -> node {node} lets the replies to SET and WAIT through")
+            }
             Op::Exchange { client, node } => write!(f, "link client {client} -> node {node} lets the request and its reply through"),
             Op::Refuse { client, node } => write!(f, "node {node} is down: link client {client} -> node {node} resets the connection"),
             Op::Read(c) => write!(f, "client {c} reads the register"),
@@ -187,11 +211,13 @@ impl fmt::Display for Op {
             Op::AwaitDecision { client, decision } => write!(f, "await client {client}'s {decision:?}"),
             Op::AwaitValidityEnd(c) => write!(f, "await the end of client {c}'s validity"),
             Op::Expire(n) => write!(f, "the key expires on node {n} (on etcd: its lease expires, and the key goes with it)"),
-            Op::Replicate(n) => write!(f, "node {n}'s replica catches up"),
+            Op::Replicate { node, replica } => write!(f, "node {node}'s replica {replica} catches up"),
             Op::ClockJump { node, by } => write!(f, "node {node}'s clock jumps +{by:?} (emulated)"),
             Op::Crash(n) => write!(f, "SIGKILL node {n}"),
             Op::Restart(n) => write!(f, "restart node {n}"),
-            Op::Failover(n) => write!(f, "kill node {n}'s primary, promote its replica"),
+            Op::Failover { node, replica } => {
+                write!(f, "kill node {node}'s primary; three Sentinels promote replica {replica} (its replica-priority preferred)")
+            }
             Op::ClientCrash(c) => write!(f, "client {c} crashes"),
             Op::Evict(node) => write!(f, "node {node} evicts the lock key (emulated: DEL from outside)"),
             Op::Nothing(why) => write!(f, "nothing: {why}"),
@@ -229,8 +255,8 @@ pub fn real_config(setup: &Setup, tick: Duration) -> Result<RealConfig, String> 
     }
     // etcd's leases are whole seconds: the model's TTL becomes one second.
     let tick = if etcd { Duration::from_millis(1000_u64.div_ceil(setup.ttl.max(1) as u64)) } else { tick };
-    if setup.wait_replicas.is_some() || setup.replicas > 1 {
-        return unsupported("WAIT and more than one replica");
+    if setup.wait_replicas.is_some() && (setup.servers != 1 || setup.resource.is_some()) {
+        return unsupported("WAIT on several servers or with a resource");
     }
     if setup.watchdog && !etcd {
         return unsupported("the model's bounded watchdog");
@@ -250,10 +276,11 @@ pub fn real_config(setup: &Setup, tick: Duration) -> Result<RealConfig, String> 
     };
     let code = match setup.encoding {
         Encoding::Correct if etcd => ClientCode::Etcd,
+        Encoding::Correct if let Some(n) = setup.wait_replicas => ClientCode::Harness(Commands::WaitReplicas(n.into())),
         Encoding::Correct => ClientCode::Shipped { fenced: register.is_some() },
-        Encoding::PlainDel => ClientCode::Pitfall(Pitfall::PlainDel),
-        Encoding::GetThenDel => ClientCode::Pitfall(Pitfall::GetThenDel),
-        Encoding::SetnxThenExpire => ClientCode::Pitfall(Pitfall::SetnxThenExpire),
+        Encoding::PlainDel => ClientCode::Harness(Commands::Pitfall(Pitfall::PlainDel)),
+        Encoding::GetThenDel => ClientCode::Harness(Commands::Pitfall(Pitfall::GetThenDel)),
+        Encoding::SetnxThenExpire => ClientCode::Harness(Commands::Pitfall(Pitfall::SetnxThenExpire)),
     };
     if register.is_some() && setup.servers != 1 {
         return unsupported("a resource behind a lock on several servers");
@@ -283,7 +310,8 @@ pub fn real_config(setup: &Setup, tick: Duration) -> Result<RealConfig, String> 
             Some(Restart::Fsync) => Persistence::AofAlways,
             _ => Persistence::None,
         },
-        replica: setup.replicas == 1,
+        replicas: setup.replicas as usize,
+        promoted: 0,
         code,
         register,
         params,
@@ -318,7 +346,16 @@ fn is_error_reply(msg: &Msg) -> bool {
 
 /// Translates a counterexample into a real schedule.
 pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, String> {
-    let config = real_config(setup, tick)?;
+    let mut config = real_config(setup, tick)?;
+    config.promoted = trace
+        .steps
+        .iter()
+        .find_map(|s| match s.params {
+            Action::Failover { replica, .. } => Some(replica as usize),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let waits = setup.wait_replicas.is_some();
     let etcd = setup.service == Service::Etcd;
     let client_of = |actor: usize| setup.client_at(actor).map(usize::from);
     let is_server = |actor: usize| setup.server_at(actor).is_some();
@@ -363,12 +400,18 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
                 let (src, dst) = (*src, *dst);
                 ops.push(match (client_of(src), client_of(dst)) {
                     (Some(c), None) if is_server(dst) && path.crashed.contains(&dst) => Op::Refuse { client: c, node: dst },
+                    (Some(c), None) if is_server(dst) && waits && matches!(msg, Msg::Acquire { .. }) => {
+                        Op::DeliverWithWait { client: c, node: dst, direction: Direction::ToServer }
+                    }
                     (Some(c), None) if is_server(dst) && has_reply(msg) => {
                         Op::Deliver { client: c, node: dst, direction: Direction::ToServer }
                     }
                     (Some(c), None) if is_server(dst) => Op::Exchange { client: c, node: dst },
                     (None, Some(_)) if is_server(src) && is_error_reply(msg) => {
                         Op::Nothing("the client learned of the error when its connection to the server broke")
+                    }
+                    (None, Some(c)) if is_server(src) && waits && matches!(msg, Msg::AcquireReply { .. }) => {
+                        Op::DeliverWithWait { client: c, node: src, direction: Direction::ToClient }
                     }
                     (None, Some(c)) if is_server(src) => Op::Deliver { client: c, node: src, direction: Direction::ToClient },
                     (Some(c), None) if is_resource(dst) => match msg {
@@ -396,7 +439,7 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
                 (Some(c), Timer::Extend) if etcd => Op::KeepAlive(c),
                 (None, Timer::LeaseExpire { .. }) if on_store(*actor) => Op::Expire(*actor),
                 (None, Timer::Expire) if is_server(*actor) => Op::Expire(*actor),
-                (None, Timer::Replicate { .. }) if is_server(*actor) => Op::Replicate(*actor),
+                (None, Timer::Replicate { replica }) if is_server(*actor) => Op::Replicate { node: *actor, replica: *replica as usize },
                 (None, Timer::Apply { client }) if is_resource(*actor) => Op::Apply(*client as usize),
                 (_, other) => return Err(format!("step {}: {other:?} has no real counterpart in this harness", i + 1)),
             }),
@@ -415,7 +458,7 @@ pub fn translate(setup: &Setup, trace: &Trace, tick: Duration) -> Result<Plan, S
                 path.crashed.remove(&(*server as usize));
                 ops.push(Op::Restart(*server as usize));
             }
-            Action::Failover { server, .. } => ops.push(Op::Failover(*server as usize)),
+            Action::Failover { server, replica } => ops.push(Op::Failover { node: *server as usize, replica: *replica as usize }),
             Action::ClientCrash { client } => ops.push(Op::ClientCrash(*client as usize)),
             Action::Evict { server } => ops.push(Op::Evict(*server as usize)),
             // Only trace validation loses messages; no scenario's counterexample does.

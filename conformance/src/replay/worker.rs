@@ -96,11 +96,11 @@ impl Worker {
                         Err(e) => return eprintln!("replay client {id}: {e}"),
                     }
                 }
-                ClientCode::Pitfall(pitfall) => Locker::Pitfall(PitfallClient::new(
+                ClientCode::Harness(commands) => Locker::Pitfall(PitfallClient::new(
                     ClientId(id as u32),
                     &urls[0],
                     config.params.clone(),
-                    pitfall,
+                    commands,
                     history.lock(),
                     recorder,
                 )),

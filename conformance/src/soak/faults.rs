@@ -82,7 +82,7 @@ impl<S: LockServers> Injector<'_, S> {
                     Pending::Undo { undo, .. } => state.undo(undo).await?,
                     Pending::FailoverAfter { .. } => {
                         if state.cluster.is_up(0) {
-                            state.redis()?.failover(0).await?;
+                            state.redis()?.failover(0, 0).await?;
                             state.struck.push(FaultKind::Failover);
                         }
                     }

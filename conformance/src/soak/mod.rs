@@ -19,6 +19,7 @@ use crate::postgres::Postgres;
 use crate::redis_server::{Persistence, RedisServer};
 use config::{RegisterChoice, Workload};
 use redlock_client::fence::PostgresFenced;
+use redlock_model::validate::Outcome;
 use run::{RunOutcome, Shared, POSTGRES_TABLE};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,7 +77,10 @@ pub async fn soak(options: &SoakOptions, mut progress: impl FnMut(u64, &RunOutco
                 true
             }
         });
-        let unvalidated = outcome.validation.as_ref().is_some_and(|v| !v.accepted());
+        // A history the model could not follow is kept to look at; one it does not validate at
+        // all (a ZooKeeper history) says why in the summary instead.
+        let unvalidated =
+            outcome.validation.as_ref().is_some_and(|v| matches!(v.outcome, Outcome::Rejected { .. } | Outcome::Undecided { .. }));
         if outcome.unexpected() || example || unvalidated {
             keep(&dir, &outcome).map_err(|e| format!("keeping a history in {}: {e}", dir.display()))?;
             summary.kept += 1;

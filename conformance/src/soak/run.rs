@@ -131,7 +131,8 @@ async fn drive(config: &RunConfig, shared: &Shared, history: &History) -> Result
                 servers: config.servers,
                 clients: config.clients,
                 persistence: config.persistence,
-                replica: config.replica(),
+                replicas: usize::from(config.replica()),
+                promoted: 0,
                 // Promoted by hand: a soak's server pauses would make sentinels fail over on
                 // their own, a fault the run's schedule did not draw.
                 sentinels: false,

@@ -3,7 +3,7 @@
 use super::config::{FaultKind, LockService, RunConfig, Workload};
 use crate::client_thread::{ClientThread, PauseGate};
 use crate::history::History;
-use crate::pitfall::{PitfallClient, PitfallError};
+use crate::pitfall::{Commands, PitfallClient, PitfallError};
 use crate::registers::{Register, RegisterSpec};
 use crate::zookeeper_lock::{ZkHeld, ZkLock};
 use rand::rngs::StdRng;
@@ -275,8 +275,14 @@ async fn pitfall(spec: ClientSpec) {
         retry_delay_min_ms: ttl_ms / 10,
         retry_delay_max_ms: ttl_ms / 4,
     };
-    let mut client =
-        PitfallClient::new(ClientId(spec.id as u32), &spec.urls[0], params, pitfall, spec.history.lock(), spec.history.recorder());
+    let mut client = PitfallClient::new(
+        ClientId(spec.id as u32),
+        &spec.urls[0],
+        params,
+        Commands::Pitfall(pitfall),
+        spec.history.lock(),
+        spec.history.recorder(),
+    );
     if spec.config.faults.iter().any(|f| f.fault == FaultKind::ClientCrash { client: spec.id }) {
         client.crash_between_commands();
     }
