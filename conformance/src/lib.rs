@@ -18,8 +18,10 @@
 //! - [`resp`], [`proxy`]: the loopback proxy through which every client reaches every node;
 //! - [`cluster`]: a run's Redis lock servers, its clients' links, and the faults on them;
 //!   [`ensemble`]: the same for a replicated store's servers (etcd, ZooKeeper);
-//! - [`zookeeper_lock`]: ZooKeeper's lock recipe (test tooling: the crate ships no ZooKeeper
-//!   lock), recorded in the judge's vocabulary;
+//!   [`postgres_links`]: the clients' links to the soak's PostgreSQL server;
+//! - [`zookeeper_lock`], [`postgres_lock`]: ZooKeeper's lock recipe and PostgreSQL's advisory
+//!   lock (test tooling: the crate ships neither), recorded in the judge's vocabulary, their
+//!   holders at the resource in [`holder`];
 //! - [`clock_jump`]: the emulated forward clock jump;
 //! - [`client_thread`]: one client per OS thread, and the pause gate behind its pause hook;
 //! - [`pitfall`], [`registers`]: the pitfall clients and the unfenced and check-then-write
@@ -36,7 +38,10 @@ pub mod clock_jump;
 pub mod cluster;
 pub mod ensemble;
 pub mod history;
+pub mod holder;
 pub mod pitfall;
+pub mod postgres_links;
+pub mod postgres_lock;
 pub mod proxy;
 pub mod registers;
 pub mod replay;

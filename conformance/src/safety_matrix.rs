@@ -86,10 +86,16 @@ pub const LOCKS: &[Lock] = &[
     Lock {
         name: "ZooKeeper lock recipe (ephemeral sequential node)",
         scenario: "zookeeper-session",
-        real: &[RealRun {
-            test: "zookeeper::a_pause_past_the_session_timeout_loses_an_update",
-            shows: "ordered_fenced_writes, no_lost_update violated, as in async (3 real servers, the session expired)",
-        }],
+        real: &[
+            RealRun {
+                test: "zookeeper::a_pause_past_the_session_timeout_loses_an_update",
+                shows: "ordered_fenced_writes, no_lost_update violated, as in async (3 real servers, the session expired)",
+            },
+            RealRun {
+                test: "soak::the_zookeeper_soak_meets_the_targets",
+                shows: "13 soak runs, zxid-fenced and not: no violation where the model says safe",
+            },
+        ],
     },
     Lock {
         name: "ZooKeeper + zxid token",
@@ -117,10 +123,16 @@ pub const LOCKS: &[Lock] = &[
     Lock {
         name: "PostgreSQL advisory lock + sequence token",
         scenario: "postgres-advisory-fenced",
-        real: &[RealRun {
-            test: "postgres_advisory::a_token_from_a_sequence_refuses_the_stale_write",
-            shows: "mutual_exclusion violated, the stale write refused, as in sync",
-        }],
+        real: &[
+            RealRun {
+                test: "postgres_advisory::a_token_from_a_sequence_refuses_the_stale_write",
+                shows: "mutual_exclusion violated, the stale write refused, as in sync",
+            },
+            RealRun {
+                test: "soak::the_postgres_soak_meets_the_targets",
+                shows: "9 soak runs, fenced and not: no violation where the model says safe",
+            },
+        ],
     },
 ];
 

@@ -26,9 +26,8 @@
 
 use crate::client_thread::PauseGate;
 use crate::history::History;
+use crate::holder::Holder;
 use redlock_client::event::{ClientId, Event, NodeId};
-use redlock_client::fault::FencedOp;
-use redlock_client::fence::{FencedResource, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zookeeper_client as zk;
@@ -196,7 +195,14 @@ impl ZkLock {
             },
             trust.clone(),
         ));
-        Ok(ZkHeld { session, path, token, client: self.client, history: self.history.clone(), gate: self.gate.clone(), trust, watchdog })
+        Ok(ZkHeld {
+            session,
+            path,
+            holder: Holder::new(self.client, token, &self.history, self.gate.clone()),
+            history: self.history.clone(),
+            trust,
+            watchdog,
+        })
     }
 }
 
@@ -279,63 +285,29 @@ async fn confirm(c: Confirmer, trust: Arc<Mutex<Trust>>) {
 pub struct ZkHeld {
     session: zk::Client,
     path: String,
-    token: u64,
-    client: ClientId,
+    /// The holder at the resource: its token (the node's creation zxid) and its recorded reads
+    /// and writes.
+    pub holder: Holder,
     history: History,
-    gate: Option<Arc<PauseGate>>,
     trust: Arc<Mutex<Trust>>,
     watchdog: tokio::task::JoinHandle<()>,
 }
 
 impl ZkHeld {
-    /// The node's creation zxid.
-    pub fn token(&self) -> u64 {
-        self.token
-    }
-
     /// How long the holder may still trust its lock (zero once lost).
     pub fn remaining(&self) -> Duration {
         self.trust.lock().unwrap_or_else(|p| p.into_inner()).remaining()
     }
 
-    fn record(&self, event: Event) {
-        self.history.record(event);
-    }
-
-    fn pause_point(&self, op: FencedOp) {
-        if let Some(gate) = &self.gate {
-            gate.before(op);
-        }
-    }
-
-    /// Reads `resource` presenting the token; records `resource_read`.
-    pub async fn read<R: FencedResource>(&self, resource: &R) -> Result<Read, R::Error> {
-        self.pause_point(FencedOp::Read);
-        let read = resource.read(self.token, &self.client.0.to_string()).await?;
-        self.record(Event::ResourceRead { client: self.client, value: read.value, token: Some(self.token) });
-        Ok(read)
-    }
-
-    /// Writes `value` to `resource` with the token; records the outcome.
-    pub async fn write<R: FencedResource>(&self, resource: &R, value: u64) -> Result<Write, R::Error> {
-        self.pause_point(FencedOp::Write);
-        let write = resource.write(self.token, &self.client.0.to_string(), value).await?;
-        let (client, token) = (self.client, Some(self.token));
-        self.record(match write {
-            Write::Applied => Event::WriteApplied { client, value, token },
-            Write::Rejected { .. } => Event::WriteRejected { client, token },
-        });
-        Ok(write)
-    }
-
     /// Gives the lock up: deletes the node if it is still there.
     pub async fn release(self) {
+        let client = self.holder.client;
         self.watchdog.abort();
         self.trust.lock().unwrap_or_else(|p| p.into_inner()).until = None;
-        self.record(Event::ReleaseStarted { client: self.client });
+        self.history.record(Event::ReleaseStarted { client });
         match self.session.delete(&self.path, None).await {
-            Ok(()) => self.record(Event::KeyDeleted { node: STORE, owner: self.client, by: self.client }),
-            Err(zk::Error::NoNode | zk::Error::SessionExpired) => self.record(Event::Refused { client: self.client, node: STORE }),
+            Ok(()) => self.history.record(Event::KeyDeleted { node: STORE, owner: client, by: client }),
+            Err(zk::Error::NoNode | zk::Error::SessionExpired) => self.history.record(Event::Refused { client, node: STORE }),
             Err(_) => {}
         }
     }

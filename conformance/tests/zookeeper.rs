@@ -55,11 +55,11 @@ async fn paused_past_the_session(fenced: bool) -> (Audit, Vec<redlock_client::ev
                 let register = spec.connect(history.resource_turn()).await?;
                 let lock = ZkLock::new(servers, SESSION, "/lock", a, &history).with_pause_gate(gate);
                 let held = lock.acquire(PATIENCE).await.map_err(|e| e.to_string())?;
-                let read = held.read(&register).await.map_err(|e| e.to_string())?;
+                let read = held.holder.read(&register).await.map_err(|e| e.to_string())?;
                 if held.remaining() <= SESSION / 5 {
                     return Err(format!("the holder's validity check failed before its pause: {:?} left", held.remaining()));
                 }
-                held.write(&register, read.value + 1).await.map_err(|e| e.to_string())
+                held.holder.write(&register, read.value + 1).await.map_err(|e| e.to_string())
             };
             let _ = done.send(result.await);
         })
@@ -79,8 +79,8 @@ async fn paused_past_the_session(fenced: bool) -> (Audit, Vec<redlock_client::ev
     let register = spec.connect(history.resource_turn()).await.expect("the register");
     let next = ZkLock::new(servers, SESSION, "/lock", b, &history);
     let held = next.acquire(PATIENCE).await.expect("the lock passes to client 1 once the holder's session expires");
-    let read = held.read(&register).await.expect("the register reads");
-    assert_eq!(held.write(&register, read.value + 1).await.expect("the register answers"), Write::Applied, "the holder writes");
+    let read = held.holder.read(&register).await.expect("the register reads");
+    assert_eq!(held.holder.write(&register, read.value + 1).await.expect("the register answers"), Write::Applied, "the holder writes");
     held.release().await;
 
     gate.resume();

@@ -65,7 +65,7 @@ impl Postgres {
 
     /// The tokio-postgres connection string.
     pub fn connection_string(&self) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port)
+        connection_string(self.addr())
     }
 
     /// A connected client; its connection task runs on the current runtime.
@@ -84,6 +84,11 @@ impl Postgres {
             }
         }
     }
+}
+
+/// The tokio-postgres connection string of a server (or of a proxy in front of one) at `addr`.
+pub fn connection_string(addr: std::net::SocketAddr) -> String {
+    format!("host={} port={} user=postgres dbname=postgres", addr.ip(), addr.port())
 }
 
 impl Drop for Postgres {

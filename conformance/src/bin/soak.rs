@@ -1,4 +1,4 @@
-//! `soak --runs N --seed S [--json] [--service redis|etcd|zookeeper]`: random configurations and fault schedules against the
+//! `soak --runs N --seed S [--json] [--service redis|etcd|zookeeper|postgres]`: random configurations and fault schedules against the
 //! real client and real servers, each run judged by the model's judge and placed against the
 //! model's verdicts. Progress goes to stderr, one line per run; the summary to stdout, and with
 //! `--json` its last line is one JSON object. A run is reproduced with `--seed S --only RUN`.
@@ -124,6 +124,7 @@ fn line(seed: u64, outcome: &RunOutcome) -> String {
         LockService::Redis => format!("{} servers ({:?})", c.servers, c.persistence),
         LockService::Etcd => format!("etcd, {} members", c.servers),
         LockService::ZooKeeper => format!("ZooKeeper, {} servers", c.servers),
+        LockService::Postgres => "PostgreSQL advisory lock".to_string(),
     };
     let grants = outcome.records.iter().filter(|r| matches!(r.event, Event::Granted { .. })).count();
     format!(

@@ -54,6 +54,8 @@ pub enum LockService {
     #[serde(rename = "zookeeper")]
     #[value(name = "zookeeper")]
     ZooKeeper,
+    /// PostgreSQL's session-level advisory lock (the harness's `postgres_lock`) on one server.
+    Postgres,
 }
 
 impl LockService {
@@ -62,6 +64,7 @@ impl LockService {
             LockService::Redis => "redis",
             LockService::Etcd => "etcd",
             LockService::ZooKeeper => "zookeeper",
+            LockService::Postgres => "postgres",
         }
     }
 }
@@ -153,6 +156,13 @@ const ZOOKEEPER_ONE_IN: u64 = 10;
 /// The ZooKeeper runs' session timeout (their `ttl_ms`): the ensemble's tick is 100 ms.
 pub const ZOOKEEPER_SESSION_MS: u64 = 1000;
 
+/// The share of the remaining runs on PostgreSQL's advisory lock: one in this many.
+const POSTGRES_ONE_IN: u64 = 12;
+
+/// The PostgreSQL runs' time scale (their `ttl_ms`: a session lock has no TTL): client pauses of
+/// one to two of it, acquires that wait up to two.
+pub const POSTGRES_SCALE_MS: u64 = 1000;
+
 /// One run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunConfig {
@@ -206,6 +216,16 @@ impl RunConfig {
         }
     }
 
+    /// A PostgreSQL run's advisory lock key: its run number (the runs share the server).
+    pub fn postgres_key(&self) -> i64 {
+        i64::try_from(self.run).unwrap_or(i64::MAX)
+    }
+
+    /// The sequence a PostgreSQL run's tokens come from, fresh for the run.
+    pub fn postgres_sequence(&self) -> String {
+        format!("fence_{}_{}", self.seed, self.run)
+    }
+
     /// A check-then-write register whose second step comes late (beyond any delay bound).
     pub fn slow_resource(&self) -> bool {
         matches!(self.workload, Workload::Writes { register: RegisterChoice::CheckThenWrite { gap_ms } } if gap_ms > 1)
@@ -230,6 +250,9 @@ pub fn draw(seed: u64, run: u64) -> RunConfig {
     }
     if run_seed(seed, run).rotate_left(43).is_multiple_of(ZOOKEEPER_ONE_IN) {
         return draw_store(LockService::ZooKeeper, seed, run, &mut rng);
+    }
+    if run_seed(seed, run).rotate_left(53).is_multiple_of(POSTGRES_ONE_IN) {
+        return draw_store(LockService::Postgres, seed, run, &mut rng);
     }
     let servers = *[1, 1, 3, 3, 5].choose(&mut rng).expect("not empty");
     let clients = rng.gen_range(2..=8);
@@ -321,12 +344,15 @@ fn draw_fault(config: &RunConfig, rng: &mut StdRng) -> Option<PlannedFault> {
     Some(PlannedFault { trigger, fault })
 }
 
-/// A run on a replicated store: the crate's etcd lock, or ZooKeeper's recipe, on 1 or 3
-/// servers; `with_lock` (etcd) or writes to a register (unfenced, or fenced by the key's create
-/// revision or the node's zxid), with client pauses (past the TTL or session timeout), server
-/// pauses and kills (the leader or any server), and faults on the clients' links to the servers.
+/// A run on a store with no clock of the client's in its lock: the crate's etcd lock or
+/// ZooKeeper's recipe on 1 or 3 servers, or PostgreSQL's advisory lock on one; `with_lock`
+/// (etcd) or writes to a register (unfenced, or fenced by the key's create revision, the node's
+/// zxid or a sequence), with client pauses (past the TTL or session timeout), server pauses and
+/// kills (the leader or any server; on PostgreSQL, whose sessions end with their connections,
+/// a dropped connection instead), and faults on the clients' links to the servers.
 fn draw_store(service: LockService, seed: u64, run: u64, rng: &mut StdRng) -> RunConfig {
-    let servers = *[1, 3, 3].choose(rng).expect("not empty");
+    let drawn = *[1, 3, 3].choose(rng).expect("not empty");
+    let servers = if service == LockService::Postgres { 1 } else { drawn };
     let workload = match (service, rng.gen_range(0..20)) {
         (LockService::Etcd, 0..=6) => Workload::Holds,
         (LockService::Etcd, 7..=11) | (_, 0..=9) => Workload::Writes { register: RegisterChoice::Unfenced },
@@ -339,7 +365,11 @@ fn draw_store(service: LockService, seed: u64, run: u64, rng: &mut StdRng) -> Ru
         service,
         servers,
         clients: rng.gen_range(2..=5),
-        ttl_ms: if service == LockService::Etcd { ETCD_TTL_MS } else { ZOOKEEPER_SESSION_MS },
+        ttl_ms: match service {
+            LockService::Etcd => ETCD_TTL_MS,
+            LockService::Postgres => POSTGRES_SCALE_MS,
+            _ => ZOOKEEPER_SESSION_MS,
+        },
         // etcd and ZooKeeper write their log to disk before they answer: a killed server
         // restarts with everything.
         persistence: Persistence::AofAlways,
@@ -356,6 +386,7 @@ fn draw_store(service: LockService, seed: u64, run: u64, rng: &mut StdRng) -> Ru
         let link_member = rng.gen_range(0..servers);
         let fault = match rng.gen_range(0..6) {
             0 => FaultKind::ClientPause { client, ms: rng.gen_range(ttl..=2 * ttl) },
+            1 | 2 if service == LockService::Postgres => FaultKind::NetDrop { client, node: link_member },
             1 => FaultKind::ServerPause { node: member(rng), ms: rng.gen_range(50..=ttl * 3 / 2) },
             2 => FaultKind::Crash { node: member(rng), restart_after_ms: Some(rng.gen_range(0..=ttl)) },
             3 => FaultKind::NetDelay { client, node: link_member, ms: rng.gen_range(5..=ttl / 2), for_ms: rng.gen_range(100..=1000) },

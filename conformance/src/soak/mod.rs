@@ -60,7 +60,9 @@ pub async fn soak(options: &SoakOptions, mut progress: impl FnMut(u64, &RunOutco
     let configs = planned(options);
     let dir = options.histories.join(format!("soak-{}", options.seed));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let needs_postgres = configs.iter().any(|c| c.workload == (Workload::Writes { register: RegisterChoice::FencedPostgres }));
+    let needs_postgres = configs.iter().any(|c| {
+        c.service == config::LockService::Postgres || c.workload == (Workload::Writes { register: RegisterChoice::FencedPostgres })
+    });
     let shared = Shared {
         resource: RedisServer::start(Persistence::None).await.map_err(|e| format!("the resource server: {e}"))?,
         postgres: if needs_postgres { Some(start_postgres().await?) } else { None },

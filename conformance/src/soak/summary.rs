@@ -54,7 +54,7 @@ pub struct Summary {
     pub violations: BTreeMap<&'static str, ByStanding>,
     pub violations_in_safe: u64,
     pub violations_in_unsafe: u64,
-    /// The same totals for each lock service (`redis`, `etcd`, `zookeeper`).
+    /// The same totals for each lock service (`redis`, `etcd`, `zookeeper`, `postgres`).
     pub services: BTreeMap<&'static str, ByService>,
     /// Windows that ended by running out, in `with_lock` runs (`docs/design.md`, *Lost-lock reports*).
     pub losses_detected: u64,
@@ -79,7 +79,7 @@ impl Summary {
             violations: Invariant::ALL.iter().map(|p| (p.name(), ByStanding::default())).collect(),
             violations_in_safe: 0,
             violations_in_unsafe: 0,
-            services: [("redis", ByService::default()), ("etcd", ByService::default()), ("zookeeper", ByService::default())].into(),
+            services: ["redis", "etcd", "zookeeper", "postgres"].into_iter().map(|s| (s, ByService::default())).collect(),
             losses_detected: 0,
             losses_reported: 0,
             unreported_losses: 0,

@@ -20,6 +20,7 @@
 //! | the etcd lock, on 1 or 3 members, any member or link fault | `etcd-slow-replies`, sync: to a client of a linearizable store, a paused, killed or cut-off member is a late or lost reply |
 //! | the etcd lock and a register: unfenced / fenced by the create revision | `etcd-lease` / `etcd-lease-revision`, sync; async with a client pause |
 //! | ZooKeeper's recipe and a register: unfenced / fenced by the zxid, on 1 or 3 servers, any server or link fault | `zookeeper-session` / `zookeeper-session-zxid`, sync; async with a client pause |
+//! | PostgreSQL's advisory lock and a register: unfenced / fenced by a sequence, any link fault | `postgres-advisory` / `postgres-advisory-fenced`, sync (a session's end is a fault of the sync model); async with a client pause |
 //!
 //! The model has no ZooKeeper cell with unbounded delays (its `zookeeper-session` keeps delays
 //! exact): a ZooKeeper run with server or link faults is held to the sync cell, the claim of
@@ -104,6 +105,9 @@ pub struct Standing {
     pub cells: Vec<Cell>,
     /// Properties the model finds violated in some matched cell (or derives so).
     pub unsafe_properties: BTreeSet<Invariant>,
+    /// Properties the run is not held to: the judge's reading of them does not apply to its
+    /// lock, and no matched cell judges them.
+    pub not_judged: BTreeSet<Invariant>,
 }
 
 impl Standing {
@@ -170,7 +174,7 @@ pub fn cells(config: &RunConfig, struck: &[FaultKind]) -> Vec<Cell> {
     cells
 }
 
-/// The cells of an etcd or ZooKeeper run. Member and link faults add none: `etcd-slow-replies`
+/// The cells of an etcd, ZooKeeper or PostgreSQL run. Member and link faults add none: `etcd-slow-replies`
 /// (sync) lets every message take any time already, and ZooKeeper's runs are held to its claim
 /// (see above).
 fn store_cells(config: &RunConfig, struck: &[FaultKind]) -> Vec<Cell> {
@@ -199,6 +203,8 @@ pub fn validation_scenario(config: &RunConfig) -> &'static str {
         (LockService::Etcd, _) => "etcd-slow-replies",
         (LockService::ZooKeeper, Workload::Writes { register }) if register.fenced_atomically() => "zookeeper-session-zxid",
         (LockService::ZooKeeper, _) => "zookeeper-session",
+        (LockService::Postgres, Workload::Writes { register }) if register.fenced_atomically() => "postgres-advisory-fenced",
+        (LockService::Postgres, _) => "postgres-advisory",
         (LockService::Redis, Workload::Pitfall { pitfall }) => pitfall_scenario(pitfall),
         // The crate's adapters: an equal token passes only from the holder that set the fence.
         (LockService::Redis, Workload::Writes { register }) if register.fenced_atomically() => "fence-counter-restart-holder",
@@ -241,5 +247,12 @@ pub fn standing(config: &RunConfig, struck: &[FaultKind], verdicts: &Verdicts) -
         unsafe_properties.insert(Invariant::OrderedFencedWrites);
         unsafe_properties.insert(Invariant::NoLostUpdate);
     }
-    Ok(Standing { cells, unsafe_properties })
+    // A session lock has no TTL, so between a release's start and the server's answer the judge
+    // sees a key that never expires and no one holding it: its eventual acquirability (which the
+    // PostgreSQL cells do not judge) is the server's ending of sessions, which it cannot see.
+    let not_judged = match config.service {
+        LockService::Postgres => BTreeSet::from([Invariant::EventuallyAcquirable]),
+        _ => BTreeSet::new(),
+    };
+    Ok(Standing { cells, unsafe_properties, not_judged })
 }

@@ -4,6 +4,7 @@ use super::config::{FaultKind, LockService, RunConfig, Workload};
 use crate::client_thread::{ClientThread, PauseGate};
 use crate::history::History;
 use crate::pitfall::{Commands, PitfallClient, PitfallError};
+use crate::postgres_lock::{PgAdvisoryLock, PgHeld};
 use crate::registers::{Register, RegisterSpec};
 use crate::zookeeper_lock::{ZkHeld, ZkLock};
 use rand::rngs::StdRng;
@@ -77,6 +78,8 @@ pub fn start(spec: ClientSpec) -> std::io::Result<ClientThread> {
             (LockService::Etcd, Workload::Pitfall { .. }) => eprintln!("soak client {}: no pitfall client for etcd", spec.id),
             (LockService::ZooKeeper, Workload::Writes { .. }) => zookeeper_writes(spec).await,
             (LockService::ZooKeeper, _) => eprintln!("soak client {}: the ZooKeeper recipe runs writes only", spec.id),
+            (LockService::Postgres, Workload::Writes { .. }) => postgres_writes(spec).await,
+            (LockService::Postgres, _) => eprintln!("soak client {}: the advisory lock runs writes only", spec.id),
         }
     })
 }
@@ -180,13 +183,33 @@ impl HeldLock for ZkHeld {
         ZkHeld::remaining(self)
     }
     async fn read(&self, register: &Register) -> Option<u64> {
-        ZkHeld::read(self, register).await.ok().map(|r| r.value)
+        self.holder.read(register).await.ok().map(|r| r.value)
     }
     async fn write(&self, register: &Register, value: u64) {
-        let _ = ZkHeld::write(self, register, value).await;
+        let _ = self.holder.write(register, value).await;
     }
     async fn release(self) {
         ZkHeld::release(self).await
+    }
+}
+
+impl HeldLock for PgHeld {
+    /// A session lock has no deadline: its holder believes while its connection looks alive.
+    fn remaining(&self) -> Duration {
+        if self.session_alive() {
+            Duration::MAX
+        } else {
+            Duration::ZERO
+        }
+    }
+    async fn read(&self, register: &Register) -> Option<u64> {
+        self.holder.read(register).await.ok().map(|r| r.value)
+    }
+    async fn write(&self, register: &Register, value: u64) {
+        let _ = self.holder.write(register, value).await;
+    }
+    async fn release(self) {
+        PgHeld::release(self).await;
     }
 }
 
@@ -242,6 +265,21 @@ async fn zookeeper_writes(spec: ClientSpec) {
     let lock =
         ZkLock::new(spec.urls.join(","), spec.ttl(), "/lock", ClientId(spec.id as u32), &spec.history).with_pause_gate(spec.gate.clone());
     write_loop(&spec, &register, || async { lock.acquire(2 * spec.ttl()).await.ok() }).await
+}
+
+/// The same with PostgreSQL's advisory lock (the run's key, its token from the run's sequence),
+/// polling every twentieth of the time scale for up to two.
+async fn postgres_writes(spec: ClientSpec) {
+    let Some(register) = register(&spec).await else { return };
+    let lock = PgAdvisoryLock::new(
+        spec.urls[0].clone(),
+        spec.config.postgres_key(),
+        spec.config.postgres_sequence(),
+        ClientId(spec.id as u32),
+        &spec.history,
+    )
+    .with_pause_gate(spec.gate.clone());
+    write_loop(&spec, &register, || async { lock.acquire(2 * spec.ttl(), spec.ttl() / 20).await }).await
 }
 
 /// The client's connection to its run's register.
