@@ -28,9 +28,6 @@ pub struct ClusterSpec {
     /// `replica-priority` first (then the largest replication offset), so this one gets 10 and
     /// the others 100, as an operator who prefers one replica would configure it.
     pub promoted: usize,
-    /// Three Redis Sentinels watch node 0 and carry out its failover (they detect its death and
-    /// promote a replica); without them the harness promotes it by hand (`REPLICAOF NO ONE`).
-    pub sentinels: bool,
     /// The flow of every client link at start (`Hold` for a replay).
     pub flow: Flow,
     /// How long a client's new connection waits for a node that is down (0: it fails at once).
@@ -87,7 +84,8 @@ impl Cluster {
         for r in 0..spec.replicas {
             replicas.push(start_replica(&servers[0], if r == spec.promoted { 10 } else { 100 }).await?);
         }
-        let sentinels = match spec.replicas > 0 && spec.sentinels {
+        // Three Redis Sentinels watch node 0 and carry out its failover, as deployed.
+        let sentinels = match spec.replicas > 0 {
             true => Some(Sentinels::start(servers[0].addr(), spec.replicas).await?),
             false => None,
         };
@@ -188,9 +186,9 @@ impl Cluster {
         caught_up
     }
 
-    /// The primary of `node` (0) dies and its replica `r` is promoted before it has what
-    /// replication held back (by the sentinels, once they see the primary gone, or by hand);
-    /// every client's link to the node now leads to the new primary.
+    /// The primary of `node` (0) dies and the sentinels, once they see it gone, promote its
+    /// replica `r` before it has what replication held back; every client's link to the node now
+    /// leads to the new primary.
     pub async fn failover(&mut self, node: usize, r: usize) -> Result<(), String> {
         if node != 0 {
             return Err(format!("only node 0 has replicas, not node {node}"));
@@ -202,22 +200,15 @@ impl Cluster {
         let old = self.servers[0].addr();
         self.servers[0].kill();
         drop(link);
-        match &self.sentinels {
-            Some(sentinels) => {
-                let new = sentinels.failed_over(old, Duration::from_secs(30)).await?;
-                if new != server.addr() {
-                    return Err(format!("the sentinels promoted {new}, not replica {r} ({})", server.addr()));
-                }
-                server.promoted();
-            }
-            None => server.promote().await.map_err(|e| format!("REPLICAOF NO ONE: {e}"))?,
+        let sentinels = self.sentinels.as_ref().ok_or("node 0 has no sentinels")?;
+        let new = sentinels.failed_over(old, Duration::from_secs(30)).await?;
+        if new != server.addr() {
+            return Err(format!("the sentinels promoted {new}, not replica {r} ({})", server.addr()));
         }
+        server.promoted();
         // As in the model, the remaining replicas are the new primary's when the failover ends:
         // the sentinels point them at it; they have synced with it before anything goes on.
-        for replica in &mut self.replicas {
-            if self.sentinels.is_none() {
-                replica.server.replicate_from(server.addr()).await.map_err(|e| format!("REPLICAOF: {e}"))?;
-            }
+        for replica in &self.replicas {
             wait_following(&replica.server, server.addr()).await?;
         }
         for l in self.links_to(0) {

@@ -222,18 +222,6 @@ impl RedisServer {
         self.config.replica_of = None;
     }
 
-    /// `REPLICAOF NO ONE`: a replica becomes a primary, with whatever it has received.
-    pub async fn promote(&mut self) -> redis::RedisResult<()> {
-        self.config.replica_of = None;
-        redis::cmd("REPLICAOF").arg("NO").arg("ONE").exec_async(&mut self.connect().await?).await
-    }
-
-    /// `REPLICAOF`: the server replicates from `primary` from now on (and after a restart).
-    pub async fn replicate_from(&mut self, primary: SocketAddr) -> redis::RedisResult<()> {
-        self.config.replica_of = Some(primary);
-        redis::cmd("REPLICAOF").arg(primary.ip().to_string()).arg(primary.port()).exec_async(&mut self.connect().await?).await
-    }
-
     /// The value of one field of `INFO replication` (`master_link_status`, `master_repl_offset`...).
     pub async fn replication_field(&self, field: &str) -> redis::RedisResult<Option<String>> {
         let info: String = redis::cmd("INFO").arg("replication").query_async(&mut self.connect().await?).await?;

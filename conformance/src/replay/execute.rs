@@ -50,8 +50,6 @@ impl Execution {
             persistence: config.persistence,
             replicas: config.replicas,
             promoted: config.promoted,
-            // A replay's failover is Sentinel's, as deployed.
-            sentinels: true,
             flow: Flow::Hold,
             // A request the model delivers after a restart waits for the server, as in the model.
             connect_wait: PATIENCE,

@@ -292,8 +292,19 @@ pub fn draw(seed: u64, run: u64) -> RunConfig {
             config.faults.push(fault);
         }
     }
+    if config.replica() {
+        // Three real Sentinels carry out the failover: they take 2-3 s, so the holder's TTL must
+        // outlast them for the lost key to matter, and the run must go on after them. The other
+        // faults keep the sizes drawn with the shorter TTL: a server pause stays under the
+        // sentinels' 1 s, so only the planned failover is theirs.
+        config.ttl_ms = SENTINEL_TTL_MS;
+        config.duration_ms = 2 * SENTINEL_TTL_MS;
+    }
     config
 }
+
+/// The TTL of a run whose failover three real Sentinels carry out.
+pub const SENTINEL_TTL_MS: u64 = 4000;
 
 fn draw_fault(config: &RunConfig, rng: &mut StdRng) -> Option<PlannedFault> {
     let ttl = config.ttl_ms;

@@ -137,9 +137,7 @@ async fn drive(config: &RunConfig, shared: &Shared, history: &History) -> Result
                 persistence: config.persistence,
                 replicas: usize::from(config.replica()),
                 promoted: 0,
-                // Promoted by hand: a soak's server pauses would make sentinels fail over on
-                // their own, a fault the run's schedule did not draw.
-                sentinels: false,
+                // Three real Sentinels carry out a failover (see `config::SENTINEL_TTL_MS`).
                 flow: Flow::Pass,
                 // A crashed server refuses connections at once, as a real one does.
                 connect_wait: Duration::ZERO,
