@@ -64,7 +64,14 @@ pub const LOCKS: &[Lock] = &[
                 "mutual_exclusion violated, as the model finds in sync (three real Sentinels promote the replica that never acknowledged)",
         }],
     },
-    Lock { name: "Redisson-style `WAIT 2` of 2 replicas", scenario: "redisson-wait-2", real: &[] },
+    Lock {
+        name: "Redisson-style `WAIT 2` of 2 replicas",
+        scenario: "redisson-wait-2",
+        real: &[RealRun {
+            test: "replays::wait_for_every_replica_with_a_fast_clock",
+            shows: "mutual_exclusion violated, as in async (the primary's fast clock emulated by a forward jump)",
+        }],
+    },
     Lock {
         name: "a lease lock, unfenced resource",
         scenario: "pause-unfenced",

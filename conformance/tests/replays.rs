@@ -75,6 +75,14 @@ async fn wait_for_one_replica_then_failover_to_the_other() {
     reproduces_cell("redisson-wait-1", Some((Invariant::MutualExclusion, Timing::Sync)), options).await;
 }
 
+/// Redisson's `WAIT 2` of two replicas, which holds in sync, breaks when the primary's clock runs
+/// fast (async): the key expires early (emulated as a forward jump), a second client's `SET`
+/// lands, both writes reach both replicas, and both clients are granted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_every_replica_with_a_fast_clock() {
+    reproduces_cell("redisson-wait-2", Some((Invariant::MutualExclusion, Timing::Async)), Options::default()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fence_check_then_write() {
     reproduces("fence-check-then-write").await;

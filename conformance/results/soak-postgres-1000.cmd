@@ -1,0 +1,1 @@
+soak --runs 1000 --seed 2024 --service postgres --validate 40000 --json   (release build at commit 0ba38f8, 2 cores, beside the test suite with both cores kept busy): the 74 PostgreSQL advisory-lock runs of the 1000, 285 s
