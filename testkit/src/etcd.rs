@@ -6,7 +6,7 @@
 //! Elections are tuned for tests (heartbeat 10 ms, election timeout 100 ms: a leader within a
 //! fraction of a second, and etcd's minimum lease TTL is then 1 s).
 
-use crate::ensemble::Ensemble;
+use crate::ensemble::{start_with_retries, Ensemble};
 use crate::process::{free_port, temp_dir, Child};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -53,14 +53,7 @@ impl EtcdCluster {
     /// whose member exits (a port taken meanwhile) or that elects no leader in time is tried
     /// again on fresh ports, up to `START_TRIES` times.
     pub fn start(size: usize) -> io::Result<EtcdCluster> {
-        let mut failures = Vec::new();
-        for _ in 0..START_TRIES {
-            match EtcdCluster::start_once(size) {
-                Ok(cluster) => return Ok(cluster),
-                Err(e) => failures.push(e.to_string()),
-            }
-        }
-        Err(io::Error::other(format!("etcd did not start in {START_TRIES} tries: {}", failures.join("; "))))
+        start_with_retries("etcd", START_TRIES, || EtcdCluster::start_once(size))
     }
 
     fn start_once(size: usize) -> io::Result<EtcdCluster> {
@@ -80,8 +73,31 @@ impl EtcdCluster {
         for i in 0..size {
             cluster.launch(i)?;
         }
-        cluster.wait_ready()?;
+        cluster.wait_serving()?;
         Ok(cluster)
+    }
+
+    /// The client URLs of every member.
+    pub fn urls(&self) -> Vec<String> {
+        self.members.iter().map(Member::url).collect()
+    }
+}
+
+impl Ensemble for EtcdCluster {
+    fn size(&self) -> usize {
+        self.members.len()
+    }
+
+    fn client_port(&self, i: usize) -> u16 {
+        self.members[i].client_port
+    }
+
+    fn process(&self, i: usize) -> Option<&Child> {
+        self.members[i].child.as_ref()
+    }
+
+    fn take_process(&mut self, i: usize) -> Option<Child> {
+        self.members[i].child.take()
     }
 
     fn launch(&mut self, i: usize) -> io::Result<()> {
@@ -108,7 +124,7 @@ impl EtcdCluster {
 
     /// Waits until a member answers `/health` with a leader elected; fails at once, with the
     /// end of its log, if a member exits.
-    fn wait_ready(&mut self) -> io::Result<()> {
+    fn wait_serving(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + READY_WITHIN;
         while Instant::now() < deadline {
             if let Some(m) = self.members.iter_mut().find_map(|m| m.child.as_mut().is_some_and(Child::exited).then_some(m)) {
@@ -122,56 +138,6 @@ impl EtcdCluster {
         }
         let logs: Vec<String> = self.members.iter().map(|m| format!("{}: {}", m.name, log_tail(m))).collect();
         Err(io::Error::other(format!("etcd did not elect a leader within {READY_WITHIN:?} ({})", logs.join("; "))))
-    }
-
-    /// The client URLs of every member.
-    pub fn urls(&self) -> Vec<String> {
-        self.members.iter().map(Member::url).collect()
-    }
-
-    fn child(&self, i: usize) -> io::Result<&Child> {
-        self.members[i].child.as_ref().ok_or_else(|| io::Error::other(format!("etcd member {i} is not running")))
-    }
-
-    /// The index of the current leader, by asking each running member's `/v3/maintenance/status`.
-    pub fn leader(&self) -> Option<usize> {
-        (0..self.members.len()).find(|&i| self.is_leader(i))
-    }
-}
-
-impl Ensemble for EtcdCluster {
-    fn size(&self) -> usize {
-        self.members.len()
-    }
-
-    fn client_port(&self, i: usize) -> u16 {
-        self.members[i].client_port
-    }
-
-    fn is_running(&self, i: usize) -> bool {
-        self.members[i].is_running()
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.members[i].child.take() {
-            child.kill();
-        }
-    }
-
-    /// Starts a killed member again from its data directory, and waits until the cluster has a
-    /// leader.
-    fn restart(&mut self, i: usize) -> io::Result<()> {
-        self.kill(i);
-        self.launch(i)?;
-        self.wait_ready()
-    }
-
-    fn pause(&self, i: usize) -> io::Result<()> {
-        self.child(i)?.signal(libc::SIGSTOP)
-    }
-
-    fn resume(&self, i: usize) -> io::Result<()> {
-        self.child(i)?.signal(libc::SIGCONT)
     }
 
     /// Asks the member's `/v3/maintenance/status` (2 s timeout).

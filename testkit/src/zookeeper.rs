@@ -8,7 +8,7 @@
 //! (it would take port 8080); the `ruok` and `srvr` four-letter words on, which say whether a
 //! server serves and whether it leads.
 
-use crate::ensemble::Ensemble;
+use crate::ensemble::{start_with_retries, Ensemble};
 use crate::process::{free_port, temp_dir, Child};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -87,14 +87,7 @@ impl ZooKeeper {
         if size == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a ZooKeeper ensemble needs at least one server"));
         }
-        let mut failures = Vec::new();
-        for _ in 0..START_TRIES {
-            match ZooKeeper::start_once(size) {
-                Ok(zk) => return Ok(zk),
-                Err(e) => failures.push(e.to_string()),
-            }
-        }
-        Err(io::Error::other(format!("ZooKeeper did not start in {START_TRIES} tries: {}", failures.join("; "))))
+        start_with_retries("ZooKeeper", START_TRIES, || ZooKeeper::start_once(size))
     }
 
     fn start_once(size: usize) -> io::Result<ZooKeeper> {
@@ -141,6 +134,37 @@ impl ZooKeeper {
         std::fs::write(s.dir.path().join("zoo.cfg"), cfg)
     }
 
+    fn serving(&self) -> bool {
+        let modes: Vec<Option<Mode>> = self.servers.iter().filter(|s| s.is_running()).map(Server::mode).collect();
+        if self.servers.len() == 1 {
+            return modes == [Some(Mode::Standalone)];
+        }
+        modes.iter().all(Option::is_some) && modes.iter().filter(|m| **m == Some(Mode::Leader)).count() == 1
+    }
+
+    /// The connection string of every server (`host:port,host:port`).
+    pub fn connect_string(&self) -> String {
+        self.servers.iter().map(Server::addr).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl Ensemble for ZooKeeper {
+    fn size(&self) -> usize {
+        self.servers.len()
+    }
+
+    fn client_port(&self, i: usize) -> u16 {
+        self.servers[i].client_port
+    }
+
+    fn process(&self, i: usize) -> Option<&Child> {
+        self.servers[i].child.as_ref()
+    }
+
+    fn take_process(&mut self, i: usize) -> Option<Child> {
+        self.servers[i].child.take()
+    }
+
     fn launch(&mut self, i: usize) -> io::Result<()> {
         let dir = self.servers[i].dir.path();
         let mut cmd = Command::new("java");
@@ -160,7 +184,7 @@ impl ZooKeeper {
     }
 
     /// Waits until every running server serves, in the mode its ensemble's size calls for, with
-    /// one leader among them; fails at once, with the end of its log, if a server exits.
+    /// one leader among them (in an ensemble, a restarted server has rejoined a leader).
     fn wait_serving(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + READY_WITHIN;
         while Instant::now() < deadline {
@@ -175,65 +199,6 @@ impl ZooKeeper {
         }
         let logs: Vec<String> = self.servers.iter().map(|s| format!("{}: {}", s.id, log_tail(s))).collect();
         Err(io::Error::other(format!("ZooKeeper did not serve within {READY_WITHIN:?} ({})", logs.join("; "))))
-    }
-
-    fn serving(&self) -> bool {
-        let modes: Vec<Option<Mode>> = self.servers.iter().filter(|s| s.is_running()).map(Server::mode).collect();
-        if self.servers.len() == 1 {
-            return modes == [Some(Mode::Standalone)];
-        }
-        modes.iter().all(Option::is_some) && modes.iter().filter(|m| **m == Some(Mode::Leader)).count() == 1
-    }
-
-    /// The connection string of every server (`host:port,host:port`).
-    pub fn connect_string(&self) -> String {
-        self.servers.iter().map(Server::addr).collect::<Vec<_>>().join(",")
-    }
-
-    fn child(&self, i: usize) -> io::Result<&Child> {
-        self.servers[i].child.as_ref().ok_or_else(|| io::Error::other(format!("ZooKeeper server {} is not running", i + 1)))
-    }
-
-    /// The index of the server that leads (or stands alone), asking each running server; ask
-    /// only when none is paused (a paused server is waited for up to 2 s).
-    pub fn leader(&self) -> Option<usize> {
-        (0..self.servers.len()).find(|&i| self.is_leader(i))
-    }
-}
-
-impl Ensemble for ZooKeeper {
-    fn size(&self) -> usize {
-        self.servers.len()
-    }
-
-    fn client_port(&self, i: usize) -> u16 {
-        self.servers[i].client_port
-    }
-
-    fn is_running(&self, i: usize) -> bool {
-        self.servers[i].is_running()
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.servers[i].child.take() {
-            child.kill();
-        }
-    }
-
-    /// Starts a killed server again from its data directory, and waits until it serves again
-    /// (in an ensemble: has rejoined a leader).
-    fn restart(&mut self, i: usize) -> io::Result<()> {
-        self.kill(i);
-        self.launch(i)?;
-        self.wait_serving()
-    }
-
-    fn pause(&self, i: usize) -> io::Result<()> {
-        self.child(i)?.signal(libc::SIGSTOP)
-    }
-
-    fn resume(&self, i: usize) -> io::Result<()> {
-        self.child(i)?.signal(libc::SIGCONT)
     }
 
     /// Asks the server's `srvr` (2 s timeout): a standalone server leads itself.
