@@ -1,0 +1,1 @@
+for r in 35 97 108 114 126 127 132 173 205 257 260 314 336 343 361 362 384 405 410 430 434 442 463 464 469 470 490 517 528 579 684 693 699 758 782 808 892 953; do soak --seed 2024 --only $r --json | tail -1; done   (release build at commit 98a9b14, 2 cores, beside the test suite with both cores kept busy): 532 s
