@@ -180,19 +180,15 @@ impl ZkLock {
                 return give_up(ZkLockError::TimedOut).await;
             }
         };
-        let trust = Arc::new(Mutex::new(Trust { until: Some(asked + self.session_timeout - drift(self.session_timeout)) }));
+        // The timeout the ensemble granted (it bounds what a client asks for), not the one asked.
+        let timeout = session.session_timeout();
+        let trust = Arc::new(Mutex::new(Trust { until: Some(asked + timeout - drift(timeout)) }));
         let remaining = trust.lock().unwrap_or_else(|p| p.into_inner()).remaining();
         let token = u64::try_from(stat.czxid).map_err(|_| ZkLockError::ZooKeeper(zk::Error::UnexpectedError("a negative zxid".into())))?;
-        self.record(Event::KeySet { node: STORE, owner: self.client, ttl_ms: Some(self.session_timeout.as_millis() as u64) });
+        self.record(Event::KeySet { node: STORE, owner: self.client, ttl_ms: Some(timeout.as_millis() as u64) });
         self.record(Event::Granted { client: self.client, validity_ms: remaining.as_millis() as u64, token: Some(token) });
         let watchdog = tokio::spawn(confirm(
-            Confirmer {
-                session: session.clone(),
-                path: path.clone(),
-                timeout: self.session_timeout,
-                client: self.client,
-                history: self.history.clone(),
-            },
+            Confirmer { session: session.clone(), path: path.clone(), timeout, client: self.client, history: self.history.clone() },
             trust.clone(),
         ));
         Ok(ZkHeld {
