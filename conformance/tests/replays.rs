@@ -13,11 +13,7 @@ use std::time::Duration;
 /// is the machine's speed, not a verdict: the replay is run again with ticks twice as long, up to
 /// 1.6 s. A run that stays on the path decides.
 async fn reproduces(scenario: &str) {
-    reproduces_with(scenario, Options::default()).await
-}
-
-async fn reproduces_with(scenario: &str, options: Options) {
-    reproduces_cell(scenario, None, options).await
+    reproduces_cell(scenario, None, Options::default()).await
 }
 
 /// Replays the counterexample of `cell` (a property and a timing; by default the scenario's
@@ -60,7 +56,7 @@ async fn restart_without_fsync() {
 /// as in the model's path, whatever the election takes within that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_before_replication() {
-    reproduces_with("failover-async-replica", Options { tick: Duration::from_secs(3), ..Options::default() }).await;
+    reproduces_cell("failover-async-replica", None, Options { tick: Duration::from_secs(3), ..Options::default() }).await;
 }
 
 /// Redisson's `WAIT 1` on a primary with two replicas (the literature leaves the cell open; the

@@ -95,12 +95,11 @@ pub async fn soak(options: &SoakOptions, mut progress: impl FnMut(u64, &RunOutco
 }
 
 /// Starts PostgreSQL (from this thread, which outlives it) and creates the registers' table.
-async fn start_postgres() -> Result<(Postgres, String), String> {
+async fn start_postgres() -> Result<Postgres, String> {
     let postgres = Postgres::start().map_err(|e| format!("PostgreSQL: {e}"))?;
     let client = postgres.connect().await.map_err(|e| format!("PostgreSQL: {e}"))?;
     PostgresFenced::new(client, POSTGRES_TABLE, "").create_table().await.map_err(|e| format!("PostgreSQL: {e}"))?;
-    let config = postgres.connection_string();
-    Ok((postgres, config))
+    Ok(postgres)
 }
 
 /// Writes a run's history (what `check history` reads) and its configuration and findings.

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 pub struct Shared {
     /// Holds the runs' registers (a key each); never faulted.
     pub resource: RedisServer,
-    /// PostgreSQL for the `PostgresFenced` runs, with its connection string.
-    pub postgres: Option<(Postgres, String)>,
+    /// PostgreSQL for the `PostgresFenced` registers and the advisory-lock runs.
+    pub postgres: Option<Postgres>,
     pub verdicts: Verdicts,
 }
 
@@ -162,11 +162,8 @@ async fn drive(config: &RunConfig, shared: &Shared, history: &History) -> Result
             drive_on(&mut servers, addrs, config, shared, history).await
         }
         LockService::Postgres => {
-            let (postgres, config_string) = shared.postgres.as_ref().ok_or("no PostgreSQL server for the soak")?;
-            let (client, connection) = redlock_client::tokio_postgres::connect(config_string, redlock_client::tokio_postgres::NoTls)
-                .await
-                .map_err(|e| format!("PostgreSQL: {e}"))?;
-            tokio::spawn(connection);
+            let postgres = shared.postgres.as_ref().ok_or("no PostgreSQL server for the soak")?;
+            let client = postgres.connect().await.map_err(|e| format!("PostgreSQL: {e}"))?;
             client
                 .batch_execute(&format!("CREATE SEQUENCE {}", config.postgres_sequence()))
                 .await
@@ -241,8 +238,8 @@ fn register_spec(config: &RunConfig, shared: &Shared) -> Option<RegisterSpec> {
         }
         RegisterChoice::FencedRedis => RegisterSpec::Redis { url, key },
         RegisterChoice::FencedPostgres => {
-            let (_, pg_config) = shared.postgres.as_ref()?;
-            RegisterSpec::Postgres { config: pg_config.clone(), table: POSTGRES_TABLE.into(), id: key }
+            let postgres = shared.postgres.as_ref()?;
+            RegisterSpec::Postgres { config: postgres.connection_string(), table: POSTGRES_TABLE.into(), id: key }
         }
     })
 }
