@@ -67,6 +67,7 @@ pub mod report;
 pub mod resource;
 pub mod scenario;
 pub mod server;
+pub mod settled;
 pub mod setup;
 pub mod symmetry;
 pub mod system;

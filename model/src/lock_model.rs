@@ -14,6 +14,9 @@ impl Model for LockSystem {
     }
 
     fn actions(&self, s: &SystemState, actions: &mut Vec<Action>) {
+        if self.stop_when_settled && crate::settled::settled(self, s) {
+            return;
+        }
         self.enabled_actions(s, actions)
     }
 

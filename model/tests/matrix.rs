@@ -179,6 +179,19 @@ fn each_hazard_alone_decides_what_the_debate_says_it_does() {
     assert_eq!(lifted_verdict("pause-fenced", "P", NoLostUpdate), Verdict::Holds);
 }
 
+/// antirez's claim on three nodes, decided beyond the default matrix's share of the budget (the
+/// README's findings): with delays alone unbounded, the whole budget reaches the end of the
+/// space, and mutual exclusion holds. The default matrix leaves this cell `incomplete`.
+#[test]
+fn delays_alone_do_not_break_redlock_on_three_nodes_given_the_whole_budget() {
+    let scenario = find("redlock-n3").unwrap();
+    let cell =
+        check(scenario, scenario.setup_lifted(Hazards::parse("N").unwrap()), SearchOptions::states(SearchOptions::DEFAULT_MAX_STATES));
+    assert!(cell.complete, "the search reached the end of the space");
+    assert_eq!(cell.invariants.iter().find(|r| r.invariant == Invariant::MutualExclusion).unwrap().verdict, Verdict::Holds);
+    assert_eq!(lifted_verdict("redlock-n3", "N", Invariant::MutualExclusion), Verdict::Incomplete);
+}
+
 /// The same cell checked again, on one thread instead of two, gives the same counterexamples,
 /// step for step: what `check` prints does not depend on the run, the threads or the machine.
 #[test]

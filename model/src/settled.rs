@@ -1,0 +1,113 @@
+//! Settled states: where nothing that is left of a run can change a verdict, so a search that
+//! only decides verdicts stops there.
+//!
+//! Once every client is done for good, the rest of a run is the servers and the resource
+//! working off what is still in flight, keys expiring, and faults striking servers. With delays
+//! unbounded that tail is most of the space (on `redlock-n3` with delays lifted, 2.3M of its
+//! 2.7M states have both clients done): every order of late releases, stale requests and
+//! expiries, none of which any client will ever see. Whether it matters depends on the
+//! property:
+//!
+//! - mutual exclusion, a lost lock reported, and the witnesses `clients_contend`,
+//!   `lock_passed_on` and `loss_reported` change only with the clients' own events (a belief
+//!   window, a grant, a report, an attempt): they are settled as soon as the clients are done;
+//! - the resource's properties (`ordered_fenced_writes`, `no_lost_update`,
+//!   `writes_from_two_holders`) change only when the resource applies or refuses something:
+//!   settled once, besides, nothing is in flight to or from the resource and it waits on no
+//!   timer;
+//! - owner-only release and eventual acquirability change with the servers' own events (a late
+//!   `DEL`, a key that never expires): never settled here.
+//!
+//! A client is done for good when it crashed, or when its run is over (`Done`, its protocol
+//! core released, failed or lost), none of its timers can fire (a done client's clock stands
+//! still, so a timer that is not due now never is), and the lock is Redis's correct one
+//! (`SET NX PX`, compare-and-delete): the core ignores every late reply in those phases and
+//! such a client sends nothing more. The other encodings, services and repeating clients react
+//! to late replies (`GET` then `DEL`, `SETNX` then `EXPIRE`, a lease core) or start again, and
+//! are never settled.
+//!
+//! Stopping there keeps every verdict, counterexample and witness: a settled state is still
+//! checked, and no state after it could violate an invariant or meet a witness that it does
+//! not already. A shortest path to a violation never passes through a settled state. The
+//! search counts change, so the state counts that the TLA+ twin must equal (and the bench's
+//! whole spaces) are counted without it.
+
+use crate::client::Stage;
+use crate::msg::Due;
+use crate::properties::{witnesses, Witness, CLIENTS_CONTEND, LOCK_PASSED_ON, LOSS_REPORTED, WRITES_FROM_TWO_HOLDERS};
+use crate::setup::{Encoding, Service};
+use crate::system::{LockSystem, SystemState};
+use redlock_client::judge::Invariant;
+use redlock_client::protocol::Phase;
+use stateright::actor::Network;
+
+/// What can still change a property once every client is done for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChangesWith {
+    /// Nothing: only clients' events move it.
+    Clients,
+    /// The resource's steps.
+    Resource,
+    /// The servers' own steps (expiries, late commands).
+    Servers,
+}
+
+fn invariant_changes_with(invariant: Invariant) -> ChangesWith {
+    match invariant {
+        Invariant::MutualExclusion | Invariant::LostLockReported => ChangesWith::Clients,
+        Invariant::OrderedFencedWrites | Invariant::NoLostUpdate => ChangesWith::Resource,
+        Invariant::OwnerOnlyRelease | Invariant::EventuallyAcquirable => ChangesWith::Servers,
+    }
+}
+
+/// A witness not named here is taken to change with the servers: never settled.
+fn witness_changes_with(witness: &Witness) -> ChangesWith {
+    match witness.name {
+        n if [CLIENTS_CONTEND.name, LOCK_PASSED_ON.name, LOSS_REPORTED.name].contains(&n) => ChangesWith::Clients,
+        n if n == WRITES_FROM_TWO_HOLDERS.name => ChangesWith::Resource,
+        _ => ChangesWith::Servers,
+    }
+}
+
+/// Whether nothing the run can still do changes a verdict of `sys`'s properties.
+pub fn settled(sys: &LockSystem, s: &SystemState) -> bool {
+    let setup = &sys.setup;
+    if setup.repeat || setup.service != Service::Redis || setup.encoding != Encoding::Correct {
+        return false;
+    }
+    let clients_done = (0..setup.clients).all(|client| {
+        let index = setup.client_actor(client);
+        if s.actors.crashed[index] {
+            return true;
+        }
+        let Some(c) = s.actors.actor_states[index].as_client() else { return false };
+        c.stage == Stage::Done
+            && matches!(c.lock.phase, Phase::Released | Phase::Failed | Phase::Lost)
+            && s.actors.timers_set[index].iter().all(|t| sys.timer_due(s, index, *t) == Due::No)
+    });
+    if !clients_done {
+        return false;
+    }
+    let resource_quiet = || match setup.resource_actor() {
+        None => true,
+        Some(r) => {
+            let Network::Ordered(flows) = &s.actors.network else { return false };
+            s.actors.timers_set[r].iter().next().is_none()
+                && !flows.iter().any(|((src, dst), q)| !q.is_empty() && (usize::from(*src) == r || usize::from(*dst) == r))
+        }
+    };
+    let reaches = setup
+        .judged
+        .iter()
+        .map(|i| invariant_changes_with(*i))
+        .chain(setup.judged.iter().flat_map(|i| witnesses(*i)).map(witness_changes_with));
+    let mut resource_needed = false;
+    for reach in reaches {
+        match reach {
+            ChangesWith::Clients => {}
+            ChangesWith::Resource => resource_needed = true,
+            ChangesWith::Servers => return false,
+        }
+    }
+    !resource_needed || resource_quiet()
+}
