@@ -220,7 +220,7 @@ pub fn check(scenario: &Scenario, setup: Setup, options: SearchOptions) -> CellR
     } else {
         &[(Search::Exhaustive, u64::MAX)]
     };
-    let model = LockSystem { stop_when_settled: true, ..LockSystem::new(setup.clone()) };
+    let model = LockSystem { reduce_settled: true, ..LockSystem::new(setup.clone()) };
     for &(search, share) in plan {
         let remaining: Vec<&'static str> = model_properties.iter().copied().filter(|p| !discovered.contains(p)).collect();
         if exhausted || remaining.is_empty() || cut == Some(Cut::Time) {
@@ -342,7 +342,7 @@ struct Exhaustive {
 /// at `deadline`.
 fn exhaustive(setup: &Setup, looking_for: &[&'static str], threads: usize, max_states: u64, deadline: Option<Instant>) -> Exhaustive {
     let target = usize::try_from(max_states).unwrap_or(usize::MAX).max(1);
-    let mut builder = LockSystem { stop_when_settled: true, ..LockSystem::new(setup.clone()) }
+    let mut builder = LockSystem { reduce_settled: true, ..LockSystem::new(setup.clone()) }
         .checker()
         .threads(threads)
         .target_state_count(target)
@@ -414,7 +414,7 @@ pub fn counterexamples(
         if missing.is_empty() {
             break;
         }
-        let model = LockSystem { stop_when_settled: true, ..LockSystem::new(candidate.clone()) };
+        let model = LockSystem { reduce_settled: true, ..LockSystem::new(candidate.clone()) };
         for (invariant, actions) in shortest_paths(&model, &missing, max_states, threads, deadline) {
             found.insert(invariant, Counterexample { setup: candidate.clone(), actions, shortest: true });
         }
@@ -534,6 +534,7 @@ pub fn shortest_paths(
     // its successors enter the queue in the chunk's order, so the search visits states in the
     // same order as one thread would, whatever the threads.
     const CHUNK: usize = 512;
+    let t0 = Instant::now();
     loop {
         let chunk: Vec<(SystemState, u64)> = (0..CHUNK).map_while(|_| queue.pop_front()).collect();
         if chunk.is_empty() {
@@ -574,5 +575,13 @@ pub fn shortest_paths(
             }
         }
     }
+    eprintln!(
+        "BFS {} servers={} generated={generated} found={}/{} in {:?}",
+        model.setup.scenario,
+        model.setup.servers,
+        found.len(),
+        invariants.len(),
+        t0.elapsed()
+    );
     found
 }

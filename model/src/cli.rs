@@ -250,7 +250,8 @@ struct SearchArgs {
     /// and then the verdicts depend on the machine's speed). Off by default.
     #[arg(long, global = true, visible_alias = "budget", value_name = "SECONDS")]
     time_limit: Option<u64>,
-    /// Checker threads.
+    /// Checker threads: one cell's searches share them; the default matrix checks this many
+    /// scenarios side by side instead, each on one thread.
     #[arg(long, default_value_t = 2, global = true)]
     threads: usize,
     /// Find counterexamples in the cell's own setup (a 5-server cell's, say), not first in a

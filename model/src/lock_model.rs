@@ -14,14 +14,19 @@ impl Model for LockSystem {
     }
 
     fn actions(&self, s: &SystemState, actions: &mut Vec<Action>) {
-        if self.stop_when_settled && crate::settled::settled(self, s) {
+        if self.reduce_settled && crate::settled::settled(self, s) {
             return;
         }
         self.enabled_actions(s, actions)
     }
 
     fn next_state(&self, last: &SystemState, action: Action) -> Option<SystemState> {
-        self.step(last, &action).map(|(next, _)| next)
+        self.step(last, &action).map(|(mut next, _)| {
+            if self.reduce_settled {
+                crate::settled::drop_dead_messages(self, &mut next);
+            }
+            next
+        })
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

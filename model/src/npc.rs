@@ -60,34 +60,67 @@ pub fn pairs_to_check(scenario: &Scenario, checked: &[&CellResult]) -> Vec<Setup
 }
 
 /// The share of a cell's state budget that a cell lifting some hazards but not all gets in the
-/// default matrix. Lifting delays alone on three or more Redis nodes makes spaces of millions
+/// default matrix. Lifting delays alone on five Redis nodes makes spaces of tens of millions
 /// of states (`redlock` with N lifted: more than 40M states generated, undecided); such a cell
-/// is `incomplete` in the table, and `check run --lift N --max-states ...` decides it given
-/// the time.
+/// is `incomplete` in the table, and `check run --lift N --max-states ...` searches further
+/// given the time.
 pub const LIFTED_SHARE: u64 = 20;
 
 /// The default matrix: every scenario's [`first_cells`], then its [`pairs_to_check`].
-/// `each` sees every cell as soon as it is checked.
+/// `each` sees every cell, in this order, as soon as its scenario is checked.
+///
+/// Scenarios are checked side by side, `options.threads` at a time, each search on one thread:
+/// one cell's depth-first search gains less from a second thread than a second cell does (the
+/// threads share one table of visited states), and a one-thread search finds the same path on
+/// every run, so no counterexample has to be searched again for a fixed order. What a cell
+/// decides does not depend on which worker checks it or when: every budget is in states.
 pub fn matrix(options: SearchOptions, mut each: impl FnMut(&'static Scenario, &CellResult)) -> Vec<(&'static Scenario, CellResult)> {
+    let workers = options.threads.clamp(1, SCENARIOS.len());
+    let options = SearchOptions { threads: 1, ..options };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (done, results) = std::sync::mpsc::channel::<(usize, Vec<CellResult>)>();
     let mut out = Vec::new();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let done = done.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(scenario) = SCENARIOS.get(i) else { break };
+                // The receiver lives until every worker is done.
+                let _ = done.send((i, scenario_cells(scenario, options)));
+            });
+        }
+        drop(done);
+        // Scenarios come back in any order and are passed on in the matrix's.
+        let mut waiting = std::collections::BTreeMap::new();
+        for (i, cells) in results {
+            waiting.insert(i, cells);
+            while let Some(cells) = waiting.remove(&out.len()) {
+                let scenario = &SCENARIOS[out.len()];
+                for cell in &cells {
+                    each(scenario, cell);
+                }
+                out.push((scenario, cells));
+            }
+        }
+    });
+    out.into_iter().flat_map(|(scenario, cells)| cells.into_iter().map(move |c| (scenario, c))).collect()
+}
+
+/// One scenario's cells of the default matrix, checked one after the other.
+fn scenario_cells(scenario: &'static Scenario, options: SearchOptions) -> Vec<CellResult> {
     let lifted_options = SearchOptions { max_states: (options.max_states / LIFTED_SHARE).max(1_000), ..options };
-    for scenario in SCENARIOS {
-        let mut cells = Vec::new();
-        for setup in first_cells(scenario) {
-            let options = if setup.lifted.mode().is_some() { options } else { lifted_options };
-            let cell = check_showing_progress(scenario, setup, options);
-            each(scenario, &cell);
-            cells.push(cell);
-        }
-        let pairs = pairs_to_check(scenario, &cells.iter().collect::<Vec<_>>());
-        for setup in pairs {
-            let cell = check_showing_progress(scenario, setup, lifted_options);
-            each(scenario, &cell);
-            cells.push(cell);
-        }
-        out.extend(cells.into_iter().map(|c| (scenario, c)));
+    let mut cells = Vec::new();
+    for setup in first_cells(scenario) {
+        let options = if setup.lifted.mode().is_some() { options } else { lifted_options };
+        cells.push(check_showing_progress(scenario, setup, options));
     }
-    out
+    let pairs = pairs_to_check(scenario, &cells.iter().collect::<Vec<_>>());
+    for setup in pairs {
+        cells.push(check_showing_progress(scenario, setup, lifted_options));
+    }
+    cells
 }
 
 /// `mutual_exclusion` -> `ME`: the table's short name of an invariant.

@@ -15,6 +15,7 @@ use redlock_client::protocol::Reply;
 use serde::Serialize;
 use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 /// The lock key: whose value it holds and when it expires (`None`: never).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -41,10 +42,6 @@ pub struct Wait {
     pub offset: u32,
     pub token: Option<u64>,
 }
-
-/// A server's whole state as a comparable tuple: key, counter, replication offset, replicas,
-/// waits, lock-delay and down windows.
-pub type Signature<'a> = (Option<Key>, u64, u32, &'a [Replica], &'a [Wait], Option<Window>, Option<Window>);
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ServerState {
@@ -279,9 +276,32 @@ impl ServerState {
         }
     }
 
-    /// Everything about this server, comparable (for symmetry reduction).
-    pub fn signature(&self) -> Signature<'_> {
-        (self.key, self.counter, self.offset, &self.replicas, &self.waits, self.lock_delay, self.down)
+    /// Whether renaming clients changes this state: a key, a replica's key, a `WAIT` or a store
+    /// names one.
+    pub fn names_clients(&self) -> bool {
+        self.key.is_some() || self.replicas.iter().any(|r| r.key.is_some()) || !self.waits.is_empty() || self.etcd.is_some()
+    }
+
+    /// A hash of everything about this state (key, counter, replication offset, replicas,
+    /// waits, lock-delay and down windows) with its clients renamed, without
+    /// building the renamed state (symmetry reduction computes one for every server of every
+    /// state it meets).
+    pub fn signature_renamed(&self, rename: impl Fn(u8) -> u8) -> u64 {
+        let mut h = ahash::RandomState::with_seeds(3, 5, 7, 9).build_hasher();
+        let key = |k: Option<Key>| k.map(|k| Key { owner: rename(k.owner), ..k });
+        key(self.key).hash(&mut h);
+        (self.counter, self.offset).hash(&mut h);
+        self.replicas.len().hash(&mut h);
+        for r in &self.replicas {
+            Replica { key: key(r.key), ..*r }.hash(&mut h);
+        }
+        if !self.waits.is_empty() {
+            let mut waits: Vec<Wait> = self.waits.iter().map(|w| Wait { client: rename(w.client), ..*w }).collect();
+            waits.sort();
+            waits.hash(&mut h);
+        }
+        (self.lock_delay, self.down).hash(&mut h);
+        h.finish()
     }
 
     /// Time passing would change something here: a key's expiry, a lock-delay or a restart

@@ -1,5 +1,5 @@
-//! Settled states: where nothing that is left of a run can change a verdict, so a search that
-//! only decides verdicts stops there.
+//! Settled states and dead messages: where nothing that is left of a run, or of a message, can
+//! change a verdict, a search that only decides verdicts stops there, or drops it.
 //!
 //! Once every client is done for good, the rest of a run is the servers and the resource
 //! working off what is still in flight, keys expiring, and faults striking servers. With delays
@@ -26,6 +26,12 @@
 //! to late replies (`GET` then `DEL`, `SETNX` then `EXPIRE`, a lease core) or start again, and
 //! are never settled.
 //!
+//! With delays unbounded the same reasoning applies to single messages (`drop_dead_messages`):
+//! a late reply to a client that is done for good, or a release that can no longer delete a
+//! key (nor an extension of a client that is done), changes nothing whenever it arrives, so it is dropped when it becomes dead rather
+//! than delivered in every order with everything else. A counterexample found this way replays
+//! step for step on the whole model, where such a message is simply never delivered.
+//!
 //! Stopping there keeps every verdict, counterexample and witness: a settled state is still
 //! checked, and no state after it could violate an invariant or meet a witness that it does
 //! not already. A shortest path to a violation never passes through a settled state. The
@@ -34,12 +40,14 @@
 
 use crate::client::Stage;
 use crate::msg::Due;
+use crate::msg::Msg;
 use crate::properties::{witnesses, Witness, CLIENTS_CONTEND, LOCK_PASSED_ON, LOSS_REPORTED, WRITES_FROM_TWO_HOLDERS};
+use crate::server::Key;
 use crate::setup::{Encoding, Service};
 use crate::system::{LockSystem, SystemState};
 use redlock_client::judge::Invariant;
 use redlock_client::protocol::Phase;
-use stateright::actor::Network;
+use stateright::actor::{Id, Network};
 
 /// What can still change a property once every client is done for good.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,23 +77,89 @@ fn witness_changes_with(witness: &Witness) -> ChangesWith {
     }
 }
 
-/// Whether nothing the run can still do changes a verdict of `sys`'s properties.
-pub fn settled(sys: &LockSystem, s: &SystemState) -> bool {
+/// Whether `client` will never take another step that sends a message or that the judge sees.
+fn done_for_good(sys: &LockSystem, s: &SystemState, client: u8) -> bool {
     let setup = &sys.setup;
     if setup.repeat || setup.service != Service::Redis || setup.encoding != Encoding::Correct {
         return false;
     }
-    let clients_done = (0..setup.clients).all(|client| {
-        let index = setup.client_actor(client);
-        if s.actors.crashed[index] {
-            return true;
+    let index = setup.client_actor(client);
+    if s.actors.crashed[index] {
+        return true;
+    }
+    let Some(c) = s.actors.actor_states[index].as_client() else { return false };
+    c.stage == Stage::Done
+        && matches!(c.lock.phase, Phase::Released | Phase::Failed | Phase::Lost)
+        && s.actors.timers_set[index].iter().all(|t| sys.timer_due(s, index, *t) == Due::No)
+}
+
+/// Removes, with delays unbounded, the messages that can no longer change anything: those to
+/// a client that is done for good (it ignores every late reply), and the releases that can no
+/// longer delete a key: no acquire of their client is ahead of them on their way to the server
+/// (what comes behind arrives after them), and the server neither holds that client's key nor
+/// can come to before they arrive (none of its replicas has the key, which a failover would
+/// promote; a restart brings back the key the server has); the same for extensions whose
+/// client is done for good (a refused extension's reply goes to its client). Such a message
+/// changes nothing whenever it arrives, but left in flight it doubles the states that follow,
+/// with and without it, and its delivery is one more step from each of them. (With delays
+/// bounded it must arrive within the bound, and holds time back until it does: it stays.)
+pub fn drop_dead_messages(sys: &LockSystem, s: &mut SystemState) {
+    let setup = &sys.setup;
+    if setup.bounds.delay.is_some() {
+        return;
+    }
+    let done: Vec<bool> = (0..setup.clients).map(|c| done_for_good(sys, s, c)).collect();
+    let done_client = |actor: usize| setup.client_at(actor).is_some_and(|c| done[c as usize]);
+    // Each flow with which of its messages are dead.
+    let dead: Vec<((Id, Id), Vec<bool>)> = {
+        let Network::Ordered(flows) = &s.actors.network else { return };
+        flows
+            .iter()
+            .filter_map(|(&(src, dst), q)| {
+                let (src_i, dst_i) = (usize::from(src), usize::from(dst));
+                if done_client(dst_i) {
+                    return Some(((src, dst), vec![true; q.len()]));
+                }
+                let server = s.actors.actor_states[dst_i].as_server()?;
+                let client = setup.client_at(src_i)?;
+                let theirs = |k: Option<Key>| k.is_some_and(|k| k.owner == client);
+                if theirs(server.key) || server.replicas.iter().any(|r| theirs(r.key)) || !q.iter().any(owner_only) {
+                    return None;
+                }
+                let mut acquire_ahead = false;
+                let marks: Vec<bool> = q
+                    .iter()
+                    .map(|m| {
+                        acquire_ahead |= matches!(m, Msg::Acquire { .. });
+                        !acquire_ahead && (*m == Msg::Release || (owner_only(m) && done_client(src_i)))
+                    })
+                    .collect();
+                marks.contains(&true).then_some(((src, dst), marks))
+            })
+            .collect()
+    };
+    let Network::Ordered(flows) = &mut s.actors.network else { return };
+    for (key, marks) in dead {
+        if let Some(q) = flows.get_mut(&key) {
+            let mut marks = marks.into_iter();
+            q.retain(|_| !marks.next().unwrap_or(false));
+            if q.is_empty() {
+                flows.remove(&key);
+            }
         }
-        let Some(c) = s.actors.actor_states[index].as_client() else { return false };
-        c.stage == Stage::Done
-            && matches!(c.lock.phase, Phase::Released | Phase::Failed | Phase::Lost)
-            && s.actors.timers_set[index].iter().all(|t| sys.timer_due(s, index, *t) == Due::No)
-    });
-    if !clients_done {
+    }
+}
+
+/// A command that does something only where the key is its client's (a release, an extension;
+/// a refused extension's reply goes to its client).
+fn owner_only(m: &Msg) -> bool {
+    matches!(m, Msg::Release | Msg::Extend { .. })
+}
+
+/// Whether nothing the run can still do changes a verdict of `sys`'s properties.
+pub fn settled(sys: &LockSystem, s: &SystemState) -> bool {
+    let setup = &sys.setup;
+    if !(0..setup.clients).all(|client| done_for_good(sys, s, client)) {
         return false;
     }
     let resource_quiet = || match setup.resource_actor() {

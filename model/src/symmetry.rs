@@ -18,11 +18,9 @@
 //! it).
 
 use crate::actor::ActorState;
-use crate::msg::Msg;
 use crate::system::SystemState;
 use redlock_client::event::{ClientId, NodeId};
 use stateright::actor::{Id, Network};
-use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
@@ -41,68 +39,190 @@ pub fn for_setup(setup: &crate::setup::Setup) -> fn(&SystemState) -> SystemState
 /// The representative up to renaming of servers and of clients. A state already in canonical
 /// order is cloned once, and only then: the checker calls this for every state it generates.
 pub fn servers_and_clients(s: &SystemState) -> SystemState {
-    match canonical_clients(s) {
-        Some(renamed) => canonical_servers(&renamed).unwrap_or(renamed),
-        None => canonical_servers(s).unwrap_or_else(|| s.clone()),
-    }
+    canonical(s, true)
 }
 
 /// The representative up to renaming of servers.
 pub fn servers_only(s: &SystemState) -> SystemState {
-    canonical_servers(s).unwrap_or_else(|| s.clone())
+    canonical(s, false)
 }
 
-/// The state with its servers in canonical order, or `None` when they are in it already.
-fn canonical_servers(s: &SystemState) -> Option<SystemState> {
-    let states = &s.actors.actor_states;
+/// The clients put in canonical order (when `clients_too`), then the servers, as they stand once
+/// the clients are renamed, and the state built once with both renamings: the servers'
+/// signatures read the clients' new names without building the renamed state first.
+fn canonical(s: &SystemState, clients_too: bool) -> SystemState {
     let servers = server_count(s);
-    if servers < 2 {
-        return None;
+    let clients = s.actors.actor_states[servers..].iter().take_while(|a| matches!(***a, ActorState::Client(_))).count();
+    let client_order = if clients_too && clients >= 2 { canonical_order(clients, |c| client_signature(s, servers, c)) } else { None };
+    let renamed =
+        Renamed { servers, clients, client_order: client_order.as_ref().map(|(order, rename)| (order.as_slice(), rename.as_slice())) };
+    let server_order = if servers >= 2 { canonical_order(servers, |i| renamed.server_signature(s, i)) } else { None };
+    if client_order.is_none() && server_order.is_none() {
+        return s.clone();
     }
-    let Network::Ordered(flows) = &s.actors.network else { return None };
-    // A server's signature is a hash of everything about it; equal hashes of different servers
-    // (a collision) only cost canonicity, never soundness.
-    let signature = |i: usize| {
-        let id = Id::from(i);
+    renamed.build(s, server_order.as_ref().map(|(order, rename)| (order.as_slice(), rename.as_slice())))
+}
+
+/// The clients' renaming of a state (`order[new] = old`, `rename[old] = new`), if any.
+struct Renamed<'a> {
+    servers: usize,
+    clients: usize,
+    client_order: Option<(&'a [usize], &'a [usize])>,
+}
+
+impl Renamed<'_> {
+    fn client(&self, c: u8) -> u8 {
+        self.client_order.and_then(|(_, rename)| rename.get(c as usize)).map_or(c, |&r| r as u8)
+    }
+
+    /// The new index of the actor at `i` under the clients' renaming.
+    fn actor(&self, i: usize) -> usize {
+        if (self.servers..self.servers + self.clients).contains(&i) {
+            self.servers + self.client((i - self.servers) as u8) as usize
+        } else {
+            i
+        }
+    }
+
+    /// A hash of everything about server `i` in the state with its clients renamed: its state,
+    /// timers, whether it is down, the messages on its connections, the clients' view of it, the
+    /// judge's view of it. Equal signatures of different servers (a collision) only cost
+    /// canonicity, never soundness.
+    fn server_signature(&self, s: &SystemState, i: usize) -> u64 {
+        let states = &s.actors.actor_states;
+        let renaming = self.client_order.is_some();
+        let client = |c: u8| self.client(c);
         let mut h = hasher();
-        states[i].as_server().map(|srv| srv.signature()).hash(&mut h);
+        states[i].as_server().map(|srv| srv.signature_renamed(client)).hash(&mut h);
         s.actors.crashed[i].hash(&mut h);
-        let mut timers: Vec<_> = s.actors.timers_set[i].iter().copied().collect();
+        let mut timers: Vec<_> = s.actors.timers_set[i].iter().map(|t| t.rename_clients(client)).collect();
         timers.sort();
         timers.hash(&mut h);
-        for ((src, dst), q) in flows.iter() {
-            let ages = s.ages.get(&(usize::from(*src), usize::from(*dst)));
-            if *src == id {
-                (0u8, *dst, q, ages).hash(&mut h);
-            } else if *dst == id {
-                (1u8, *src, q, ages).hash(&mut h);
+        if let Network::Ordered(flows) = &s.actors.network {
+            // Its connections in the order of the renamed network.
+            let mut touching: Vec<_> = flows
+                .iter()
+                .filter(|((src, dst), _)| usize::from(*src) == i || usize::from(*dst) == i)
+                .map(|((src, dst), q)| {
+                    let (src, dst) = (usize::from(*src), usize::from(*dst));
+                    ((self.actor(src), self.actor(dst)), q, s.ages.get(&(src, dst)))
+                })
+                .collect();
+            touching.sort_unstable_by_key(|t| t.0);
+            for ((src, dst), q, ages) in touching {
+                if src == i {
+                    (0u8, dst).hash(&mut h);
+                } else {
+                    (1u8, src).hash(&mut h);
+                }
+                q.len().hash(&mut h);
+                for m in q {
+                    if renaming { m.rename_clients(client) } else { m.clone() }.hash(&mut h);
+                }
+                ages.hash(&mut h);
             }
         }
-        for c in states[servers..].iter().filter_map(|a| a.as_client()) {
+        for new in 0..self.clients {
+            let old = self.client_order.map_or(new, |(order, _)| order[new]);
+            let Some(c) = states[self.servers + old].as_client() else { continue };
             let round = match c.lock.phase {
                 redlock_client::protocol::Phase::Acquiring(r) | redlock_client::protocol::Phase::Extending { round: r, .. } => Some(r),
                 _ => None,
             };
             (round.map(|r| (r.pending.contains(i), r.ok.contains(i))), c.expire_pending.contains(i)).hash(&mut h);
         }
-        s.judge.node_view(NodeId(i as u32)).hash(&mut h);
+        let (key, down) = s.judge.node_view(NodeId(i as u32));
+        (key.map(|(owner, expires)| (client(owner.0 as u8), expires)), down).hash(&mut h);
         h.finish()
-    };
-    let (order, rename) = canonical_order(servers, signature)?;
-    let node = |i: usize| if i < servers { rename[i] } else { i };
-    let network = rename_flows(flows, |id| Id::from(node(usize::from(id))), |m| m.clone());
-    let ages = s.ages.iter().map(|((a, b), q)| ((node(*a), node(*b)), q.clone())).collect();
-    let judge = s.judge.renamed_nodes(|n| NodeId(node(n.0 as usize) as u32));
-    let mut out = permuted(s, 0, &order, network, ages, judge);
-    for a in out.actors.actor_states[servers..].iter_mut() {
-        if let ActorState::Client(c) = &**a {
-            let mut c = c.clone();
-            c.lock = c.lock.renamed(node);
-            c.expire_pending = c.expire_pending.renamed(node);
-            *a = Arc::new(ActorState::Client(c));
+    }
+
+    /// `s` with its clients renamed and its servers in `server_order`, every index and id renamed
+    /// with them: actors with their timers and crash flags, messages, ages, the judge, the
+    /// clients' per-server state and the servers' per-client state.
+    fn build(&self, s: &SystemState, server_order: Option<(&[usize], &[usize])>) -> SystemState {
+        let n = s.actors.actor_states.len();
+        let servers = self.servers;
+        let renaming = self.client_order.is_some();
+        let client = |c: u8| self.client(c);
+        let node = |i: usize| server_order.and_then(|(_, rename)| rename.get(i)).copied().unwrap_or(i);
+        // new index -> old index, and old -> new.
+        let to = |old: usize| if old < servers { node(old) } else { self.actor(old) };
+        let mut at: Vec<usize> = (0..n).collect();
+        for old in 0..n {
+            at[to(old)] = old;
+        }
+        let actor_states = at
+            .iter()
+            .map(|&old| {
+                let a = &s.actors.actor_states[old];
+                match &**a {
+                    ActorState::Server(srv) if renaming && srv.names_clients() => {
+                        let mut srv = srv.clone();
+                        srv.rename_clients(client);
+                        Arc::new(ActorState::Server(srv))
+                    }
+                    ActorState::Resource(r) if renaming => {
+                        let mut r = r.clone();
+                        r.rename_clients(client);
+                        Arc::new(ActorState::Resource(r))
+                    }
+                    ActorState::Client(c)
+                        if server_order.is_some()
+                            && (c.lock.renamed(node) != c.lock || c.expire_pending.renamed(node) != c.expire_pending) =>
+                    {
+                        let mut c = c.clone();
+                        c.lock = c.lock.renamed(node);
+                        c.expire_pending = c.expire_pending.renamed(node);
+                        Arc::new(ActorState::Client(c))
+                    }
+                    _ => a.clone(),
+                }
+            })
+            .collect();
+        let network = match &s.actors.network {
+            Network::Ordered(flows) => Network::Ordered(
+                flows
+                    .iter()
+                    .map(|((src, dst), q)| {
+                        let q = if renaming { q.iter().map(|m| m.rename_clients(client)).collect() } else { q.clone() };
+                        ((Id::from(to(usize::from(*src))), Id::from(to(usize::from(*dst)))), q)
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        // Every actor's timers that name a client (a resource's pending apply, a store's lease).
+        let timers_set = at
+            .iter()
+            .map(|&old| {
+                let timers = &s.actors.timers_set[old];
+                if renaming && timers.iter().any(|t| t.rename_clients(client) != *t) {
+                    let mut renamed = stateright::actor::Timers::new();
+                    for t in timers.iter() {
+                        renamed.set(t.rename_clients(client));
+                    }
+                    renamed
+                } else {
+                    timers.clone()
+                }
+            })
+            .collect();
+        let judge = s.judge.renamed(|c| ClientId(client(c.0 as u8) as u32), |n| NodeId(node(n.0 as usize) as u32));
+        SystemState {
+            actors: stateright::actor::ActorModelState {
+                actor_states,
+                network,
+                timers_set,
+                random_choices: s.actors.random_choices.clone(),
+                crashed: at.iter().map(|&old| s.actors.crashed[old]).collect(),
+                history: s.actors.history,
+                actor_storages: s.actors.actor_storages.clone(),
+            },
+            judge,
+            budget: s.budget,
+            ages: s.ages.iter().map(|((a, b), q)| ((to(*a), to(*b)), q.clone())).collect(),
         }
     }
-    Some(out)
 }
 
 /// The order that sorts `n` actors by their signatures (`order[new] = old`) and the renaming it
@@ -121,35 +241,6 @@ fn canonical_order(n: usize, signature: impl Fn(usize) -> u64) -> Option<(Vec<us
     Some((order, rename))
 }
 
-/// `s` with the actors `first + order[new]` moved to `first + new` (with their timers and crash
-/// flags), and the network, message ages and judge left to the caller, who renames them: they
-/// are not cloned only to be replaced.
-fn permuted(
-    s: &SystemState,
-    first: usize,
-    order: &[usize],
-    network: Network<Msg>,
-    ages: BTreeMap<(usize, usize), std::collections::VecDeque<u8>>,
-    judge: redlock_client::judge::Judge,
-) -> SystemState {
-    let at = |i: usize| if (first..first + order.len()).contains(&i) { first + order[i - first] } else { i };
-    let n = s.actors.actor_states.len();
-    SystemState {
-        actors: stateright::actor::ActorModelState {
-            actor_states: (0..n).map(|i| s.actors.actor_states[at(i)].clone()).collect(),
-            network,
-            timers_set: (0..n).map(|i| s.actors.timers_set[at(i)].clone()).collect(),
-            random_choices: s.actors.random_choices.clone(),
-            crashed: (0..n).map(|i| s.actors.crashed[at(i)]).collect(),
-            history: s.actors.history,
-            actor_storages: s.actors.actor_storages.clone(),
-        },
-        judge,
-        budget: s.budget,
-        ages,
-    }
-}
-
 fn hasher() -> impl Hasher {
     ahash::RandomState::with_seeds(7, 11, 13, 17).build_hasher()
 }
@@ -158,106 +249,59 @@ fn server_count(s: &SystemState) -> usize {
     s.actors.actor_states.iter().take_while(|a| matches!(***a, ActorState::Server(_))).count()
 }
 
-fn rename_flows(
-    flows: &BTreeMap<(Id, Id), std::collections::VecDeque<Msg>>,
-    id: impl Fn(Id) -> Id,
-    msg: impl Fn(&Msg) -> Msg,
-) -> Network<Msg> {
-    Network::Ordered(flows.iter().map(|((src, dst), q)| ((id(*src), id(*dst)), q.iter().map(&msg).collect())).collect())
-}
-
-/// The same state with clients in a canonical order, or `None` when they are in it already.
-fn canonical_clients(s: &SystemState) -> Option<SystemState> {
+/// A hash of what can be said of client `c` without naming a server: its state, timers, whether
+/// it crashed, the judge's view of it, and how it stands with each server as a multiset.
+fn client_signature(s: &SystemState, servers: usize, c: usize) -> u64 {
     let states = &s.actors.actor_states;
-    let servers = server_count(s);
-    let clients = states[servers..].iter().take_while(|a| matches!(***a, ActorState::Client(_))).count();
-    if clients < 2 {
-        return None;
+    let i = servers + c;
+    let mut h = hasher();
+    states[i].hash(&mut h);
+    s.actors.crashed[i].hash(&mut h);
+    let mut timers: Vec<_> = s.actors.timers_set[i].iter().copied().collect();
+    timers.sort();
+    timers.hash(&mut h);
+    s.judge.client_view(ClientId(c as u32)).hash(&mut h);
+    // How the client stands with each server, as a multiset (no server named): whose key
+    // it holds, the messages between them, the client's view of that server.
+    let client = states[i].as_client();
+    // The client's flows to and from each server, found in one pass.
+    let mut to_server = vec![None; servers];
+    let mut from_server = vec![None; servers];
+    if let Network::Ordered(flows) = &s.actors.network {
+        for ((src, dst), q) in flows {
+            let (src, dst) = (usize::from(*src), usize::from(*dst));
+            if src == i && dst < servers {
+                to_server[dst] = Some(q);
+            } else if dst == i && src < servers {
+                from_server[src] = Some(q);
+            }
+        }
     }
-    let signature = |c: usize| {
-        let i = servers + c;
-        let mut h = hasher();
-        states[i].hash(&mut h);
-        s.actors.crashed[i].hash(&mut h);
-        let mut timers: Vec<_> = s.actors.timers_set[i].iter().copied().collect();
-        timers.sort();
-        timers.hash(&mut h);
-        s.judge.client_view(ClientId(c as u32)).hash(&mut h);
-        // How the client stands with each server, as a multiset (no server named): whose key
-        // it holds, the messages between them, the client's view of that server.
-        let client = states[i].as_client();
-        let mut relations: Vec<u64> = (0..servers)
-            .map(|n| {
-                let mut r = hasher();
-                let srv = states[n].as_server();
-                srv.map(|x| {
-                    let mine = |k: Option<crate::server::Key>| k.map(|k| k.owner == c as u8);
-                    (mine(x.key), x.replicas.iter().map(|r| mine(r.key)).collect::<Vec<_>>(), x.waits.iter().any(|w| w.client == c as u8))
+    let mut relations: Vec<u64> = (0..servers)
+        .map(|n| {
+            let mut r = hasher();
+            let srv = states[n].as_server();
+            srv.map(|x| {
+                let mine = |k: Option<crate::server::Key>| k.map(|k| k.owner == c as u8);
+                (mine(x.key), x.replicas.iter().map(|r| mine(r.key)).collect::<Vec<_>>(), x.waits.iter().any(|w| w.client == c as u8))
+            })
+            .hash(&mut r);
+            to_server[n].hash(&mut r);
+            from_server[n].hash(&mut r);
+            s.ages.get(&(i, n)).hash(&mut r);
+            s.ages.get(&(n, i)).hash(&mut r);
+            client
+                .map(|cl| match cl.lock.phase {
+                    redlock_client::protocol::Phase::Acquiring(r) | redlock_client::protocol::Phase::Extending { round: r, .. } => {
+                        (r.pending.contains(n), r.ok.contains(n))
+                    }
+                    _ => (false, false),
                 })
                 .hash(&mut r);
-                if let Network::Ordered(flows) = &s.actors.network {
-                    flows.get(&(Id::from(i), Id::from(n))).hash(&mut r);
-                    flows.get(&(Id::from(n), Id::from(i))).hash(&mut r);
-                }
-                s.ages.get(&(i, n)).hash(&mut r);
-                s.ages.get(&(n, i)).hash(&mut r);
-                client
-                    .map(|cl| match cl.lock.phase {
-                        redlock_client::protocol::Phase::Acquiring(r) | redlock_client::protocol::Phase::Extending { round: r, .. } => {
-                            (r.pending.contains(n), r.ok.contains(n))
-                        }
-                        _ => (false, false),
-                    })
-                    .hash(&mut r);
-                r.finish()
-            })
-            .collect();
-        relations.sort_unstable();
-        relations.hash(&mut h);
-        h.finish()
-    };
-    let (order, rename) = canonical_order(clients, signature)?;
-    let client = |c: u8| rename.get(c as usize).map_or(c, |&r| r as u8);
-    let actor = |id: Id| {
-        let i = usize::from(id);
-        if (servers..servers + clients).contains(&i) {
-            Id::from(servers + client((i - servers) as u8) as usize)
-        } else {
-            id
-        }
-    };
-    let index = |i: usize| usize::from(actor(Id::from(i)));
-    let ages = s.ages.iter().map(|((a, b), q)| ((index(*a), index(*b)), q.clone())).collect();
-    let network = match &s.actors.network {
-        Network::Ordered(flows) => rename_flows(flows, actor, |m| m.rename_clients(client)),
-        other => other.clone(),
-    };
-    let judge = s.judge.renamed_clients(|c| ClientId(client(c.0 as u8) as u32));
-    let mut out = permuted(s, servers, &order, network, ages, judge);
-    for a in out.actors.actor_states.iter_mut() {
-        match &**a {
-            ActorState::Server(srv) => {
-                let mut srv = srv.clone();
-                srv.rename_clients(client);
-                *a = Arc::new(ActorState::Server(srv));
-            }
-            ActorState::Resource(r) => {
-                let mut r = r.clone();
-                r.rename_clients(client);
-                *a = Arc::new(ActorState::Resource(r));
-            }
-            ActorState::Client(_) => {}
-        }
-    }
-    // Every actor's timers that name a client (a resource's pending apply, a store's lease).
-    for timers in out.actors.timers_set.iter_mut() {
-        if timers.iter().any(|t| t.rename_clients(client) != *t) {
-            let mut renamed = stateright::actor::Timers::new();
-            for t in timers.iter() {
-                renamed.set(t.rename_clients(client));
-            }
-            *timers = renamed;
-        }
-    }
-    Some(out)
+            r.finish()
+        })
+        .collect();
+    relations.sort_unstable();
+    relations.hash(&mut h);
+    h.finish()
 }

@@ -108,10 +108,10 @@ pub struct LockSystem {
     /// `Sometimes` met); with this on, a [`WHOLE_SPACE`] witness that no state meets keeps every
     /// state open, and a checker told to finish on it never finishes early.
     pub whole_space: bool,
-    /// Stop at settled states, where nothing left of the run can change a verdict
-    /// (`settled.rs`): on for the searches that decide verdicts, off where whole spaces are
-    /// counted (the TLA+ twin's state counts, the bench).
-    pub stop_when_settled: bool,
+    /// Stop at settled states, where nothing left of the run can change a verdict, and drop
+    /// dead messages (`settled.rs`): on for the searches that decide verdicts, off where whole
+    /// spaces are counted (the TLA+ twin's state counts, the bench) and shown (the Explorer).
+    pub reduce_settled: bool,
 }
 
 /// The name of the witness that [`LockSystem::whole_space`] adds.
@@ -136,7 +136,7 @@ impl LockSystem {
         if setup.resource.is_some() {
             actors = actors.actor(LockActor { setup: setup.clone(), role: Role::Resource });
         }
-        LockSystem { setup, actors, judge_in_state: true, whole_space: false, stop_when_settled: false }
+        LockSystem { setup, actors, judge_in_state: true, whole_space: false, reduce_settled: false }
     }
 
     /// Whether the actor at `index` takes no step now (crashed, or a paused client).

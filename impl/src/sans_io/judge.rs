@@ -247,20 +247,13 @@ impl Judge {
         self.clients.get(&client).copied()
     }
 
-    /// The same judge with every client renamed (for a model's symmetry reduction).
-    pub fn renamed_clients(&self, rename: impl Fn(ClientId) -> ClientId) -> Judge {
+    /// The same judge with every client and every node renamed (for a model's symmetry
+    /// reduction), built once.
+    pub fn renamed(&self, client: impl Fn(ClientId) -> ClientId, node: impl Fn(NodeId) -> NodeId) -> Judge {
         Judge {
-            clients: self.clients.iter().map(|(c, v)| (rename(*c), *v)).collect(),
-            keys: self.keys.iter().map(|(n, (owner, expires))| (*n, (rename(*owner), *expires))).collect(),
-            ..self.clone()
-        }
-    }
-
-    /// The same judge with every node renamed (for a model's symmetry reduction).
-    pub fn renamed_nodes(&self, rename: impl Fn(NodeId) -> NodeId) -> Judge {
-        Judge {
-            keys: self.keys.iter().map(|(n, k)| (rename(*n), *k)).collect(),
-            down: self.down.keys().map(|n| (rename(*n), ())).collect(),
+            clients: self.clients.iter().map(|(c, v)| (client(*c), *v)).collect(),
+            keys: self.keys.iter().map(|(n, (owner, expires))| (node(*n), (client(*owner), *expires))).collect(),
+            down: self.down.keys().map(|n| (node(*n), ())).collect(),
             ..self.clone()
         }
     }
