@@ -534,7 +534,6 @@ pub fn shortest_paths(
     // its successors enter the queue in the chunk's order, so the search visits states in the
     // same order as one thread would, whatever the threads.
     const CHUNK: usize = 512;
-    let t0 = Instant::now();
     loop {
         let chunk: Vec<(SystemState, u64)> = (0..CHUNK).map_while(|_| queue.pop_front()).collect();
         if chunk.is_empty() {
@@ -575,13 +574,5 @@ pub fn shortest_paths(
             }
         }
     }
-    eprintln!(
-        "BFS {} servers={} generated={generated} found={}/{} in {:?}",
-        model.setup.scenario,
-        model.setup.servers,
-        found.len(),
-        invariants.len(),
-        t0.elapsed()
-    );
     found
 }
