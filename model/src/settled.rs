@@ -27,8 +27,9 @@
 //! are never settled.
 //!
 //! With delays unbounded the same reasoning applies to single messages (`drop_dead_messages`):
-//! a late reply to a client that is done for good, or a release that can no longer delete a
-//! key (nor an extension of a client that is done), changes nothing whenever it arrives, so it is dropped when it becomes dead rather
+//! a late reply to a client that is done for good or to a round its client no longer waits
+//! for, or a release that can no longer delete a key (nor an extension of a client that is
+//! done), changes nothing whenever it arrives, so it is dropped when it becomes dead rather
 //! than delivered in every order with everything else. A counterexample found this way replays
 //! step for step on the whole model, where such a message is simply never delivered.
 //!
@@ -43,10 +44,10 @@ use crate::msg::Due;
 use crate::msg::Msg;
 use crate::properties::{witnesses, Witness, CLIENTS_CONTEND, LOCK_PASSED_ON, LOSS_REPORTED, WRITES_FROM_TWO_HOLDERS};
 use crate::server::Key;
-use crate::setup::{Encoding, Service};
+use crate::setup::{Encoding, Service, Setup};
 use crate::system::{LockSystem, SystemState};
 use redlock_client::judge::Invariant;
-use redlock_client::protocol::Phase;
+use redlock_client::protocol::{LockState, Phase};
 use stateright::actor::{Id, Network};
 
 /// What can still change a property once every client is done for good.
@@ -94,7 +95,8 @@ fn done_for_good(sys: &LockSystem, s: &SystemState, client: u8) -> bool {
 }
 
 /// Removes, with delays unbounded, the messages that can no longer change anything: those to
-/// a client that is done for good (it ignores every late reply), and the releases that can no
+/// a client that is done for good (it ignores every late reply), the replies its client's core
+/// will ignore (`stale_reply`), and the releases that can no
 /// longer delete a key: no acquire of their client is ahead of them on their way to the server
 /// (what comes behind arrives after them), and the server neither holds that client's key nor
 /// can come to before they arrive (none of its replicas has the key, which a failover would
@@ -119,6 +121,10 @@ pub fn drop_dead_messages(sys: &LockSystem, s: &mut SystemState) {
                 let (src_i, dst_i) = (usize::from(src), usize::from(dst));
                 if done_client(dst_i) {
                     return Some(((src, dst), vec![true; q.len()]));
+                }
+                if let (Some(node), Some(c)) = (setup.server_at(src_i), s.actors.actor_states[dst_i].as_client()) {
+                    let marks: Vec<bool> = q.iter().map(|m| stale_reply(setup, &c.lock, node as usize, m)).collect();
+                    return marks.contains(&true).then_some(((src, dst), marks));
                 }
                 let server = s.actors.actor_states[dst_i].as_server()?;
                 let client = setup.client_at(src_i)?;
@@ -147,6 +153,21 @@ pub fn drop_dead_messages(sys: &LockSystem, s: &mut SystemState) {
                 flows.remove(&key);
             }
         }
+    }
+}
+
+/// A reply that the client's protocol core will ignore whenever it arrives: it answers a round
+/// other than the one in flight, or a node the round no longer waits for. Rounds are numbered
+/// upwards and a round's pending nodes only shrink, so what is ignored now is ignored for
+/// good; with Redis's correct encoding the client does nothing else with a reply.
+fn stale_reply(setup: &Setup, lock: &LockState, node: usize, m: &Msg) -> bool {
+    if setup.repeat || setup.service != Service::Redis || setup.encoding != Encoding::Correct {
+        return false;
+    }
+    let (Msg::AcquireReply { round, .. } | Msg::ExtendReply { round, .. }) = *m else { return false };
+    match lock.phase {
+        Phase::Acquiring(r) | Phase::Extending { round: r, .. } => r.number != round || !r.pending.contains(node),
+        _ => true,
     }
 }
 

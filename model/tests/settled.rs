@@ -4,7 +4,9 @@
 //! states, and it does stop early where the clients are done before the servers; and with
 //! delays unbounded, dropping the messages that can no longer change anything decides alike.
 
+use redlock_client::protocol::Phase;
 use redlock_model::client::Stage;
+use redlock_model::msg::Msg;
 use redlock_model::scenario::{self, SCENARIOS};
 use redlock_model::settled::settled;
 use redlock_model::setup::{Hazards, Setup, Timing};
@@ -85,8 +87,8 @@ fn dead_messages_are_dropped_where_delays_are_unbounded() {
     let (reduced, reduced_states) = search(&setup, true).unwrap();
     assert_eq!(whole, reduced);
     assert_eq!((whole_states, reduced_states), (1_978, 783), "pinned counts");
-    // Every state either search meets: the whole space has late messages to done clients in
-    // flight, the reduced one none.
+    // Every state either search meets: the whole space has late messages to done clients (or
+    // to rounds they no longer wait for) in flight, the reduced one none.
     let late = |reduce_settled: bool| {
         let model = LockSystem { reduce_settled, ..LockSystem::new(setup.clone()) };
         let mut stack = model.init_states();
@@ -100,6 +102,15 @@ fn dead_messages_are_dropped_where_delays_are_unbounded() {
             let Network::Ordered(flows) = &state.actors.network else { unreachable!() };
             let done = |actor: Id| state.actors.actor_states[usize::from(actor)].as_client().is_some_and(|c| c.stage == Stage::Done);
             late += flows.iter().filter(|((_, dst), q)| !q.is_empty() && done(*dst)).count();
+            // Replies to a round the client no longer waits for.
+            for ((src, dst), q) in flows {
+                let Some(c) = state.actors.actor_states[usize::from(*dst)].as_client() else { continue };
+                let waiting = |round: u32| match c.lock.phase {
+                    Phase::Acquiring(r) | Phase::Extending { round: r, .. } => r.number == round && r.pending.contains(usize::from(*src)),
+                    _ => false,
+                };
+                late += q.iter().filter(|m| matches!(m, Msg::AcquireReply { round, .. } if !waiting(*round))).count();
+            }
             actions.clear();
             model.actions(&state, &mut actions);
             stack.extend(actions.drain(..).filter_map(|a| model.next_state(&state, a)));
