@@ -78,10 +78,17 @@ fn witness_changes_with(witness: &Witness) -> ChangesWith {
     }
 }
 
+/// Redis's correct lock (`SET NX PX`, compare-and-delete) with clients that run once: a
+/// client in a final phase ignores every reply and sends nothing more. The other encodings,
+/// services and repeating clients react to late replies or start again.
+fn plain_redis_lock(setup: &Setup) -> bool {
+    !setup.repeat && setup.service == Service::Redis && setup.encoding == Encoding::Correct
+}
+
 /// Whether `client` will never take another step that sends a message or that the judge sees.
 fn done_for_good(sys: &LockSystem, s: &SystemState, client: u8) -> bool {
     let setup = &sys.setup;
-    if setup.repeat || setup.service != Service::Redis || setup.encoding != Encoding::Correct {
+    if !plain_redis_lock(setup) {
         return false;
     }
     let index = setup.client_actor(client);
@@ -161,7 +168,7 @@ pub fn drop_dead_messages(sys: &LockSystem, s: &mut SystemState) {
 /// upwards and a round's pending nodes only shrink, so what is ignored now is ignored for
 /// good; with Redis's correct encoding the client does nothing else with a reply.
 fn stale_reply(setup: &Setup, lock: &LockState, node: usize, m: &Msg) -> bool {
-    if setup.repeat || setup.service != Service::Redis || setup.encoding != Encoding::Correct {
+    if !plain_redis_lock(setup) {
         return false;
     }
     let (Msg::AcquireReply { round, .. } | Msg::ExtendReply { round, .. }) = *m else { return false };
